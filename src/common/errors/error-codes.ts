@@ -1,0 +1,39 @@
+// The catalogue of stable error codes. Clients branch on these; never renumber or reuse one.
+export const ERROR_CODES = {
+  VALIDATION_001: { status: 400, message: 'Request validation failed' },
+  VALIDATION_002: { status: 400, message: 'A required field is missing' },
+  VALIDATION_003: { status: 400, message: 'Unknown field' },
+  VALIDATION_004: { status: 400, message: 'Malformed request body' },
+  VALIDATION_005: { status: 413, message: 'Request body too large' },
+  VALIDATION_006: { status: 400, message: 'Invalid identifier' },
+
+  AUTH_001: { status: 401, message: 'Missing bearer token' },
+  AUTH_002: { status: 401, message: 'Invalid token' },
+  AUTH_003: { status: 401, message: 'Token expired' },
+  AUTH_004: { status: 401, message: 'Token has no expiry' },
+  AUTH_005: { status: 403, message: 'Insufficient role' },
+
+  SCHEDULE_001: { status: 400, message: 'Invalid phone number' },
+  SCHEDULE_002: { status: 400, message: 'Unknown timezone' },
+  SCHEDULE_003: { status: 400, message: 'Invalid scheduled time' },
+  SCHEDULE_004: { status: 400, message: 'Scheduled time is in the past' },
+  SCHEDULE_005: { status: 400, message: 'Invalid cron expression' },
+  SCHEDULE_006: { status: 400, message: 'End date is before the start' },
+  SCHEDULE_007: { status: 400, message: 'Invalid repeat configuration' },
+  SCHEDULE_008: { status: 400, message: 'Metadata too large' },
+  SCHEDULE_009: { status: 404, message: 'Schedule not found' },
+  SCHEDULE_010: { status: 409, message: 'Illegal schedule state change' },
+  SCHEDULE_011: { status: 409, message: 'Idempotency key reused with a different request' },
+  SCHEDULE_012: { status: 409, message: 'Schedule was modified concurrently' },
+  SCHEDULE_013: { status: 400, message: 'Recurrence never produces an occurrence' },
+
+  WEBHOOK_001: { status: 403, message: 'Invalid webhook signature' },
+
+  ROUTE_001: { status: 404, message: 'Route not found' },
+  HTTP_001: { status: 405, message: 'Method not allowed' },
+  RATE_001: { status: 429, message: 'Too many requests' },
+  SERVICE_001: { status: 503, message: 'Service unavailable' },
+  INTERNAL_001: { status: 500, message: 'Internal server error' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;

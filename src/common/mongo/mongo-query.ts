@@ -1,0 +1,33 @@
+import mongoose, { Types } from 'mongoose';
+
+export function isDuplicateKeyError(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: number }).code === 11000;
+}
+
+// Path ids that are not ObjectIds can't name a record: callers treat them as "not found".
+export function toObjectId(id: string): Types.ObjectId | null {
+  return typeof id === 'string' && /^[0-9a-fA-F]{24}$/.test(id) ? new Types.ObjectId(id) : null;
+}
+
+// sanitizeFilter is on globally, so operator objects written by our own code must be marked trusted;
+// anything built from request data stays unmarked and is neutralised by $eq.
+export function op<T extends object>(operators: T): T {
+  return mongoose.trusted(operators) as T;
+}
+
+// FerretDB's SQLite storage answers a write that lost the database lock with SQLITE_BUSY: nothing was
+// written, so the same write can be tried again. Any other error is not retried here.
+export function isLockContention(error: unknown): boolean {
+  return error instanceof Error && /SQLITE_BUSY|database is locked/.test(error.message);
+}
+
+export async function retryOnLockContention<T>(write: () => Promise<T>, attempts = 6): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await write();
+    } catch (error) {
+      if (attempt >= attempts || !isLockContention(error)) throw error;
+      await new Promise((r) => setTimeout(r, 25 * 2 ** attempt + Math.random() * 50));
+    }
+  }
+}

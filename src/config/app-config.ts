@@ -1,0 +1,37 @@
+import type { CallProviderName, LogLevelName } from './environment.schema';
+
+// The validated, typed configuration. Injected by class token; built once by loadConfig().
+export abstract class AppConfig {
+  abstract readonly nodeEnv: 'development' | 'production' | 'test';
+  abstract readonly port: number;
+  abstract readonly mongodbUri: string | undefined;
+  abstract readonly embeddedDb: { dir: string; engine: string };
+  abstract readonly jwt: {
+    secret: string;
+    issuer?: string;
+    audience?: string;
+    publicKey?: string;
+  };
+  abstract readonly publicBaseUrl: string;
+  abstract readonly callProvider: CallProviderName;
+  abstract readonly twilio: { accountSid?: string; authToken?: string; fromNumber?: string };
+  abstract readonly simulator: { signingToken: string; stepMs: number };
+  abstract readonly scheduler: {
+    enabled: boolean;
+    timezone: string;
+    maxInstances: number;
+    misfireGraceSeconds: number;
+    pollIntervalMs: number;
+    jobPollIntervalMs: number;
+    concurrency: number;
+    backstopDelayMs: number;
+    sweepBatch: number;
+    lockLifetimeMs: number;
+    shutdownTimeoutMs: number;
+    unknownClaimAfterSeconds: number;
+  };
+  abstract readonly metadataMaxBytes: number;
+  abstract readonly logLevel: LogLevelName;
+}
+
+export type AppConfigValues = { -readonly [K in keyof AppConfig]: AppConfig[K] };

@@ -1,0 +1,144 @@
+import { applyDecorators } from '@nestjs/common';
+import { Transform } from 'class-transformer';
+import {
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  IsUrl,
+  Matches,
+  Max,
+  MinLength,
+  Min,
+  ValidateIf,
+} from 'class-validator';
+import { IsIanaTimezone } from '../common/validation/is-iana-timezone.decorator';
+
+export const CALL_PROVIDERS = ['simulated', 'twilio', 'agent_backend'] as const;
+export type CallProviderName = (typeof CALL_PROVIDERS)[number];
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'] as const;
+export type LogLevelName = (typeof LOG_LEVELS)[number];
+
+const toInt = ({ value }: { value: unknown }) =>
+  typeof value === 'string' && value.trim() !== '' && /^-?\d+$/.test(value.trim()) ? Number(value) : value;
+const toBool = ({ value }: { value: unknown }) =>
+  value === 'true' || value === '1' ? true : value === 'false' || value === '0' ? false : value;
+// An integer variable within [min, max]: parsed from its string form, then range-checked.
+function IntSetting(min: number, max?: number): PropertyDecorator {
+  return applyDecorators(Transform(toInt), IsInt(), Min(min), ...(max === undefined ? [] : [Max(max)]));
+}
+const emptyToUndefined = ({ value }: { value: unknown }) => (value === '' ? undefined : value);
+
+// Every variable the service reads. process.env is read in exactly one place (loadConfig).
+export class EnvironmentVariables {
+  @IsIn(['development', 'production', 'test'])
+  NODE_ENV: string = 'development';
+
+  @IntSetting(0, 65535)
+  PORT: number = 3000;
+
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @Matches(/^mongodb(\+srv)?:\/\/.+/, { message: 'MONGODB_URI must be a mongodb:// or mongodb+srv:// connection string' })
+  MONGODB_URI?: string;
+
+  @IsString()
+  @MinLength(1)
+  EMBEDDED_DB_DIR: string = './data';
+
+  @IsIn(['auto', 'mongod', 'mongodb-memory-server', 'ferretdb'])
+  EMBEDDED_DB_ENGINE: string = 'auto';
+
+  @IsString({ message: 'JWT_SECRET is required' })
+  @MinLength(32, { message: 'JWT_SECRET must be at least 32 bytes' })
+  JWT_SECRET: string;
+
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
+  JWT_ISSUER?: string;
+
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
+  JWT_AUDIENCE?: string;
+
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @Matches(/-----BEGIN PUBLIC KEY-----/, { message: 'JWT_PUBLIC_KEY must be a PEM public key' })
+  JWT_PUBLIC_KEY?: string;
+
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] })
+  PUBLIC_BASE_URL?: string;
+
+  @IsIn(CALL_PROVIDERS)
+  CALL_PROVIDER: CallProviderName = 'simulated';
+
+  @ValidateIf((env: EnvironmentVariables) => env.CALL_PROVIDER === 'twilio' || env.TWILIO_ACCOUNT_SID !== undefined)
+  @Matches(/^AC[0-9a-fA-F]{32}$/, { message: 'TWILIO_ACCOUNT_SID must look like AC followed by 32 hex digits' })
+  TWILIO_ACCOUNT_SID?: string;
+
+  @ValidateIf((env: EnvironmentVariables) => env.CALL_PROVIDER === 'twilio')
+  @IsString({ message: 'TWILIO_AUTH_TOKEN is required when CALL_PROVIDER=twilio' })
+  @MinLength(16, { message: 'TWILIO_AUTH_TOKEN must be at least 16 characters' })
+  TWILIO_AUTH_TOKEN?: string;
+
+  @ValidateIf((env: EnvironmentVariables) => env.CALL_PROVIDER === 'twilio')
+  @Matches(/^\+[1-9]\d{6,14}$/, { message: 'TWILIO_FROM_NUMBER must be an E.164 number' })
+  TWILIO_FROM_NUMBER?: string;
+
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
+  @MinLength(16, { message: 'SIMULATOR_SIGNING_TOKEN must be at least 16 characters' })
+  SIMULATOR_SIGNING_TOKEN?: string;
+
+  @IntSetting(0, 60_000)
+  SIMULATOR_STEP_MS: number = 200;
+
+  @IsIanaTimezone({ message: 'SCHEDULER_TIMEZONE must be an IANA timezone name' })
+  SCHEDULER_TIMEZONE: string = 'UTC';
+
+  @IntSetting(1, 100)
+  SCHEDULER_MAX_INSTANCES: number = 3;
+
+  @IntSetting(1, 7 * 24 * 3600)
+  SCHEDULER_MISFIRE_GRACE_TIME: number = 300;
+
+  @IntSetting(50, 60_000)
+  SCHEDULER_POLL_INTERVAL_MS: number = 1000;
+
+  @IntSetting(1, 10_000)
+  SCHEDULER_CONCURRENCY: number = 8;
+
+  @IntSetting(100, 600_000)
+  SCHEDULER_JOB_POLL_INTERVAL_MS: number = 5000;
+
+  @IntSetting(0, 3_600_000)
+  SCHEDULER_BACKSTOP_DELAY_MS: number = 30_000;
+
+  @IntSetting(1, 100_000)
+  SCHEDULER_SWEEP_BATCH: number = 1000;
+
+  @IntSetting(1000)
+  SCHEDULER_LOCK_LIFETIME_MS: number = 10 * 60 * 1000;
+
+  @IntSetting(0)
+  SCHEDULER_SHUTDOWN_TIMEOUT_MS: number = 25_000;
+
+  @IntSetting(10)
+  SCHEDULER_UNKNOWN_CLAIM_AFTER_SECONDS: number = 300;
+
+  @Transform(toBool)
+  @IsBoolean()
+  SCHEDULER_ENABLED: boolean = true;
+
+  @IntSetting(256, 1024 * 1024)
+  METADATA_MAX_BYTES: number = 16 * 1024;
+
+  @IsIn(LOG_LEVELS)
+  LOG_LEVEL: LogLevelName = 'log';
+}

@@ -1,0 +1,49 @@
+import { ConfigValidationError, loadConfig } from './load-config';
+
+const SECRET = 'x'.repeat(32);
+
+describe('loadConfig', () => {
+  it('applies the documented defaults', () => {
+    const config = loadConfig({ JWT_SECRET: SECRET });
+    expect(config.port).toBe(3000);
+    expect(config.callProvider).toBe('simulated');
+    expect(config.scheduler).toMatchObject({ timezone: 'UTC', maxInstances: 3, misfireGraceSeconds: 300 });
+    expect(config.publicBaseUrl).toBe('http://localhost:3000');
+    expect(config.mongodbUri).toBeUndefined();
+  });
+
+  it('names every variable at fault in one message', () => {
+    let error: unknown;
+    try {
+      loadConfig({ JWT_SECRET: 'short', PORT: 'abc', CALL_PROVIDER: 'carrier-pigeon', SCHEDULER_TIMEZONE: 'Mars/Olympus' });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigValidationError);
+    const message = (error as Error).message;
+    for (const variable of ['JWT_SECRET', 'PORT', 'CALL_PROVIDER', 'SCHEDULER_TIMEZONE']) expect(message).toContain(`- ${variable}:`);
+    expect((error as ConfigValidationError).problems.map((p) => p.variable).sort()).toEqual(['CALL_PROVIDER', 'JWT_SECRET', 'PORT', 'SCHEDULER_TIMEZONE']);
+  });
+
+  it('requires JWT_SECRET', () => {
+    expect(() => loadConfig({})).toThrow(/JWT_SECRET/);
+  });
+
+  it('requires the Twilio variables only when CALL_PROVIDER=twilio', () => {
+    expect(() => loadConfig({ JWT_SECRET: SECRET, CALL_PROVIDER: 'twilio' })).toThrow(/TWILIO_ACCOUNT_SID[\s\S]*TWILIO_AUTH_TOKEN[\s\S]*TWILIO_FROM_NUMBER/);
+    const ok = loadConfig({
+      JWT_SECRET: SECRET,
+      CALL_PROVIDER: 'twilio',
+      TWILIO_ACCOUNT_SID: `AC${'a'.repeat(32)}`,
+      TWILIO_AUTH_TOKEN: 'b'.repeat(32),
+      TWILIO_FROM_NUMBER: '+15005550006',
+    });
+    expect(ok.twilio.fromNumber).toBe('+15005550006');
+    // The simulator signs with the Twilio token when there is one, so one secret verifies both.
+    expect(ok.simulator.signingToken).toBe('b'.repeat(32));
+  });
+
+  it('rejects a MONGODB_URI that is not a mongodb URL', () => {
+    expect(() => loadConfig({ JWT_SECRET: SECRET, MONGODB_URI: 'postgres://x' })).toThrow(/MONGODB_URI/);
+  });
+});

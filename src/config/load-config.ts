@@ -1,0 +1,76 @@
+import { plainToInstance } from 'class-transformer';
+import { validateSync, ValidationError } from 'class-validator';
+import { createHash } from 'node:crypto';
+import { AppConfigValues } from './app-config';
+import { EnvironmentVariables } from './environment.schema';
+
+export class ConfigValidationError extends Error {
+  constructor(readonly problems: { variable: string; issue: string }[]) {
+    super(
+      `Invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n` +
+        problems.map((p) => `  - ${p.variable}: ${p.issue}`).join('\n') +
+        '\nSee .env.example for every variable and its default.',
+    );
+    this.name = 'ConfigValidationError';
+  }
+}
+
+function flatten(errors: ValidationError[]): { variable: string; issue: string }[] {
+  return errors.map((e) => ({ variable: e.property, issue: Object.values(e.constraints ?? {}).join('; ') }));
+}
+
+export function loadConfig(env: Record<string, string | undefined>): AppConfigValues {
+  const relevant: Record<string, string> = {};
+  for (const [key, value] of Object.entries(env)) {
+    if (value !== undefined) relevant[key] = value;
+  }
+  const parsed = plainToInstance(EnvironmentVariables, relevant, { exposeDefaultValues: true });
+  const errors = validateSync(parsed, { whitelist: false, forbidUnknownValues: false });
+  if (errors.length > 0) throw new ConfigValidationError(flatten(errors));
+
+  const port = parsed.PORT;
+  return {
+    nodeEnv: parsed.NODE_ENV as AppConfigValues['nodeEnv'],
+    port,
+    mongodbUri: parsed.MONGODB_URI,
+    embeddedDb: { dir: parsed.EMBEDDED_DB_DIR, engine: parsed.EMBEDDED_DB_ENGINE },
+    jwt: {
+      secret: parsed.JWT_SECRET,
+      issuer: parsed.JWT_ISSUER,
+      audience: parsed.JWT_AUDIENCE,
+      publicKey: parsed.JWT_PUBLIC_KEY?.replace(/\\n/g, '\n'),
+    },
+    publicBaseUrl: (parsed.PUBLIC_BASE_URL ?? `http://localhost:${port}`).replace(/\/+$/, ''),
+    callProvider: parsed.CALL_PROVIDER,
+    twilio: {
+      accountSid: parsed.TWILIO_ACCOUNT_SID,
+      authToken: parsed.TWILIO_AUTH_TOKEN,
+      fromNumber: parsed.TWILIO_FROM_NUMBER,
+    },
+    simulator: {
+      // The simulator signs its callbacks like Twilio does; without a configured token it derives
+      // one from the JWT secret so that a forged callback still fails verification.
+      signingToken:
+        parsed.SIMULATOR_SIGNING_TOKEN ??
+        parsed.TWILIO_AUTH_TOKEN ??
+        createHash('sha256').update(`simulator:${parsed.JWT_SECRET}`).digest('hex'),
+      stepMs: parsed.SIMULATOR_STEP_MS,
+    },
+    scheduler: {
+      enabled: parsed.SCHEDULER_ENABLED,
+      timezone: parsed.SCHEDULER_TIMEZONE,
+      maxInstances: parsed.SCHEDULER_MAX_INSTANCES,
+      misfireGraceSeconds: parsed.SCHEDULER_MISFIRE_GRACE_TIME,
+      pollIntervalMs: parsed.SCHEDULER_POLL_INTERVAL_MS,
+      jobPollIntervalMs: parsed.SCHEDULER_JOB_POLL_INTERVAL_MS,
+      concurrency: parsed.SCHEDULER_CONCURRENCY,
+      backstopDelayMs: parsed.SCHEDULER_BACKSTOP_DELAY_MS,
+      sweepBatch: parsed.SCHEDULER_SWEEP_BATCH,
+      lockLifetimeMs: parsed.SCHEDULER_LOCK_LIFETIME_MS,
+      shutdownTimeoutMs: parsed.SCHEDULER_SHUTDOWN_TIMEOUT_MS,
+      unknownClaimAfterSeconds: parsed.SCHEDULER_UNKNOWN_CLAIM_AFTER_SECONDS,
+    },
+    metadataMaxBytes: parsed.METADATA_MAX_BYTES,
+    logLevel: parsed.LOG_LEVEL,
+  };
+}

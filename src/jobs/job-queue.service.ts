@@ -1,0 +1,173 @@
+import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { Agenda, Job } from 'agenda';
+import { MongoBackend } from '@agendajs/mongo-backend';
+import { InjectConnection } from '@nestjs/mongoose';
+import { Connection, Types } from 'mongoose';
+import { AppConfig } from '../config/app-config';
+
+export type JobHandler<T> = (data: T, job: Job<T>) => Promise<JobOutcome>;
+
+// What a handler decided. Re-arming (runAt) replaces the job's next run; null leaves it idle.
+export interface JobOutcome {
+  outcome: string;
+  nextRunAt?: Date | null;
+}
+
+export interface DefineOptions {
+  concurrency?: number;
+  retryDelayMs?: number;
+  lockLifetimeMs?: number;
+  priority?: number;
+}
+
+export const AGENDA_COLLECTION = 'agenda_jobs';
+
+// The only place that talks to Agenda. It is given a connection string rather than mongoose's Db:
+// the backend can carry its own mongodb driver and BSON objects from two copies don't mix.
+@Injectable()
+export class JobQueueService implements OnApplicationShutdown {
+  private readonly logger = new Logger(JobQueueService.name);
+  private readonly agenda: Agenda;
+  private readonly backend: MongoBackend;
+  private started = false;
+  private draining = false;
+
+  constructor(
+    private readonly config: AppConfig,
+    @InjectConnection() private readonly connection: Connection,
+  ) {
+    if (!config.mongodbUri) throw new Error('MONGODB_URI must be resolved before the job queue starts');
+    this.backend = new MongoBackend({ address: config.mongodbUri, collection: AGENDA_COLLECTION, ensureIndex: true });
+    this.agenda = new Agenda({
+      backend: this.backend,
+      name: `call-scheduler-${process.pid}`,
+      // Agenda only carries backstops and periodic maintenance; due calls are swept in batches. Each Agenda
+      // poll is a write transaction scanning its collection on FerretDB, so it polls rarely.
+      processEvery: config.scheduler.jobPollIntervalMs,
+      maxConcurrency: config.scheduler.concurrency,
+      defaultConcurrency: config.scheduler.concurrency,
+      defaultLockLimit: config.scheduler.concurrency,
+      lockLimit: config.scheduler.concurrency,
+      defaultLockLifetime: config.scheduler.lockLifetimeMs,
+    });
+    this.agenda.on('error', (error: Error) => this.logger.error(`agenda: ${error.message}`));
+  }
+
+  define<T>(name: string, handler: JobHandler<T>, options: DefineOptions = {}): void {
+    this.agenda.define<T>(
+      name,
+      async (job: Job<T>) => {
+        let result: JobOutcome;
+        try {
+          result = await handler(job.attrs.data, job);
+        } catch (error) {
+          // Handlers are idempotent (dispatch is guarded by its claim), so a transient failure such as a
+          // busy database is retried soon instead of leaving the job idle until the reconciler finds it.
+          const delay = options.retryDelayMs ?? 2000;
+          this.logger.warn(`${name} ${job.attrs._id?.toString()} failed, retrying in ${delay} ms: ${error instanceof Error ? error.message : String(error)}`);
+          result = { outcome: 'retry_after_error', nextRunAt: new Date(Date.now() + delay) };
+        }
+        // Agenda persists nextRunAt after the handler returns; setting it here is how a handler re-arms
+        // its own job without racing Agenda's save.
+        if (result.nextRunAt !== undefined) job.attrs.nextRunAt = result.nextRunAt;
+        this.logger.debug(`${name} ${job.attrs._id?.toString()} -> ${result.outcome}`);
+      },
+      {
+        concurrency: options.concurrency,
+        lockLifetime: options.lockLifetimeMs,
+        priority: options.priority,
+      },
+    );
+  }
+
+  async start(): Promise<void> {
+    if (this.started) return;
+    await this.agenda.start();
+    this.started = true;
+  }
+
+  isRunning(): boolean {
+    return this.started && !this.draining;
+  }
+
+  async createJob<T extends object>(name: string, data: T, runAt: Date | null): Promise<string> {
+    const job = this.agenda.create<T>(name, data);
+    job.attrs.nextRunAt = runAt;
+    await job.save();
+    return job.attrs._id!.toString();
+  }
+
+  // Moves a known job by its id: a primary-key update, where a lookup by data field scans the collection
+  // on FerretDB. Also re-enables it.
+  async rescheduleJob<T extends object>(name: string, jobId: string, data: T, runAt: Date | null): Promise<void> {
+    const job = this.agenda.create<T>(name, data);
+    (job.attrs as { _id?: unknown })._id = jobId;
+    job.attrs.nextRunAt = runAt;
+    job.attrs.disabled = false;
+    await job.save();
+  }
+
+  // Pushes idle jobs' next run out to `until` in one write (for work another component has in hand).
+  async postponeJobs(jobIds: string[], until: Date): Promise<void> {
+    const ids = jobIds.filter((id) => Types.ObjectId.isValid(id)).map((id) => new Types.ObjectId(id));
+    if (ids.length === 0) return;
+    await this.connection
+      .collection(AGENDA_COLLECTION)
+      .updateMany({ _id: { $in: ids }, lockedAt: null, nextRunAt: { $ne: null, $lt: until } }, { $set: { nextRunAt: until } });
+  }
+
+  async setDisabledById(jobId: string, disabled: boolean): Promise<void> {
+    if (disabled) await this.agenda.disable({ id: jobId });
+    else await this.agenda.enable({ id: jobId });
+  }
+
+  async removeById(jobId: string): Promise<void> {
+    await this.agenda.cancel({ id: jobId });
+  }
+
+  // One job per (name, key): creates it, or moves the existing one to runAt (null = idle).
+  async upsertUnique<T extends object>(name: string, key: Record<string, string>, data: T, runAt: Date | null): Promise<string> {
+    const job = this.agenda.create<T>(name, data);
+    const unique: Record<string, string> = {};
+    for (const [k, v] of Object.entries(key)) unique[`data.${k}`] = v;
+    job.unique(unique, { insertOnly: false });
+    job.attrs.nextRunAt = runAt;
+    job.attrs.disabled = false;
+    await job.save();
+    return job.attrs._id!.toString();
+  }
+
+  async removeUnique(name: string, key: Record<string, string>): Promise<number> {
+    return this.agenda.cancel({ name, data: key });
+  }
+
+  async setDisabled(name: string, key: Record<string, string>, disabled: boolean): Promise<number> {
+    return disabled ? this.agenda.disable({ name, data: key }) : this.agenda.enable({ name, data: key });
+  }
+
+  async every(interval: string, name: string, data: Record<string, unknown> = {}): Promise<void> {
+    await this.agenda.every(interval, name, data, { skipImmediate: true });
+  }
+
+  // SIGTERM: take no new jobs, let running ones finish within the timeout, unlock the rest.
+  async drain(timeoutMs: number): Promise<void> {
+    if (!this.started || this.draining) return;
+    this.draining = true;
+    try {
+      const result = await this.agenda.drain({ timeout: timeoutMs, closeConnection: true });
+      this.logger.log(`job queue drained: ${JSON.stringify(result)}`);
+    } catch (error) {
+      // Closing the backend can interrupt Agenda's own in-flight polls; shutdown goes on regardless.
+      this.logger.warn(`job queue drain ended with: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    if (this.started) await this.drain(this.config.scheduler.shutdownTimeoutMs);
+    else {
+      // stop() only disconnects an agenda that was started; an API-only instance closes the backend itself.
+      await this.agenda.ready.catch(() => undefined);
+      await this.backend.disconnect().catch(() => undefined);
+    }
+  }
+}

@@ -1,0 +1,62 @@
+import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { createApp } from './app.factory';
+import { AppConfigValues } from './config/app-config';
+import { ConfigValidationError, loadConfig } from './config/load-config';
+import { EmbeddedDatabase, launchEmbeddedDatabase, withDatabaseName } from './database/embedded/embedded-database.launcher';
+
+async function bootstrap(): Promise<void> {
+  const logger = new Logger('Bootstrap');
+  if (existsSync('.env')) process.loadEnvFile('.env');
+  let config: AppConfigValues;
+  try {
+    config = loadConfig(process.env);
+  } catch (error) {
+    if (error instanceof ConfigValidationError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(78);
+    }
+    throw error;
+  }
+
+  let embedded: EmbeddedDatabase | undefined;
+  if (!config.mongodbUri) {
+    const projectRoot = resolve(__dirname, '..');
+    embedded = await launchEmbeddedDatabase({
+      dataDir: config.embeddedDb.dir,
+      persistent: true,
+      engine: config.embeddedDb.engine as 'auto',
+      toolsDir: join(projectRoot, '.tools'),
+      projectRoot,
+      allowInstall: true,
+      log: (m) => logger.log(m),
+    });
+    logger.log(
+      `${embedded.reused ? 'Reusing' : 'Started'} embedded ${embedded.engine} ${embedded.version} at ${embedded.uri} ` +
+        `with data in ${embedded.dataDir} (set MONGODB_URI to use your own MongoDB)`,
+    );
+    config = { ...config, mongodbUri: withDatabaseName(embedded.uri, 'call_scheduler') };
+  }
+
+  const app = await createApp(config);
+  let closing = false;
+  const shutdown = async (signal: string) => {
+    if (closing) return;
+    closing = true;
+    logger.log(`${signal} received: draining`);
+    await app.close();
+    await embedded?.stop();
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+  await app.listen(config.port);
+  logger.log(`Call Scheduler listening on port ${config.port} (provider: ${config.callProvider})`);
+}
+
+bootstrap().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,6 @@
+import { IsMongoId } from 'class-validator';
+
+export class DispatchJobPayload {
+  @IsMongoId()
+  schedule_id: string;
+}

@@ -1,0 +1,217 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { hostname } from 'node:os';
+import { CallDispatcher, PlaceCallResult } from '../../calls/call-dispatcher';
+import { retryOnLockContention } from '../../common/mongo/mongo-query';
+import { Clock } from '../../common/clock/clock';
+import { AppConfig } from '../../config/app-config';
+import { JobOutcome } from '../../jobs/job-queue.service';
+import { DomainEventPublisher } from '../../notification/domain-event.publisher';
+import { CallChangedEvent } from '../../notification/domain-events';
+import { scheduleChanged } from '../schedule-changed';
+import { CallLogRepository } from '../../tracking/call-log.repository';
+import { OccurrenceClaimRepository } from '../occurrence-claim.repository';
+import { ScheduleEventRepository } from '../schedule-event.repository';
+import { ScheduleRepository } from '../schedule.repository';
+import { dueOccurrences, nextWithinBounds } from '../schedule-timing';
+import { EventLevel, OccurrenceClaim, Schedule, ScheduleStatus } from '../schedule.types';
+
+// A job woken a little early (clock skew between instances) still counts as on time.
+const EARLY_TOLERANCE_MS = 250;
+const MAX_COLLAPSED_OCCURRENCES = 1000;
+
+@Injectable()
+export class OccurrenceDispatchService {
+  private readonly logger = new Logger(OccurrenceDispatchService.name);
+  readonly instance = `${hostname()}:${process.pid}`;
+
+  constructor(
+    private readonly schedules: ScheduleRepository,
+    private readonly claims: OccurrenceClaimRepository,
+    private readonly events: ScheduleEventRepository,
+    private readonly callLogs: CallLogRepository,
+    private readonly dispatcher: CallDispatcher,
+    private readonly clock: Clock,
+    private readonly config: AppConfig,
+    private readonly publisher: DomainEventPublisher,
+  ) {}
+
+  async dispatchDue(scheduleId: string): Promise<JobOutcome> {
+    const schedule = await this.schedules.findById(scheduleId);
+    if (!schedule || schedule.status !== 'scheduled' || !schedule.next_execution) return { outcome: 'inactive', nextRunAt: null };
+    const now = this.clock.now();
+    const occurrence = schedule.next_execution;
+    if (occurrence.getTime() > now.getTime() + EARLY_TOLERANCE_MS) return { outcome: 'early', nextRunAt: occurrence };
+    // Only a recurring schedule can have several occurrences in flight (SCHEDULER_MAX_INSTANCES).
+    if (schedule.repeat_config && (await this.claims.countInFlight(scheduleId)) >= this.config.scheduler.maxInstances) {
+      return { outcome: 'deferred_max_instances', nextRunAt: new Date(now.getTime() + 1000) };
+    }
+
+    const late = now.getTime() - occurrence.getTime() > this.config.scheduler.misfireGraceSeconds * 1000;
+    const recurring = schedule.repeat_config !== null;
+    // A misfire collapses every occurrence that came due while nobody ran it into one decision.
+    const due = late && recurring ? dueOccurrences(schedule, occurrence, now, MAX_COLLAPSED_OCCURRENCES) : [occurrence];
+    const used = schedule.occurrence_count + due.length;
+    const next = recurring ? nextWithinBounds(schedule, late ? now : occurrence, used) : null;
+    const skip = late && schedule.misfire_policy === 'skip';
+
+    // The claim is keyed by the stored next_execution, which every instance reads alike: whoever wins
+    // the insert owns this occurrence (and, on a misfire, every occurrence collapsed into it).
+    const claim = await this.claims.claimOccurrence({
+      scheduleId,
+      tenantId: schedule.tenant_id,
+      occurrenceAt: occurrence,
+      state: skip ? 'missed' : 'claimed',
+      instance: this.instance,
+      now,
+      detail: late ? `late by ${Math.round((now.getTime() - occurrence.getTime()) / 1000)} s; ${due.length} occurrence(s)` : undefined,
+    });
+    if (!claim.won) {
+      const fresh = await this.schedules.findById(scheduleId);
+      const moved = fresh?.status === 'scheduled' && fresh.next_execution && fresh.next_execution.getTime() !== occurrence.getTime();
+      return { outcome: 'already_claimed', nextRunAt: moved ? fresh.next_execution : new Date(now.getTime() + 5000) };
+    }
+
+    const status: ScheduleStatus = recurring ? (next ? 'scheduled' : 'completed') : skip ? 'missed' : 'pending';
+    const advanced = await this.retry(() => this.schedules.advanceOccurrence(
+      scheduleId,
+      schedule.version,
+      occurrence,
+      { next_execution: next, status, last_occurrence_at: due[due.length - 1], last_updated: now },
+      due.length,
+    ));
+    if (!advanced) {
+      // Paused, cancelled or edited since we read it: this run belongs to an old version and dials nothing.
+      await this.retry(() => this.claims.releaseUndialed(claim.claim.id));
+      const fresh = await this.retry(() => this.schedules.findById(scheduleId));
+      return { outcome: 'superseded', nextRunAt: fresh?.status === 'scheduled' ? fresh.next_execution : null };
+    }
+    const advancedSchedule: Schedule = { ...schedule, next_execution: next, status, occurrence_count: used, last_occurrence_at: due[due.length - 1] };
+    // A one-time schedule that dials is mirrored once, after the dial, as running or failed.
+    if (recurring || skip) await this.retry(() => this.schedules.syncActive(advancedSchedule, null, now));
+
+    if (skip) {
+      await this.record(advancedSchedule, 'missed', 'warn', `Missed ${due.length} occurrence(s) past the misfire grace time; policy skip dialed nothing`, {
+        occurrences: due.slice(0, 50).map((d) => d.toISOString()),
+        count: due.length,
+        late_seconds: Math.round((now.getTime() - occurrence.getTime()) / 1000),
+      });
+      this.announceSchedule('schedule.missed', advancedSchedule, { occurrence_at: occurrence.toISOString(), count: due.length });
+      if (status === 'completed') this.announceSchedule('schedule.completed', advancedSchedule, {});
+      return { outcome: 'missed', nextRunAt: next };
+    }
+    if (late) {
+      await this.record(advancedSchedule, 'misfire_run_once', 'warn', `Late by more than the grace time; policy run_once dials once for ${due.length} occurrence(s)`, {
+        occurrences: due.slice(0, 50).map((d) => d.toISOString()),
+        count: due.length,
+      });
+    }
+    await this.placeCall(advancedSchedule, occurrence, claim.claim, 1);
+    if (recurring && status === 'completed') this.announceSchedule('schedule.completed', advancedSchedule, {});
+    return { outcome: 'dispatched', nextRunAt: next };
+  }
+
+  private async placeCall(schedule: Schedule, occurrence: Date, claim: OccurrenceClaim, attempt: number): Promise<void> {
+    const now = this.clock.now();
+    const log = await this.retry(() => this.callLogs.createForAttempt(
+      {
+        tenant_id: schedule.tenant_id,
+        created_by: schedule.created_by,
+        user_profile_id: schedule.user_profile_id,
+        agent_instance_id: schedule.agent_instance_id,
+        schedule_id: schedule.id,
+        occurrence_at: occurrence,
+        status: 'queued',
+        call_type: schedule.call_type,
+        phone: schedule.phone,
+        timestamp: now,
+        notes: schedule.notes,
+        metadata: schedule.metadata,
+        attempt_number: attempt,
+      },
+      now,
+    ));
+    await this.retry(() => this.claims.markState(claim.id, ['claimed'], 'dialing', { call_log_id: log.id }, now));
+
+    let result: PlaceCallResult;
+    try {
+      result = await this.dispatcher.placeCall({
+        callLogId: log.id,
+        scheduleId: schedule.id,
+        tenantId: schedule.tenant_id,
+        phone: schedule.phone,
+        occurrenceAt: occurrence,
+        attemptNumber: attempt,
+        agentInstanceId: schedule.agent_instance_id,
+        providerOptions: schedule.provider_options,
+        metadata: schedule.metadata,
+      });
+    } catch (error) {
+      // We cannot tell whether the provider acted on the request: never retry blindly.
+      result = { kind: 'unknown', provider: 'unknown', detail: error instanceof Error ? error.message : String(error) };
+    }
+    const done = this.clock.now();
+    const callEvent = (type: CallChangedEvent['type'], status: string, callId: string | null, data: Record<string, unknown>) =>
+      this.publisher.publish(new CallChangedEvent(type, log.id, schedule.id, schedule.tenant_id, schedule.phone, status, callId, attempt, done.toISOString(), data));
+
+    switch (result.kind) {
+      case 'placed':
+        await this.retry(() => this.claims.markState(claim.id, ['dialing'], 'dialed', { call_id: result.callId, provider: result.provider }, done));
+        await this.retry(() => this.callLogs.attachProviderCall(log.id, result.provider, result.callId, done));
+        if (schedule.repeat_config) await this.retry(() => this.schedules.recordCallProgress(schedule.id, null, { call_id: result.callId, last_updated: done }));
+        // Only pending -> running: a fast final callback may already have completed the schedule.
+        else if (await this.retry(() => this.schedules.recordCallProgress(schedule.id, ['pending'], { status: 'running', call_id: result.callId, last_updated: done }))) {
+          await this.retry(() => this.schedules.syncActive({ ...schedule, status: 'running' }, null, done));
+        } else await this.retry(() => this.schedules.recordCallProgress(schedule.id, null, { call_id: result.callId }));
+        await this.record(schedule, 'dispatched', 'info', `Call placed via ${result.provider}`, {
+          occurrence_at: occurrence.toISOString(),
+          call_id: result.callId,
+          call_log_id: log.id,
+          attempt_number: attempt,
+          lag_ms: done.getTime() - occurrence.getTime(),
+        });
+        callEvent('call.dispatched', 'queued', result.callId, { provider: result.provider, occurrence_at: occurrence.toISOString() });
+        return;
+      case 'rejected':
+        await this.retry(() => this.claims.markState(claim.id, ['dialing'], 'failed', { provider: result.provider, detail: `${result.code}: ${result.message}` }, done));
+        await this.retry(() => this.callLogs.markAttemptEnded(log.id, 'failed', { provider: result.provider, error_code: result.code, error_message: result.message }, done));
+        await this.retry(() => this.schedules.recordCallProgress(schedule.id, null, {
+          last_call_status: 'failed',
+          last_updated: done,
+          ...(schedule.repeat_config ? {} : { status: 'failed' as const }),
+        }));
+        if (!schedule.repeat_config) await this.retry(() => this.schedules.syncActive({ ...schedule, status: 'failed' }, null, done));
+        await this.record(schedule, 'dispatch_failed', 'error', `Provider refused the call: ${result.code} ${result.message}`, {
+          occurrence_at: occurrence.toISOString(),
+          call_log_id: log.id,
+          error_code: result.code,
+        });
+        callEvent('call.failed', 'failed', null, { error_code: result.code, error_message: result.message });
+        return;
+      case 'unknown':
+        await this.retry(() => this.claims.markState(claim.id, ['dialing'], 'unknown', { provider: result.provider, detail: result.detail }, done));
+        await this.retry(() => this.callLogs.markAttemptEnded(log.id, 'unknown', { provider: result.provider, error_message: result.detail }, done));
+        if (!schedule.repeat_config) await this.retry(() => this.schedules.syncActive(schedule, null, done));
+        await this.record(schedule, 'dispatch_unknown', 'warn', `Outcome of the dial is unknown; it will be reconciled, not redialed: ${result.detail}`, {
+          occurrence_at: occurrence.toISOString(),
+          call_log_id: log.id,
+        });
+        callEvent('call.unknown', 'unknown', null, { detail: result.detail });
+        this.logger.warn(`schedule ${schedule.id} occurrence ${occurrence.toISOString()}: unknown dial outcome: ${result.detail}`);
+        return;
+    }
+  }
+
+  // After the claim this run owns the occurrence, so a write that lost the database lock is tried again
+  // rather than abandoning an occurrence nobody else will pick up.
+  private retry<T>(write: () => Promise<T>): Promise<T> {
+    return retryOnLockContention(write);
+  }
+
+  private async record(schedule: Schedule, type: string, level: EventLevel, message: string, data: Record<string, unknown>): Promise<void> {
+    await this.retry(() => this.events.appendFor(schedule, this.clock.now(), level, type, message, data));
+  }
+
+  private announceSchedule(name: 'schedule.missed' | 'schedule.completed', schedule: Schedule, data: Record<string, unknown>): void {
+    this.publisher.publish(scheduleChanged(name, schedule, this.clock.now(), data));
+  }
+}

@@ -1,0 +1,73 @@
+import { Injectable } from '@nestjs/common';
+import { InjectModel } from '@nestjs/mongoose';
+import { Model, Types } from 'mongoose';
+import { isDuplicateKeyError, op } from '../common/mongo/mongo-query';
+import { OccurrenceClaimDoc } from './schemas/occurrence-claim.schema';
+import { ClaimState, OccurrenceClaim } from './schedule.types';
+
+type LeanClaim = OccurrenceClaimDoc & { _id: Types.ObjectId };
+
+function toClaim({ _id, ...rest }: LeanClaim): OccurrenceClaim {
+  return { id: _id.toHexString(), ...(rest as Omit<OccurrenceClaim, 'id'>) };
+}
+
+export type ClaimResult = { won: true; claim: OccurrenceClaim } | { won: false };
+
+const IN_FLIGHT: ClaimState[] = ['claimed', 'dialing'];
+
+@Injectable()
+export class OccurrenceClaimRepository {
+  constructor(@InjectModel(OccurrenceClaimDoc.name) private readonly claims: Model<OccurrenceClaimDoc>) {}
+
+  // The exactly-once gate: a duplicate key means another run already owns this occurrence.
+  async claimOccurrence(input: { scheduleId: string; tenantId: string; occurrenceAt: Date; state: ClaimState; instance: string; now: Date; detail?: string }): Promise<ClaimResult> {
+    try {
+      const doc = await this.claims.create({
+        schedule_id: input.scheduleId,
+        tenant_id: input.tenantId,
+        occurrence_at: input.occurrenceAt,
+        state: input.state,
+        claimed_by: input.instance,
+        claimed_at: input.now,
+        detail: input.detail ?? null,
+        updated_at: input.now,
+      });
+      return { won: true, claim: toClaim(doc.toObject() as LeanClaim) };
+    } catch (error) {
+      if (!isDuplicateKeyError(error)) throw error;
+      return { won: false };
+    }
+  }
+
+  async markState(id: string, from: ClaimState[], state: ClaimState, set: Partial<Pick<OccurrenceClaim, 'call_log_id' | 'call_id' | 'provider' | 'detail'>>, now: Date): Promise<boolean> {
+    const res = await this.claims.updateOne({ _id: new Types.ObjectId(id), state: op({ $in: from }) }, { $set: { ...set, state, updated_at: now } });
+    return res.modifiedCount === 1;
+  }
+
+  // Only for a claim whose run dialed nothing (its schedule changed under it): frees the occurrence.
+  async releaseUndialed(id: string): Promise<void> {
+    await this.claims.deleteOne({ _id: new Types.ObjectId(id), state: op({ $in: ['claimed', 'missed'] }) });
+  }
+
+  async countInFlight(scheduleId: string): Promise<number> {
+    return this.claims.countDocuments({ schedule_id: scheduleId, state: op({ $in: IN_FLIGHT }) });
+  }
+
+  async findStuck(before: Date, limit: number): Promise<OccurrenceClaim[]> {
+    const docs = await this.claims
+      .find({ state: op({ $in: IN_FLIGHT }), claimed_at: op({ $lt: before }) })
+      .sort({ claimed_at: 1 })
+      .limit(limit)
+      .lean<LeanClaim[]>();
+    return docs.map(toClaim);
+  }
+
+  async findForSchedule(scheduleId: string, limit: number): Promise<OccurrenceClaim[]> {
+    const docs = await this.claims.find({ schedule_id: scheduleId }).sort({ occurrence_at: -1 }).limit(limit).lean<LeanClaim[]>();
+    return docs.map(toClaim);
+  }
+
+  async ensureIndexes(): Promise<void> {
+    await this.claims.syncIndexes();
+  }
+}

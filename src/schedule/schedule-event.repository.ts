@@ -1,0 +1,36 @@
+import { Injectable } from '@nestjs/common';
+import { InjectModel } from '@nestjs/mongoose';
+import { Model, Types } from 'mongoose';
+import { ScheduleEventDoc } from './schemas/schedule-event.schema';
+import { EventLevel, ScheduleEventRecord } from './schedule.types';
+
+export type NewScheduleEvent = Omit<ScheduleEventRecord, 'id'>;
+
+@Injectable()
+export class ScheduleEventRepository {
+  constructor(@InjectModel(ScheduleEventDoc.name) private readonly events: Model<ScheduleEventDoc>) {}
+
+  async append(event: NewScheduleEvent): Promise<void> {
+    await this.events.create(event);
+  }
+
+  async appendFor(
+    schedule: { id: string; tenant_id: string },
+    ts: Date,
+    level: EventLevel,
+    type: string,
+    message: string,
+    data: Record<string, unknown>,
+  ): Promise<void> {
+    await this.append({ schedule_id: schedule.id, tenant_id: schedule.tenant_id, ts, level, type, message, data });
+  }
+
+  async latestFor(scheduleId: string, limit: number): Promise<ScheduleEventRecord[]> {
+    const docs = await this.events
+      .find({ schedule_id: scheduleId })
+      .sort({ ts: -1, _id: -1 })
+      .limit(limit)
+      .lean<(ScheduleEventDoc & { _id: Types.ObjectId })[]>();
+    return docs.map(({ _id, ...rest }) => ({ id: _id.toHexString(), ...(rest as Omit<ScheduleEventRecord, 'id'>) }));
+  }
+}

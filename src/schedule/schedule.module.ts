@@ -1,0 +1,61 @@
+import { Module, OnModuleInit } from '@nestjs/common';
+import { MongooseModule } from '@nestjs/mongoose';
+import { CallsModule } from '../calls/calls.module';
+import { TrackingModule } from '../tracking/tracking.module';
+import { CallDispatchJob } from './dispatch/call-dispatch.job';
+import { DispatchTrigger } from './dispatch/dispatch-trigger';
+import { DueScheduleSweeper } from './dispatch/due-schedule.sweeper';
+import { OccurrenceDispatchService } from './dispatch/occurrence-dispatch.service';
+import { ScheduleReconcileJob } from './dispatch/schedule-reconcile.job';
+import { IdempotencyKeyRepository } from './idempotency-key.repository';
+import { OccurrenceClaimRepository } from './occurrence-claim.repository';
+import { ScheduleEventRepository } from './schedule-event.repository';
+import { ScheduleOutcomeService } from './schedule-outcome.service';
+import { ScheduleController } from './schedule.controller';
+import { ScheduleRepository } from './schedule.repository';
+import { ScheduleService } from './schedule.service';
+import { ActiveScheduleDoc, ActiveScheduleSchema } from './schemas/active-schedule.schema';
+import { CallScheduleDoc, CallScheduleSchema } from './schemas/call-schedule.schema';
+import { IdempotencyKeyDoc, IdempotencyKeySchema } from './schemas/idempotency-key.schema';
+import { OccurrenceClaimDoc, OccurrenceClaimSchema } from './schemas/occurrence-claim.schema';
+import { ScheduleEventDoc, ScheduleEventSchema } from './schemas/schedule-event.schema';
+
+@Module({
+  imports: [
+    MongooseModule.forFeature([
+      { name: CallScheduleDoc.name, schema: CallScheduleSchema },
+      { name: ActiveScheduleDoc.name, schema: ActiveScheduleSchema },
+      { name: ScheduleEventDoc.name, schema: ScheduleEventSchema },
+      { name: OccurrenceClaimDoc.name, schema: OccurrenceClaimSchema },
+      { name: IdempotencyKeyDoc.name, schema: IdempotencyKeySchema },
+    ]),
+    CallsModule,
+    TrackingModule,
+  ],
+  controllers: [ScheduleController],
+  providers: [
+    ScheduleRepository,
+    ScheduleEventRepository,
+    OccurrenceClaimRepository,
+    IdempotencyKeyRepository,
+    ScheduleService,
+    ScheduleOutcomeService,
+    OccurrenceDispatchService,
+    CallDispatchJob,
+    ScheduleReconcileJob,
+    DispatchTrigger,
+    DueScheduleSweeper,
+  ],
+  exports: [ScheduleOutcomeService],
+})
+export class ScheduleModule implements OnModuleInit {
+  constructor(
+    private readonly schedules: ScheduleRepository,
+    private readonly claims: OccurrenceClaimRepository,
+  ) {}
+
+  // The claim ledger's unique index must exist before the first dispatch: it is the exactly-once guarantee.
+  async onModuleInit(): Promise<void> {
+    await Promise.all([this.schedules.ensureIndexes(), this.claims.ensureIndexes()]);
+  }
+}

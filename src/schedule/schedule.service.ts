@@ -1,0 +1,254 @@
+import { Injectable } from '@nestjs/common';
+import { createHash } from 'node:crypto';
+import { Principal, scopeOf, TenantScope } from '../auth/principal';
+import { Clock } from '../common/clock/clock';
+import { AppConfig } from '../config/app-config';
+import { DomainEventPublisher } from '../notification/domain-event.publisher';
+import { ScheduleEventName } from '../notification/domain-events';
+import { scheduleChanged } from './schedule-changed';
+import { CreateScheduleDto } from './dto/create-schedule.dto';
+import { ListSchedulesQuery } from './dto/list-schedules.query';
+import { UpdateScheduleDto } from './dto/update-schedule.dto';
+import { IdempotencyKeyRepository } from './idempotency-key.repository';
+import { buildDefinition, mergeForUpdate } from './schedule-definition';
+import { ScheduleEventRepository } from './schedule-event.repository';
+import { DispatchTrigger } from './dispatch/dispatch-trigger';
+import { LATEST_EVENTS_LIMIT } from './schedule.constants';
+import {
+  IdempotencyKeyConflictException,
+  IllegalScheduleTransitionException,
+  ScheduleModifiedConcurrentlyException,
+  ScheduleNotFoundException,
+} from './schedule.exceptions';
+import { ScheduleRepository } from './schedule.repository';
+import { nextWithinBounds } from './schedule-timing';
+import { ActiveScheduleRecord, EventLevel, Schedule, ScheduleEventRecord, ScheduleStatus } from './schedule.types';
+
+const EDITABLE: ScheduleStatus[] = ['scheduled', 'paused'];
+const DELETABLE: ScheduleStatus[] = ['scheduled', 'paused', 'completed', 'failed', 'cancelled', 'missed'];
+
+export interface ScheduleDetails {
+  schedule: Schedule;
+  events: ScheduleEventRecord[];
+}
+
+function canonicalHash(value: unknown): string {
+  const canonical = (v: unknown): unknown =>
+    Array.isArray(v)
+      ? v.map(canonical)
+      : v && typeof v === 'object'
+        ? Object.fromEntries(Object.keys(v as object).sort().map((k) => [k, canonical((v as Record<string, unknown>)[k])]))
+        : v;
+  return createHash('sha256').update(JSON.stringify(canonical(value))).digest('hex');
+}
+
+@Injectable()
+export class ScheduleService {
+  constructor(
+    private readonly schedules: ScheduleRepository,
+    private readonly events: ScheduleEventRepository,
+    private readonly idempotency: IdempotencyKeyRepository,
+    private readonly trigger: DispatchTrigger,
+    private readonly clock: Clock,
+    private readonly config: AppConfig,
+    private readonly publisher: DomainEventPublisher,
+  ) {}
+
+  async create(principal: Principal, dto: CreateScheduleDto, idempotencyKey?: string): Promise<{ schedule: Schedule; replayed: boolean }> {
+    const now = this.clock.now();
+    const definition = buildDefinition(dto, this.definitionContext(now));
+    const id = this.schedules.newId();
+
+    if (idempotencyKey) {
+      const reservation = await this.idempotency.reserveKey({
+        tenantId: principal.tenantId,
+        scope: 'schedule.create',
+        key: idempotencyKey,
+        requestHash: canonicalHash(dto),
+        resourceId: id,
+        now,
+      });
+      if (!reservation.reserved) {
+        if (reservation.requestHash !== canonicalHash(dto)) throw new IdempotencyKeyConflictException();
+        return { schedule: await this.awaitReplay(reservation.resourceId), replayed: true };
+      }
+    }
+
+    let schedule: Schedule;
+    let jobId: string | null = null;
+    try {
+      jobId = await this.trigger.create(id, definition.next_execution);
+      schedule = await this.schedules.insertSchedule(id, {
+        ...definition,
+        tenant_id: principal.tenantId,
+        created_by: principal.sub,
+        user_profile_id: definition.user_profile_id ?? principal.userProfileId ?? null,
+        status: 'scheduled',
+        call_type: 'outbound',
+        occurrence_count: 0,
+        last_call_status: null,
+        last_occurrence_at: null,
+        call_id: null,
+        duration: null,
+        job_id: jobId,
+        version: 1,
+        created_at: now,
+        last_updated: now,
+      });
+      await this.schedules.syncActive(schedule, jobId, now);
+    } catch (error) {
+      // Nothing half-written: a job without its schedule or a schedule without its job is undone,
+      // and the idempotency key is freed so that the client's retry can succeed.
+      if (jobId) await this.trigger.remove(id, jobId).catch(() => undefined);
+      await this.schedules.softDelete(id, 1, ['scheduled'], now).catch(() => undefined);
+      if (idempotencyKey) await this.idempotency.releaseKey(principal.tenantId, 'schedule.create', idempotencyKey).catch(() => undefined);
+      throw error;
+    }
+    await this.record(schedule, 'created', 'info', 'Schedule created', { next_execution: schedule.next_execution });
+    this.announce('schedule.created', schedule);
+    return { schedule, replayed: false };
+  }
+
+  async get(principal: Principal, id: string): Promise<ScheduleDetails> {
+    const schedule = await this.load(scopeOf(principal), id);
+    return { schedule, events: await this.events.latestFor(id, LATEST_EVENTS_LIMIT) };
+  }
+
+  async list(principal: Principal, query: ListSchedulesQuery): Promise<{ items: Schedule[]; total: number }> {
+    return this.schedules.listForTenant(
+      scopeOf(principal),
+      {
+        status: query.status,
+        phone: query.phone,
+        from: query.from ? new Date(query.from) : undefined,
+        to: query.to ? new Date(query.to) : undefined,
+      },
+      query.limit,
+      query.offset,
+    );
+  }
+
+  async listActive(principal: Principal, limit: number, offset: number): Promise<{ items: ActiveScheduleRecord[]; total: number }> {
+    return this.schedules.listActive(scopeOf(principal), limit, offset);
+  }
+
+  // Bumping the version is what stops runs of the old definition: a dispatcher that read the old
+  // version can no longer advance the schedule, so it releases its claim without dialing.
+  async update(principal: Principal, id: string, dto: UpdateScheduleDto): Promise<Schedule> {
+    const current = await this.load(scopeOf(principal), id);
+    if (!EDITABLE.includes(current.status)) throw new IllegalScheduleTransitionException('update', current.status);
+    const now = this.clock.now();
+    const definition = buildDefinition(mergeForUpdate(current, dto), {
+      ...this.definitionContext(now),
+      previous: current,
+      occurrencesUsed: current.occurrence_count,
+    });
+    const updated = await this.schedules.updateIfVersion(id, current.version, EDITABLE, { ...definition, last_updated: now });
+    if (!updated) throw await this.conflictFor(principal, id, 'update');
+    const jobId = await this.rearm(updated);
+    await this.schedules.syncActive(updated, jobId, now);
+    await this.record(updated, 'updated', 'info', 'Schedule updated', { changed: Object.keys(dto), next_execution: updated.next_execution });
+    this.announce('schedule.updated', updated);
+    return updated;
+  }
+
+  async pause(principal: Principal, id: string): Promise<Schedule> {
+    return this.transition(principal, id, 'pause', ['scheduled'], () => ({ status: 'paused' }), 'paused', 'schedule.paused');
+  }
+
+  // Resume continues from now: occurrences that fell inside the pause are not replayed.
+  async resume(principal: Principal, id: string): Promise<Schedule> {
+    return this.transition(
+      principal,
+      id,
+      'resume',
+      ['paused'],
+      (current, now) => {
+        if (!current.repeat_config) return { status: 'scheduled', next_execution: current.scheduled_time };
+        const next = nextWithinBounds(current, now, current.occurrence_count, true);
+        return next ? { status: 'scheduled', next_execution: next } : { status: 'completed', next_execution: null };
+      },
+      'resumed',
+      'schedule.resumed',
+    );
+  }
+
+  async cancel(principal: Principal, id: string): Promise<Schedule> {
+    return this.transition(principal, id, 'cancel', ['scheduled', 'paused'], () => ({ status: 'cancelled', next_execution: null }), 'cancelled', 'schedule.cancelled');
+  }
+
+  async remove(principal: Principal, id: string): Promise<void> {
+    const current = await this.load(scopeOf(principal), id);
+    if (!DELETABLE.includes(current.status)) throw new IllegalScheduleTransitionException('delete', current.status);
+    const now = this.clock.now();
+    if (!(await this.schedules.softDelete(id, current.version, DELETABLE, now))) throw await this.conflictFor(principal, id, 'delete');
+    await this.trigger.remove(id, current.job_id);
+    await this.schedules.syncActive({ ...current, status: 'cancelled' }, null, now);
+    await this.record(current, 'deleted', 'info', 'Schedule deleted', {});
+    this.announce('schedule.deleted', current);
+  }
+
+  private async transition(
+    principal: Principal,
+    id: string,
+    action: string,
+    from: ScheduleStatus[],
+    change: (current: Schedule, now: Date) => Partial<Schedule>,
+    eventType: string,
+    eventName: ScheduleEventName,
+  ): Promise<Schedule> {
+    const current = await this.load(scopeOf(principal), id);
+    if (!from.includes(current.status)) throw new IllegalScheduleTransitionException(action, current.status);
+    const now = this.clock.now();
+    const updated = await this.schedules.updateIfVersion(id, current.version, from, { ...change(current, now), last_updated: now });
+    if (!updated) throw await this.conflictFor(principal, id, action);
+    const jobId = await this.rearm(updated);
+    await this.schedules.syncActive(updated, jobId, now);
+    await this.record(updated, eventType, 'info', `Schedule ${eventType}`, { next_execution: updated.next_execution });
+    this.announce(eventName, updated);
+    return updated;
+  }
+
+  // Keeps the schedule's single Agenda job in step with its state.
+  private async rearm(schedule: Schedule): Promise<string | null> {
+    if (schedule.status === 'scheduled') return this.trigger.arm(schedule.id, schedule.job_id, schedule.next_execution);
+    if (schedule.status === 'paused') await this.trigger.suspend(schedule.id, schedule.job_id);
+    else await this.trigger.remove(schedule.id, schedule.job_id);
+    return null;
+  }
+
+  private async conflictFor(principal: Principal, id: string, action: string): Promise<Error> {
+    const fresh = await this.schedules.findForTenant(id, scopeOf(principal));
+    if (!fresh) return new ScheduleNotFoundException(id);
+    if (fresh.status !== 'scheduled' && fresh.status !== 'paused') return new IllegalScheduleTransitionException(action, fresh.status);
+    return new ScheduleModifiedConcurrentlyException();
+  }
+
+  private async load(scope: TenantScope, id: string): Promise<Schedule> {
+    const schedule = await this.schedules.findForTenant(id, scope);
+    if (!schedule) throw new ScheduleNotFoundException(id);
+    return schedule;
+  }
+
+  // A concurrent retry with the same key may arrive while the first request is still inserting.
+  private async awaitReplay(id: string): Promise<Schedule> {
+    for (let i = 0; i < 50; i++) {
+      const schedule = await this.schedules.findById(id);
+      if (schedule) return schedule;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new ScheduleModifiedConcurrentlyException();
+  }
+
+  private definitionContext(now: Date) {
+    return { now, defaultTimezone: this.config.scheduler.timezone, maxObjectBytes: this.config.metadataMaxBytes };
+  }
+
+  private async record(schedule: Schedule, type: string, level: EventLevel, message: string, data: Record<string, unknown>): Promise<void> {
+    await this.events.appendFor(schedule, this.clock.now(), level, type, message, data);
+  }
+
+  private announce(name: ScheduleEventName, schedule: Schedule): void {
+    this.publisher.publish(scheduleChanged(name, schedule, this.clock.now()));
+  }
+}

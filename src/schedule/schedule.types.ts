@@ -1,0 +1,92 @@
+import type { Frequency } from './recurrence/recurrence';
+
+export const SCHEDULE_STATUSES = ['scheduled', 'paused', 'pending', 'running', 'completed', 'failed', 'cancelled', 'missed'] as const;
+export type ScheduleStatus = (typeof SCHEDULE_STATUSES)[number];
+export const TERMINAL_SCHEDULE_STATUSES: readonly ScheduleStatus[] = ['completed', 'failed', 'cancelled', 'missed'];
+export const MISFIRE_POLICIES = ['skip', 'run_once'] as const;
+export type MisfirePolicy = (typeof MISFIRE_POLICIES)[number];
+
+export interface StoredRepeatConfig {
+  enabled: boolean;
+  frequency: Frequency;
+  interval: number;
+  cron: string | null;
+  days_of_week: number[] | null;
+  end_date: Date | null;
+  max_occurrences: number | null;
+  // The compiled form: what the dispatcher iterates. Stored so that every instance agrees.
+  compiled_cron: string;
+  interval_unit: 'hour' | 'day' | 'week' | 'month' | null;
+  anchor: Date;
+}
+
+export interface Schedule {
+  id: string;
+  tenant_id: string;
+  created_by: string;
+  user_profile_id: string | null;
+  agent_instance_id: string | null;
+  phone: string;
+  scheduled_time: Date;
+  timezone: string;
+  status: ScheduleStatus;
+  call_type: 'outbound';
+  description: string | null;
+  notes: string | null;
+  metadata: Record<string, unknown>;
+  provider_options: Record<string, unknown>;
+  repeat_config: StoredRepeatConfig | null;
+  misfire_policy: MisfirePolicy;
+  next_execution: Date | null;
+  occurrence_count: number;
+  last_call_status: string | null;
+  last_occurrence_at: Date | null;
+  call_id: string | null;
+  duration: number | null;
+  job_id: string | null;
+  version: number;
+  created_at: Date;
+  last_updated: Date;
+}
+
+export const EVENT_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export type EventLevel = (typeof EVENT_LEVELS)[number];
+
+export interface ScheduleEventRecord {
+  id: string;
+  schedule_id: string;
+  tenant_id: string;
+  ts: Date;
+  level: EventLevel;
+  type: string;
+  message: string;
+  data: Record<string, unknown>;
+}
+
+export const CLAIM_STATES = ['claimed', 'dialing', 'dialed', 'failed', 'missed', 'skipped', 'unknown'] as const;
+export type ClaimState = (typeof CLAIM_STATES)[number];
+
+export interface OccurrenceClaim {
+  id: string;
+  schedule_id: string;
+  tenant_id: string;
+  occurrence_at: Date;
+  state: ClaimState;
+  claimed_by: string;
+  claimed_at: Date;
+  call_log_id: string | null;
+  call_id: string | null;
+  provider: string | null;
+  detail: string | null;
+  updated_at: Date;
+}
+
+export interface ActiveScheduleRecord {
+  schedule_id: string;
+  tenant_id: string;
+  job_id: string | null;
+  next_execution: Date | null;
+  status: ScheduleStatus;
+  created_at: Date;
+  last_updated: Date;
+}

@@ -1,0 +1,28 @@
+import { Prop, Schema, SchemaFactory } from '@nestjs/mongoose';
+import { HydratedDocument } from 'mongoose';
+import { CLAIM_STATES } from '../schedule.types';
+
+@Schema({ collection: 'occurrence_claims', versionKey: false })
+export class OccurrenceClaimDoc {
+  @Prop({ required: true }) schedule_id: string;
+  @Prop({ required: true }) tenant_id: string;
+  @Prop({ required: true }) occurrence_at: Date;
+  @Prop({ required: true, enum: CLAIM_STATES }) state: string;
+  @Prop({ required: true }) claimed_by: string;
+  @Prop({ required: true }) claimed_at: Date;
+  @Prop({ type: String, default: null }) call_log_id: string | null;
+  @Prop({ type: String, default: null }) call_id: string | null;
+  @Prop({ type: String, default: null }) provider: string | null;
+  @Prop({ type: String, default: null }) detail: string | null;
+  @Prop({ required: true }) updated_at: Date;
+}
+
+export type OccurrenceClaimDocument = HydratedDocument<OccurrenceClaimDoc>;
+export const OccurrenceClaimSchema = SchemaFactory.createForClass(OccurrenceClaimDoc);
+// Exactly-once dispatch: the insert of (schedule, occurrence) is the lock. FerretDB's findAndModify is
+// not atomic, so Agenda's job lock can let two instances run one job; only one of them wins this insert.
+OccurrenceClaimSchema.index({ schedule_id: 1, occurrence_at: 1 }, { unique: true });
+// In-flight count per schedule (SCHEDULER_MAX_INSTANCES) and the latest claims of a schedule.
+OccurrenceClaimSchema.index({ schedule_id: 1, state: 1 });
+// The reconciler's scan for claims stuck between claim and dial after a crash.
+OccurrenceClaimSchema.index({ state: 1, claimed_at: 1 });

@@ -1,0 +1,29 @@
+import { Injectable } from '@nestjs/common';
+import { InjectModel } from '@nestjs/mongoose';
+import { Model } from 'mongoose';
+import { isDuplicateKeyError } from '../common/mongo/mongo-query';
+import { CallStatusReceiptDoc } from './schemas/call-status-receipt.schema';
+
+@Injectable()
+export class CallStatusReceiptRepository {
+  constructor(@InjectModel(CallStatusReceiptDoc.name) private readonly receipts: Model<CallStatusReceiptDoc>) {}
+
+  // true the first time this (call, sequence) is seen; false for a redelivery.
+  async recordFirstDelivery(callSid: string, dedupeKey: string, now: Date): Promise<boolean> {
+    try {
+      await this.receipts.create({ call_sid: callSid, dedupe_key: dedupeKey, received_at: now });
+      return true;
+    } catch (error) {
+      if (isDuplicateKeyError(error)) return false;
+      throw error;
+    }
+  }
+
+  async forgetDelivery(callSid: string, dedupeKey: string): Promise<void> {
+    await this.receipts.deleteOne({ call_sid: callSid, dedupe_key: dedupeKey });
+  }
+
+  async ensureIndexes(): Promise<void> {
+    await this.receipts.syncIndexes();
+  }
+}

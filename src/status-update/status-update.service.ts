@@ -1,0 +1,122 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { Clock } from '../common/clock/clock';
+import { retryOnLockContention } from '../common/mongo/mongo-query';
+import { DomainEventPublisher } from '../notification/domain-event.publisher';
+import { CallChangedEvent, CallEventName } from '../notification/domain-events';
+import { ScheduleOutcomeService } from '../schedule/schedule-outcome.service';
+import { CallLogProgress, CallLogRepository } from '../tracking/call-log.repository';
+import { CallLog } from '../tracking/call-log.types';
+import { CallStatus, isFinalCallStatus } from '../tracking/call-status';
+import { CallStatusReceiptRepository } from './call-status-receipt.repository';
+import { TwilioStatusCallbackDto } from './dto/twilio-status-callback.dto';
+import { parseTwilioTimestamp, toInternalStatus } from './status-mapping';
+
+export type CallbackOutcome = 'applied' | 'duplicate' | 'unknown_call';
+
+const EVENT_FOR: Partial<Record<CallStatus, CallEventName>> = {
+  ringing: 'call.ringing',
+  in_progress: 'call.answered',
+  completed: 'call.completed',
+  busy: 'call.busy',
+  no_answer: 'call.no_answer',
+  failed: 'call.failed',
+  canceled: 'call.failed',
+};
+
+@Injectable()
+export class StatusUpdateService {
+  private readonly logger = new Logger(StatusUpdateService.name);
+
+  constructor(
+    private readonly callLogs: CallLogRepository,
+    private readonly receipts: CallStatusReceiptRepository,
+    private readonly outcomes: ScheduleOutcomeService,
+    private readonly clock: Clock,
+    private readonly publisher: DomainEventPublisher,
+  ) {}
+
+  // A callback that lost the database lock is applied again here: its receipt was withdrawn, so the retry
+  // is a first delivery, and Twilio does not retry a 5xx on its own.
+  applyCallback(dto: TwilioStatusCallbackDto, callLogId?: string): Promise<CallbackOutcome> {
+    return retryOnLockContention(() => this.applyOnce(dto, callLogId));
+  }
+
+  private async applyOnce(dto: TwilioStatusCallbackDto, callLogId?: string): Promise<CallbackOutcome> {
+    const now = this.clock.now();
+    const log = await this.findLog(dto.CallSid, callLogId);
+    if (!log) {
+      this.logger.warn(`status callback for unknown CallSid ${dto.CallSid} (${dto.CallStatus}); nothing recorded`);
+      return 'unknown_call';
+    }
+    const dedupeKey = dto.SequenceNumber !== undefined ? `seq:${dto.SequenceNumber}` : `status:${dto.CallStatus}`;
+    if (!(await this.receipts.recordFirstDelivery(dto.CallSid, dedupeKey, now))) return 'duplicate';
+
+    try {
+      const status = toInternalStatus(dto.CallStatus);
+      const ts = parseTwilioTimestamp(dto.Timestamp, now);
+      const progress: CallLogProgress = { call_id: dto.CallSid };
+      if (status === 'in_progress') progress.start_time = ts;
+      if (isFinalCallStatus(status)) {
+        progress.end_time = ts;
+        progress.duration = dto.CallDuration !== undefined ? Number(dto.CallDuration) : null;
+      }
+      if (dto.AnsweredBy) progress.answered_by = dto.AnsweredBy;
+      if (dto.ErrorCode) progress.error_code = dto.ErrorCode;
+      if (dto.ErrorMessage) progress.error_message = dto.ErrorMessage;
+      else if (dto.SipResponseCode && isFinalCallStatus(status) && status !== 'completed') progress.error_message = `SIP ${dto.SipResponseCode}`;
+
+      const moved = await this.callLogs.applyStatusEvent(
+        log.id,
+        {
+          status,
+          ts,
+          received_at: now,
+          sequence_number: dto.SequenceNumber !== undefined ? Number(dto.SequenceNumber) : null,
+          source: 'twilio_callback',
+          provider_status: dto.CallStatus,
+        },
+        progress,
+        now,
+      );
+      if (moved) await this.afterTransition(log, status, dto, progress);
+      return 'applied';
+    } catch (error) {
+      // Let a redelivery try again: the receipt only stands for a callback that was applied.
+      await this.receipts.forgetDelivery(dto.CallSid, dedupeKey).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  // The only place side effects of a status change happen, and only for the request that moved it.
+  private async afterTransition(log: CallLog, status: CallStatus, dto: TwilioStatusCallbackDto, progress: CallLogProgress): Promise<void> {
+    if (isFinalCallStatus(status) && log.schedule_id) {
+      await this.outcomes.recordFinalCallStatus({
+        scheduleId: log.schedule_id,
+        callLogId: log.id,
+        callId: dto.CallSid,
+        status,
+        duration: progress.duration ?? null,
+      });
+    }
+    const name = EVENT_FOR[status];
+    if (name) {
+      this.publisher.publish(
+        new CallChangedEvent(name, log.id, log.schedule_id, log.tenant_id, log.phone, status, dto.CallSid, log.attempt_number, this.clock.now().toISOString(), {
+          duration: progress.duration ?? null,
+          answered_by: progress.answered_by ?? null,
+          error_code: progress.error_code ?? null,
+        }),
+      );
+    }
+  }
+
+  // Our callback URL carries the log id: a primary-key lookup, and it works even when the callback beats
+  // the dispatcher's write of the CallSid. Without it (or for a foreign id) the CallSid decides.
+  private async findLog(callSid: string, callLogId?: string): Promise<CallLog | null> {
+    if (callLogId) {
+      const byId = await this.callLogs.findById(callLogId);
+      if (byId && (byId.call_id === null || byId.call_id === callSid)) return byId;
+    }
+    return this.callLogs.findByCallId(callSid);
+  }
+}

@@ -1,0 +1,51 @@
+import { Prop, Schema, SchemaFactory } from '@nestjs/mongoose';
+import { HydratedDocument, Schema as MongooseSchema } from 'mongoose';
+import { CALL_STATUSES } from '../call-status';
+
+@Schema({ _id: false })
+export class CallTimelineEntryDoc {
+  @Prop({ required: true }) status: string;
+  @Prop({ required: true }) ts: Date;
+  @Prop({ required: true }) received_at: Date;
+  @Prop({ type: Number, default: null }) sequence_number: number | null;
+  @Prop({ required: true }) source: string;
+  @Prop({ type: String, default: null }) provider_status: string | null;
+}
+
+@Schema({ collection: 'call_logs', versionKey: false, minimize: false })
+export class CallLogDoc {
+  @Prop({ required: true }) tenant_id: string;
+  @Prop({ required: true }) created_by: string;
+  @Prop({ type: String, default: null }) user_profile_id: string | null;
+  @Prop({ type: String, default: null }) agent_instance_id: string | null;
+  @Prop({ type: String, default: null }) schedule_id: string | null;
+  @Prop({ type: Date, default: null }) occurrence_at: Date | null;
+  @Prop({ type: String, default: null }) call_id: string | null;
+  @Prop({ type: String, default: null }) provider: string | null;
+  @Prop({ required: true, enum: CALL_STATUSES }) status: string;
+  @Prop({ required: true, default: 'outbound' }) call_type: string;
+  @Prop({ required: true }) phone: string;
+  @Prop({ required: true }) timestamp: Date;
+  @Prop({ type: Date, default: null }) start_time: Date | null;
+  @Prop({ type: Date, default: null }) end_time: Date | null;
+  @Prop({ type: Number, default: null }) duration: number | null;
+  @Prop({ type: String, default: null }) notes: string | null;
+  @Prop({ type: MongooseSchema.Types.Mixed, default: {} }) metadata: Record<string, unknown>;
+  @Prop({ required: true, default: 1 }) attempt_number: number;
+  @Prop({ type: String, default: null }) answered_by: string | null;
+  @Prop({ type: String, default: null }) error_code: string | null;
+  @Prop({ type: String, default: null }) error_message: string | null;
+  @Prop({ type: [CallTimelineEntryDoc], default: [] }) timeline: CallTimelineEntryDoc[];
+  @Prop({ required: true }) last_updated: Date;
+}
+
+export type CallLogDocument = HydratedDocument<CallLogDoc>;
+export const CallLogSchema = SchemaFactory.createForClass(CallLogDoc);
+// Webhook lookup by the provider's call id. Not unique: the id is null until the provider answers,
+// and partial/sparse indexes are not available on every supported engine.
+CallLogSchema.index({ call_id: 1 });
+// Tracking queries: a tenant's logs newest first, optionally by status.
+CallLogSchema.index({ tenant_id: 1, timestamp: -1 });
+CallLogSchema.index({ tenant_id: 1, status: 1, timestamp: -1 });
+// A schedule's attempts in order.
+CallLogSchema.index({ schedule_id: 1, attempt_number: 1 });

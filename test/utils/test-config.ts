@@ -1,0 +1,26 @@
+import { randomBytes } from 'node:crypto';
+import { AppConfigValues } from '../../src/config/app-config';
+import { loadConfig } from '../../src/config/load-config';
+import { withDatabaseName } from '../../src/database/embedded/embedded-database.launcher';
+
+export const TEST_JWT_SECRET = 'test-secret-0123456789abcdef0123456789abcdef';
+
+export function testDatabaseUri(name?: string): string {
+  const base = process.env.TEST_MONGODB_URI;
+  if (!base) throw new Error('TEST_MONGODB_URI is not set: run through jest (globalSetup starts the database)');
+  return withDatabaseName(base, name ?? `t_${randomBytes(6).toString('hex')}`);
+}
+
+// Builds a config the same way production does (through loadConfig), from test-chosen variables.
+export function testConfig(env: Record<string, string | undefined> = {}): AppConfigValues {
+  return loadConfig({
+    NODE_ENV: 'test',
+    JWT_SECRET: TEST_JWT_SECRET,
+    LOG_LEVEL: 'error',
+    SCHEDULER_POLL_INTERVAL_MS: '200',
+    SCHEDULER_JOB_POLL_INTERVAL_MS: '500',
+    SIMULATOR_STEP_MS: '20',
+    MONGODB_URI: testDatabaseUri(),
+    ...env,
+  });
+}
