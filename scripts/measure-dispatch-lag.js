@@ -4,17 +4,11 @@
 //   node scripts/measure-dispatch-lag.js --uri mongodb://127.0.0.1:27017/lag --count 1000 [--instances 1]
 // The database named in --uri is dropped first. Prints p50/p95/p99/max lag and the drain time.
 'use strict';
-const { spawn } = require('node:child_process');
 const { randomBytes } = require('node:crypto');
-const { createServer } = require('node:net');
-const path = require('node:path');
 const { MongoClient } = require('mongodb');
 const jwt = require('jsonwebtoken');
+const { arg, pct, sleep, startService } = require('./lib/bench-harness');
 
-function arg(name, fallback) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : fallback;
-}
 const uri = arg('uri');
 const count = Number(arg('count', '1000'));
 const instances = Number(arg('instances', '1'));
@@ -22,43 +16,16 @@ if (!uri) {
   console.error('usage: measure-dispatch-lag.js --uri <mongodb uri with db name> [--count N] [--instances K]');
   process.exit(2);
 }
-const freePort = () =>
-  new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 
 (async () => {
   const client = new MongoClient(uri);
   await client.connect();
   await client.db().dropDatabase();
   const secret = randomBytes(32).toString('hex');
-  const procs = [];
   const ports = [];
   for (let i = 0; i < instances; i++) {
-    const port = await freePort();
+    const { port } = await startService({ MONGODB_URI: uri, JWT_SECRET: secret, LOG_LEVEL: 'warn', SIMULATOR_STEP_MS: process.env.SIMULATOR_STEP_MS ?? '500' });
     ports.push(port);
-    const child = spawn(process.execPath, [path.join(__dirname, '..', 'dist', 'main.js')], {
-      env: { ...process.env, NODE_ENV: 'production', PORT: String(port), MONGODB_URI: uri, JWT_SECRET: secret, LOG_LEVEL: 'warn', SIMULATOR_STEP_MS: process.env.SIMULATOR_STEP_MS ?? '500' },
-      stdio: ['ignore', 'inherit', 'inherit'],
-    });
-    procs.push(child);
-  }
-  const stop = () => procs.forEach((p) => p.kill('SIGTERM'));
-  process.on('exit', stop);
-  for (const port of ports) {
-    for (let i = 0; ; i++) {
-      try {
-        if ((await fetch(`http://127.0.0.1:${port}/health/ready`)).ok) break;
-      } catch {}
-      if (i > 200) throw new Error('service did not become ready');
-      await sleep(100);
-    }
   }
   const token = jwt.sign({ sub: 'lag-bench' }, secret, { expiresIn: '1h' });
   const due = new Date(Math.ceil((Date.now() + 20_000 + count * 120) / 1000) * 1000);

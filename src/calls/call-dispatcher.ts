@@ -8,14 +8,23 @@ export interface PlaceCallRequest {
   agentInstanceId: string | null;
   providerOptions: Record<string, unknown>;
   metadata: Record<string, unknown>;
+  // A call over the pacing limit waits; past this instant it may no longer start and is handled as a misfire.
+  startBy?: Date;
+  // Called once, right before the first request leaves for the provider: until then nothing was dialed.
+  // False means this run no longer owns the attempt, and nothing may be sent.
+  onDialing?: (provider: string) => Promise<boolean>;
+  // Whether a provider call id already belongs to another attempt (used when reconciling an unknown one).
+  isKnownCall?: (callId: string) => Promise<boolean>;
 }
 
 export type PlaceCallResult =
-  | { kind: 'placed'; provider: string; callId: string }
+  | { kind: 'placed'; provider: string; callId: string; reconciled?: boolean }
   // The provider refused and certainly placed no call (a permanent 4xx): fail now, never retry blindly.
   | { kind: 'rejected'; provider: string; code: string; message: string }
   // The request may have reached the provider: record unknown and reconcile before any new dial.
-  | { kind: 'unknown'; provider: string; detail: string };
+  | { kind: 'unknown'; provider: string; detail: string }
+  // Waited for a pacing slot past its start-by instant; nothing was dialed.
+  | { kind: 'expired'; provider: string; detail: string };
 
 // The port the schedule module dials through; providers live behind it in src/calls.
 export abstract class CallDispatcher {

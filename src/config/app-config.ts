@@ -14,7 +14,27 @@ export abstract class AppConfig {
   };
   abstract readonly publicBaseUrl: string;
   abstract readonly callProvider: CallProviderName;
-  abstract readonly twilio: { accountSid?: string; authToken?: string; fromNumber?: string };
+  abstract readonly twilio: {
+    accountSid?: string;
+    authToken?: string;
+    fromNumber?: string;
+    fromNumbers: string[];
+    defaultTwimlUrl?: string;
+    callTimeoutSeconds: number;
+    timeLimitSeconds: number;
+    requestTimeoutMs: number;
+  };
+  abstract readonly voiceAgentStreamUrl?: string;
+  abstract readonly callReconcileAfterMinutes: number;
+  abstract readonly agentBackend: { defaultBaseUrl?: string; allowedBaseUrls: string[]; internalToken?: string; requestTimeoutMs: number };
+  abstract readonly dialing: {
+    callsPerSecond: number;
+    maxConcurrentCalls: number;
+    providerMaxRetries: number;
+    providerRetryBaseMs: number;
+    unknownLookupDelayMs: number;
+    safeModeAllowedNumbers: string[] | null;
+  };
   abstract readonly simulator: { signingToken: string; stepMs: number };
   abstract readonly scheduler: {
     enabled: boolean;
@@ -30,7 +50,20 @@ export abstract class AppConfig {
     shutdownTimeoutMs: number;
     unknownClaimAfterSeconds: number;
   };
+  abstract readonly notifications: {
+    channels: Array<'log' | 'webhook'>;
+    webhookTimeoutMs: number;
+    retryDelaysMs: number[];
+    allowPrivateUrls: boolean;
+    streamHeartbeatMs: number;
+    streamPollMs: number;
+    historyMaxPerTenant: number;
+    historyMaxAgeSeconds: number;
+    deliveryRetentionSeconds: number;
+    pruneIntervalMs: number;
+  };
   abstract readonly metadataMaxBytes: number;
+  abstract readonly statusCallbackConcurrency: number;
   abstract readonly logLevel: LogLevelName;
 }
 

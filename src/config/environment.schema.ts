@@ -90,6 +90,73 @@ export class EnvironmentVariables {
   @Matches(/^\+[1-9]\d{6,14}$/, { message: 'TWILIO_FROM_NUMBER must be an E.164 number' })
   TWILIO_FROM_NUMBER?: string;
 
+  // Extra caller ids a schedule may pick with provider_options.from; anything else is refused.
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @Matches(/^\+[1-9]\d{6,14}(\s*,\s*\+[1-9]\d{6,14})*$/, { message: 'TWILIO_FROM_NUMBERS must be a comma list of E.164 numbers' })
+  TWILIO_FROM_NUMBERS?: string;
+
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] })
+  TWILIO_DEFAULT_TWIML_URL?: string;
+
+  @IntSetting(5, 600)
+  TWILIO_CALL_TIMEOUT_SECONDS: number = 30;
+
+  @IntSetting(0, 14_400)
+  TWILIO_TIME_LIMIT_SECONDS: number = 0;
+
+  @IntSetting(1000, 120_000)
+  TWILIO_REQUEST_TIMEOUT_MS: number = 15_000;
+
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @Matches(/^wss?:\/\/.+/, { message: 'VOICE_AGENT_STREAM_URL must be a ws:// or wss:// URL' })
+  VOICE_AGENT_STREAM_URL?: string;
+
+  @Transform(emptyToUndefined)
+  @ValidateIf((env: EnvironmentVariables) => env.CALL_PROVIDER === 'agent_backend' || env.DEFAULT_BACKEND_BASE_URL !== undefined)
+  @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] }, { message: 'DEFAULT_BACKEND_BASE_URL must be an http(s) URL; it is required when CALL_PROVIDER=agent_backend' })
+  DEFAULT_BACKEND_BASE_URL?: string;
+
+  // Other voice-agent backends a schedule may name in provider_options.backend_base_url (SSRF guard).
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
+  BACKEND_BASE_URL_ALLOWLIST?: string;
+
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
+  BACKEND_INTERNAL_TOKEN?: string;
+
+  @IntSetting(1000, 120_000)
+  BACKEND_REQUEST_TIMEOUT_MS: number = 15_000;
+
+  @IntSetting(0, 1000)
+  CALLS_PER_SECOND: number = 1;
+
+  @IntSetting(0, 100_000)
+  MAX_CONCURRENT_CALLS: number = 0;
+
+  @IntSetting(0, 10)
+  PROVIDER_MAX_RETRIES: number = 4;
+
+  @IntSetting(10, 60_000)
+  PROVIDER_RETRY_BASE_MS: number = 500;
+
+  @IntSetting(0, 600_000)
+  UNKNOWN_LOOKUP_DELAY_MS: number = 3000;
+
+  @IntSetting(1, 7 * 24 * 60)
+  CALL_RECONCILE_AFTER_MINUTES: number = 30;
+
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @Matches(/^\s*\+[1-9]\d{6,14}(\s*,\s*\+[1-9]\d{6,14})*\s*$/, { message: 'SAFE_MODE_ALLOWED_NUMBERS must be a comma list of E.164 numbers' })
+  SAFE_MODE_ALLOWED_NUMBERS?: string;
+
   @Transform(emptyToUndefined)
   @IsOptional()
   @IsString()
@@ -98,6 +165,11 @@ export class EnvironmentVariables {
 
   @IntSetting(0, 60_000)
   SIMULATOR_STEP_MS: number = 200;
+
+  // Status callbacks processed at once; the rest wait in memory. FerretDB (SQLite) slows down sharply
+  // past a few concurrent writers; MongoDB takes far more.
+  @IntSetting(1, 256)
+  STATUS_CALLBACK_CONCURRENCY: number = 4;
 
   @IsIanaTimezone({ message: 'SCHEDULER_TIMEZONE must be an IANA timezone name' })
   SCHEDULER_TIMEZONE: string = 'UTC';
@@ -135,6 +207,37 @@ export class EnvironmentVariables {
   @Transform(toBool)
   @IsBoolean()
   SCHEDULER_ENABLED: boolean = true;
+
+  @Matches(/^\s*(log|webhook)?(\s*,\s*(log|webhook))*\s*$/, { message: 'NOTIFICATION_CHANNELS must be a comma list of: log, webhook' })
+  NOTIFICATION_CHANNELS: string = 'log,webhook';
+
+  @IntSetting(100, 120_000)
+  NOTIFICATION_WEBHOOK_TIMEOUT_MS: number = 10_000;
+
+  @Matches(/^\s*(\d{1,9}(\s*,\s*\d{1,9}){0,19})?\s*$/, { message: 'NOTIFICATION_RETRY_DELAYS_MS must be a comma list of at most 20 delays in ms' })
+  NOTIFICATION_RETRY_DELAYS_MS: string = '30000,120000,600000,3600000,21600000';
+
+  @Transform(toBool)
+  @IsBoolean()
+  NOTIFICATION_ALLOW_PRIVATE_URLS: boolean = false;
+
+  @IntSetting(100, 600_000)
+  NOTIFICATION_STREAM_HEARTBEAT_MS: number = 15_000;
+
+  @IntSetting(50, 60_000)
+  NOTIFICATION_STREAM_POLL_MS: number = 1000;
+
+  @IntSetting(1, 1_000_000)
+  NOTIFICATION_HISTORY_MAX_PER_TENANT: number = 1000;
+
+  @IntSetting(60, 90 * 24 * 3600)
+  NOTIFICATION_HISTORY_MAX_AGE_SECONDS: number = 24 * 3600;
+
+  @IntSetting(60, 365 * 24 * 3600)
+  NOTIFICATION_DELIVERY_RETENTION_SECONDS: number = 7 * 24 * 3600;
+
+  @IntSetting(1000, 24 * 3600 * 1000)
+  NOTIFICATION_PRUNE_INTERVAL_MS: number = 5 * 60 * 1000;
 
   @IntSetting(256, 1024 * 1024)
   METADATA_MAX_BYTES: number = 16 * 1024;

@@ -43,6 +43,20 @@ describe('loadConfig', () => {
     expect(ok.simulator.signingToken).toBe('b'.repeat(32));
   });
 
+  it('requires a backend for agent_backend, and parses the dialing lists', () => {
+    expect(() => loadConfig({ JWT_SECRET: SECRET, CALL_PROVIDER: 'agent_backend' })).toThrow(/DEFAULT_BACKEND_BASE_URL/);
+    const config = loadConfig({
+      JWT_SECRET: SECRET,
+      CALL_PROVIDER: 'agent_backend',
+      DEFAULT_BACKEND_BASE_URL: 'https://agents.example.com/',
+      BACKEND_BASE_URL_ALLOWLIST: 'https://b.example.com, https://c.example.com/',
+      SAFE_MODE_ALLOWED_NUMBERS: ' +14155550100 ,+14155550101',
+    });
+    expect(config.agentBackend.allowedBaseUrls).toEqual(['https://agents.example.com', 'https://b.example.com', 'https://c.example.com']);
+    expect(config.dialing).toMatchObject({ callsPerSecond: 1, maxConcurrentCalls: 0, safeModeAllowedNumbers: ['+14155550100', '+14155550101'] });
+    expect(() => loadConfig({ JWT_SECRET: SECRET, SAFE_MODE_ALLOWED_NUMBERS: '4155550100' })).toThrow(/SAFE_MODE_ALLOWED_NUMBERS/);
+  });
+
   it('rejects a MONGODB_URI that is not a mongodb URL', () => {
     expect(() => loadConfig({ JWT_SECRET: SECRET, MONGODB_URI: 'postgres://x' })).toThrow(/MONGODB_URI/);
   });

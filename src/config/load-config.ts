@@ -19,6 +19,10 @@ function flatten(errors: ValidationError[]): { variable: string; issue: string }
   return errors.map((e) => ({ variable: e.property, issue: Object.values(e.constraints ?? {}).join('; ') }));
 }
 
+function list(value: string | undefined): string[] {
+  return (value ?? '').split(',').map((v) => v.trim()).filter((v) => v.length > 0);
+}
+
 export function loadConfig(env: Record<string, string | undefined>): AppConfigValues {
   const relevant: Record<string, string> = {};
   for (const [key, value] of Object.entries(env)) {
@@ -46,6 +50,27 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfigVa
       accountSid: parsed.TWILIO_ACCOUNT_SID,
       authToken: parsed.TWILIO_AUTH_TOKEN,
       fromNumber: parsed.TWILIO_FROM_NUMBER,
+      fromNumbers: [...new Set([parsed.TWILIO_FROM_NUMBER, ...list(parsed.TWILIO_FROM_NUMBERS)].filter((n): n is string => !!n))],
+      defaultTwimlUrl: parsed.TWILIO_DEFAULT_TWIML_URL,
+      callTimeoutSeconds: parsed.TWILIO_CALL_TIMEOUT_SECONDS,
+      timeLimitSeconds: parsed.TWILIO_TIME_LIMIT_SECONDS,
+      requestTimeoutMs: parsed.TWILIO_REQUEST_TIMEOUT_MS,
+    },
+    voiceAgentStreamUrl: parsed.VOICE_AGENT_STREAM_URL,
+    callReconcileAfterMinutes: parsed.CALL_RECONCILE_AFTER_MINUTES,
+    agentBackend: {
+      defaultBaseUrl: parsed.DEFAULT_BACKEND_BASE_URL?.replace(/\/+$/, ''),
+      allowedBaseUrls: [...new Set([parsed.DEFAULT_BACKEND_BASE_URL, ...list(parsed.BACKEND_BASE_URL_ALLOWLIST)].filter((u): u is string => !!u).map((u) => u.replace(/\/+$/, '')))],
+      internalToken: parsed.BACKEND_INTERNAL_TOKEN,
+      requestTimeoutMs: parsed.BACKEND_REQUEST_TIMEOUT_MS,
+    },
+    dialing: {
+      callsPerSecond: parsed.CALLS_PER_SECOND,
+      maxConcurrentCalls: parsed.MAX_CONCURRENT_CALLS,
+      providerMaxRetries: parsed.PROVIDER_MAX_RETRIES,
+      providerRetryBaseMs: parsed.PROVIDER_RETRY_BASE_MS,
+      unknownLookupDelayMs: parsed.UNKNOWN_LOOKUP_DELAY_MS,
+      safeModeAllowedNumbers: parsed.SAFE_MODE_ALLOWED_NUMBERS ? list(parsed.SAFE_MODE_ALLOWED_NUMBERS) : null,
     },
     simulator: {
       // The simulator signs its callbacks like Twilio does; without a configured token it derives
@@ -70,7 +95,20 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfigVa
       shutdownTimeoutMs: parsed.SCHEDULER_SHUTDOWN_TIMEOUT_MS,
       unknownClaimAfterSeconds: parsed.SCHEDULER_UNKNOWN_CLAIM_AFTER_SECONDS,
     },
+    notifications: {
+      channels: [...new Set(parsed.NOTIFICATION_CHANNELS.split(',').map((c) => c.trim()).filter((c) => c !== ''))] as Array<'log' | 'webhook'>,
+      webhookTimeoutMs: parsed.NOTIFICATION_WEBHOOK_TIMEOUT_MS,
+      retryDelaysMs: parsed.NOTIFICATION_RETRY_DELAYS_MS.split(',').map((d) => d.trim()).filter((d) => d !== '').map(Number),
+      allowPrivateUrls: parsed.NOTIFICATION_ALLOW_PRIVATE_URLS,
+      streamHeartbeatMs: parsed.NOTIFICATION_STREAM_HEARTBEAT_MS,
+      streamPollMs: parsed.NOTIFICATION_STREAM_POLL_MS,
+      historyMaxPerTenant: parsed.NOTIFICATION_HISTORY_MAX_PER_TENANT,
+      historyMaxAgeSeconds: parsed.NOTIFICATION_HISTORY_MAX_AGE_SECONDS,
+      deliveryRetentionSeconds: parsed.NOTIFICATION_DELIVERY_RETENTION_SECONDS,
+      pruneIntervalMs: parsed.NOTIFICATION_PRUNE_INTERVAL_MS,
+    },
     metadataMaxBytes: parsed.METADATA_MAX_BYTES,
+    statusCallbackConcurrency: parsed.STATUS_CALLBACK_CONCURRENCY,
     logLevel: parsed.LOG_LEVEL,
   };
 }

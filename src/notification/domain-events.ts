@@ -22,6 +22,30 @@ export const CALL_EVENT_NAMES = [
 export type ScheduleEventName = (typeof SCHEDULE_EVENT_NAMES)[number];
 export type CallEventName = (typeof CALL_EVENT_NAMES)[number];
 export type DomainEventName = ScheduleEventName | CallEventName;
+export const DOMAIN_EVENT_NAMES: readonly DomainEventName[] = [...SCHEDULE_EVENT_NAMES, ...CALL_EVENT_NAMES];
+
+// What subscribers receive as the envelope's `data`: the same shape for every event of a family.
+export interface ScheduleEventData {
+  schedule_id: string;
+  tenant_id: string;
+  phone: string;
+  status: string;
+  next_execution: string | null;
+  occurred_at: string;
+  details: Record<string, unknown>;
+}
+
+export interface CallEventData {
+  call_log_id: string;
+  schedule_id: string | null;
+  tenant_id: string;
+  phone: string;
+  status: string;
+  call_id: string | null;
+  attempt_number: number;
+  occurred_at: string;
+  details: Record<string, unknown>;
+}
 
 export class ScheduleChangedEvent {
   constructor(
@@ -34,6 +58,11 @@ export class ScheduleChangedEvent {
     readonly occurred_at: string,
     readonly data: Record<string, unknown> = {},
   ) {}
+
+  toEnvelopeData(): ScheduleEventData {
+    const { schedule_id, tenant_id, phone, status, next_execution, occurred_at, data } = this;
+    return { schedule_id, tenant_id, phone, status, next_execution, occurred_at, details: { ...data } };
+  }
 }
 
 export class CallChangedEvent {
@@ -49,6 +78,20 @@ export class CallChangedEvent {
     readonly occurred_at: string,
     readonly data: Record<string, unknown> = {},
   ) {}
+
+  toEnvelopeData(): CallEventData {
+    const { call_log_id, schedule_id, tenant_id, phone, status, call_id, attempt_number, occurred_at, data } = this;
+    return { call_log_id, schedule_id, tenant_id, phone, status, call_id, attempt_number, occurred_at, details: { ...data } };
+  }
 }
 
 export type DomainEvent = ScheduleChangedEvent | CallChangedEvent;
+
+// The payload class of every event name, so a handler for one name gets its precise type.
+export type DomainEventMap = { [N in ScheduleEventName]: ScheduleChangedEvent & { type: N } } & {
+  [N in CallEventName]: CallChangedEvent & { type: N };
+};
+
+export function isDomainEvent(value: unknown): value is DomainEvent {
+  return value instanceof ScheduleChangedEvent || value instanceof CallChangedEvent;
+}

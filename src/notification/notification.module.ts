@@ -1,9 +1,54 @@
-import { Global, Module } from '@nestjs/common';
+import { Global, Module, OnModuleInit } from '@nestjs/common';
+import { MongooseModule } from '@nestjs/mongoose';
 import { DomainEventPublisher } from './domain-event.publisher';
+import { NotificationController } from './notification.controller';
+import { NotificationEventRepository } from './notification-event.repository';
+import { NotificationMaintenanceJob } from './notification-maintenance.job';
+import { NotificationStreamService } from './notification-stream.service';
+import { NotificationService } from './notification.service';
+import { NotificationEventDoc, NotificationEventSchema } from './schemas/notification-event.schema';
+import { WebhookDeliveryDoc, WebhookDeliverySchema } from './schemas/webhook-delivery.schema';
+import { WebhookSubscriptionDoc, WebhookSubscriptionSchema } from './schemas/webhook-subscription.schema';
+import { WebhookDeliveryJob } from './webhook-delivery.job';
+import { WebhookDeliveryRepository } from './webhook-delivery.repository';
+import { WebhookDeliveryService } from './webhook-delivery.service';
+import { WebhookSender } from './webhook-sender';
+import { WebhookSubscriptionRepository } from './webhook-subscription.repository';
+import { WebhookSubscriptionService } from './webhook-subscription.service';
 
 @Global()
 @Module({
-  providers: [DomainEventPublisher],
-  exports: [DomainEventPublisher],
+  imports: [
+    MongooseModule.forFeature([
+      { name: NotificationEventDoc.name, schema: NotificationEventSchema },
+      { name: WebhookSubscriptionDoc.name, schema: WebhookSubscriptionSchema },
+      { name: WebhookDeliveryDoc.name, schema: WebhookDeliverySchema },
+    ]),
+  ],
+  controllers: [NotificationController],
+  providers: [
+    DomainEventPublisher,
+    NotificationService,
+    NotificationEventRepository,
+    NotificationStreamService,
+    WebhookSubscriptionRepository,
+    WebhookSubscriptionService,
+    WebhookDeliveryRepository,
+    WebhookDeliveryService,
+    WebhookSender,
+    WebhookDeliveryJob,
+    NotificationMaintenanceJob,
+  ],
+  exports: [DomainEventPublisher, NotificationService],
 })
-export class NotificationModule {}
+export class NotificationModule implements OnModuleInit {
+  constructor(
+    private readonly events: NotificationEventRepository,
+    private readonly subscriptions: WebhookSubscriptionRepository,
+    private readonly deliveries: WebhookDeliveryRepository,
+  ) {}
+
+  async onModuleInit(): Promise<void> {
+    await Promise.all([this.events.ensureIndexes(), this.subscriptions.ensureIndexes(), this.deliveries.ensureIndexes()]);
+  }
+}

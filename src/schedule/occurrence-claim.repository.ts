@@ -8,7 +8,8 @@ import { ClaimState, OccurrenceClaim } from './schedule.types';
 type LeanClaim = OccurrenceClaimDoc & { _id: Types.ObjectId };
 
 function toClaim({ _id, ...rest }: LeanClaim): OccurrenceClaim {
-  return { id: _id.toHexString(), ...(rest as Omit<OccurrenceClaim, 'id'>) };
+  // Claims written before outcome retries existed have no attempt number: they were attempt 1.
+  return { id: _id.toHexString(), ...(rest as Omit<OccurrenceClaim, 'id'>), attempt_number: rest.attempt_number ?? 1 };
 }
 
 export type ClaimResult = { won: true; claim: OccurrenceClaim } | { won: false };
@@ -20,12 +21,13 @@ export class OccurrenceClaimRepository {
   constructor(@InjectModel(OccurrenceClaimDoc.name) private readonly claims: Model<OccurrenceClaimDoc>) {}
 
   // The exactly-once gate: a duplicate key means another run already owns this occurrence.
-  async claimOccurrence(input: { scheduleId: string; tenantId: string; occurrenceAt: Date; state: ClaimState; instance: string; now: Date; detail?: string }): Promise<ClaimResult> {
+  async claimOccurrence(input: { scheduleId: string; tenantId: string; occurrenceAt: Date; attemptNumber?: number; state: ClaimState; instance: string; now: Date; detail?: string }): Promise<ClaimResult> {
     try {
       const doc = await this.claims.create({
         schedule_id: input.scheduleId,
         tenant_id: input.tenantId,
         occurrence_at: input.occurrenceAt,
+        attempt_number: input.attemptNumber ?? 1,
         state: input.state,
         claimed_by: input.instance,
         claimed_at: input.now,

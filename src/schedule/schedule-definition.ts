@@ -13,7 +13,19 @@ import { CreateScheduleDto } from './dto/create-schedule.dto';
 import { RepeatConfigDto } from './dto/repeat-config.dto';
 import { InvalidScheduleInputException } from './schedule.exceptions';
 import { nextWithinBounds } from './schedule-timing';
-import { MisfirePolicy, Schedule, StoredRepeatConfig } from './schedule.types';
+import { RetryPolicyDto } from './dto/retry-policy.dto';
+import { MisfirePolicy, RetryPolicy, Schedule, StoredRepeatConfig } from './schedule.types';
+
+export type ProviderOptionsCheck = (options: Record<string, unknown>) => { field: string; issue: string } | null;
+
+function toRetryPolicy(input: RetryPolicyDto): RetryPolicy {
+  return {
+    max_attempts: input.max_attempts ?? 1,
+    retry_on: (input.retry_on ?? ['busy', 'no_answer', 'failed']) as RetryPolicy['retry_on'],
+    delay_seconds: input.delay_seconds ?? 300,
+    backoff: (input.backoff ?? 'fixed') as RetryPolicy['backoff'],
+  };
+}
 
 export interface ScheduleDefinition {
   phone: string;
@@ -21,6 +33,7 @@ export interface ScheduleDefinition {
   timezone: string;
   repeat_config: StoredRepeatConfig | null;
   misfire_policy: MisfirePolicy;
+  retry_policy: RetryPolicy | null;
   next_execution: Date;
   description: string | null;
   notes: string | null;
@@ -60,7 +73,7 @@ function resolveInstant(input: string, timezone: string, field: string): Date {
 // definition, with every rule of the API checked in one place. Throws InvalidScheduleInputException.
 export function buildDefinition(
   input: CreateScheduleDto,
-  context: { now: Date; defaultTimezone: string; maxObjectBytes: number; previous?: Schedule; occurrencesUsed?: number },
+  context: { now: Date; defaultTimezone: string; maxObjectBytes: number; checkProviderOptions: ProviderOptionsCheck; previous?: Schedule; occurrencesUsed?: number },
 ): ScheduleDefinition {
   const phone = toE164(input.phone) ?? fail('SCHEDULE_001', 'phone', 'phone must be a valid phone number in international format (e.g. +14155552671)');
   const timezone = input.timezone ?? context.previous?.timezone ?? context.defaultTimezone;
@@ -73,8 +86,10 @@ export function buildDefinition(
   for (const [field, value] of [['metadata', input.metadata], ['provider_options', input.provider_options]] as const) {
     if (value === undefined) continue;
     const problem = checkFreeObject(value, field, context.maxObjectBytes);
-    if (problem) fail(field === 'metadata' ? 'SCHEDULE_008' : 'VALIDATION_001', problem.path, problem.issue);
+    if (problem) fail(field === 'metadata' ? 'SCHEDULE_008' : 'SCHEDULE_014', problem.path, problem.issue);
   }
+  const providerProblem = context.checkProviderOptions(input.provider_options ?? {});
+  if (providerProblem) fail('SCHEDULE_014', providerProblem.field, providerProblem.issue);
 
   let repeat: StoredRepeatConfig | null = null;
   let next: Date = scheduled;
@@ -126,6 +141,7 @@ export function buildDefinition(
     timezone,
     repeat_config: repeat,
     misfire_policy: input.misfire_policy ?? context.previous?.misfire_policy ?? 'skip',
+    retry_policy: input.retry_policy ? toRetryPolicy(input.retry_policy) : null,
     next_execution: next,
     description: input.description ?? null,
     notes: input.notes ?? null,
@@ -151,6 +167,7 @@ export function mergeForUpdate(previous: Schedule, changes: Partial<CreateSchedu
     repeat_config: previous.repeat_config ? storedToInput(previous.repeat_config) : undefined,
     misfire_policy: previous.misfire_policy,
     provider_options: previous.provider_options,
+    retry_policy: previous.retry_policy ?? undefined,
   };
   const merged: CreateScheduleDto = { ...base };
   for (const [key, value] of Object.entries(changes)) {

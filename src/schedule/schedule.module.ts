@@ -2,7 +2,9 @@ import { Module, OnModuleInit } from '@nestjs/common';
 import { MongooseModule } from '@nestjs/mongoose';
 import { CallsModule } from '../calls/calls.module';
 import { TrackingModule } from '../tracking/tracking.module';
+import { CallInstructionsService } from './call-instructions.service';
 import { CallDispatchJob } from './dispatch/call-dispatch.job';
+import { CallRetryJob } from './dispatch/call-retry.job';
 import { DispatchTrigger } from './dispatch/dispatch-trigger';
 import { DueScheduleSweeper } from './dispatch/due-schedule.sweeper';
 import { OccurrenceDispatchService } from './dispatch/occurrence-dispatch.service';
@@ -40,13 +42,15 @@ import { ScheduleEventDoc, ScheduleEventSchema } from './schemas/schedule-event.
     IdempotencyKeyRepository,
     ScheduleService,
     ScheduleOutcomeService,
+    CallInstructionsService,
     OccurrenceDispatchService,
     CallDispatchJob,
+    CallRetryJob,
     ScheduleReconcileJob,
     DispatchTrigger,
     DueScheduleSweeper,
   ],
-  exports: [ScheduleOutcomeService],
+  exports: [ScheduleOutcomeService, CallInstructionsService],
 })
 export class ScheduleModule implements OnModuleInit {
   constructor(

@@ -1,3 +1,4 @@
+import { InvalidProviderOptionsError, resolveProviderOptions } from '../calls/provider-options';
 import { Injectable } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import { Principal, scopeOf, TenantScope } from '../auth/principal';
@@ -241,7 +242,20 @@ export class ScheduleService {
   }
 
   private definitionContext(now: Date) {
-    return { now, defaultTimezone: this.config.scheduler.timezone, maxObjectBytes: this.config.metadataMaxBytes };
+    return {
+      now,
+      defaultTimezone: this.config.scheduler.timezone,
+      maxObjectBytes: this.config.metadataMaxBytes,
+      checkProviderOptions: (options: Record<string, unknown>) => {
+        try {
+          resolveProviderOptions(options, this.config);
+          return null;
+        } catch (error) {
+          if (error instanceof InvalidProviderOptionsError) return { field: error.field, issue: error.issue };
+          throw error;
+        }
+      },
+    };
   }
 
   private async record(schedule: Schedule, type: string, level: EventLevel, message: string, data: Record<string, unknown>): Promise<void> {

@@ -6,6 +6,16 @@ export const TERMINAL_SCHEDULE_STATUSES: readonly ScheduleStatus[] = ['completed
 export const MISFIRE_POLICIES = ['skip', 'run_once'] as const;
 export type MisfirePolicy = (typeof MISFIRE_POLICIES)[number];
 
+export const RETRYABLE_CALL_STATUSES = ['busy', 'no_answer', 'failed'] as const;
+export const RETRY_BACKOFFS = ['fixed', 'exponential'] as const;
+
+export interface RetryPolicy {
+  max_attempts: number;
+  retry_on: (typeof RETRYABLE_CALL_STATUSES)[number][];
+  delay_seconds: number;
+  backoff: (typeof RETRY_BACKOFFS)[number];
+}
+
 export interface StoredRepeatConfig {
   enabled: boolean;
   frequency: Frequency;
@@ -37,6 +47,7 @@ export interface Schedule {
   provider_options: Record<string, unknown>;
   repeat_config: StoredRepeatConfig | null;
   misfire_policy: MisfirePolicy;
+  retry_policy: RetryPolicy | null;
   next_execution: Date | null;
   occurrence_count: number;
   last_call_status: string | null;
@@ -71,6 +82,7 @@ export interface OccurrenceClaim {
   schedule_id: string;
   tenant_id: string;
   occurrence_at: Date;
+  attempt_number: number;
   state: ClaimState;
   claimed_by: string;
   claimed_at: Date;

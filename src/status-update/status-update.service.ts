@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { Clock } from '../common/clock/clock';
 import { retryOnLockContention } from '../common/mongo/mongo-query';
+import { AppConfig } from '../config/app-config';
 import { DomainEventPublisher } from '../notification/domain-event.publisher';
 import { CallChangedEvent, CallEventName } from '../notification/domain-events';
 import { ScheduleOutcomeService } from '../schedule/schedule-outcome.service';
@@ -8,10 +9,14 @@ import { CallLogProgress, CallLogRepository } from '../tracking/call-log.reposit
 import { CallLog } from '../tracking/call-log.types';
 import { CallStatus, isFinalCallStatus } from '../tracking/call-status';
 import { CallStatusReceiptRepository } from './call-status-receipt.repository';
+import { ConcurrencyLimit } from './concurrency-limit';
+import { KeyedSerializer } from './keyed-serializer';
 import { TwilioStatusCallbackDto } from './dto/twilio-status-callback.dto';
 import { parseTwilioTimestamp, toInternalStatus } from './status-mapping';
 
 export type CallbackOutcome = 'applied' | 'duplicate' | 'unknown_call';
+
+const CALLBACK_SOURCE = 'twilio_callback';
 
 const EVENT_FOR: Partial<Record<CallStatus, CallEventName>> = {
   ringing: 'call.ringing',
@@ -26,6 +31,8 @@ const EVENT_FOR: Partial<Record<CallStatus, CallEventName>> = {
 @Injectable()
 export class StatusUpdateService {
   private readonly logger = new Logger(StatusUpdateService.name);
+  private readonly perCall = new KeyedSerializer();
+  private readonly dbWork: ConcurrencyLimit;
 
   constructor(
     private readonly callLogs: CallLogRepository,
@@ -33,15 +40,21 @@ export class StatusUpdateService {
     private readonly outcomes: ScheduleOutcomeService,
     private readonly clock: Clock,
     private readonly publisher: DomainEventPublisher,
-  ) {}
+    config: AppConfig,
+  ) {
+    this.dbWork = new ConcurrencyLimit(config.statusCallbackConcurrency);
+  }
 
   // A callback that lost the database lock is applied again here: its receipt was withdrawn, so the retry
   // is a first delivery, and Twilio does not retry a 5xx on its own.
-  applyCallback(dto: TwilioStatusCallbackDto, callLogId?: string): Promise<CallbackOutcome> {
-    return retryOnLockContention(() => this.applyOnce(dto, callLogId));
+  //
+  // Callbacks of one call are applied one at a time: FerretDB (SQLite) runs an update as read, modify,
+  // write without isolation, so concurrent updates of one log lose each other's timeline entries.
+  applyCallback(dto: TwilioStatusCallbackDto, callLogId?: string, source = CALLBACK_SOURCE): Promise<CallbackOutcome> {
+    return this.perCall.run(dto.CallSid, () => this.dbWork.run(() => retryOnLockContention(() => this.applyOnce(dto, callLogId, source))));
   }
 
-  private async applyOnce(dto: TwilioStatusCallbackDto, callLogId?: string): Promise<CallbackOutcome> {
+  private async applyOnce(dto: TwilioStatusCallbackDto, callLogId: string | undefined, source: string): Promise<CallbackOutcome> {
     const now = this.clock.now();
     const log = await this.findLog(dto.CallSid, callLogId);
     if (!log) {
@@ -65,20 +78,20 @@ export class StatusUpdateService {
       if (dto.ErrorMessage) progress.error_message = dto.ErrorMessage;
       else if (dto.SipResponseCode && isFinalCallStatus(status) && status !== 'completed') progress.error_message = `SIP ${dto.SipResponseCode}`;
 
-      const moved = await this.callLogs.applyStatusEvent(
-        log.id,
-        {
-          status,
-          ts,
-          received_at: now,
-          sequence_number: dto.SequenceNumber !== undefined ? Number(dto.SequenceNumber) : null,
-          source: 'twilio_callback',
-          provider_status: dto.CallStatus,
-        },
-        progress,
-        now,
-      );
-      if (moved) await this.afterTransition(log, status, dto, progress);
+      const sequenceNumber = dto.SequenceNumber !== undefined ? Number(dto.SequenceNumber) : null;
+      // This very callback is already in the timeline when an earlier delivery was applied but failed
+      // afterwards (its receipt was withdrawn): the transition is not repeated, only what it left undone.
+      const alreadyApplied = log.timeline.some((e) => e.source === source && e.status === status && e.sequence_number === sequenceNumber);
+      const moved =
+        !alreadyApplied &&
+        (await this.callLogs.applyStatusEvent(
+          log.id,
+          { status, ts, received_at: now, sequence_number: sequenceNumber, source, provider_status: dto.CallStatus },
+          progress,
+          now,
+        ));
+      const outcomeLeftUndone = alreadyApplied && log.status === status && isFinalCallStatus(status) && !!log.schedule_id && !log.outcome_recorded_at;
+      if (moved || outcomeLeftUndone) await this.afterTransition(log, status, dto, progress);
       return 'applied';
     } catch (error) {
       // Let a redelivery try again: the receipt only stands for a callback that was applied.
@@ -88,19 +101,19 @@ export class StatusUpdateService {
   }
 
   // The only place side effects of a status change happen, and only for the request that moved it.
+  // The schedule's outcome is database state, so it is durable before the 2xx; it gets its own lock
+  // retry so that contention there never replays the (already applied) log transition.
   private async afterTransition(log: CallLog, status: CallStatus, dto: TwilioStatusCallbackDto, progress: CallLogProgress): Promise<void> {
-    if (isFinalCallStatus(status) && log.schedule_id) {
-      await this.outcomes.recordFinalCallStatus({
-        scheduleId: log.schedule_id,
-        callLogId: log.id,
-        callId: dto.CallSid,
-        status,
-        duration: progress.duration ?? null,
-      });
+    const scheduleId = log.schedule_id;
+    if (isFinalCallStatus(status) && scheduleId) {
+      await retryOnLockContention(() =>
+        this.outcomes.recordFinalCallStatus({ scheduleId, callLogId: log.id, callId: dto.CallSid, status, duration: progress.duration ?? null }),
+      );
+      await retryOnLockContention(() => this.callLogs.markOutcomeRecorded(log.id, this.clock.now()));
     }
     const name = EVENT_FOR[status];
     if (name) {
-      this.publisher.publish(
+      this.publishAfterResponse(
         new CallChangedEvent(name, log.id, log.schedule_id, log.tenant_id, log.phone, status, dto.CallSid, log.attempt_number, this.clock.now().toISOString(), {
           duration: progress.duration ?? null,
           answered_by: progress.answered_by ?? null,
@@ -108,6 +121,12 @@ export class StatusUpdateService {
         }),
       );
     }
+  }
+
+  // Subscribers (notifications, webhooks out) may be slow or synchronous; Twilio waits for our answer
+  // and gives up after 15 s, so they run after the response has been written.
+  private publishAfterResponse(event: CallChangedEvent): void {
+    setImmediate(() => this.publisher.publish(event));
   }
 
   // Our callback URL carries the log id: a primary-key lookup, and it works even when the callback beats

@@ -1,10 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { Model, Types } from 'mongoose';
+import { TenantScope } from '../auth/principal';
 import { toObjectId, op } from '../common/mongo/mongo-query';
 import { CallStatus, statusesBelow } from './call-status';
 import { CallLog, CallTimelineEntry } from './call-log.types';
 import { CallLogDoc } from './schemas/call-log.schema';
+
+const IN_FLIGHT_STATUSES: CallStatus[] = ['queued', 'initiated', 'ringing', 'in_progress'];
 
 type LeanLog = CallLogDoc & { _id: Types.ObjectId };
 
@@ -15,6 +18,39 @@ function toLog({ _id, ...rest }: LeanLog): CallLog {
 export type NewCallLog = Omit<CallLog, 'id' | 'timeline' | 'last_updated' | 'call_id' | 'provider' | 'start_time' | 'end_time' | 'duration' | 'answered_by' | 'error_code' | 'error_message'>;
 
 export type CallLogProgress = Partial<Pick<CallLog, 'start_time' | 'end_time' | 'duration' | 'answered_by' | 'error_code' | 'error_message' | 'call_id'>>;
+
+export interface CallLogFilter {
+  status?: CallStatus;
+  user_profile_id?: string;
+  schedule_id?: string;
+  phone?: string;
+  from?: Date;
+  // exclusive
+  to?: Date;
+}
+
+// How many logs share one (status, duration): the FerretDB-safe input for sums and averages.
+export interface CallOutcomeGroup {
+  status: CallStatus;
+  duration: number | null;
+  count: number;
+}
+
+export interface CallOutcomeRow {
+  status: CallStatus;
+  duration: number | null;
+  timestamp: Date;
+}
+
+function trackingQuery(scope: TenantScope, filter: CallLogFilter): Record<string, unknown> {
+  const query: Record<string, unknown> = scope.isAdmin ? {} : { tenant_id: scope.tenantId };
+  if (filter.status) query.status = filter.status;
+  if (filter.user_profile_id) query.user_profile_id = filter.user_profile_id;
+  if (filter.schedule_id) query.schedule_id = filter.schedule_id;
+  if (filter.phone) query.phone = filter.phone;
+  if (filter.from || filter.to) query.timestamp = op({ ...(filter.from ? { $gte: filter.from } : {}), ...(filter.to ? { $lt: filter.to } : {}) });
+  return query;
+}
 
 @Injectable()
 export class CallLogRepository {
@@ -35,6 +71,16 @@ export class CallLogRepository {
     if (!_id) return null;
     const doc = await this.logs.findById(_id).lean<LeanLog>();
     return doc ? toLog(doc) : null;
+  }
+
+  // Calls a provider accepted that are still not final: the periodic reconcile asks the provider.
+  async findStaleInFlight(lastUpdatedBefore: Date, limit: number): Promise<CallLog[]> {
+    const docs = await this.logs
+      .find({ status: op({ $in: IN_FLIGHT_STATUSES }), call_id: op({ $ne: null }), last_updated: op({ $lt: lastUpdatedBefore }) })
+      .sort({ last_updated: 1 })
+      .limit(limit)
+      .lean<LeanLog[]>();
+    return docs.map(toLog);
   }
 
   async findByCallId(callId: string): Promise<CallLog | null> {
@@ -80,6 +126,37 @@ export class CallLogRepository {
     for (const [k, v] of Object.entries(progress)) if (v !== null && v !== undefined && k !== 'end_time') late[k] = v;
     await this.logs.updateOne({ _id }, { $set: late, $push: { timeline: entry } });
     return false;
+  }
+
+  async markOutcomeRecorded(id: string, now: Date): Promise<void> {
+    await this.logs.updateOne({ _id: new Types.ObjectId(id) }, { $set: { outcome_recorded_at: now } });
+  }
+
+  // Tenant scoping lives here: a non-admin's query always carries its tenant.
+  async listForTenant(scope: TenantScope, filter: CallLogFilter, limit: number, offset: number): Promise<{ items: CallLog[]; total: number }> {
+    const query = trackingQuery(scope, filter);
+    const [docs, total] = await Promise.all([
+      this.logs.find(query).sort({ timestamp: -1, _id: -1 }).skip(offset).limit(limit).lean<LeanLog[]>(),
+      this.logs.countDocuments(query),
+    ]);
+    return { items: docs.map(toLog), total };
+  }
+
+  // Counts per (status, duration) instead of $sum over durations, which FerretDB answers with 0.
+  async countOutcomes(scope: TenantScope, filter: CallLogFilter): Promise<CallOutcomeGroup[]> {
+    const groups = await this.logs.aggregate<{ _id: { status: CallStatus; duration?: number | null }; count: number }>([
+      { $match: trackingQuery(scope, filter) },
+      { $group: { _id: { status: '$status', duration: '$duration' }, count: { $sum: 1 } } },
+    ]);
+    return groups.map((g) => ({ status: g._id.status, duration: typeof g._id.duration === 'number' ? g._id.duration : null, count: g.count }));
+  }
+
+  // One small row per log, streamed: the input for per-day buckets, which FerretDB cannot $group by.
+  async *streamOutcomes(scope: TenantScope, filter: CallLogFilter): AsyncGenerator<CallOutcomeRow> {
+    const cursor = this.logs.find(trackingQuery(scope, filter), { status: 1, duration: 1, timestamp: 1, _id: 0 }).lean<CallOutcomeRow>().cursor({ batchSize: 1000 });
+    for await (const row of cursor) {
+      yield { status: row.status, duration: typeof row.duration === 'number' ? row.duration : null, timestamp: row.timestamp };
+    }
   }
 
   async ensureIndexes(): Promise<void> {

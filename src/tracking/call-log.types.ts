@@ -34,4 +34,6 @@ export interface CallLog {
   error_message: string | null;
   timeline: CallTimelineEntry[];
   last_updated: Date;
+  // Set once the final status has been fed back into the schedule; absent on logs written before it existed.
+  outcome_recorded_at?: Date | null;
 }

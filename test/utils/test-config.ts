@@ -20,6 +20,8 @@ export function testConfig(env: Record<string, string | undefined> = {}): AppCon
     SCHEDULER_POLL_INTERVAL_MS: '200',
     SCHEDULER_JOB_POLL_INTERVAL_MS: '500',
     SIMULATOR_STEP_MS: '20',
+    // Pacing is off unless a test is about pacing: most tests dial many calls at once.
+    CALLS_PER_SECOND: '0',
     MONGODB_URI: testDatabaseUri(),
     ...env,
   });

@@ -3,18 +3,19 @@ import { HttpAdapterHost } from '@nestjs/core';
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { AppConfig } from '../../config/app-config';
-import { CallDispatcher, PlaceCallRequest, PlaceCallResult } from '../call-dispatcher';
+import { PlaceCallRequest } from '../call-dispatcher';
+import { CallProvider, PlacedCallLookup, ProviderAttempt, ProviderCallState } from '../call-provider';
+import { STATUS_CALLBACK_PATH } from '../webhook-paths';
 import { FormParams, signTwilioRequest } from '../webhook-signature';
 
 const OUTCOMES = ['completed', 'busy', 'no-answer', 'failed'] as const;
 type SimulatedOutcome = (typeof OUTCOMES)[number];
 
-export const STATUS_CALLBACK_PATH = '/webhook/call-status';
-
 // Dials nothing. It plays a realistic Twilio status sequence back into our own webhook, signed like
 // Twilio signs, so simulated calls take exactly the code path real callbacks take.
 @Injectable()
-export class SimulatedCallProvider extends CallDispatcher implements OnApplicationShutdown {
+export class SimulatedCallProvider extends CallProvider implements OnApplicationShutdown {
+  readonly name = 'simulated' as const;
   private readonly logger = new Logger(SimulatedCallProvider.name);
   private readonly timers = new Set<NodeJS.Timeout>();
   private closed = false;
@@ -26,7 +27,19 @@ export class SimulatedCallProvider extends CallDispatcher implements OnApplicati
     super();
   }
 
-  async placeCall(request: PlaceCallRequest): Promise<PlaceCallResult> {
+  pacingKey(): string {
+    return 'simulated';
+  }
+
+  async findPlacedCall(): Promise<PlacedCallLookup> {
+    return { kind: 'not_found' };
+  }
+
+  async fetchCall(): Promise<ProviderCallState | null> {
+    return null;
+  }
+
+  async placeCall(request: PlaceCallRequest): Promise<ProviderAttempt> {
     const callId = `SM${randomBytes(16).toString('hex')}`;
     const requested = request.providerOptions.simulate_outcome;
     const outcome: SimulatedOutcome = OUTCOMES.includes(requested as SimulatedOutcome) ? (requested as SimulatedOutcome) : 'completed';
@@ -42,7 +55,7 @@ export class SimulatedCallProvider extends CallDispatcher implements OnApplicati
         this.deliver(request, callId, index, step.status, step.extra ?? {}),
       );
     });
-    return { kind: 'placed', provider: 'simulated', callId };
+    return { kind: 'placed', callId };
   }
 
   private later(ms: number, fn: () => Promise<void>): void {

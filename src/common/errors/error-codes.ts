@@ -26,8 +26,21 @@ export const ERROR_CODES = {
   SCHEDULE_011: { status: 409, message: 'Idempotency key reused with a different request' },
   SCHEDULE_012: { status: 409, message: 'Schedule was modified concurrently' },
   SCHEDULE_013: { status: 400, message: 'Recurrence never produces an occurrence' },
+  SCHEDULE_014: { status: 400, message: 'Invalid provider options' },
+  SCHEDULE_015: { status: 400, message: 'Invalid retry policy' },
 
   WEBHOOK_001: { status: 403, message: 'Invalid webhook signature' },
+  WEBHOOK_002: { status: 404, message: 'Unknown call' },
+
+  NOTIFICATION_001: { status: 400, message: 'Invalid subscription URL' },
+  NOTIFICATION_002: { status: 400, message: 'Subscription URL targets a forbidden address' },
+  NOTIFICATION_003: { status: 400, message: 'Unknown event pattern' },
+  NOTIFICATION_004: { status: 404, message: 'Subscription not found' },
+  NOTIFICATION_005: { status: 404, message: 'Delivery not found' },
+  NOTIFICATION_006: { status: 400, message: 'Invalid Last-Event-ID' },
+  NOTIFICATION_007: { status: 409, message: 'Subscription is not active' },
+
+  TRACKING_001: { status: 400, message: 'Invalid date range' },
 
   ROUTE_001: { status: 404, message: 'Route not found' },
   HTTP_001: { status: 405, message: 'Method not allowed' },

@@ -12,3 +12,14 @@ export function validatePayload<T extends object>(cls: new () => T, data: unknow
   }
   return instance;
 }
+
+// For job handlers: a payload that fails validation can never succeed, so it is logged and the job idles.
+export function parseJobPayload<T extends object>(cls: new () => T, data: unknown, log: (message: string) => void): T | null {
+  try {
+    return validatePayload(cls, data);
+  } catch (error) {
+    if (!(error instanceof InvalidPayloadError)) throw error;
+    log(error.message);
+    return null;
+  }
+}

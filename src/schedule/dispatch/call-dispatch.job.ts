@@ -1,6 +1,6 @@
 import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { AppConfig } from '../../config/app-config';
-import { InvalidPayloadError, validatePayload } from '../../common/validation/validate-payload';
+import { parseJobPayload } from '../../common/validation/validate-payload';
 import { JobOutcome, JobQueueService } from '../../jobs/job-queue.service';
 import { DISPATCH_JOB } from '../schedule.constants';
 import { DispatchJobPayload } from './dispatch-job.payload';
@@ -26,16 +26,8 @@ export class CallDispatchJob implements OnModuleInit {
   }
 
   async handle(data: unknown): Promise<JobOutcome> {
-    let payload: DispatchJobPayload;
-    try {
-      payload = validatePayload(DispatchJobPayload, data);
-    } catch (error) {
-      if (error instanceof InvalidPayloadError) {
-        this.logger.error(error.message);
-        return { outcome: 'invalid_payload', nextRunAt: null };
-      }
-      throw error;
-    }
+    const payload = parseJobPayload(DispatchJobPayload, data, (message) => this.logger.error(message));
+    if (!payload) return { outcome: 'invalid_payload', nextRunAt: null };
     const result = await this.dispatch.dispatchDue(payload.schedule_id);
     // The job stays a backstop for the schedule's next occurrence, not its primary trigger.
     return result.nextRunAt === undefined ? result : { ...result, nextRunAt: this.trigger.backstopFor(result.nextRunAt) };

@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { hostname } from 'node:os';
 import { CallDispatcher, PlaceCallResult } from '../../calls/call-dispatcher';
+import { DialPolicy } from '../../calls/dial-policy.service';
 import { retryOnLockContention } from '../../common/mongo/mongo-query';
 import { Clock } from '../../common/clock/clock';
 import { AppConfig } from '../../config/app-config';
@@ -13,7 +14,7 @@ import { OccurrenceClaimRepository } from '../occurrence-claim.repository';
 import { ScheduleEventRepository } from '../schedule-event.repository';
 import { ScheduleRepository } from '../schedule.repository';
 import { dueOccurrences, nextWithinBounds } from '../schedule-timing';
-import { EventLevel, OccurrenceClaim, Schedule, ScheduleStatus } from '../schedule.types';
+import { ClaimState, EventLevel, OccurrenceClaim, Schedule, ScheduleStatus } from '../schedule.types';
 
 // A job woken a little early (clock skew between instances) still counts as on time.
 const EARLY_TOLERANCE_MS = 250;
@@ -33,6 +34,7 @@ export class OccurrenceDispatchService {
     private readonly clock: Clock,
     private readonly config: AppConfig,
     private readonly publisher: DomainEventPublisher,
+    private readonly dialPolicy: DialPolicy,
   ) {}
 
   async dispatchDue(scheduleId: string): Promise<JobOutcome> {
@@ -105,12 +107,32 @@ export class OccurrenceDispatchService {
         count: due.length,
       });
     }
-    await this.placeCall(advancedSchedule, occurrence, claim.claim, 1);
+    await this.placeCall(advancedSchedule, occurrence, claim.claim, 1, occurrence);
     if (recurring && status === 'completed') this.announceSchedule('schedule.completed', advancedSchedule, {});
     return { outcome: 'dispatched', nextRunAt: next };
   }
 
-  private async placeCall(schedule: Schedule, occurrence: Date, claim: OccurrenceClaim, attempt: number): Promise<void> {
+  // An outcome retry (retry_policy) of an occurrence whose earlier attempt ended busy, no-answer or failed.
+  async dispatchRetry(scheduleId: string, occurrenceAt: Date, attempt: number): Promise<JobOutcome> {
+    const schedule = await this.schedules.findById(scheduleId);
+    // A paused, cancelled, deleted or finished schedule takes no further attempts. A one-time schedule may
+    // still read running: the busy callback can land before the dispatcher recorded the call as placed.
+    const open = schedule?.repeat_config ? schedule.status === 'scheduled' : schedule?.status === 'pending' || schedule?.status === 'running';
+    if (!schedule || !open) return { outcome: 'inactive', nextRunAt: null };
+    const now = this.clock.now();
+    const claim = await this.claims.claimOccurrence({ scheduleId, tenantId: schedule.tenant_id, occurrenceAt, attemptNumber: attempt, state: 'claimed', instance: this.instance, now });
+    if (!claim.won) return { outcome: 'already_claimed', nextRunAt: null };
+    await this.record(schedule, 'retry_attempt', 'info', `Retry attempt ${attempt} of occurrence ${occurrenceAt.toISOString()}`, {
+      occurrence_at: occurrenceAt.toISOString(),
+      attempt_number: attempt,
+    });
+    await this.placeCall(schedule, occurrenceAt, claim.claim, attempt, now);
+    return { outcome: 'dispatched', nextRunAt: null };
+  }
+
+  private async placeCall(schedule: Schedule, occurrence: Date, claim: OccurrenceClaim, attempt: number, dueAt: Date): Promise<void> {
+    const decision = this.dialPolicy.check(schedule.phone);
+    if (!decision.allowed) return this.skipDial(schedule, occurrence, claim, attempt, decision.reason, decision.detail);
     const now = this.clock.now();
     const log = await this.retry(() => this.callLogs.createForAttempt(
       {
@@ -130,7 +152,7 @@ export class OccurrenceDispatchService {
       },
       now,
     ));
-    await this.retry(() => this.claims.markState(claim.id, ['claimed'], 'dialing', { call_log_id: log.id }, now));
+    await this.retry(() => this.claims.markState(claim.id, ['claimed'], 'claimed', { call_log_id: log.id }, now));
 
     let result: PlaceCallResult;
     try {
@@ -144,6 +166,12 @@ export class OccurrenceDispatchService {
         agentInstanceId: schedule.agent_instance_id,
         providerOptions: schedule.provider_options,
         metadata: schedule.metadata,
+        // Past the grace window a call waiting for pacing is a misfire, like a late trigger.
+        startBy: new Date(dueAt.getTime() + this.config.scheduler.misfireGraceSeconds * 1000),
+        // The claim moves to dialing only when a request is about to leave: a crash before that is
+        // provably undialed.
+        onDialing: (provider) => this.retry(() => this.claims.markState(claim.id, ['claimed'], 'dialing', { provider }, this.clock.now())),
+        isKnownCall: async (callId) => (await this.callLogs.findByCallId(callId)) !== null,
       });
     } catch (error) {
       // We cannot tell whether the provider acted on the request: never retry blindly.
@@ -152,53 +180,80 @@ export class OccurrenceDispatchService {
     const done = this.clock.now();
     const callEvent = (type: CallChangedEvent['type'], status: string, callId: string | null, data: Record<string, unknown>) =>
       this.publisher.publish(new CallChangedEvent(type, log.id, schedule.id, schedule.tenant_id, schedule.phone, status, callId, attempt, done.toISOString(), data));
+    const open: ClaimState[] = ['claimed', 'dialing'];
 
     switch (result.kind) {
       case 'placed':
-        await this.retry(() => this.claims.markState(claim.id, ['dialing'], 'dialed', { call_id: result.callId, provider: result.provider }, done));
+        await this.retry(() => this.claims.markState(claim.id, open, 'dialed', { call_id: result.callId, provider: result.provider }, done));
         await this.retry(() => this.callLogs.attachProviderCall(log.id, result.provider, result.callId, done));
         if (schedule.repeat_config) await this.retry(() => this.schedules.recordCallProgress(schedule.id, null, { call_id: result.callId, last_updated: done }));
         // Only pending -> running: a fast final callback may already have completed the schedule.
         else if (await this.retry(() => this.schedules.recordCallProgress(schedule.id, ['pending'], { status: 'running', call_id: result.callId, last_updated: done }))) {
           await this.retry(() => this.schedules.syncActive({ ...schedule, status: 'running' }, null, done));
         } else await this.retry(() => this.schedules.recordCallProgress(schedule.id, null, { call_id: result.callId }));
-        await this.record(schedule, 'dispatched', 'info', `Call placed via ${result.provider}`, {
+        await this.record(schedule, 'dispatched', 'info', `Call placed via ${result.provider}${result.reconciled ? ' (found by lookup after an unanswered request)' : ''}`, {
           occurrence_at: occurrence.toISOString(),
           call_id: result.callId,
           call_log_id: log.id,
           attempt_number: attempt,
-          lag_ms: done.getTime() - occurrence.getTime(),
+          lag_ms: done.getTime() - dueAt.getTime(),
+          reconciled: result.reconciled === true,
         });
         callEvent('call.dispatched', 'queued', result.callId, { provider: result.provider, occurrence_at: occurrence.toISOString() });
         return;
       case 'rejected':
-        await this.retry(() => this.claims.markState(claim.id, ['dialing'], 'failed', { provider: result.provider, detail: `${result.code}: ${result.message}` }, done));
+        await this.retry(() => this.claims.markState(claim.id, open, 'failed', { provider: result.provider, detail: `${result.code}: ${result.message}` }, done));
         await this.retry(() => this.callLogs.markAttemptEnded(log.id, 'failed', { provider: result.provider, error_code: result.code, error_message: result.message }, done));
-        await this.retry(() => this.schedules.recordCallProgress(schedule.id, null, {
-          last_call_status: 'failed',
-          last_updated: done,
-          ...(schedule.repeat_config ? {} : { status: 'failed' as const }),
-        }));
-        if (!schedule.repeat_config) await this.retry(() => this.schedules.syncActive({ ...schedule, status: 'failed' }, null, done));
+        await this.endOneTime(schedule, 'failed', 'failed', done);
         await this.record(schedule, 'dispatch_failed', 'error', `Provider refused the call: ${result.code} ${result.message}`, {
           occurrence_at: occurrence.toISOString(),
           call_log_id: log.id,
+          attempt_number: attempt,
           error_code: result.code,
         });
         callEvent('call.failed', 'failed', null, { error_code: result.code, error_message: result.message });
         return;
+      case 'expired':
+        await this.retry(() => this.claims.markState(claim.id, open, 'missed', { provider: result.provider, detail: result.detail }, done));
+        await this.retry(() => this.callLogs.markAttemptEnded(log.id, 'canceled', { provider: result.provider, error_code: 'start_window_passed', error_message: result.detail }, done));
+        await this.endOneTime(schedule, 'missed', 'missed', done);
+        await this.record(schedule, 'missed', 'warn', `Not dialed: ${result.detail}`, { occurrence_at: occurrence.toISOString(), call_log_id: log.id, attempt_number: attempt });
+        this.announceSchedule('schedule.missed', schedule, { occurrence_at: occurrence.toISOString(), reason: 'start_window_passed' });
+        return;
       case 'unknown':
-        await this.retry(() => this.claims.markState(claim.id, ['dialing'], 'unknown', { provider: result.provider, detail: result.detail }, done));
+        await this.retry(() => this.claims.markState(claim.id, open, 'unknown', { provider: result.provider, detail: result.detail }, done));
         await this.retry(() => this.callLogs.markAttemptEnded(log.id, 'unknown', { provider: result.provider, error_message: result.detail }, done));
         if (!schedule.repeat_config) await this.retry(() => this.schedules.syncActive(schedule, null, done));
         await this.record(schedule, 'dispatch_unknown', 'warn', `Outcome of the dial is unknown; it will be reconciled, not redialed: ${result.detail}`, {
           occurrence_at: occurrence.toISOString(),
           call_log_id: log.id,
+          attempt_number: attempt,
         });
         callEvent('call.unknown', 'unknown', null, { detail: result.detail });
         this.logger.warn(`schedule ${schedule.id} occurrence ${occurrence.toISOString()}: unknown dial outcome: ${result.detail}`);
         return;
     }
+  }
+
+  // A rule (safe mode) forbids this dial: nothing is written for a call and nothing reaches a provider.
+  private async skipDial(schedule: Schedule, occurrence: Date, claim: OccurrenceClaim, attempt: number, reason: string, detail: string): Promise<void> {
+    const now = this.clock.now();
+    await this.retry(() => this.claims.markState(claim.id, ['claimed'], 'skipped', { detail: `${reason}: ${detail}` }, now));
+    await this.endOneTime(schedule, 'completed', `skipped_${reason}`, now);
+    await this.record(schedule, `skipped_${reason}`, 'warn', `Call skipped (${reason}): ${detail}`, { occurrence_at: occurrence.toISOString(), attempt_number: attempt, reason });
+    this.publisher.publish(
+      new CallChangedEvent('call.skipped', '', schedule.id, schedule.tenant_id, schedule.phone, 'skipped', null, attempt, now.toISOString(), { reason, detail, occurrence_at: occurrence.toISOString() }),
+    );
+  }
+
+  // Records how an attempt ended on its schedule; a one-time schedule also ends with it.
+  private async endOneTime(schedule: Schedule, status: ScheduleStatus, lastCallStatus: string, now: Date): Promise<void> {
+    if (schedule.repeat_config) {
+      await this.retry(() => this.schedules.recordCallProgress(schedule.id, null, { last_call_status: lastCallStatus, last_updated: now }));
+      return;
+    }
+    const moved = await this.retry(() => this.schedules.recordCallProgress(schedule.id, ['pending', 'running'], { status, last_call_status: lastCallStatus, last_updated: now }));
+    if (moved) await this.retry(() => this.schedules.syncActive({ ...schedule, status }, null, now));
   }
 
   // After the claim this run owns the occurrence, so a write that lost the database lock is tried again

@@ -50,17 +50,20 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
     const stuck = await this.claims.findStuck(before, BATCH);
     let count = 0;
     for (const claim of stuck) {
-      if (!(await this.claims.markState(claim.id, [claim.state], 'unknown', { detail: `stuck in ${claim.state} since ${claim.claimed_at.toISOString()}` }, now))) continue;
+      // A claim that never reached `dialing` provably sent nothing: it is missed, not unknown.
+      const neverSent = claim.state === 'claimed';
+      const state = neverSent ? 'missed' : 'unknown';
+      if (!(await this.claims.markState(claim.id, [claim.state], state, { detail: `stuck in ${claim.state} since ${claim.claimed_at.toISOString()}` }, now))) continue;
       count++;
       if (claim.call_log_id) {
-        await this.callLogs.markAttemptEnded(claim.call_log_id, 'unknown', { error_message: `dispatcher stopped while ${claim.state}` }, now);
+        await this.callLogs.markAttemptEnded(claim.call_log_id, neverSent ? 'canceled' : 'unknown', { error_message: `dispatcher stopped while ${claim.state}` }, now);
       }
       const schedule = await this.schedules.findById(claim.schedule_id);
       if (schedule && schedule.status === 'scheduled' && schedule.next_execution?.getTime() === claim.occurrence_at.getTime()) {
         // The claimant died before advancing: move the schedule on so later occurrences still fire.
         const next = schedule.repeat_config ? nextWithinBounds(schedule, now, schedule.occurrence_count + 1) : null;
-        const status = schedule.repeat_config ? (next ? 'scheduled' : 'completed') : 'failed';
-        if (await this.schedules.advanceOccurrence(schedule.id, schedule.version, claim.occurrence_at, { next_execution: next, status, last_call_status: 'unknown', last_updated: now }, 1)) {
+        const status = schedule.repeat_config ? (next ? 'scheduled' : 'completed') : neverSent ? 'missed' : 'failed';
+        if (await this.schedules.advanceOccurrence(schedule.id, schedule.version, claim.occurrence_at, { next_execution: next, status, last_call_status: state, last_updated: now }, 1)) {
           await this.schedules.syncActive({ ...schedule, status, next_execution: next }, null, now);
           await this.trigger.arm(schedule.id, schedule.job_id, next);
         }
@@ -70,12 +73,12 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
           schedule,
           now,
           'warn',
-          'occurrence_unknown',
-          `Occurrence ${claim.occurrence_at.toISOString()} was ${claim.state} when its dispatcher stopped; it is recorded unknown and will not be redialed`,
+          neverSent ? 'occurrence_missed' : 'occurrence_unknown',
+          `Occurrence ${claim.occurrence_at.toISOString()} was ${claim.state} when its dispatcher stopped; it is recorded ${state} and will not be redialed`,
           { occurrence_at: claim.occurrence_at.toISOString(), claim_state: claim.state, call_log_id: claim.call_log_id },
         );
       }
-      this.logger.warn(`claim ${claim.id} (${claim.schedule_id} @ ${claim.occurrence_at.toISOString()}) marked unknown`);
+      this.logger.warn(`claim ${claim.id} (${claim.schedule_id} @ ${claim.occurrence_at.toISOString()}) marked ${state}`);
     }
     return count;
   }

@@ -1,4 +1,5 @@
 import { Type } from 'class-transformer';
+import { RetryPolicyDto } from './retry-policy.dto';
 import { IsIn, IsObject, IsOptional, IsString, MaxLength, MinLength, ValidateNested } from 'class-validator';
 import { IsIanaTimezone } from '../../common/validation/is-iana-timezone.decorator';
 import { IsPhoneNumber } from '../../common/validation/is-phone.decorator';
@@ -58,6 +59,12 @@ export class CreateScheduleDto {
   misfire_policy?: MisfirePolicy;
 
   @IsOptional()
-  @IsObject()
+  @IsObject({ context: { errorCode: 'SCHEDULE_014' } })
   provider_options?: Record<string, unknown>;
+
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => RetryPolicyDto)
+  @IsObject({ context: { errorCode: 'SCHEDULE_015' } })
+  retry_policy?: RetryPolicyDto;
 }

@@ -32,6 +32,7 @@ export function scheduleView(s: Schedule) {
         }
       : null,
     misfire_policy: s.misfire_policy,
+    retry_policy: s.retry_policy ?? null,
     next_execution: iso(s.next_execution),
     last_call_status: s.last_call_status,
     occurrence_count: s.occurrence_count,

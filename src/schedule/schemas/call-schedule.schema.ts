@@ -1,6 +1,6 @@
 import { Prop, Schema, SchemaFactory } from '@nestjs/mongoose';
 import { HydratedDocument, Schema as MongooseSchema } from 'mongoose';
-import { MISFIRE_POLICIES, SCHEDULE_STATUSES } from '../schedule.types';
+import { MISFIRE_POLICIES, RetryPolicy, SCHEDULE_STATUSES } from '../schedule.types';
 
 @Schema({ _id: false })
 export class RepeatConfigDoc {
@@ -33,6 +33,7 @@ export class CallScheduleDoc {
   @Prop({ type: MongooseSchema.Types.Mixed, default: {} }) provider_options: Record<string, unknown>;
   @Prop({ type: RepeatConfigDoc, default: null }) repeat_config: RepeatConfigDoc | null;
   @Prop({ required: true, enum: MISFIRE_POLICIES, default: 'skip' }) misfire_policy: string;
+  @Prop({ type: MongooseSchema.Types.Mixed, default: null }) retry_policy: RetryPolicy | null;
   @Prop({ type: Date, default: null }) next_execution: Date | null;
   @Prop({ required: true, default: 0 }) occurrence_count: number;
   @Prop({ type: String, default: null }) last_call_status: string | null;

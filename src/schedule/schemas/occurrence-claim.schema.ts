@@ -7,6 +7,8 @@ export class OccurrenceClaimDoc {
   @Prop({ required: true }) schedule_id: string;
   @Prop({ required: true }) tenant_id: string;
   @Prop({ required: true }) occurrence_at: Date;
+  // 1 for the scheduled dial; outcome retries (retry_policy) claim attempts 2, 3, ... of the same occurrence.
+  @Prop({ required: true, default: 1 }) attempt_number: number;
   @Prop({ required: true, enum: CLAIM_STATES }) state: string;
   @Prop({ required: true }) claimed_by: string;
   @Prop({ required: true }) claimed_at: Date;
@@ -21,7 +23,7 @@ export type OccurrenceClaimDocument = HydratedDocument<OccurrenceClaimDoc>;
 export const OccurrenceClaimSchema = SchemaFactory.createForClass(OccurrenceClaimDoc);
 // Exactly-once dispatch: the insert of (schedule, occurrence) is the lock. FerretDB's findAndModify is
 // not atomic, so Agenda's job lock can let two instances run one job; only one of them wins this insert.
-OccurrenceClaimSchema.index({ schedule_id: 1, occurrence_at: 1 }, { unique: true });
+OccurrenceClaimSchema.index({ schedule_id: 1, occurrence_at: 1, attempt_number: 1 }, { unique: true });
 // In-flight count per schedule (SCHEDULER_MAX_INSTANCES) and the latest claims of a schedule.
 OccurrenceClaimSchema.index({ schedule_id: 1, state: 1 });
 // The reconciler's scan for claims stuck between claim and dial after a crash.

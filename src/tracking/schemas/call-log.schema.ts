@@ -37,6 +37,7 @@ export class CallLogDoc {
   @Prop({ type: String, default: null }) error_message: string | null;
   @Prop({ type: [CallTimelineEntryDoc], default: [] }) timeline: CallTimelineEntryDoc[];
   @Prop({ required: true }) last_updated: Date;
+  @Prop({ type: Date, default: null }) outcome_recorded_at: Date | null;
 }
 
 export type CallLogDocument = HydratedDocument<CallLogDoc>;
@@ -44,8 +45,15 @@ export const CallLogSchema = SchemaFactory.createForClass(CallLogDoc);
 // Webhook lookup by the provider's call id. Not unique: the id is null until the provider answers,
 // and partial/sparse indexes are not available on every supported engine.
 CallLogSchema.index({ call_id: 1 });
-// Tracking queries: a tenant's logs newest first, optionally by status.
-CallLogSchema.index({ tenant_id: 1, timestamp: -1 });
+// Tracking queries: a tenant's logs newest first (_id breaks timestamp ties so offset paging is stable),
+// optionally by status, user profile or phone; the tracking API's filters map onto these prefixes.
+CallLogSchema.index({ tenant_id: 1, timestamp: -1, _id: -1 });
 CallLogSchema.index({ tenant_id: 1, status: 1, timestamp: -1 });
+CallLogSchema.index({ tenant_id: 1, user_profile_id: 1, timestamp: -1 });
+CallLogSchema.index({ tenant_id: 1, phone: 1, timestamp: -1 });
+// Admins' cross-tenant view, newest first.
+CallLogSchema.index({ timestamp: -1, _id: -1 });
+// The periodic reconcile's scan for accepted calls that never reached a final status.
+CallLogSchema.index({ status: 1, last_updated: 1 });
 // A schedule's attempts in order.
 CallLogSchema.index({ schedule_id: 1, attempt_number: 1 });

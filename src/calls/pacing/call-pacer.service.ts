@@ -1,0 +1,139 @@
+import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { hostname } from 'node:os';
+import { Clock } from '../../common/clock/clock';
+import { AppConfig } from '../../config/app-config';
+import { DialSlotRepository } from './dial-slot.repository';
+
+// Slots are spaced a little wider than 1/CPS so that a send delayed by up to SEND_TOLERANCE_MS still
+// never puts more than CPS requests into any one-second window; the cost is ~4% of the nominal rate.
+const RATE_MARGIN = 0.96;
+export const SEND_TOLERANCE_MS = 15;
+// Slots are reserved this far ahead, so the database round trip is off the critical path.
+const LOOKAHEAD_MS = 300;
+const PRUNE_EVERY_MS = 60_000;
+const KEEP_SLOTS_MS = 10 * 60_000;
+
+export interface PacingTicket {
+  dueAt: Date;
+  priority: number;
+  startBy: Date | null;
+}
+
+export type PacingGrant = { kind: 'granted'; startAt: number } | { kind: 'expired' };
+
+interface Waiter {
+  dueAt: number;
+  priority: number;
+  startBy: number | null;
+  seq: number;
+  resolve: (grant: PacingGrant) => void;
+}
+
+interface Lane {
+  waiters: Waiter[];
+  next: number;
+  pumping: boolean;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, ms)));
+
+// Cluster-wide pacing through the database: time is cut into slots of 1/CPS seconds and each provider
+// request needs a slot, reserved by inserting the slot's unique id. Waiting calls are served in order of
+// due time, then priority, per instance; across instances the first insert wins.
+@Injectable()
+export class CallPacer implements OnApplicationShutdown {
+  private readonly logger = new Logger(CallPacer.name);
+  private readonly holder = `${hostname()}:${process.pid}`;
+  private readonly lanes = new Map<string, Lane>();
+  private seq = 0;
+  private lastPrune = 0;
+  private closed = false;
+
+  constructor(
+    private readonly slots: DialSlotRepository,
+    private readonly clock: Clock,
+    private readonly config: AppConfig,
+  ) {}
+
+  get enabled(): boolean {
+    return this.config.dialing.callsPerSecond > 0;
+  }
+
+  waiting(): number {
+    let n = 0;
+    for (const lane of this.lanes.values()) n += lane.waiters.length;
+    return n;
+  }
+
+  reserve(key: string, ticket: PacingTicket): Promise<PacingGrant> {
+    if (!this.enabled) return Promise.resolve({ kind: 'granted', startAt: this.clock.now().getTime() });
+    let lane = this.lanes.get(key);
+    if (!lane) {
+      lane = { waiters: [], next: 0, pumping: false };
+      this.lanes.set(key, lane);
+    }
+    const grant = new Promise<PacingGrant>((resolve) => {
+      const waiter: Waiter = { dueAt: ticket.dueAt.getTime(), priority: ticket.priority, startBy: ticket.startBy?.getTime() ?? null, seq: this.seq++, resolve };
+      const at = lane.waiters.findIndex((w) => w.dueAt > waiter.dueAt || (w.dueAt === waiter.dueAt && w.priority < waiter.priority));
+      if (at === -1) lane.waiters.push(waiter);
+      else lane.waiters.splice(at, 0, waiter);
+    });
+    void this.pump(key, lane);
+    return grant;
+  }
+
+  onApplicationShutdown(): void {
+    this.closed = true;
+    for (const lane of this.lanes.values()) for (const w of lane.waiters.splice(0)) w.resolve({ kind: 'expired' });
+  }
+
+  private async pump(key: string, lane: Lane): Promise<void> {
+    if (lane.pumping) return;
+    lane.pumping = true;
+    try {
+      while (lane.waiters.length > 0 && !this.closed) {
+        const width = 1000 / (this.config.dialing.callsPerSecond * RATE_MARGIN);
+        const now = this.clock.now().getTime();
+        const slot = Math.max(Math.ceil(now / width), lane.next);
+        const at = slot * width;
+        if (at - now > LOOKAHEAD_MS) {
+          await sleep(at - now - LOOKAHEAD_MS);
+          continue;
+        }
+        const head = lane.waiters[0];
+        if (head.startBy !== null && at > head.startBy) {
+          lane.waiters.shift();
+          head.resolve({ kind: 'expired' });
+          continue;
+        }
+        let won: boolean;
+        try {
+          won = await this.slots.reserveSlot(key, slot, new Date(at), this.holder);
+        } catch (error) {
+          this.logger.warn(`slot reservation failed, retrying: ${error instanceof Error ? error.message : String(error)}`);
+          await sleep(100);
+          continue;
+        }
+        if (won) {
+          lane.next = slot + 1;
+          lane.waiters.shift();
+          head.resolve({ kind: 'granted', startAt: at });
+        } else {
+          // Another instance holds this slot and probably the ones after it: skip past its newest.
+          const latest = await this.slots.latestSlot(key).catch(() => null);
+          lane.next = Math.max(slot + 1, (latest ?? slot) + 1);
+        }
+      }
+    } finally {
+      lane.pumping = false;
+    }
+    await this.prune();
+  }
+
+  private async prune(): Promise<void> {
+    const now = this.clock.now().getTime();
+    if (now - this.lastPrune < PRUNE_EVERY_MS) return;
+    this.lastPrune = now;
+    await this.slots.pruneBefore(new Date(now - KEEP_SLOTS_MS)).catch(() => undefined);
+  }
+}

@@ -1,0 +1,141 @@
+import { CALL_PROVIDERS, CallProviderName } from '../config/environment.schema';
+import type { AppConfig } from '../config/app-config';
+
+export const MACHINE_DETECTION = ['Enable', 'DetectMessageEnd'] as const;
+export const BACKEND_MODES = ['DIRECT', 'BRIEF_START'] as const;
+export type BackendMode = (typeof BACKEND_MODES)[number];
+
+export interface SayOptions {
+  text: string;
+  voice: string | null;
+  language: string | null;
+}
+
+export interface ResolvedProviderOptions {
+  provider: CallProviderName;
+  priority: number;
+  from: string | null;
+  url: string | null;
+  twiml: string | null;
+  say: SayOptions | null;
+  timeout: number | null;
+  timeLimit: number | null;
+  machineDetection: (typeof MACHINE_DETECTION)[number] | null;
+  asyncAmd: boolean;
+  backendBaseUrl: string | null;
+  mode: BackendMode;
+  agentType: string | null;
+  conversationId: string | null;
+  payload: Record<string, unknown>;
+  raw: Record<string, unknown>;
+}
+
+export class InvalidProviderOptionsError extends Error {
+  constructor(
+    readonly field: string,
+    readonly issue: string,
+  ) {
+    super(issue);
+  }
+}
+
+type Dialing = Pick<AppConfig, 'callProvider' | 'twilio' | 'agentBackend'>;
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function str(raw: Record<string, unknown>, key: string, max: number): string | null {
+  const value = raw[key];
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'string' || value.length === 0 || value.length > max) {
+    throw new InvalidProviderOptionsError(`provider_options.${key}`, `${key} must be a non-empty string of at most ${max} characters`);
+  }
+  return value;
+}
+
+function int(raw: Record<string, unknown>, key: string, min: number, max: number): number | null {
+  const value = raw[key];
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new InvalidProviderOptionsError(`provider_options.${key}`, `${key} must be an integer from ${min} to ${max}`);
+  }
+  return value;
+}
+
+function httpUrl(value: string, field: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(value);
+  } catch {
+    throw new InvalidProviderOptionsError(field, `${field.split('.').pop()} must be an absolute http(s) URL`);
+  }
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') throw new InvalidProviderOptionsError(field, 'only http and https URLs are allowed');
+  return value;
+}
+
+// provider_options is a free object passed on to the provider; the keys the service itself acts on are
+// checked here, once when a schedule is written and again right before dialing (config may have changed).
+export function resolveProviderOptions(raw: Record<string, unknown>, config: Dialing): ResolvedProviderOptions {
+  const provider = (raw.provider ?? config.callProvider) as CallProviderName;
+  if (!CALL_PROVIDERS.includes(provider)) {
+    throw new InvalidProviderOptionsError('provider_options.provider', `provider must be one of ${CALL_PROVIDERS.join(', ')}`);
+  }
+  const from = str(raw, 'from', 16);
+  if (from !== null && !config.twilio.fromNumbers.includes(from)) {
+    throw new InvalidProviderOptionsError('provider_options.from', 'from must be one of the configured caller numbers (TWILIO_FROM_NUMBER, TWILIO_FROM_NUMBERS)');
+  }
+  const url = str(raw, 'url', 2048);
+  if (url !== null) httpUrl(url, 'provider_options.url');
+  const twiml = str(raw, 'twiml', 4000);
+  if (url !== null && twiml !== null) throw new InvalidProviderOptionsError('provider_options.twiml', 'give url or twiml, not both');
+
+  let say: SayOptions | null = null;
+  if (raw.say !== undefined) {
+    const s = typeof raw.say === 'string' ? { text: raw.say } : raw.say;
+    if (!isObject(s)) throw new InvalidProviderOptionsError('provider_options.say', 'say must be a string or {text, voice, language}');
+    const text = str(s, 'text', 4000);
+    if (text === null) throw new InvalidProviderOptionsError('provider_options.say.text', 'say.text is required');
+    say = { text, voice: str(s, 'voice', 64), language: str(s, 'language', 16) };
+  }
+
+  const machineDetection = raw.machine_detection ?? null;
+  if (machineDetection !== null && !MACHINE_DETECTION.includes(machineDetection as (typeof MACHINE_DETECTION)[number])) {
+    throw new InvalidProviderOptionsError('provider_options.machine_detection', `machine_detection must be one of ${MACHINE_DETECTION.join(', ')}`);
+  }
+  if (raw.async_amd !== undefined && typeof raw.async_amd !== 'boolean') {
+    throw new InvalidProviderOptionsError('provider_options.async_amd', 'async_amd must be a boolean');
+  }
+
+  // Server-side request forgery guard: the service only ever posts to backends an operator configured.
+  let backendBaseUrl = str(raw, 'backend_base_url', 2048);
+  if (backendBaseUrl !== null) {
+    backendBaseUrl = httpUrl(backendBaseUrl, 'provider_options.backend_base_url').replace(/\/+$/, '');
+    if (!config.agentBackend.allowedBaseUrls.includes(backendBaseUrl)) {
+      throw new InvalidProviderOptionsError('provider_options.backend_base_url', 'backend_base_url is not in the configured allow-list (DEFAULT_BACKEND_BASE_URL, BACKEND_BASE_URL_ALLOWLIST)');
+    }
+  }
+  const mode = (raw.mode ?? 'DIRECT') as BackendMode;
+  if (!BACKEND_MODES.includes(mode)) throw new InvalidProviderOptionsError('provider_options.mode', `mode must be one of ${BACKEND_MODES.join(', ')}`);
+  if (raw.payload !== undefined && !isObject(raw.payload)) throw new InvalidProviderOptionsError('provider_options.payload', 'payload must be an object');
+  if (provider === 'agent_backend' && backendBaseUrl === null && !config.agentBackend.defaultBaseUrl) {
+    throw new InvalidProviderOptionsError('provider_options.backend_base_url', 'no backend: set DEFAULT_BACKEND_BASE_URL or give an allow-listed backend_base_url');
+  }
+
+  return {
+    provider,
+    priority: int(raw, 'priority', -1000, 1000) ?? 0,
+    from,
+    url,
+    twiml,
+    say,
+    timeout: int(raw, 'timeout', 5, 600),
+    timeLimit: int(raw, 'time_limit', 1, 14_400),
+    machineDetection: machineDetection as ResolvedProviderOptions['machineDetection'],
+    asyncAmd: raw.async_amd === true,
+    backendBaseUrl,
+    mode,
+    agentType: str(raw, 'agent_type', 64),
+    conversationId: str(raw, 'conversation_id', 128),
+    payload: isObject(raw.payload) ? raw.payload : {},
+    raw,
+  };
+}

@@ -1,0 +1,113 @@
+import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { EventEmitter2 } from '@nestjs/event-emitter';
+import type { Listener } from 'eventemitter2';
+import { Clock } from '../common/clock/clock';
+import { AppConfig } from '../config/app-config';
+import { DomainEvent, DomainEventMap, DomainEventName, isDomainEvent } from './domain-events';
+import { matchesEventPattern } from './event-pattern';
+import { LEASE_SLACK_MS } from './notification.constants';
+import { NotificationEventRepository } from './notification-event.repository';
+import { NotificationStreamService } from './notification-stream.service';
+import { StoredEvent } from './notification.types';
+import { maskPhone } from './phone-mask';
+import { WebhookDeliveryService } from './webhook-delivery.service';
+
+export type NotificationHandler<E extends DomainEvent = DomainEvent> = (event: E) => void | Promise<void>;
+
+interface Registration {
+  pattern: string;
+  handler: NotificationHandler;
+}
+
+const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+// Fans every domain event out to in-process handlers and the built-in channels (log, webhook), and
+// records it for the SSE stream. It listens with EventEmitter2's `async` option, so emit() only queues
+// the call (setImmediate): no listener runs, let alone fails, inside the publisher's call path.
+@Injectable()
+export class NotificationService implements OnModuleInit, OnModuleDestroy {
+  private readonly logger = new Logger('Notification');
+  private readonly registrations = new Set<Registration>();
+  private listener: Listener | null = null;
+  private readonly inFlight = new Set<Promise<void>>();
+
+  constructor(
+    private readonly emitter: EventEmitter2,
+    private readonly events: NotificationEventRepository,
+    private readonly stream: NotificationStreamService,
+    private readonly webhooks: WebhookDeliveryService,
+    private readonly clock: Clock,
+    private readonly config: AppConfig,
+  ) {}
+
+  onModuleInit(): void {
+    this.listener = this.emitter.on('**', (event: unknown) => this.track(this.accept(event)), { async: true, objectify: true }) as Listener;
+  }
+
+  // Lets work already started (a webhook attempt, its record) finish before the connection closes.
+  async onModuleDestroy(): Promise<void> {
+    this.listener?.off();
+    this.listener = null;
+    const bound = this.config.notifications.webhookTimeoutMs + LEASE_SLACK_MS;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.allSettled([...this.inFlight]), new Promise((r) => (timer = setTimeout(r, bound)))]);
+    clearTimeout(timer);
+  }
+
+  registerHandler<N extends DomainEventName>(pattern: N, handler: NotificationHandler<DomainEventMap[N]>): () => void;
+  registerHandler(pattern: string, handler: NotificationHandler): () => void;
+  registerHandler(pattern: string, handler: NotificationHandler<never>): () => void {
+    const registration: Registration = { pattern, handler: handler as NotificationHandler };
+    this.registrations.add(registration);
+    return () => {
+      this.registrations.delete(registration);
+    };
+  }
+
+  private track(work: Promise<void>): void {
+    this.inFlight.add(work);
+    void work.finally(() => this.inFlight.delete(work));
+  }
+
+  private async accept(event: unknown): Promise<void> {
+    if (!isDomainEvent(event)) return;
+    for (const { pattern, handler } of this.registrations) {
+      if (!matchesEventPattern(pattern, event.type)) continue;
+      // Each handler is isolated: a throw or a rejection is logged and the others still run.
+      void Promise.resolve()
+        .then(() => handler(event))
+        .catch((error: unknown) => this.logger.warn(`handler for ${pattern} failed on ${event.type}: ${message(error)}`));
+    }
+    if (this.config.notifications.channels.includes('log')) this.logChannel(event);
+
+    let stored: StoredEvent;
+    try {
+      stored = await this.events.append({ tenant_id: event.tenant_id, type: event.type, created_at: this.clock.now(), data: { ...event.toEnvelopeData() } });
+    } catch (error) {
+      this.logger.error(`could not record ${event.type} for tenant ${event.tenant_id}; stream and webhooks miss it: ${message(error)}`);
+      return;
+    }
+    this.stream.kick();
+    if (!this.config.notifications.channels.includes('webhook')) return;
+    try {
+      await this.webhooks.fanOut(stored);
+    } catch (error) {
+      this.logger.error(`webhook fan-out of ${stored.type} ${stored.id} failed: ${message(error)}`);
+    }
+  }
+
+  private logChannel(event: DomainEvent): void {
+    const ids = 'call_log_id' in event ? { call_log_id: event.call_log_id, call_id: event.call_id, attempt_number: event.attempt_number } : {};
+    this.logger.log(
+      JSON.stringify({
+        event: event.type,
+        tenant_id: event.tenant_id,
+        schedule_id: event.schedule_id,
+        ...ids,
+        phone: maskPhone(event.phone),
+        status: event.status,
+        occurred_at: event.occurred_at,
+      }),
+    );
+  }
+}

@@ -1,0 +1,67 @@
+import { Injectable } from '@nestjs/common';
+import { InjectModel } from '@nestjs/mongoose';
+import { Model, Types } from 'mongoose';
+import { TenantScope } from '../auth/principal';
+import { recordFilter, tenantFilter } from './tenant-filter';
+import { WebhookSubscriptionDoc } from './schemas/webhook-subscription.schema';
+import { WebhookSubscription } from './notification.types';
+
+type LeanSubscription = WebhookSubscriptionDoc & { _id: Types.ObjectId };
+export type SubscriptionChanges = Partial<Pick<WebhookSubscription, 'url' | 'events' | 'secret' | 'active' | 'description'>>;
+
+function toSubscription({ _id, ...rest }: LeanSubscription): WebhookSubscription {
+  return { id: _id.toHexString(), ...(rest as Omit<WebhookSubscription, 'id'>) };
+}
+
+@Injectable()
+export class WebhookSubscriptionRepository {
+  constructor(@InjectModel(WebhookSubscriptionDoc.name) private readonly subscriptions: Model<WebhookSubscriptionDoc>) {}
+
+  async create(fields: Omit<WebhookSubscription, 'id'>): Promise<WebhookSubscription> {
+    const doc = await this.subscriptions.create(fields);
+    return toSubscription(doc.toObject() as LeanSubscription);
+  }
+
+  findById(id: string): Promise<WebhookSubscription | null> {
+    return this.findForTenant(id, null);
+  }
+
+  async findForTenant(id: string, scope: TenantScope | null): Promise<WebhookSubscription | null> {
+    const filter = recordFilter(id, scope);
+    if (!filter) return null;
+    const doc = await this.subscriptions.findOne(filter).lean<LeanSubscription>();
+    return doc ? toSubscription(doc) : null;
+  }
+
+  async listForTenant(scope: TenantScope, limit: number, offset: number): Promise<{ items: WebhookSubscription[]; total: number }> {
+    const filter = tenantFilter(scope);
+    const [docs, total] = await Promise.all([
+      this.subscriptions.find(filter).sort({ _id: -1 }).skip(offset).limit(limit).lean<LeanSubscription[]>(),
+      this.subscriptions.countDocuments(filter),
+    ]);
+    return { items: docs.map(toSubscription), total };
+  }
+
+  async findActiveForTenant(tenantId: string): Promise<WebhookSubscription[]> {
+    const docs = await this.subscriptions.find({ tenant_id: tenantId, active: true }).lean<LeanSubscription[]>();
+    return docs.map(toSubscription);
+  }
+
+  async updateForTenant(id: string, scope: TenantScope, changes: SubscriptionChanges, now: Date): Promise<WebhookSubscription | null> {
+    const filter = recordFilter(id, scope);
+    if (!filter) return null;
+    const doc = await this.subscriptions.findOneAndUpdate(filter, { $set: { ...changes, updated_at: now } }, { returnDocument: 'after' }).lean<LeanSubscription>();
+    return doc ? toSubscription(doc) : null;
+  }
+
+  async deleteForTenant(id: string, scope: TenantScope): Promise<boolean> {
+    const filter = recordFilter(id, scope);
+    if (!filter) return false;
+    const res = await this.subscriptions.deleteOne(filter);
+    return res.deletedCount === 1;
+  }
+
+  async ensureIndexes(): Promise<void> {
+    await this.subscriptions.syncIndexes();
+  }
+}

@@ -1,0 +1,92 @@
+import request from 'supertest';
+import { TwilioClientFactory } from '../../src/calls/providers/twilio-client.factory';
+import { Clock } from '../../src/common/clock/clock';
+import { FakeTwilioServer } from '../fakes/fake-twilio.server';
+import { LocalTwilioClientFactory } from '../fakes/local-twilio.client';
+import { createTestApp, TestApp } from './test-app';
+import { testConfig } from './test-config';
+import { TestClock } from './test-clock';
+import { bearer, tokenFor } from './tokens';
+import { waitFor } from './wait';
+
+export interface PacingFigures {
+  callsPerSecond: number;
+  calls: number;
+  instances: number;
+  busiestWindow: number;
+  meanRate: number;
+  lastCallLagMs: number;
+}
+
+// The most provider requests inside any one-second window (sliding: each window starts at a request).
+export function busiestOneSecondWindow(times: number[]): number {
+  const sorted = [...times].sort((a, b) => a - b);
+  let best = 0;
+  let j = 0;
+  for (let i = 0; i < sorted.length; i++) {
+    while (sorted[i] - sorted[j] >= 1000) j++;
+    best = Math.max(best, i - j + 1);
+  }
+  return best;
+}
+
+// `calls` one-time schedules due at one instant, dialed through the fake Twilio by `instances` service
+// instances on one database; the figures are read from the fake's own arrival times.
+export async function runPacing(callsPerSecond: number, calls: number, instances: number): Promise<PacingFigures> {
+  const sid = `AC${'fedcba9876543210'.repeat(2)}`;
+  const token = 'pacing-twilio-token-0123456789';
+  const fake = new FakeTwilioServer(sid, token);
+  await fake.start();
+  const config = testConfig({
+    CALL_PROVIDER: 'twilio',
+    TWILIO_ACCOUNT_SID: sid,
+    TWILIO_AUTH_TOKEN: token,
+    TWILIO_FROM_NUMBER: '+15005550006',
+    CALLS_PER_SECOND: String(callsPerSecond),
+    SCHEDULER_POLL_INTERVAL_MS: '200',
+    SCHEDULER_CONCURRENCY: String(Math.max(8, callsPerSecond)),
+  });
+  // One moved clock for every instance: creating the schedules may take longer than any fixed lead.
+  const clock = new TestClock();
+  const apps: TestApp[] = [];
+  try {
+    for (let i = 0; i < instances; i++) {
+      apps.push(
+        await createTestApp({
+          config,
+          override: (b) => b.overrideProvider(Clock).useValue(clock).overrideProvider(TwilioClientFactory).useValue(new LocalTwilioClientFactory(config, fake.url)),
+        }),
+      );
+    }
+    const auth = bearer(tokenFor('pacing'));
+    const due = new Date(Date.now() + 3_600_000);
+    for (let start = 0; start < calls; start += 25) {
+      await Promise.all(
+        Array.from({ length: Math.min(25, calls - start) }, (_, i) =>
+          request(apps[(start + i) % instances].app.getHttpServer())
+            .post('/schedule/')
+            .set(auth)
+            .send({ phone: `+1415556${String(start + i).padStart(4, '0')}`, scheduled_time: due.toISOString() })
+            .expect(201),
+        ),
+      );
+    }
+    clock.set(new Date(due.getTime() - 500));
+    const dueReal = Date.now() + 500;
+    await waitFor(async () => fake.requests.length >= calls, 120_000 + (calls / callsPerSecond) * 2000, 50);
+    const times = fake.requests.map((r) => r.at);
+    const first = Math.min(...times);
+    const last = Math.max(...times);
+    return {
+      callsPerSecond,
+      calls,
+      instances,
+      busiestWindow: busiestOneSecondWindow(times),
+      meanRate: times.length > 1 ? ((times.length - 1) * 1000) / (last - first) : 0,
+      lastCallLagMs: last - dueReal,
+    };
+  } finally {
+    await Promise.all(apps.map((a) => a.close()));
+    await fake.stop();
+  }
+}
