@@ -10,6 +10,6 @@ describe('pacing to CALLS_PER_SECOND across instances', () => {
     const figures = await runPacing(5, 50, 2);
     expect(figures.busiestWindow).toBeLessThanOrEqual(5);
     // Every call is placed: waiting calls are not dropped.
-    expect(figures.calls).toBe(50);
+    expect(figures.dialed).toBe(50);
   }, 240_000);
 });

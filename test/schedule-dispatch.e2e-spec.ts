@@ -172,11 +172,13 @@ describe('real Agenda across restarts and instances', () => {
     }
   });
 
-  // FerretDB (SQLite) evaluates filters other than _id by scanning the collection, so a drain slows as the
-  // collections grow; 120 occurrences keep the run short while still racing two instances on every one.
+  // On the embedded FerretDB (SQLite) a drain slows as the collections grow; 120 occurrences keep the
+  // run short while still racing two instances on every one.
   it('two instances on one database dispatch each of 120 schedules exactly once', async () => {
     const count = 120;
-    const config = testConfig({ SCHEDULER_POLL_INTERVAL_MS: '100' });
+    // Agenda polls at production's interval: each poll is one findAndModify per job name, and on FerretDB
+    // those compete with every dial's writes (at 500 ms this drain ran at about a third of the speed).
+    const config = testConfig({ SCHEDULER_POLL_INTERVAL_MS: '100', SCHEDULER_JOB_POLL_INTERVAL_MS: '5000' });
     const dials: RecordingCallDispatcher['dials'] = [];
     const make = () => createTestApp({ config, override: (b) => b.overrideProvider(CallDispatcher).useValue(new RecordingCallDispatcher(dials)) });
     const [a, b] = [await make(), await make()];

@@ -12,6 +12,7 @@ import { waitFor } from './wait';
 export interface PacingFigures {
   callsPerSecond: number;
   calls: number;
+  dialed: number;
   instances: number;
   busiestWindow: number;
   meanRate: number;
@@ -44,6 +45,9 @@ export async function runPacing(callsPerSecond: number, calls: number, instances
     TWILIO_FROM_NUMBER: '+15005550006',
     CALLS_PER_SECOND: String(callsPerSecond),
     SCHEDULER_POLL_INTERVAL_MS: '200',
+    // Production's Agenda poll: each poll is one findAndModify per job name, which the embedded FerretDB
+    // serializes with every dial's writes.
+    SCHEDULER_JOB_POLL_INTERVAL_MS: '5000',
     SCHEDULER_CONCURRENCY: String(Math.max(8, callsPerSecond)),
   });
   // One moved clock for every instance: creating the schedules may take longer than any fixed lead.
@@ -73,13 +77,15 @@ export async function runPacing(callsPerSecond: number, calls: number, instances
     }
     clock.set(new Date(due.getTime() - 500));
     const dueReal = Date.now() + 500;
-    await waitFor(async () => fake.requests.length >= calls, 120_000 + (calls / callsPerSecond) * 2000, 50);
+    // A run that cannot keep up still reports what reached the provider by the deadline.
+    await waitFor(async () => fake.requests.length >= calls, 120_000 + (calls / callsPerSecond) * 2000, 50).catch(() => undefined);
     const times = fake.requests.map((r) => r.at);
     const first = Math.min(...times);
     const last = Math.max(...times);
     return {
       callsPerSecond,
       calls,
+      dialed: times.length,
       instances,
       busiestWindow: busiestOneSecondWindow(times),
       meanRate: times.length > 1 ? ((times.length - 1) * 1000) / (last - first) : 0,
