@@ -58,7 +58,11 @@ export class ProviderCallDispatcher extends CallDispatcher {
     for (;;) {
       const grant = await this.pacer.reserve(key, { dueAt: call.occurrenceAt, priority: call.options.priority, startBy: call.startBy ?? null });
       if (grant.kind === 'expired') {
-        return { kind: 'expired', provider: provider.name, detail: `waited for a pacing slot (CALLS_PER_SECOND=${this.config.dialing.callsPerSecond}) past the grace window` };
+        const detail =
+          grant.reason === 'shutting_down'
+            ? 'the service shut down while the call waited for a pacing slot'
+            : `waited for a pacing slot (CALLS_PER_SECOND=${this.config.dialing.callsPerSecond}) past the grace window`;
+        return { kind: 'expired', provider: provider.name, detail };
       }
       if (!dialing) {
         if (call.onDialing && !(await call.onDialing(provider.name))) return { kind: 'expired', provider: provider.name, detail: 'this run no longer owns the attempt' };

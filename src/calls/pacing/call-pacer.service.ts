@@ -19,7 +19,7 @@ export interface PacingTicket {
   startBy: Date | null;
 }
 
-export type PacingGrant = { kind: 'granted'; startAt: number } | { kind: 'expired' };
+export type PacingGrant = { kind: 'granted'; startAt: number } | { kind: 'expired'; reason: 'start_by_passed' | 'shutting_down' };
 
 interface Waiter {
   dueAt: number;
@@ -67,6 +67,8 @@ export class CallPacer implements OnApplicationShutdown {
 
   reserve(key: string, ticket: PacingTicket): Promise<PacingGrant> {
     if (!this.enabled) return Promise.resolve({ kind: 'granted', startAt: this.clock.now().getTime() });
+    // Shutting down: nothing new starts, and the dispatcher records the call as not dialed.
+    if (this.closed) return Promise.resolve({ kind: 'expired', reason: 'shutting_down' });
     let lane = this.lanes.get(key);
     if (!lane) {
       lane = { waiters: [], next: 0, pumping: false };
@@ -84,7 +86,7 @@ export class CallPacer implements OnApplicationShutdown {
 
   onApplicationShutdown(): void {
     this.closed = true;
-    for (const lane of this.lanes.values()) for (const w of lane.waiters.splice(0)) w.resolve({ kind: 'expired' });
+    for (const lane of this.lanes.values()) for (const w of lane.waiters.splice(0)) w.resolve({ kind: 'expired', reason: 'shutting_down' });
   }
 
   private async pump(key: string, lane: Lane): Promise<void> {
@@ -103,7 +105,7 @@ export class CallPacer implements OnApplicationShutdown {
         const head = lane.waiters[0];
         if (head.startBy !== null && at > head.startBy) {
           lane.waiters.shift();
-          head.resolve({ kind: 'expired' });
+          head.resolve({ kind: 'expired', reason: 'start_by_passed' });
           continue;
         }
         let won: boolean;
