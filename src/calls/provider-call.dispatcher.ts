@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Injectable, Logger } from '@nestjs/common';
 import { Clock } from '../common/clock/clock';
 import { AppConfig } from '../config/app-config';
@@ -12,8 +13,6 @@ const MAX_BACKOFF_MS = 30_000;
 const SEAT_POLL_MS = 250;
 // A call whose final status never arrives holds its concurrency seat at most this long.
 const DEFAULT_SEAT_HOLD_MS = 4 * 3600_000;
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, ms)));
 
 // Places one attempt: picks the provider, holds a concurrency seat, waits for a pacing slot for every
 // request it sends, retries only what the provider certainly did not process, and resolves an unknown
@@ -68,7 +67,7 @@ export class ProviderCallDispatcher extends CallDispatcher {
         if (call.onDialing && !(await call.onDialing(provider.name))) return { kind: 'expired', provider: provider.name, detail: 'this run no longer owns the attempt' };
         dialing = true;
       }
-      await sleep(grant.startAt - this.clock.now().getTime());
+      await sleep(Math.max(0, grant.startAt - this.clock.now().getTime()));
       // Sent late, this request could crowd the next second's window: give the slot up and take another.
       if (this.pacer.enabled && this.clock.now().getTime() - grant.startAt > SEND_TOLERANCE_MS) continue;
 

@@ -1,5 +1,6 @@
 import { CALL_PROVIDERS, CallProviderName } from '../config/environment.schema';
 import type { AppConfig } from '../config/app-config';
+import { isPlainObject } from '../common/validation/free-object';
 
 export const MACHINE_DETECTION = ['Enable', 'DetectMessageEnd'] as const;
 export const BACKEND_MODES = ['DIRECT', 'BRIEF_START'] as const;
@@ -40,8 +41,6 @@ export class InvalidProviderOptionsError extends Error {
 }
 
 type Dialing = Pick<AppConfig, 'callProvider' | 'twilio' | 'agentBackend'>;
-
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function str(raw: Record<string, unknown>, key: string, max: number): string | null {
   const value = raw[key];
@@ -91,7 +90,7 @@ export function resolveProviderOptions(raw: Record<string, unknown>, config: Dia
   let say: SayOptions | null = null;
   if (raw.say !== undefined) {
     const s = typeof raw.say === 'string' ? { text: raw.say } : raw.say;
-    if (!isObject(s)) throw new InvalidProviderOptionsError('provider_options.say', 'say must be a string or {text, voice, language}');
+    if (!isPlainObject(s)) throw new InvalidProviderOptionsError('provider_options.say', 'say must be a string or {text, voice, language}');
     const text = str(s, 'text', 4000);
     if (text === null) throw new InvalidProviderOptionsError('provider_options.say.text', 'say.text is required');
     say = { text, voice: str(s, 'voice', 64), language: str(s, 'language', 16) };
@@ -115,7 +114,7 @@ export function resolveProviderOptions(raw: Record<string, unknown>, config: Dia
   }
   const mode = (raw.mode ?? 'DIRECT') as BackendMode;
   if (!BACKEND_MODES.includes(mode)) throw new InvalidProviderOptionsError('provider_options.mode', `mode must be one of ${BACKEND_MODES.join(', ')}`);
-  if (raw.payload !== undefined && !isObject(raw.payload)) throw new InvalidProviderOptionsError('provider_options.payload', 'payload must be an object');
+  if (raw.payload !== undefined && !isPlainObject(raw.payload)) throw new InvalidProviderOptionsError('provider_options.payload', 'payload must be an object');
   if (provider === 'agent_backend' && backendBaseUrl === null && !config.agentBackend.defaultBaseUrl) {
     throw new InvalidProviderOptionsError('provider_options.backend_base_url', 'no backend: set DEFAULT_BACKEND_BASE_URL or give an allow-listed backend_base_url');
   }
@@ -135,7 +134,7 @@ export function resolveProviderOptions(raw: Record<string, unknown>, config: Dia
     mode,
     agentType: str(raw, 'agent_type', 64),
     conversationId: str(raw, 'conversation_id', 128),
-    payload: isObject(raw.payload) ? raw.payload : {},
+    payload: isPlainObject(raw.payload) ? raw.payload : {},
     raw,
   };
 }

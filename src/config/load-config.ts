@@ -96,9 +96,9 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfigVa
       unknownClaimAfterSeconds: parsed.SCHEDULER_UNKNOWN_CLAIM_AFTER_SECONDS,
     },
     notifications: {
-      channels: [...new Set(parsed.NOTIFICATION_CHANNELS.split(',').map((c) => c.trim()).filter((c) => c !== ''))] as Array<'log' | 'webhook'>,
+      channels: [...new Set(list(parsed.NOTIFICATION_CHANNELS))] as Array<'log' | 'webhook'>,
       webhookTimeoutMs: parsed.NOTIFICATION_WEBHOOK_TIMEOUT_MS,
-      retryDelaysMs: parsed.NOTIFICATION_RETRY_DELAYS_MS.split(',').map((d) => d.trim()).filter((d) => d !== '').map(Number),
+      retryDelaysMs: list(parsed.NOTIFICATION_RETRY_DELAYS_MS).map(Number),
       allowPrivateUrls: parsed.NOTIFICATION_ALLOW_PRIVATE_URLS,
       streamHeartbeatMs: parsed.NOTIFICATION_STREAM_HEARTBEAT_MS,
       streamPollMs: parsed.NOTIFICATION_STREAM_POLL_MS,

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { Model } from 'mongoose';
-import { isDuplicateKeyError } from '../common/mongo/mongo-query';
+import { insertedUnlessDuplicate } from '../common/mongo/mongo-query';
 import { CallStatusReceiptDoc } from './schemas/call-status-receipt.schema';
 
 @Injectable()
@@ -10,13 +10,7 @@ export class CallStatusReceiptRepository {
 
   // true the first time this (call, sequence) is seen; false for a redelivery.
   async recordFirstDelivery(callSid: string, dedupeKey: string, now: Date): Promise<boolean> {
-    try {
-      await this.receipts.create({ call_sid: callSid, dedupe_key: dedupeKey, received_at: now });
-      return true;
-    } catch (error) {
-      if (isDuplicateKeyError(error)) return false;
-      throw error;
-    }
+    return insertedUnlessDuplicate(() => this.receipts.create({ call_sid: callSid, dedupe_key: dedupeKey, received_at: now }));
   }
 
   async forgetDelivery(callSid: string, dedupeKey: string): Promise<void> {

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { Model } from 'mongoose';
-import { isDuplicateKeyError, op } from '../../common/mongo/mongo-query';
+import { insertedUnlessDuplicate, op } from '../../common/mongo/mongo-query';
 import { CallLeaseDoc } from '../schemas/call-lease.schema';
 
 @Injectable()
@@ -26,13 +26,7 @@ export class CallLeaseRepository {
     return res.deletedCount;
   }
 
-  private async insert(_id: string, key: string, callLogId: string, now: Date, expiresAt: Date): Promise<boolean> {
-    try {
-      await this.leases.create({ _id, key, call_log_id: callLogId, acquired_at: now, expires_at: expiresAt });
-      return true;
-    } catch (error) {
-      if (isDuplicateKeyError(error)) return false;
-      throw error;
-    }
+  private insert(_id: string, key: string, callLogId: string, now: Date, expiresAt: Date): Promise<boolean> {
+    return insertedUnlessDuplicate(() => this.leases.create({ _id, key, call_log_id: callLogId, acquired_at: now, expires_at: expiresAt }));
   }
 }

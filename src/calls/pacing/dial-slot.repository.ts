@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { Model } from 'mongoose';
-import { isDuplicateKeyError, op } from '../../common/mongo/mongo-query';
+import { insertedUnlessDuplicate, op } from '../../common/mongo/mongo-query';
 import { DialSlotDoc } from '../schemas/dial-slot.schema';
 
 @Injectable()
@@ -9,13 +9,7 @@ export class DialSlotRepository {
   constructor(@InjectModel(DialSlotDoc.name) private readonly slots: Model<DialSlotDoc>) {}
 
   async reserveSlot(key: string, slot: number, at: Date, holder: string): Promise<boolean> {
-    try {
-      await this.slots.create({ _id: `${key}:${slot}`, key, slot, at, holder });
-      return true;
-    } catch (error) {
-      if (isDuplicateKeyError(error)) return false;
-      throw error;
-    }
+    return insertedUnlessDuplicate(() => this.slots.create({ _id: `${key}:${slot}`, key, slot, at, holder }));
   }
 
   async latestSlot(key: string): Promise<number | null> {

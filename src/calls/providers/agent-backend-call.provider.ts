@@ -3,11 +3,10 @@ import { AppConfig } from '../../config/app-config';
 import { CallProvider, PlacedCallLookup, ProviderAttempt, ProviderCallRequest, ProviderCallState } from '../call-provider';
 import { AgentBackendClient, BackendResponse } from './agent-backend.client';
 import { describeError, wasNeverSent } from './network-errors';
-
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+import { isPlainObject } from '../../common/validation/free-object';
 
 function pick(body: unknown, ...keys: string[]): string | null {
-  if (!isObject(body)) return null;
+  if (!isPlainObject(body)) return null;
   for (const key of keys) if (typeof body[key] === 'string' && body[key] !== '') return body[key];
   return null;
 }
@@ -44,8 +43,8 @@ export class AgentBackendCallProvider extends CallProvider {
       agentType: o.agentType ?? request.agentInstanceId ?? undefined,
       conversationId: o.conversationId ?? `${request.scheduleId ?? 'call'}:${request.occurrenceAt.toISOString()}:${request.attemptNumber}`,
     };
-    const place = isObject(p.place) ? p.place : {};
-    const slots = isObject(p.slots) ? p.slots : {};
+    const place = isPlainObject(p.place) ? p.place : {};
+    const slots = isPlainObject(p.slots) ? p.slots : {};
     let scriptPreview = typeof p.scriptPreview === 'string' ? p.scriptPreview : null;
 
     if (o.mode === 'BRIEF_START') {

@@ -5,6 +5,17 @@ export function isDuplicateKeyError(error: unknown): boolean {
 }
 
 // Path ids that are not ObjectIds can't name a record: callers treat them as "not found".
+// For inserts whose unique index is the lock: true if this insert won, false if the key already existed.
+export async function insertedUnlessDuplicate(insert: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await insert();
+    return true;
+  } catch (error) {
+    if (isDuplicateKeyError(error)) return false;
+    throw error;
+  }
+}
+
 export function toObjectId(id: string): Types.ObjectId | null {
   return typeof id === 'string' && /^[0-9a-fA-F]{24}$/.test(id) ? new Types.ObjectId(id) : null;
 }

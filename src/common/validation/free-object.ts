@@ -32,3 +32,7 @@ export function checkFreeObject(value: Record<string, unknown>, field: string, m
   };
   return walk(value, field, 0);
 }
+
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
