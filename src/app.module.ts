@@ -1,15 +1,24 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { EventEmitterModule } from '@nestjs/event-emitter';
 import { ScheduleModule as NestCronModule } from '@nestjs/schedule';
+import { AdminModule } from './admin/admin.module';
+import { AuditModule } from './audit/audit.module';
 import { AuthModule } from './auth/auth.module';
+import { CampaignModule } from './campaign/campaign.module';
+import { SchedulerConfigModule } from './scheduler-config/scheduler-config.module';
 import { CommonModule } from './common/common.module';
 import { AppConfigValues } from './config/app-config';
 import { ConfigModule } from './config/config.module';
+import { DashboardModule } from './dashboard/dashboard.module';
 import { DatabaseModule } from './database/database.module';
+import { DncModule } from './dnc/dnc.module';
+import { CallingRulesModule } from './calling-rules/calling-rules.module';
 import { HealthModule } from './health/health.module';
 import { JobsModule } from './jobs/jobs.module';
 import { NotificationModule } from './notification/notification.module';
+import { ObservabilityModule } from './observability/observability.module';
 import { ScheduleModule } from './schedule/schedule.module';
+import { SecurityModule } from './security/security.module';
 import { StatusUpdateModule } from './status-update/status-update.module';
 import { TrackingModule } from './tracking/tracking.module';
 
@@ -25,12 +34,22 @@ export class AppModule {
         EventEmitterModule.forRoot({ wildcard: true, delimiter: '.' }),
         NestCronModule.forRoot(),
         JobsModule,
+        // Before AuthModule: the rate limit guard runs ahead of JWT checks, so token guessing is limited too.
+        SecurityModule,
         AuthModule,
+        ObservabilityModule,
+        AuditModule,
+        AdminModule,
         HealthModule,
         NotificationModule,
         TrackingModule,
         ScheduleModule,
+        CallingRulesModule,
+        DncModule,
         StatusUpdateModule,
+        CampaignModule,
+        SchedulerConfigModule,
+        DashboardModule,
       ],
     };
   }

@@ -46,6 +46,13 @@ async function bootstrap(): Promise<void> {
     if (closing) return;
     closing = true;
     logger.log(`${signal} received: draining`);
+    // Readiness turns 503 at once; HTTP work and the job queue each get SCHEDULER_SHUTDOWN_TIMEOUT_MS. If
+    // something still hangs after both, the process exits anyway rather than outliving its grace period.
+    const deadline = setTimeout(() => {
+      logger.error('shutdown did not finish in time: exiting');
+      process.exit(1);
+    }, 3 * config.scheduler.shutdownTimeoutMs + 5000);
+    deadline.unref();
     await app.close();
     await embedded?.stop();
     process.exit(0);

@@ -62,8 +62,10 @@ describe('notification maintenance (e2e)', () => {
   let hooks: WebhookReceiver;
   const clock = new TestClock();
   const http = () => request(t.app.getHttpServer());
+  // A week out: the age-cap test advances the injected clock past an hour, and the sweeper reads that same
+  // clock, so a schedule an hour out would be dialed and its call.completed would reach the next test's hook.
   const createSchedule = (auth: Record<string, string>) =>
-    http().post('/schedule/').set(auth).send({ phone: '+14155552671', scheduled_time: new Date(Date.now() + 3_600_000).toISOString() }).expect(201);
+    http().post('/schedule/').set(auth).send({ phone: '+14155552671', scheduled_time: new Date(Date.now() + 7 * 86_400_000).toISOString() }).expect(201);
 
   beforeAll(async () => {
     hooks = await new WebhookReceiver().start();

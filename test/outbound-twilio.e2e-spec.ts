@@ -154,6 +154,39 @@ describe('outbound calls through Twilio (fake Twilio over HTTP)', () => {
     expect(fake.createRequestsTo(phone)).toHaveLength(1);
   });
 
+  it('a reset whose call a status callback attaches to the log before the lookup: still placed, not refused', async () => {
+    // The lookup waits long enough for Twilio's first callback, which names this attempt's log, to land first.
+    const slow = await twilioApp(fake, { UNKNOWN_LOOKUP_DELAY_MS: '2000' });
+    try {
+      const phone = nextPhone();
+      fake.respondWith({ kind: 'drop' });
+      const due = new Date(Date.now() + 1200);
+      const res = await request(slow.app.getHttpServer()).post('/schedule/').set(auth).send({ phone, scheduled_time: due.toISOString() }).expect(201);
+      const id = res.body.schedule_id as string;
+      const call = await waitFor(async () => fake.calls.find((c) => c.to === phone) ?? null, 15_000);
+      const [log] = await waitFor(async () => {
+        const logs = await slow.get<CallLogRepository>(CallLogRepository).findForSchedule(id);
+        return logs.length === 1 ? logs : null;
+      }, 15_000);
+      const callback = await postTwilioCallback(slow.app.getHttpServer(), PUBLIC, TOKEN, `/webhook/call-status?call_log_id=${log.id}`, {
+        AccountSid: SID,
+        CallSid: call.sid,
+        CallStatus: 'ringing',
+      });
+      expect(callback.status).toBe(200);
+      expect((await slow.get<CallLogRepository>(CallLogRepository).findByCallId(call.sid))?.id).toBe(log.id);
+      const claim = await waitFor(async () => {
+        const [c] = await slow.get<OccurrenceClaimRepository>(OccurrenceClaimRepository).findForSchedule(id, 5);
+        return c && c.state !== 'claimed' && c.state !== 'dialing' ? c : null;
+      }, 15_000);
+      expect(claim.state).toBe('dialed');
+      expect(claim.call_id).toBe(call.sid);
+      expect(fake.createRequestsTo(phone)).toHaveLength(1);
+    } finally {
+      await slow.close();
+    }
+  });
+
   it('retry_policy on busy: a second attempt after the delay, and no third when max_attempts is 2', async () => {
     const phone = nextPhone();
     const { id } = await scheduleCall(phone, { retry_policy: { max_attempts: 2, retry_on: ['busy', 'no-answer'], delay_seconds: 1, backoff: 'fixed' } });

@@ -134,7 +134,7 @@ describe('schedule API (e2e)', () => {
       expect((await http().post(`/schedule/${id}/pause`).set(alice).expect(409)).body.error_code).toBe('SCHEDULE_010');
 
       const active = await http().get('/schedule/active').set(alice).expect(200);
-      expect(active.body.active_schedules.find((a: { schedule_id: string }) => a.schedule_id === id)).toMatchObject({ status: 'paused', job_id: expect.any(String) });
+      expect(active.body.active_schedules.find((a: { schedule_id: string }) => a.schedule_id === id)).toMatchObject({ status: 'paused', job_id: null });
 
       const resumed = await http().post(`/schedule/${id}/resume`).set(alice).expect(200);
       expect(resumed.body.schedule.status).toBe('scheduled');

@@ -1,7 +1,7 @@
 import request from 'supertest';
 import { CallDispatcher } from '../src/calls/call-dispatcher';
 import { Clock } from '../src/common/clock/clock';
-import { CallDispatchJob } from '../src/schedule/dispatch/call-dispatch.job';
+import { OccurrenceDispatchService } from '../src/schedule/dispatch/occurrence-dispatch.service';
 import { ScheduleReconcileJob } from '../src/schedule/dispatch/schedule-reconcile.job';
 import { OccurrenceClaimRepository } from '../src/schedule/occurrence-claim.repository';
 import { CallLogRepository } from '../src/tracking/call-log.repository';
@@ -19,7 +19,7 @@ describe('dispatch driven by an injectable clock (service level, real database)'
   const clock = new TestClock();
   const recorder = new RecordingCallDispatcher();
   const http = () => request(t.app.getHttpServer());
-  const handle = (id: string) => t.get<CallDispatchJob>(CallDispatchJob).handle({ schedule_id: id });
+  const handle = (id: string) => t.get<OccurrenceDispatchService>(OccurrenceDispatchService).dispatchDue(id);
   const getSchedule = async (id: string) => (await http().get(`/schedule/${id}`).set(alice).expect(200)).body.schedule;
   const createSchedule = async (at: Date, extra: Record<string, unknown> = {}): Promise<string> =>
     (await http().post('/schedule/').set(alice).send({ phone: '+14155552671', scheduled_time: at.toISOString(), ...extra }).expect(201)).body.schedule_id;
@@ -38,7 +38,7 @@ describe('dispatch driven by an injectable clock (service level, real database)'
   it('fires a recurring schedule on each occurrence and completes at max_occurrences', async () => {
     const start = nextWholeMinute();
     const id = await createSchedule(start, { repeat_config: { enabled: true, frequency: 'hourly', max_occurrences: 3 } });
-    expect(await handle(id)).toEqual({ outcome: 'early', nextRunAt: new Date(start.getTime() + t.config.scheduler.backstopDelayMs) });
+    expect(await handle(id)).toEqual({ outcome: 'early', nextRunAt: start });
 
     const fired: string[] = [];
     for (let i = 0; i < 3; i++) {

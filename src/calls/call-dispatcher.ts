@@ -15,7 +15,15 @@ export interface PlaceCallRequest {
   onDialing?: (provider: string) => Promise<boolean>;
   // Whether a provider call id already belongs to another attempt (used when reconciling an unknown one).
   isKnownCall?: (callId: string) => Promise<boolean>;
+  // The calling rules again, for the instant the request would leave: waiting for a seat or a pacing slot
+  // can carry a call past the end of the callee's window (or past a number's addition to the DNC list).
+  checkBeforeRequest?: (at: Date) => Promise<PreRequestVerdict>;
 }
+
+export type PreRequestVerdict =
+  | { kind: 'proceed' }
+  | { kind: 'defer'; until: Date; detail: string }
+  | { kind: 'skip'; reason: string; detail: string };
 
 export type PlaceCallResult =
   | { kind: 'placed'; provider: string; callId: string; reconciled?: boolean }
@@ -24,7 +32,10 @@ export type PlaceCallResult =
   // The request may have reached the provider: record unknown and reconcile before any new dial.
   | { kind: 'unknown'; provider: string; detail: string }
   // Waited for a pacing slot past its start-by instant; nothing was dialed.
-  | { kind: 'expired'; provider: string; detail: string };
+  | { kind: 'expired'; provider: string; detail: string }
+  // checkBeforeRequest said not now (calling hours) or never (DNC); nothing was dialed.
+  | { kind: 'deferred'; provider: string; until: Date; detail: string }
+  | { kind: 'skipped'; provider: string; reason: string; detail: string };
 
 // The port the schedule module dials through; providers live behind it in src/calls.
 export abstract class CallDispatcher {

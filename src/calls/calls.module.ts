@@ -1,5 +1,7 @@
 import { Module } from '@nestjs/common';
 import { MongooseModule } from '@nestjs/mongoose';
+import { CallingRulesModule } from '../calling-rules/calling-rules.module';
+import { DncModule } from '../dnc/dnc.module';
 import { CallDispatcher } from './call-dispatcher';
 import { CallProviderRegistry } from './call-provider.registry';
 import { DialPolicy } from './dial-policy.service';
@@ -22,6 +24,8 @@ import { DialSlotDoc, DialSlotSchema } from './schemas/dial-slot.schema';
       { name: DialSlotDoc.name, schema: DialSlotSchema },
       { name: CallLeaseDoc.name, schema: CallLeaseSchema },
     ]),
+    DncModule,
+    CallingRulesModule,
   ],
   providers: [
     SimulatedCallProvider,

@@ -46,7 +46,7 @@ export class ProviderCallDispatcher extends CallDispatcher {
     const seated = await this.takeSeat(key, call);
     if (!seated) return { kind: 'expired', provider: provider.name, detail: `no free call seat (MAX_CONCURRENT_CALLS=${this.config.dialing.maxConcurrentCalls}) before the grace window ended` };
     const result = await this.attempt(provider, key, call);
-    if (result.kind === 'rejected' || result.kind === 'expired') await this.releaseSeat(call.callLogId);
+    if (result.kind === 'rejected' || result.kind === 'expired' || result.kind === 'deferred' || result.kind === 'skipped') await this.releaseSeat(call.callLogId);
     return result;
   }
 
@@ -62,6 +62,12 @@ export class ProviderCallDispatcher extends CallDispatcher {
             ? 'the service shut down while the call waited for a pacing slot'
             : `waited for a pacing slot (CALLS_PER_SECOND=${this.config.dialing.callsPerSecond}) past the grace window`;
         return { kind: 'expired', provider: provider.name, detail };
+      }
+      if (call.checkBeforeRequest) {
+        const verdict = await call.checkBeforeRequest(new Date(Math.max(grant.startAt, this.clock.now().getTime())));
+        // The slot goes unused: one wasted slot is cheaper than a call at the wrong hour.
+        if (verdict.kind === 'defer') return { kind: 'deferred', provider: provider.name, until: verdict.until, detail: verdict.detail };
+        if (verdict.kind === 'skip') return { kind: 'skipped', provider: provider.name, reason: verdict.reason, detail: verdict.detail };
       }
       if (!dialing) {
         if (call.onDialing && !(await call.onDialing(provider.name))) return { kind: 'expired', provider: provider.name, detail: 'this run no longer owns the attempt' };

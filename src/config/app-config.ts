@@ -23,9 +23,12 @@ export abstract class AppConfig {
     callTimeoutSeconds: number;
     timeLimitSeconds: number;
     requestTimeoutMs: number;
+    apiBaseUrl?: string;
   };
   abstract readonly voiceAgentStreamUrl?: string;
   abstract readonly callReconcileAfterMinutes: number;
+  abstract readonly callUnknownSettleAfterMinutes: number;
+  abstract readonly apiQueryMaxTimeMs: number;
   abstract readonly agentBackend: { defaultBaseUrl?: string; allowedBaseUrls: string[]; internalToken?: string; requestTimeoutMs: number };
   abstract readonly dialing: {
     callsPerSecond: number;
@@ -44,7 +47,8 @@ export abstract class AppConfig {
     pollIntervalMs: number;
     jobPollIntervalMs: number;
     concurrency: number;
-    backstopDelayMs: number;
+    // How far ahead each sweep reads due schedules into in-memory timers (at least one poll interval).
+    lookaheadMs: number;
     sweepBatch: number;
     lockLifetimeMs: number;
     shutdownTimeoutMs: number;
@@ -62,9 +66,20 @@ export abstract class AppConfig {
     deliveryRetentionSeconds: number;
     pruneIntervalMs: number;
   };
+  // Callee-local calling hours applied to every dial that has no window of its own.
+  abstract readonly callingHoursDefault: { start: string; end: string };
+  abstract readonly campaigns: { tickIntervalMs: number; tickBatch: number };
   abstract readonly metadataMaxBytes: number;
   abstract readonly statusCallbackConcurrency: number;
   abstract readonly logLevel: LogLevelName;
+  abstract readonly operations: {
+    metricsToken?: string;
+    auditRetentionDays: number;
+    rateLimitPerMinute: number;
+    requestBodyLimitKb: number;
+    corsOrigins: string[];
+    adminSessionTtlSeconds: number;
+  };
 }
 
 export type AppConfigValues = { -readonly [K in keyof AppConfig]: AppConfig[K] };

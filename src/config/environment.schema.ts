@@ -110,6 +110,12 @@ export class EnvironmentVariables {
   @IntSetting(1000, 120_000)
   TWILIO_REQUEST_TIMEOUT_MS: number = 15_000;
 
+  // Sends the Twilio SDK's API requests to another origin (a local fake provider in tests and benchmarks).
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] })
+  TWILIO_API_BASE_URL?: string;
+
   @Transform(emptyToUndefined)
   @IsOptional()
   @Matches(/^wss?:\/\/.+/, { message: 'VOICE_AGENT_STREAM_URL must be a ws:// or wss:// URL' })
@@ -152,6 +158,15 @@ export class EnvironmentVariables {
   @IntSetting(1, 7 * 24 * 60)
   CALL_RECONCILE_AFTER_MINUTES: number = 30;
 
+  // The database stops an API list or tracking read at this limit (maxTimeMS) and the API answers 503.
+  @IntSetting(100, 600_000)
+  API_QUERY_MAX_TIME_MS: number = 15_000;
+
+  // Twilio ends any call after 4 h unless TimeLimit says otherwise: a dial of unknown outcome with no
+  // callback after that was never connected, or is over.
+  @IntSetting(1, 7 * 24 * 60)
+  CALL_UNKNOWN_SETTLE_AFTER_MINUTES: number = 250;
+
   @Transform(emptyToUndefined)
   @IsOptional()
   @Matches(/^\s*\+[1-9]\d{6,14}(\s*,\s*\+[1-9]\d{6,14})*\s*$/, { message: 'SAFE_MODE_ALLOWED_NUMBERS must be a comma list of E.164 numbers' })
@@ -174,6 +189,10 @@ export class EnvironmentVariables {
   @IsIanaTimezone({ message: 'SCHEDULER_TIMEZONE must be an IANA timezone name' })
   SCHEDULER_TIMEZONE: string = 'UTC';
 
+  // Default calling hours in the callee's local time, every day: HH:mm-HH:mm (end may be 24:00).
+  @Matches(/^\s*([01]\d|2[0-3]):[0-5]\d\s*-\s*(([01]\d|2[0-3]):[0-5]\d|24:00)\s*$/, { message: 'CALLING_HOURS_DEFAULT must be HH:mm-HH:mm, e.g. 08:00-21:00' })
+  CALLING_HOURS_DEFAULT: string = '08:00-21:00';
+
   @IntSetting(1, 100)
   SCHEDULER_MAX_INSTANCES: number = 3;
 
@@ -181,7 +200,7 @@ export class EnvironmentVariables {
   SCHEDULER_MISFIRE_GRACE_TIME: number = 300;
 
   @IntSetting(50, 60_000)
-  SCHEDULER_POLL_INTERVAL_MS: number = 1000;
+  SCHEDULER_POLL_INTERVAL_MS: number = 5000;
 
   @IntSetting(1, 10_000)
   SCHEDULER_CONCURRENCY: number = 8;
@@ -189,8 +208,8 @@ export class EnvironmentVariables {
   @IntSetting(100, 600_000)
   SCHEDULER_JOB_POLL_INTERVAL_MS: number = 5000;
 
-  @IntSetting(0, 3_600_000)
-  SCHEDULER_BACKSTOP_DELAY_MS: number = 30_000;
+  @IntSetting(0, 600_000)
+  SCHEDULER_LOOKAHEAD_MS: number = 10_000;
 
   @IntSetting(1, 100_000)
   SCHEDULER_SWEEP_BATCH: number = 1000;
@@ -203,6 +222,14 @@ export class EnvironmentVariables {
 
   @IntSetting(10)
   SCHEDULER_UNKNOWN_CLAIM_AFTER_SECONDS: number = 300;
+
+  // How often each running campaign's Agenda job re-reads the database and starts the next attempts.
+  @IntSetting(200, 600_000)
+  CAMPAIGN_TICK_INTERVAL_MS: number = 15_000;
+
+  // How many contacts one campaign tick considers at most.
+  @IntSetting(1, 10_000)
+  CAMPAIGN_TICK_BATCH: number = 500;
 
   @Transform(toBool)
   @IsBoolean()
@@ -244,4 +271,26 @@ export class EnvironmentVariables {
 
   @IsIn(LOG_LEVELS)
   LOG_LEVEL: LogLevelName = 'log';
+
+  // RATE_LIMIT_PER_MINUTE=0 turns the per-token limit off; CORS_ORIGINS empty means no CORS headers at all.
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
+  @MinLength(16, { message: 'METRICS_TOKEN must be at least 16 characters' })
+  METRICS_TOKEN?: string;
+
+  @IntSetting(1, 3650)
+  AUDIT_RETENTION_DAYS: number = 90;
+
+  @IntSetting(0, 1_000_000)
+  RATE_LIMIT_PER_MINUTE: number = 600;
+
+  @IntSetting(1, 10_240)
+  REQUEST_BODY_LIMIT_KB: number = 256;
+
+  @Matches(/^\s*(https?:\/\/[^\s,]+(\s*,\s*https?:\/\/[^\s,]+)*)?\s*$/, { message: 'CORS_ORIGINS must be a comma list of http(s) origins' })
+  CORS_ORIGINS: string = '';
+
+  @IntSetting(60, 24 * 3600)
+  ADMIN_SESSION_TTL_SECONDS: number = 900;
 }

@@ -43,6 +43,12 @@ describe('loadConfig', () => {
     expect(ok.simulator.signingToken).toBe('b'.repeat(32));
   });
 
+  it('takes an optional Twilio API origin (benchmarks and tests point the SDK at a local fake)', () => {
+    expect(loadConfig({ JWT_SECRET: SECRET }).twilio.apiBaseUrl).toBeUndefined();
+    expect(loadConfig({ JWT_SECRET: SECRET, TWILIO_API_BASE_URL: 'http://127.0.0.1:4010/' }).twilio.apiBaseUrl).toBe('http://127.0.0.1:4010');
+    expect(() => loadConfig({ JWT_SECRET: SECRET, TWILIO_API_BASE_URL: 'not a url' })).toThrow(/TWILIO_API_BASE_URL/);
+  });
+
   it('requires a backend for agent_backend, and parses the dialing lists', () => {
     expect(() => loadConfig({ JWT_SECRET: SECRET, CALL_PROVIDER: 'agent_backend' })).toThrow(/DEFAULT_BACKEND_BASE_URL/);
     const config = loadConfig({

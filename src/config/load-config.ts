@@ -23,6 +23,11 @@ function list(value: string | undefined): string[] {
   return (value ?? '').split(',').map((v) => v.trim()).filter((v) => v.length > 0);
 }
 
+function callingHours(value: string): { start: string; end: string } {
+  const [start, end] = value.split('-').map((v) => v.trim());
+  return { start, end };
+}
+
 export function loadConfig(env: Record<string, string | undefined>): AppConfigValues {
   const relevant: Record<string, string> = {};
   for (const [key, value] of Object.entries(env)) {
@@ -55,9 +60,12 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfigVa
       callTimeoutSeconds: parsed.TWILIO_CALL_TIMEOUT_SECONDS,
       timeLimitSeconds: parsed.TWILIO_TIME_LIMIT_SECONDS,
       requestTimeoutMs: parsed.TWILIO_REQUEST_TIMEOUT_MS,
+      apiBaseUrl: parsed.TWILIO_API_BASE_URL?.replace(/\/+$/, ''),
     },
     voiceAgentStreamUrl: parsed.VOICE_AGENT_STREAM_URL,
     callReconcileAfterMinutes: parsed.CALL_RECONCILE_AFTER_MINUTES,
+    callUnknownSettleAfterMinutes: parsed.CALL_UNKNOWN_SETTLE_AFTER_MINUTES,
+    apiQueryMaxTimeMs: parsed.API_QUERY_MAX_TIME_MS,
     agentBackend: {
       defaultBaseUrl: parsed.DEFAULT_BACKEND_BASE_URL?.replace(/\/+$/, ''),
       allowedBaseUrls: [...new Set([parsed.DEFAULT_BACKEND_BASE_URL, ...list(parsed.BACKEND_BASE_URL_ALLOWLIST)].filter((u): u is string => !!u).map((u) => u.replace(/\/+$/, '')))],
@@ -89,7 +97,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfigVa
       pollIntervalMs: parsed.SCHEDULER_POLL_INTERVAL_MS,
       jobPollIntervalMs: parsed.SCHEDULER_JOB_POLL_INTERVAL_MS,
       concurrency: parsed.SCHEDULER_CONCURRENCY,
-      backstopDelayMs: parsed.SCHEDULER_BACKSTOP_DELAY_MS,
+      lookaheadMs: Math.max(parsed.SCHEDULER_LOOKAHEAD_MS, parsed.SCHEDULER_POLL_INTERVAL_MS),
       sweepBatch: parsed.SCHEDULER_SWEEP_BATCH,
       lockLifetimeMs: parsed.SCHEDULER_LOCK_LIFETIME_MS,
       shutdownTimeoutMs: parsed.SCHEDULER_SHUTDOWN_TIMEOUT_MS,
@@ -107,8 +115,18 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfigVa
       deliveryRetentionSeconds: parsed.NOTIFICATION_DELIVERY_RETENTION_SECONDS,
       pruneIntervalMs: parsed.NOTIFICATION_PRUNE_INTERVAL_MS,
     },
+    callingHoursDefault: callingHours(parsed.CALLING_HOURS_DEFAULT),
+    campaigns: { tickIntervalMs: parsed.CAMPAIGN_TICK_INTERVAL_MS, tickBatch: parsed.CAMPAIGN_TICK_BATCH },
     metadataMaxBytes: parsed.METADATA_MAX_BYTES,
     statusCallbackConcurrency: parsed.STATUS_CALLBACK_CONCURRENCY,
     logLevel: parsed.LOG_LEVEL,
+    operations: {
+      metricsToken: parsed.METRICS_TOKEN,
+      auditRetentionDays: parsed.AUDIT_RETENTION_DAYS,
+      rateLimitPerMinute: parsed.RATE_LIMIT_PER_MINUTE,
+      requestBodyLimitKb: parsed.REQUEST_BODY_LIMIT_KB,
+      corsOrigins: list(parsed.CORS_ORIGINS).map((o) => o.replace(/\/+$/, '')),
+      adminSessionTtlSeconds: parsed.ADMIN_SESSION_TTL_SECONDS,
+    },
   };
 }

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectConnection } from '@nestjs/mongoose';
 import { Connection } from 'mongoose';
 import { JobQueueService } from '../jobs/job-queue.service';
+import { ShutdownDrain } from './shutdown-drain.service';
 
 export interface ComponentStatus {
   status: 'up' | 'down';
@@ -13,9 +14,14 @@ export class HealthService {
   constructor(
     @InjectConnection() private readonly connection: Connection,
     private readonly jobs: JobQueueService,
+    private readonly drain: ShutdownDrain,
   ) {}
 
   async readiness(): Promise<{ ready: boolean; components: Record<string, ComponentStatus> }> {
+    if (this.drain.isDraining()) {
+      const down: ComponentStatus = { status: 'down', detail: 'shutting down' };
+      return { ready: false, components: { shutdown: down } };
+    }
     const database = await this.pingDatabase();
     const scheduler: ComponentStatus = this.jobs.isRunning() ? { status: 'up' } : { status: 'down', detail: 'job scheduler is not running' };
     return { ready: database.status === 'up' && scheduler.status === 'up', components: { database, scheduler } };

@@ -1,8 +1,6 @@
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { Agenda, Job } from 'agenda';
 import { MongoBackend } from '@agendajs/mongo-backend';
-import { InjectConnection } from '@nestjs/mongoose';
-import { Connection, Types } from 'mongoose';
 import { AppConfig } from '../config/app-config';
 
 export type JobHandler<T> = (data: T, job: Job<T>) => Promise<JobOutcome>;
@@ -32,17 +30,15 @@ export class JobQueueService implements OnApplicationShutdown {
   private started = false;
   private draining = false;
 
-  constructor(
-    private readonly config: AppConfig,
-    @InjectConnection() private readonly connection: Connection,
-  ) {
+  constructor(private readonly config: AppConfig) {
     if (!config.mongodbUri) throw new Error('MONGODB_URI must be resolved before the job queue starts');
     this.backend = new MongoBackend({ address: config.mongodbUri, collection: AGENDA_COLLECTION, ensureIndex: true });
     this.agenda = new Agenda({
       backend: this.backend,
       name: `call-scheduler-${process.pid}`,
-      // Agenda only carries backstops and periodic maintenance; due calls are swept in batches. Each Agenda
-      // poll is a write transaction scanning its collection on FerretDB, so it polls rarely.
+      // Agenda carries retries, deferrals, webhook deliveries and periodic maintenance; due schedules are
+      // swept by DueScheduleSweeper. Each Agenda poll is a write transaction scanning its collection on
+      // FerretDB, so it polls rarely.
       processEvery: config.scheduler.jobPollIntervalMs,
       maxConcurrency: config.scheduler.concurrency,
       defaultConcurrency: config.scheduler.concurrency,
@@ -51,6 +47,16 @@ export class JobQueueService implements OnApplicationShutdown {
       defaultLockLifetime: config.scheduler.lockLifetimeMs,
     });
     this.agenda.on('error', (error: Error) => this.logger.error(`agenda: ${error.message}`));
+    this.guardFireAndForgetUnlock();
+  }
+
+  // Agenda calls unlockJob without awaiting it; a busy or unreachable database then rejects unhandled and
+  // Node exits the process. A lock left behind expires after its lifetime, so a failed unlock is only logged.
+  private guardFireAndForgetUnlock(): void {
+    const repository = this.backend.repository as { unlockJob(job: unknown): Promise<void> };
+    const unlock = repository.unlockJob.bind(repository);
+    repository.unlockJob = (job: unknown) =>
+      unlock(job).catch((error: unknown) => this.logger.warn(`agenda: unlock failed, the lock will expire: ${error instanceof Error ? error.message : String(error)}`));
   }
 
   define<T>(name: string, handler: JobHandler<T>, options: DefineOptions = {}): void {
@@ -86,6 +92,11 @@ export class JobQueueService implements OnApplicationShutdown {
     this.started = true;
   }
 
+  // For the admin job view (Agendash) only; everything else goes through this service's methods.
+  agendaForAdminView(): Agenda {
+    return this.agenda;
+  }
+
   isRunning(): boolean {
     return this.started && !this.draining;
   }
@@ -107,20 +118,6 @@ export class JobQueueService implements OnApplicationShutdown {
     await job.save();
   }
 
-  // Pushes idle jobs' next run out to `until` in one write (for work another component has in hand).
-  async postponeJobs(jobIds: string[], until: Date): Promise<void> {
-    const ids = jobIds.filter((id) => Types.ObjectId.isValid(id)).map((id) => new Types.ObjectId(id));
-    if (ids.length === 0) return;
-    await this.connection
-      .collection(AGENDA_COLLECTION)
-      .updateMany({ _id: { $in: ids }, lockedAt: null, nextRunAt: { $ne: null, $lt: until } }, { $set: { nextRunAt: until } });
-  }
-
-  async setDisabledById(jobId: string, disabled: boolean): Promise<void> {
-    if (disabled) await this.agenda.disable({ id: jobId });
-    else await this.agenda.enable({ id: jobId });
-  }
-
   async removeById(jobId: string): Promise<void> {
     await this.agenda.cancel({ id: jobId });
   }
@@ -137,12 +134,8 @@ export class JobQueueService implements OnApplicationShutdown {
     return job.attrs._id!.toString();
   }
 
-  async removeUnique(name: string, key: Record<string, string>): Promise<number> {
-    return this.agenda.cancel({ name, data: key });
-  }
-
-  async setDisabled(name: string, key: Record<string, string>, disabled: boolean): Promise<number> {
-    return disabled ? this.agenda.disable({ name, data: key }) : this.agenda.enable({ name, data: key });
+  async removeAll(name: string): Promise<number> {
+    return this.agenda.cancel({ name });
   }
 
   async every(interval: string, name: string, data: Record<string, unknown> = {}): Promise<void> {

@@ -4,7 +4,7 @@ import { CurrentPrincipal } from '../auth/auth.decorators';
 import { AdminRoleRequiredException } from '../auth/auth.exceptions';
 import { Principal } from '../auth/principal';
 import { AppConfig } from '../config/app-config';
-import { PageQuery } from '../schedule/dto/list-schedules.query';
+import { PageQuery } from '../common/dto/page.query';
 import { deliveryView, subscriptionView } from './dto/notification.response';
 import { ListDeliveriesQuery, StreamQuery } from './dto/notification.queries';
 import { CreateSubscriptionDto, UpdateSubscriptionDto } from './dto/subscription.dto';

@@ -1,8 +1,9 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, Optional } from '@nestjs/common';
 import { Principal, scopeOf } from '../auth/principal';
 import { Clock } from '../common/clock/clock';
 import { AppConfig } from '../config/app-config';
 import { JobOutcome, JobQueueService } from '../jobs/job-queue.service';
+import { MetricsRecorder } from '../observability/metrics/metrics-recorder';
 import { matchesAnyPattern } from './event-pattern';
 import { DELIVER_JOB, DeliverJobData, LEASE_SLACK_MS } from './notification.constants';
 import { DeliveryStatus, envelopeOf, StoredEvent, WebhookDelivery } from './notification.types';
@@ -29,6 +30,7 @@ export class WebhookDeliveryService {
     private readonly jobs: JobQueueService,
     private readonly clock: Clock,
     private readonly config: AppConfig,
+    @Optional() private readonly metrics?: MetricsRecorder,
   ) {}
 
   async fanOut(event: StoredEvent): Promise<number> {
@@ -117,6 +119,7 @@ export class WebhookDeliveryService {
     const delay = ok ? null : retryDelayAfter(number, this.config.notifications.retryDelaysMs);
     const finishedAt = this.clock.now();
     const status: DeliveryStatus = ok ? 'delivered' : delay === null ? 'dead' : 'retrying';
+    this.metrics?.notificationDelivery(status);
     const nextAttemptAt = delay === null ? null : new Date(finishedAt.getTime() + delay);
     await this.deliveries.recordAttempt(
       delivery.id,

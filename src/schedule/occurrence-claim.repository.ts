@@ -1,15 +1,16 @@
 import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { Model, Types } from 'mongoose';
-import { isDuplicateKeyError, op } from '../common/mongo/mongo-query';
+import { insertedUnlessDuplicate, isDuplicateKeyError, op } from '../common/mongo/mongo-query';
+import { ClaimDecision, ClaimDecisionDoc } from './schemas/claim-decision.schema';
 import { OccurrenceClaimDoc } from './schemas/occurrence-claim.schema';
 import { ClaimState, OccurrenceClaim } from './schedule.types';
 
 type LeanClaim = OccurrenceClaimDoc & { _id: Types.ObjectId };
 
-function toClaim({ _id, ...rest }: LeanClaim): OccurrenceClaim {
+function toClaim({ _id, run_id: _run, ...rest }: LeanClaim): OccurrenceClaim {
   // Claims written before outcome retries existed have no attempt number: they were attempt 1.
-  return { id: _id.toHexString(), ...(rest as Omit<OccurrenceClaim, 'id'>), attempt_number: rest.attempt_number ?? 1 };
+  return { id: _id.toHexString(), ...(rest as Omit<OccurrenceClaim, 'id'>), attempt_number: rest.attempt_number ?? 1, deferral: rest.deferral ?? 0 };
 }
 
 export type ClaimResult = { won: true; claim: OccurrenceClaim } | { won: false };
@@ -18,26 +19,36 @@ const IN_FLIGHT: ClaimState[] = ['claimed', 'dialing'];
 
 @Injectable()
 export class OccurrenceClaimRepository {
-  constructor(@InjectModel(OccurrenceClaimDoc.name) private readonly claims: Model<OccurrenceClaimDoc>) {}
+  constructor(
+    @InjectModel(OccurrenceClaimDoc.name) private readonly claims: Model<OccurrenceClaimDoc>,
+    @InjectModel(ClaimDecisionDoc.name) private readonly decisions: Model<ClaimDecisionDoc>,
+  ) {}
 
   // The exactly-once gate: a duplicate key means another run already owns this occurrence.
-  async claimOccurrence(input: { scheduleId: string; tenantId: string; occurrenceAt: Date; attemptNumber?: number; state: ClaimState; instance: string; now: Date; detail?: string }): Promise<ClaimResult> {
+  // `runId` lets a repeated insert (the first one's reply lost to a connection error) find its own claim.
+  async claimOccurrence(input: { scheduleId: string; tenantId: string; occurrenceAt: Date; attemptNumber?: number; deferral?: number; state: ClaimState; instance: string; now: Date; detail?: string; runId?: string }): Promise<ClaimResult> {
     try {
       const doc = await this.claims.create({
         schedule_id: input.scheduleId,
         tenant_id: input.tenantId,
         occurrence_at: input.occurrenceAt,
         attempt_number: input.attemptNumber ?? 1,
+        deferral: input.deferral ?? 0,
         state: input.state,
         claimed_by: input.instance,
         claimed_at: input.now,
+        run_id: input.runId ?? null,
         detail: input.detail ?? null,
         updated_at: input.now,
       });
       return { won: true, claim: toClaim(doc.toObject() as LeanClaim) };
     } catch (error) {
       if (!isDuplicateKeyError(error)) throw error;
-      return { won: false };
+      if (!input.runId) return { won: false };
+      const existing = await this.claims
+        .findOne({ schedule_id: input.scheduleId, occurrence_at: input.occurrenceAt, attempt_number: input.attemptNumber ?? 1, deferral: input.deferral ?? 0 })
+        .lean<LeanClaim>();
+      return existing?.run_id === input.runId ? { won: true, claim: toClaim(existing) } : { won: false };
     }
   }
 
@@ -49,6 +60,20 @@ export class OccurrenceClaimRepository {
   // Only for a claim whose run dialed nothing (its schedule changed under it): frees the occurrence.
   async releaseUndialed(id: string): Promise<void> {
     await this.claims.deleteOne({ _id: new Types.ObjectId(id), state: op({ $in: ['claimed', 'missed'] }) });
+  }
+
+  // Dial or give up, decided once per claim by whoever inserts first; the loser gets the winner's decision.
+  // Idempotent: a caller that repeats its own insert (a lost reply) reads back its own decision.
+  async decide(claimId: string, decision: ClaimDecision, by: string, now: Date): Promise<ClaimDecision> {
+    if (await insertedUnlessDuplicate(() => this.decisions.create({ _id: claimId, decision, decided_by: by, decided_at: now }))) return decision;
+    const stored = await this.decisions.findById(claimId).lean<{ decision: ClaimDecision }>();
+    if (!stored) throw new Error(`claim ${claimId}: decision insert reported a duplicate but none is stored`);
+    return stored.decision;
+  }
+
+  async decisionFor(claimId: string): Promise<ClaimDecision | null> {
+    const stored = await this.decisions.findById(claimId).lean<{ decision: ClaimDecision }>();
+    return stored?.decision ?? null;
   }
 
   async countInFlight(scheduleId: string): Promise<number> {
@@ -70,6 +95,6 @@ export class OccurrenceClaimRepository {
   }
 
   async ensureIndexes(): Promise<void> {
-    await this.claims.syncIndexes();
+    await Promise.all([this.claims.syncIndexes(), this.decisions.syncIndexes()]);
   }
 }

@@ -1,4 +1,6 @@
+import { InvalidProviderOptionsError, resolveProviderOptions } from '../calls/provider-options';
 import { ErrorCode } from '../common/errors/error-codes';
+import { AppConfig } from '../config/app-config';
 import { checkFreeObject } from '../common/validation/free-object';
 import { toE164 } from '../common/validation/is-phone.decorator';
 import {
@@ -15,6 +17,26 @@ import { InvalidScheduleInputException } from './schedule.exceptions';
 import { nextWithinBounds } from './schedule-timing';
 import { RetryPolicyDto } from './dto/retry-policy.dto';
 import { MisfirePolicy, RetryPolicy, Schedule, StoredRepeatConfig } from './schedule.types';
+import { CallingWindow } from '../calling-rules/calling-window';
+import { CallingWindowDto, toCallingWindow } from '../calling-rules/dto/calling-window.dto';
+
+// The context API input is checked in: the instant, defaults and the provider options check.
+export function definitionContextFor(config: AppConfig, now: Date) {
+  return {
+    now,
+    defaultTimezone: config.scheduler.timezone,
+    maxObjectBytes: config.metadataMaxBytes,
+    checkProviderOptions: (options: Record<string, unknown>) => {
+      try {
+        resolveProviderOptions(options, config);
+        return null;
+      } catch (error) {
+        if (error instanceof InvalidProviderOptionsError) return { field: error.field, issue: error.issue };
+        throw error;
+      }
+    },
+  };
+}
 
 export type ProviderOptionsCheck = (options: Record<string, unknown>) => { field: string; issue: string } | null;
 
@@ -41,6 +63,9 @@ export interface ScheduleDefinition {
   user_profile_id: string | null;
   metadata: Record<string, unknown>;
   provider_options: Record<string, unknown>;
+  respect_calling_hours: boolean;
+  callee_timezone: string | null;
+  calling_window: CallingWindow | null;
 }
 
 function fail(code: ErrorCode, field: string, issue: string): never {
@@ -135,6 +160,12 @@ export function buildDefinition(
     next = first;
   }
 
+  const respectCallingHours = input.respect_calling_hours ?? true;
+  // Waiving calling hours is for a call the person asked for at that time: one occurrence, never a campaign's.
+  if (!respectCallingHours && (repeat || context.previous?.campaign_id)) {
+    fail('SCHEDULE_017', 'respect_calling_hours', repeat ? 'Only a one-off schedule may waive calling hours' : 'A campaign schedule must respect calling hours');
+  }
+
   return {
     phone,
     scheduled_time: scheduled,
@@ -149,6 +180,36 @@ export function buildDefinition(
     user_profile_id: input.user_profile_id ?? null,
     metadata: input.metadata ?? {},
     provider_options: input.provider_options ?? {},
+    respect_calling_hours: respectCallingHours,
+    callee_timezone: input.callee_timezone ?? null,
+    calling_window: input.calling_window ? toCallingWindow(input.calling_window) : null,
+  };
+}
+
+// A new API schedule as stored: its definition, its owner, and the state before its first occurrence.
+export function newScheduleFields(
+  definition: ScheduleDefinition,
+  owner: { tenantId: string; sub: string; userProfileId?: string },
+  now: Date,
+): Omit<Schedule, 'id'> {
+  return {
+    ...definition,
+    tenant_id: owner.tenantId,
+    created_by: owner.sub,
+    user_profile_id: definition.user_profile_id ?? owner.userProfileId ?? null,
+    status: 'scheduled',
+    call_type: 'outbound',
+    occurrence_count: 0,
+    last_call_status: null,
+    last_occurrence_at: null,
+    call_id: null,
+    duration: null,
+    job_id: null,
+    campaign_id: null,
+    campaign_contact_id: null,
+    version: 1,
+    created_at: now,
+    last_updated: now,
   };
 }
 
@@ -168,6 +229,9 @@ export function mergeForUpdate(previous: Schedule, changes: Partial<CreateSchedu
     misfire_policy: previous.misfire_policy,
     provider_options: previous.provider_options,
     retry_policy: previous.retry_policy ?? undefined,
+    respect_calling_hours: previous.respect_calling_hours,
+    callee_timezone: previous.callee_timezone,
+    calling_window: previous.calling_window ? (previous.calling_window as CallingWindowDto) : undefined,
   };
   const merged: CreateScheduleDto = { ...base };
   for (const [key, value] of Object.entries(changes)) {

@@ -10,20 +10,29 @@ import { ScheduleEventRepository } from './schedule-event.repository';
 import { ScheduleRepository } from './schedule.repository';
 import { RetryPolicy, Schedule } from './schedule.types';
 
+// How far back a repeated outcome looks for the events it wrote the first time.
+const RECENT_EVENTS = 50;
+
 export interface FinalCallOutcome {
   scheduleId: string;
   callLogId: string;
   callId: string | null;
   status: string;
   duration: number | null;
+  // Recorded in full before (the sweep repairing a status a racing write undid): nothing is announced again.
+  announced?: boolean;
 }
 
 export function retryDelaySeconds(policy: RetryPolicy, failedAttempt: number): number {
   return policy.backoff === 'exponential' ? policy.delay_seconds * 2 ** (failedAttempt - 1) : policy.delay_seconds;
 }
 
-// How a call's final status feeds back into its schedule. Called once per call (the webhook only
-// calls it when its update moved the log into a final status), so a retry is scheduled at most once.
+// How a call's final status feeds back into its schedule. Normally called once per call (the webhook
+// calls it when its update moved the log into a final status), but also again for the same call: a
+// redelivery or the outcome sweep finishing what a cut-off delivery left undone, or repairing a schedule
+// that a racing dispatcher write put back to running. So every step is safe to repeat: the events are
+// written once per call log, the status moves are conditional, and a second retry job for the same
+// attempt loses that attempt's unique occurrence claim.
 @Injectable()
 export class ScheduleOutcomeService {
   constructor(
@@ -45,41 +54,58 @@ export class ScheduleOutcomeService {
       ...(outcome.callId ? { call_id: outcome.callId } : {}),
       last_updated: now,
     });
-    await this.events.appendFor(schedule, now, outcome.status === 'completed' ? 'info' : 'warn', 'call_final', `Call ended ${outcome.status}`, {
-      call_log_id: outcome.callLogId,
-      call_id: outcome.callId,
-      status: outcome.status,
-      duration: outcome.duration,
-    });
-    if (await this.scheduleRetry(schedule, outcome, now)) return;
+    const recorded = await this.eventsRecordedFor(schedule.id, outcome.callLogId);
+    if (!recorded.has('call_final')) {
+      await this.events.appendFor(schedule, now, outcome.status === 'completed' ? 'info' : 'warn', 'call_final', `Call ended ${outcome.status}`, {
+        call_log_id: outcome.callLogId,
+        call_id: outcome.callId,
+        status: outcome.status,
+        duration: outcome.duration,
+      });
+    }
+    if (await this.scheduleRetry(schedule, outcome, now, recorded.has('retry_scheduled'))) return;
 
     let finalStatus: 'completed' | 'failed' | null = null;
     if (!schedule.repeat_config) {
       finalStatus = outcome.status === 'completed' ? 'completed' : 'failed';
       const moved = await this.schedules.recordCallProgress(schedule.id, ['pending', 'running'], { status: finalStatus });
-      if (moved) await this.schedules.syncActive({ ...schedule, status: finalStatus }, null, now);
+      if (moved) await this.schedules.syncActive({ ...schedule, status: finalStatus }, now);
       else finalStatus = null;
     }
-    if (finalStatus === 'completed') {
+    if (finalStatus === 'completed' && !outcome.announced) {
       this.publisher.publish(scheduleChanged('schedule.completed', { ...schedule, status: 'completed', next_execution: null }, now));
     }
   }
 
-  private async scheduleRetry(schedule: Schedule, outcome: FinalCallOutcome, now: Date): Promise<boolean> {
+  // The outcome sweep's input: one-time schedules still running, whose latest call it checks.
+  async runningOneTimeScheduleIds(afterId: string | null, limit: number): Promise<string[]> {
+    return (await this.schedules.findRunningOneTime(afterId, limit)).map((s) => s.id);
+  }
+
+  // Event types already written for this call log (a repeated outcome writes none of them again).
+  private async eventsRecordedFor(scheduleId: string, callLogId: string): Promise<Set<string>> {
+    const latest = await this.events.latestFor(scheduleId, RECENT_EVENTS);
+    return new Set(latest.filter((e) => e.data?.call_log_id === callLogId).map((e) => e.type));
+  }
+
+  private async scheduleRetry(schedule: Schedule, outcome: FinalCallOutcome, now: Date, alreadyScheduled: boolean): Promise<boolean> {
     const policy = schedule.retry_policy;
     if (!policy || !(policy.retry_on as string[]).includes(outcome.status)) return false;
     const log = await this.callLogs.findById(outcome.callLogId);
     if (!log?.occurrence_at || log.attempt_number >= policy.max_attempts) return false;
     // A one-time schedule waits for its next attempt; a paused or cancelled one takes none.
     if (!schedule.repeat_config) {
-      if (!(await this.schedules.recordCallProgress(schedule.id, ['running', 'pending'], { status: 'pending' }))) return false;
-      await this.schedules.syncActive({ ...schedule, status: 'pending' }, null, now);
+      // Already pending: this outcome was recorded before (a repeat), and an unchanged write reports no change.
+      if (schedule.status !== 'pending' && !(await this.schedules.recordCallProgress(schedule.id, ['running', 'pending'], { status: 'pending' }))) return false;
+      await this.schedules.syncActive({ ...schedule, status: 'pending' }, now);
     } else if (schedule.status !== 'scheduled') return false;
+    if (alreadyScheduled) return true;
     const attempt = log.attempt_number + 1;
     const runAt = new Date(now.getTime() + retryDelaySeconds(policy, log.attempt_number) * 1000);
     const payload: CallRetryPayload = { schedule_id: schedule.id, occurrence_at: log.occurrence_at.toISOString(), attempt_number: attempt };
     await this.jobs.createJob(CALL_RETRY_JOB, payload, runAt);
     await this.events.appendFor(schedule, now, 'info', 'retry_scheduled', `Attempt ${attempt} of ${policy.max_attempts} at ${runAt.toISOString()} after ${outcome.status}`, {
+      call_log_id: outcome.callLogId,
       occurrence_at: payload.occurrence_at,
       attempt_number: attempt,
       run_at: runAt.toISOString(),

@@ -1,10 +1,13 @@
-import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Post, Put, Query, Res } from '@nestjs/common';
-import type { Response } from 'express';
+import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Post, Put, Query, Req, Res } from '@nestjs/common';
+import type { Request, Response } from 'express';
 import { CurrentPrincipal } from '../auth/auth.decorators';
 import { Principal } from '../auth/principal';
 import { RequestValidationException } from '../common/errors/app.exception';
+import { ownBodyContentType, readOwnJsonBody } from '../common/http/own-body-routes.middleware';
+import { MAX_BULK_SCHEDULES, ScheduleBulkService } from './schedule-bulk.service';
 import { CreateScheduleDto } from './dto/create-schedule.dto';
-import { ListSchedulesQuery, PageQuery } from './dto/list-schedules.query';
+import { PageQuery } from '../common/dto/page.query';
+import { ListSchedulesQuery } from './dto/list-schedules.query';
 import { activeView, eventView, scheduleView } from './dto/schedule.response';
 import { UpdateScheduleDto } from './dto/update-schedule.dto';
 import { ScheduleService } from './schedule.service';
@@ -17,9 +20,15 @@ function idempotencyKeyOf(raw: string | undefined): string | undefined {
   return raw;
 }
 
+// 10,000 create bodies with generous metadata; the global JSON limit does not apply to this route.
+const BULK_BODY_LIMIT_BYTES = 32 * 1024 * 1024;
+
 @Controller('schedule')
 export class ScheduleController {
-  constructor(private readonly service: ScheduleService) {}
+  constructor(
+    private readonly service: ScheduleService,
+    private readonly bulk: ScheduleBulkService,
+  ) {}
 
   @Post()
   async create(
@@ -37,6 +46,28 @@ export class ScheduleController {
       schedule_id: schedule.id,
       next_execution: schedule.next_execution?.toISOString() ?? null,
     };
+  }
+
+  // Up to MAX_BULK_SCHEDULES create bodies as {"schedules": [...]}; one result per item, in order.
+  @Post('bulk')
+  async createMany(
+    @CurrentPrincipal() principal: Principal,
+    @Req() req: Request,
+    @Headers('idempotency-key') rawKey: string | undefined,
+    @Res({ passthrough: true }) res: Response,
+  ) {
+    const key = idempotencyKeyOf(rawKey);
+    if (ownBodyContentType(req) !== 'application/json') throw new RequestValidationException('SCHEDULE_016', 'Content-Type', 'Send the schedules as application/json');
+    const body = await readOwnJsonBody(req, BULK_BODY_LIMIT_BYTES);
+    const items = (body as { schedules?: unknown } | null)?.schedules;
+    if (!Array.isArray(items) || items.length === 0 || items.length > MAX_BULK_SCHEDULES || Object.keys(body as object).length !== 1) {
+      throw new RequestValidationException('SCHEDULE_016', 'schedules', `The body must be {"schedules": [...]} with 1 to ${MAX_BULK_SCHEDULES} schedules`);
+    }
+    const { results, replayed } = await this.bulk.createMany(principal, items, key);
+    res.status(replayed ? 200 : 201);
+    if (replayed) res.setHeader('Idempotent-Replayed', 'true');
+    const created = results.filter((r) => r.status === 'created').length;
+    return { status: 'success', message: `${created} of ${results.length} schedules created`, total: results.length, created, rejected: results.length - created, results };
   }
 
   @Get()

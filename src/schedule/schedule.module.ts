@@ -3,13 +3,14 @@ import { MongooseModule } from '@nestjs/mongoose';
 import { CallsModule } from '../calls/calls.module';
 import { TrackingModule } from '../tracking/tracking.module';
 import { CallInstructionsService } from './call-instructions.service';
-import { CallDispatchJob } from './dispatch/call-dispatch.job';
 import { CallRetryJob } from './dispatch/call-retry.job';
+import { CallDeferredJob } from './dispatch/call-deferred.job';
 import { DispatchTrigger } from './dispatch/dispatch-trigger';
 import { DueScheduleSweeper } from './dispatch/due-schedule.sweeper';
 import { OccurrenceDispatchService } from './dispatch/occurrence-dispatch.service';
 import { ScheduleReconcileJob } from './dispatch/schedule-reconcile.job';
 import { IdempotencyKeyRepository } from './idempotency-key.repository';
+import { InternalScheduleService } from './internal-schedule.service';
 import { OccurrenceClaimRepository } from './occurrence-claim.repository';
 import { ScheduleEventRepository } from './schedule-event.repository';
 import { ScheduleOutcomeService } from './schedule-outcome.service';
@@ -19,7 +20,11 @@ import { ScheduleService } from './schedule.service';
 import { ActiveScheduleDoc, ActiveScheduleSchema } from './schemas/active-schedule.schema';
 import { CallScheduleDoc, CallScheduleSchema } from './schemas/call-schedule.schema';
 import { IdempotencyKeyDoc, IdempotencyKeySchema } from './schemas/idempotency-key.schema';
+import { BulkRequestDoc, BulkRequestSchema } from './schemas/bulk-request.schema';
+import { BulkRequestRepository } from './bulk-request.repository';
+import { ScheduleBulkService } from './schedule-bulk.service';
 import { OccurrenceClaimDoc, OccurrenceClaimSchema } from './schemas/occurrence-claim.schema';
+import { ClaimDecisionDoc, ClaimDecisionSchema } from './schemas/claim-decision.schema';
 import { ScheduleEventDoc, ScheduleEventSchema } from './schemas/schedule-event.schema';
 
 @Module({
@@ -29,7 +34,9 @@ import { ScheduleEventDoc, ScheduleEventSchema } from './schemas/schedule-event.
       { name: ActiveScheduleDoc.name, schema: ActiveScheduleSchema },
       { name: ScheduleEventDoc.name, schema: ScheduleEventSchema },
       { name: OccurrenceClaimDoc.name, schema: OccurrenceClaimSchema },
+      { name: ClaimDecisionDoc.name, schema: ClaimDecisionSchema },
       { name: IdempotencyKeyDoc.name, schema: IdempotencyKeySchema },
+      { name: BulkRequestDoc.name, schema: BulkRequestSchema },
     ]),
     CallsModule,
     TrackingModule,
@@ -41,16 +48,19 @@ import { ScheduleEventDoc, ScheduleEventSchema } from './schemas/schedule-event.
     OccurrenceClaimRepository,
     IdempotencyKeyRepository,
     ScheduleService,
+    ScheduleBulkService,
+    BulkRequestRepository,
     ScheduleOutcomeService,
     CallInstructionsService,
     OccurrenceDispatchService,
-    CallDispatchJob,
     CallRetryJob,
+    CallDeferredJob,
     ScheduleReconcileJob,
     DispatchTrigger,
     DueScheduleSweeper,
+    InternalScheduleService,
   ],
-  exports: [ScheduleOutcomeService, CallInstructionsService],
+  exports: [ScheduleOutcomeService, CallInstructionsService, InternalScheduleService],
 })
 export class ScheduleModule implements OnModuleInit {
   constructor(

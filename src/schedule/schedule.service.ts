@@ -1,4 +1,3 @@
-import { InvalidProviderOptionsError, resolveProviderOptions } from '../calls/provider-options';
 import { Injectable } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import { Principal, scopeOf, TenantScope } from '../auth/principal';
@@ -11,7 +10,7 @@ import { CreateScheduleDto } from './dto/create-schedule.dto';
 import { ListSchedulesQuery } from './dto/list-schedules.query';
 import { UpdateScheduleDto } from './dto/update-schedule.dto';
 import { IdempotencyKeyRepository } from './idempotency-key.repository';
-import { buildDefinition, mergeForUpdate } from './schedule-definition';
+import { buildDefinition, definitionContextFor, mergeForUpdate, newScheduleFields } from './schedule-definition';
 import { ScheduleEventRepository } from './schedule-event.repository';
 import { DispatchTrigger } from './dispatch/dispatch-trigger';
 import { LATEST_EVENTS_LIMIT } from './schedule.constants';
@@ -28,12 +27,23 @@ import { ActiveScheduleRecord, EventLevel, Schedule, ScheduleEventRecord, Schedu
 const EDITABLE: ScheduleStatus[] = ['scheduled', 'paused'];
 const DELETABLE: ScheduleStatus[] = ['scheduled', 'paused', 'completed', 'failed', 'cancelled', 'missed'];
 
+function isAwaitingCallingHours(schedule: Schedule): boolean {
+  return !schedule.repeat_config && schedule.status === 'pending' && schedule.last_call_status === 'deferred_calling_hours';
+}
+
+// The statuses a state change may start from, given the schedule as it reads now.
+type AllowedFrom = (current: Schedule) => ScheduleStatus[];
+const fromEditable: AllowedFrom = () => EDITABLE;
+// A one-time call deferred to the callee's calling hours reads pending for hours with nothing in flight:
+// it can be cancelled, and the deferred run then finds it inactive. A pending call being dialed cannot.
+const cancellableFrom: AllowedFrom = (current) => (isAwaitingCallingHours(current) ? ['pending'] : EDITABLE);
+
 export interface ScheduleDetails {
   schedule: Schedule;
   events: ScheduleEventRecord[];
 }
 
-function canonicalHash(value: unknown): string {
+export function canonicalHash(value: unknown): string {
   const canonical = (v: unknown): unknown =>
     Array.isArray(v)
       ? v.map(canonical)
@@ -76,37 +86,19 @@ export class ScheduleService {
     }
 
     let schedule: Schedule;
-    let jobId: string | null = null;
     try {
-      jobId = await this.trigger.create(id, definition.next_execution);
-      schedule = await this.schedules.insertSchedule(id, {
-        ...definition,
-        tenant_id: principal.tenantId,
-        created_by: principal.sub,
-        user_profile_id: definition.user_profile_id ?? principal.userProfileId ?? null,
-        status: 'scheduled',
-        call_type: 'outbound',
-        occurrence_count: 0,
-        last_call_status: null,
-        last_occurrence_at: null,
-        call_id: null,
-        duration: null,
-        job_id: jobId,
-        version: 1,
-        created_at: now,
-        last_updated: now,
-      });
-      await this.schedules.syncActive(schedule, jobId, now);
+      schedule = await this.schedules.insertSchedule(id, newScheduleFields(definition, principal, now));
+      await this.schedules.syncActive(schedule, now);
     } catch (error) {
-      // Nothing half-written: a job without its schedule or a schedule without its job is undone,
-      // and the idempotency key is freed so that the client's retry can succeed.
-      if (jobId) await this.trigger.remove(id, jobId).catch(() => undefined);
+      // Nothing half-written: a schedule without its mirror is undone, and the idempotency key is freed
+      // so that the client's retry can succeed.
       await this.schedules.softDelete(id, 1, ['scheduled'], now).catch(() => undefined);
       if (idempotencyKey) await this.idempotency.releaseKey(principal.tenantId, 'schedule.create', idempotencyKey).catch(() => undefined);
       throw error;
     }
     await this.record(schedule, 'created', 'info', 'Schedule created', { next_execution: schedule.next_execution });
     this.announce('schedule.created', schedule);
+    this.trigger.armed(schedule.id, schedule.status, schedule.next_execution);
     return { schedule, replayed: false };
   }
 
@@ -146,15 +138,15 @@ export class ScheduleService {
     });
     const updated = await this.schedules.updateIfVersion(id, current.version, EDITABLE, { ...definition, last_updated: now });
     if (!updated) throw await this.conflictFor(principal, id, 'update');
-    const jobId = await this.rearm(updated);
-    await this.schedules.syncActive(updated, jobId, now);
+    await this.schedules.syncActive(updated, now);
+    this.trigger.armed(updated.id, updated.status, updated.next_execution);
     await this.record(updated, 'updated', 'info', 'Schedule updated', { changed: Object.keys(dto), next_execution: updated.next_execution });
     this.announce('schedule.updated', updated);
     return updated;
   }
 
   async pause(principal: Principal, id: string): Promise<Schedule> {
-    return this.transition(principal, id, 'pause', ['scheduled'], () => ({ status: 'paused' }), 'paused', 'schedule.paused');
+    return this.transition(principal, id, 'pause', () => ['scheduled'], () => ({ status: 'paused' }), 'paused', 'schedule.paused');
   }
 
   // Resume continues from now: occurrences that fell inside the pause are not replayed.
@@ -163,7 +155,7 @@ export class ScheduleService {
       principal,
       id,
       'resume',
-      ['paused'],
+      () => ['paused'],
       (current, now) => {
         if (!current.repeat_config) return { status: 'scheduled', next_execution: current.scheduled_time };
         const next = nextWithinBounds(current, now, current.occurrence_count, true);
@@ -175,7 +167,7 @@ export class ScheduleService {
   }
 
   async cancel(principal: Principal, id: string): Promise<Schedule> {
-    return this.transition(principal, id, 'cancel', ['scheduled', 'paused'], () => ({ status: 'cancelled', next_execution: null }), 'cancelled', 'schedule.cancelled');
+    return this.transition(principal, id, 'cancel', cancellableFrom, () => ({ status: 'cancelled', next_execution: null }), 'cancelled', 'schedule.cancelled');
   }
 
   async remove(principal: Principal, id: string): Promise<void> {
@@ -183,8 +175,7 @@ export class ScheduleService {
     if (!DELETABLE.includes(current.status)) throw new IllegalScheduleTransitionException('delete', current.status);
     const now = this.clock.now();
     if (!(await this.schedules.softDelete(id, current.version, DELETABLE, now))) throw await this.conflictFor(principal, id, 'delete');
-    await this.trigger.remove(id, current.job_id);
-    await this.schedules.syncActive({ ...current, status: 'cancelled' }, null, now);
+    await this.schedules.syncActive({ ...current, status: 'cancelled' }, now);
     await this.record(current, 'deleted', 'info', 'Schedule deleted', {});
     this.announce('schedule.deleted', current);
   }
@@ -193,35 +184,29 @@ export class ScheduleService {
     principal: Principal,
     id: string,
     action: string,
-    from: ScheduleStatus[],
+    allowedFrom: AllowedFrom,
     change: (current: Schedule, now: Date) => Partial<Schedule>,
     eventType: string,
     eventName: ScheduleEventName,
   ): Promise<Schedule> {
     const current = await this.load(scopeOf(principal), id);
+    const from = allowedFrom(current);
     if (!from.includes(current.status)) throw new IllegalScheduleTransitionException(action, current.status);
     const now = this.clock.now();
     const updated = await this.schedules.updateIfVersion(id, current.version, from, { ...change(current, now), last_updated: now });
-    if (!updated) throw await this.conflictFor(principal, id, action);
-    const jobId = await this.rearm(updated);
-    await this.schedules.syncActive(updated, jobId, now);
+    if (!updated) throw await this.conflictFor(principal, id, action, allowedFrom);
+    await this.schedules.syncActive(updated, now);
+    this.trigger.armed(updated.id, updated.status, updated.next_execution);
     await this.record(updated, eventType, 'info', `Schedule ${eventType}`, { next_execution: updated.next_execution });
     this.announce(eventName, updated);
     return updated;
   }
 
-  // Keeps the schedule's single Agenda job in step with its state.
-  private async rearm(schedule: Schedule): Promise<string | null> {
-    if (schedule.status === 'scheduled') return this.trigger.arm(schedule.id, schedule.job_id, schedule.next_execution);
-    if (schedule.status === 'paused') await this.trigger.suspend(schedule.id, schedule.job_id);
-    else await this.trigger.remove(schedule.id, schedule.job_id);
-    return null;
-  }
-
-  private async conflictFor(principal: Principal, id: string, action: string): Promise<Error> {
+  private async conflictFor(principal: Principal, id: string, action: string, allowedFrom: AllowedFrom = fromEditable): Promise<Error> {
     const fresh = await this.schedules.findForTenant(id, scopeOf(principal));
     if (!fresh) return new ScheduleNotFoundException(id);
-    if (fresh.status !== 'scheduled' && fresh.status !== 'paused') return new IllegalScheduleTransitionException(action, fresh.status);
+    // Still in a state this kind of change starts from: someone else's write got in between.
+    if (!EDITABLE.includes(fresh.status) && !allowedFrom(fresh).includes(fresh.status)) return new IllegalScheduleTransitionException(action, fresh.status);
     return new ScheduleModifiedConcurrentlyException();
   }
 
@@ -242,20 +227,7 @@ export class ScheduleService {
   }
 
   private definitionContext(now: Date) {
-    return {
-      now,
-      defaultTimezone: this.config.scheduler.timezone,
-      maxObjectBytes: this.config.metadataMaxBytes,
-      checkProviderOptions: (options: Record<string, unknown>) => {
-        try {
-          resolveProviderOptions(options, this.config);
-          return null;
-        } catch (error) {
-          if (error instanceof InvalidProviderOptionsError) return { field: error.field, issue: error.issue };
-          throw error;
-        }
-      },
-    };
+    return definitionContextFor(this.config, now);
   }
 
   private async record(schedule: Schedule, type: string, level: EventLevel, message: string, data: Record<string, unknown>): Promise<void> {

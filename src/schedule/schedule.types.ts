@@ -1,3 +1,4 @@
+import type { CallingWindow } from '../calling-rules/calling-window';
 import type { Frequency } from './recurrence/recurrence';
 
 export const SCHEDULE_STATUSES = ['scheduled', 'paused', 'pending', 'running', 'completed', 'failed', 'cancelled', 'missed'] as const;
@@ -48,6 +49,15 @@ export interface Schedule {
   repeat_config: StoredRepeatConfig | null;
   misfire_policy: MisfirePolicy;
   retry_policy: RetryPolicy | null;
+  // Calling rules: dial only inside the callee's window (false only for a one-off the person asked for).
+  respect_calling_hours: boolean;
+  // The callee's own zone; null derives it from the number, then falls back to `timezone`.
+  callee_timezone: string | null;
+  // null: CALLING_HOURS_DEFAULT every day.
+  calling_window: CallingWindow | null;
+  // Set only by the campaign module for the schedules it creates; never accepted from the API.
+  campaign_id: string | null;
+  campaign_contact_id: string | null;
   next_execution: Date | null;
   occurrence_count: number;
   last_call_status: string | null;
@@ -74,7 +84,7 @@ export interface ScheduleEventRecord {
   data: Record<string, unknown>;
 }
 
-export const CLAIM_STATES = ['claimed', 'dialing', 'dialed', 'failed', 'missed', 'skipped', 'unknown'] as const;
+export const CLAIM_STATES = ['claimed', 'dialing', 'dialed', 'failed', 'missed', 'skipped', 'unknown', 'deferred'] as const;
 export type ClaimState = (typeof CLAIM_STATES)[number];
 
 export interface OccurrenceClaim {
@@ -83,6 +93,8 @@ export interface OccurrenceClaim {
   tenant_id: string;
   occurrence_at: Date;
   attempt_number: number;
+  // 0 for the attempt's first run; each deferral to the callee's calling hours claims the next number.
+  deferral: number;
   state: ClaimState;
   claimed_by: string;
   claimed_at: Date;

@@ -7,6 +7,9 @@ import { StatusUpdateService } from './status-update.service';
 import { TwilioSignatureGuard } from './twilio-signature.guard';
 
 const lenient = new ValidationPipe({
+  // FormBody/RawQuery are custom decorators, which ValidationPipe skips unless told: without this a signed
+  // callback missing CallStatus reached the service and wrote a status-less timeline entry.
+  validateCustomDecorators: true,
   whitelist: true,
   forbidNonWhitelisted: false,
   transform: true,

@@ -16,7 +16,7 @@ import { parseTwilioTimestamp, toInternalStatus } from './status-mapping';
 
 export type CallbackOutcome = 'applied' | 'duplicate' | 'unknown_call';
 
-const CALLBACK_SOURCE = 'twilio_callback';
+export const CALLBACK_SOURCE = 'twilio_callback';
 
 const EVENT_FOR: Partial<Record<CallStatus, CallEventName>> = {
   ringing: 'call.ringing',
@@ -62,7 +62,15 @@ export class StatusUpdateService {
       return 'unknown_call';
     }
     const dedupeKey = dto.SequenceNumber !== undefined ? `seq:${dto.SequenceNumber}` : `status:${dto.CallStatus}`;
-    if (!(await this.receipts.recordFirstDelivery(dto.CallSid, dedupeKey, now))) return 'duplicate';
+    if (!(await this.receipts.recordFirstDelivery(dto.CallSid, dedupeKey, now))) {
+      // The receipt stays when a delivery is cut off after the log write (instance killed, database gone
+      // before the receipt could be withdrawn): the redelivery still finishes the schedule outcome.
+      const status = toInternalStatus(dto.CallStatus);
+      if (!this.outcomeLeftUndone(log, status)) return 'duplicate';
+      const duration = dto.CallDuration !== undefined ? Number(dto.CallDuration) : log.duration;
+      await this.afterTransition(log, status, dto.CallSid, { duration, answered_by: log.answered_by, error_code: log.error_code });
+      return 'applied';
+    }
 
     try {
       const status = toInternalStatus(dto.CallStatus);
@@ -90,8 +98,7 @@ export class StatusUpdateService {
           progress,
           now,
         ));
-      const outcomeLeftUndone = alreadyApplied && log.status === status && isFinalCallStatus(status) && !!log.schedule_id && !log.outcome_recorded_at;
-      if (moved || outcomeLeftUndone) await this.afterTransition(log, status, dto, progress);
+      if (moved || (alreadyApplied && this.outcomeLeftUndone(log, status))) await this.afterTransition(log, status, dto.CallSid, progress);
       return 'applied';
     } catch (error) {
       // Let a redelivery try again: the receipt only stands for a callback that was applied.
@@ -100,27 +107,61 @@ export class StatusUpdateService {
     }
   }
 
+  // The log reached this final status but its schedule never heard of it.
+  private outcomeLeftUndone(log: CallLog, status: CallStatus): boolean {
+    return log.status === status && isFinalCallStatus(status) && !!log.schedule_id && !log.outcome_recorded_at;
+  }
+
+  // The outcome sweep: a final call whose schedule outcome was never recorded gets it with the
+  // callback's side effects (its event was never published either); one whose recorded outcome a racing
+  // dispatcher write undid gets the outcome again, without a second event.
+  async settleFinalCall(log: CallLog): Promise<void> {
+    if (!isFinalCallStatus(log.status) || !log.schedule_id) return;
+    await this.perCall.run(log.call_id ?? log.id, async () => {
+      // Read again inside the call's turn: a callback or another pass may have just recorded it.
+      const current = (await this.callLogs.findById(log.id)) ?? log;
+      const progress: CallLogProgress = { duration: current.duration, answered_by: current.answered_by, error_code: current.error_code };
+      if (current.outcome_recorded_at) await this.recordOutcome(current, current.status, current.call_id, progress);
+      else await this.afterTransition(current, current.status, current.call_id, progress);
+    });
+  }
+
+  // A dial of unknown outcome that no callback resolved in time: its schedule takes the outcome `unknown`
+  // (a one-time schedule fails; nothing is redialed). Skipped if a callback moved the log meanwhile.
+  async settleUnknownCall(log: CallLog): Promise<boolean> {
+    const scheduleId = log.schedule_id;
+    if (!scheduleId) return false;
+    return this.perCall.run(log.call_id ?? log.id, async () => {
+      const current = await this.callLogs.findById(log.id);
+      if (!current || current.status !== 'unknown' || current.outcome_recorded_at) return false;
+      await retryOnLockContention(() => this.outcomes.recordFinalCallStatus({ scheduleId, callLogId: log.id, callId: null, status: 'unknown', duration: null }));
+      await retryOnLockContention(() => this.callLogs.markOutcomeRecorded(log.id, this.clock.now()));
+      return true;
+    });
+  }
+
   // The only place side effects of a status change happen, and only for the request that moved it.
   // The schedule's outcome is database state, so it is durable before the 2xx; it gets its own lock
   // retry so that contention there never replays the (already applied) log transition.
-  private async afterTransition(log: CallLog, status: CallStatus, dto: TwilioStatusCallbackDto, progress: CallLogProgress): Promise<void> {
-    const scheduleId = log.schedule_id;
-    if (isFinalCallStatus(status) && scheduleId) {
-      await retryOnLockContention(() =>
-        this.outcomes.recordFinalCallStatus({ scheduleId, callLogId: log.id, callId: dto.CallSid, status, duration: progress.duration ?? null }),
-      );
-      await retryOnLockContention(() => this.callLogs.markOutcomeRecorded(log.id, this.clock.now()));
-    }
+  private async afterTransition(log: CallLog, status: CallStatus, callId: string | null, progress: CallLogProgress): Promise<void> {
+    await this.recordOutcome(log, status, callId, progress);
     const name = EVENT_FOR[status];
     if (name) {
       this.publishAfterResponse(
-        new CallChangedEvent(name, log.id, log.schedule_id, log.tenant_id, log.phone, status, dto.CallSid, log.attempt_number, this.clock.now().toISOString(), {
+        new CallChangedEvent(name, log.id, log.schedule_id, log.tenant_id, log.phone, status, callId, log.attempt_number, this.clock.now().toISOString(), {
           duration: progress.duration ?? null,
           answered_by: progress.answered_by ?? null,
           error_code: progress.error_code ?? null,
         }),
       );
     }
+  }
+
+  private async recordOutcome(log: CallLog, status: CallStatus, callId: string | null, progress: CallLogProgress): Promise<void> {
+    const scheduleId = log.schedule_id;
+    if (!isFinalCallStatus(status) || !scheduleId) return;
+    await retryOnLockContention(() => this.outcomes.recordFinalCallStatus({ scheduleId, callLogId: log.id, callId, status, duration: progress.duration ?? null, announced: !!log.outcome_recorded_at }));
+    if (!log.outcome_recorded_at) await retryOnLockContention(() => this.callLogs.markOutcomeRecorded(log.id, this.clock.now()));
   }
 
   // Subscribers (notifications, webhooks out) may be slow or synchronous; Twilio waits for our answer

@@ -1,8 +1,9 @@
-import { CanActivate, ExecutionContext, Injectable, Logger } from '@nestjs/common';
+import { CanActivate, ExecutionContext, Injectable, Logger, Optional } from '@nestjs/common';
 import type { Request } from 'express';
 import { AppException } from '../common/errors/app.exception';
 import { AppConfig } from '../config/app-config';
 import { FormParams, isValidTwilioSignature } from '../calls/webhook-signature';
+import { MetricsRecorder } from '../observability/metrics/metrics-recorder';
 
 export class WebhookSignatureInvalidException extends AppException {
   constructor(issue: string) {
@@ -17,7 +18,10 @@ export class TwilioSignatureGuard implements CanActivate {
   private readonly logger = new Logger('WebhookSignature');
   private readonly tokens: string[];
 
-  constructor(private readonly config: AppConfig) {
+  constructor(
+    private readonly config: AppConfig,
+    @Optional() private readonly metrics?: MetricsRecorder,
+  ) {
     this.tokens = [...new Set([config.twilio.authToken, config.simulator.signingToken].filter((t): t is string => !!t))];
   }
 
@@ -45,5 +49,6 @@ export class TwilioSignatureGuard implements CanActivate {
 
   private reject(req: Request, reason: string): void {
     this.logger.warn(`rejected ${req.method} ${req.path}: signature ${reason}`);
+    this.metrics?.webhookSignatureFailed(reason);
   }
 }

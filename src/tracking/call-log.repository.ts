@@ -3,7 +3,9 @@ import { InjectModel } from '@nestjs/mongoose';
 import { Model, Types } from 'mongoose';
 import { TenantScope } from '../auth/principal';
 import { toObjectId, op } from '../common/mongo/mongo-query';
-import { CallStatus, statusesBelow } from './call-status';
+import { findPageWithin, withinTimeLimit } from '../common/mongo/query-time-limit';
+import { AppConfig } from '../config/app-config';
+import { CallStatus, FINAL_CALL_STATUSES, statusesBelow } from './call-status';
 import { CallLog, CallTimelineEntry } from './call-log.types';
 import { CallLogDoc } from './schemas/call-log.schema';
 
@@ -54,7 +56,10 @@ function trackingQuery(scope: TenantScope, filter: CallLogFilter): Record<string
 
 @Injectable()
 export class CallLogRepository {
-  constructor(@InjectModel(CallLogDoc.name) private readonly logs: Model<CallLogDoc>) {}
+  constructor(
+    @InjectModel(CallLogDoc.name) private readonly logs: Model<CallLogDoc>,
+    private readonly config: AppConfig,
+  ) {}
 
   // One log per attempt, written before the provider is called so the attempt is visible at once.
   async createForAttempt(fields: NewCallLog, now: Date): Promise<CallLog> {
@@ -93,6 +98,19 @@ export class CallLogRepository {
     return docs.map(toLog);
   }
 
+  // The latest call log (by attempt, then time) of each schedule, in one query: on FerretDB every
+  // non-_id filter reads the whole collection, so one query per schedule would read it once per schedule.
+  async latestForSchedules(scheduleIds: string[]): Promise<Map<string, CallLog>> {
+    const latest = new Map<string, CallLog>();
+    if (scheduleIds.length === 0) return latest;
+    const docs = await this.logs
+      .find({ schedule_id: op({ $in: [...new Set(scheduleIds)] }) })
+      .sort({ attempt_number: 1, timestamp: 1 })
+      .lean<LeanLog[]>();
+    for (const log of docs.map(toLog)) if (log.schedule_id) latest.set(log.schedule_id, log);
+    return latest;
+  }
+
   async attachProviderCall(id: string, provider: string, callId: string, now: Date): Promise<void> {
     await this.logs.updateOne(
       { _id: new Types.ObjectId(id) },
@@ -103,9 +121,10 @@ export class CallLogRepository {
     );
   }
 
+  // Repeatable: a log already in this status is left as it is (no second timeline entry).
   async markAttemptEnded(id: string, status: CallStatus, fields: CallLogProgress & { provider?: string | null }, now: Date): Promise<void> {
     await this.logs.updateOne(
-      { _id: new Types.ObjectId(id) },
+      { _id: new Types.ObjectId(id), status: op({ $ne: status }) },
       {
         $set: { ...fields, status, last_updated: now },
         $push: { timeline: { status, ts: now, received_at: now, sequence_number: null, source: 'dispatcher', provider_status: null } },
@@ -135,31 +154,65 @@ export class CallLogRepository {
   // Tenant scoping lives here: a non-admin's query always carries its tenant.
   async listForTenant(scope: TenantScope, filter: CallLogFilter, limit: number, offset: number): Promise<{ items: CallLog[]; total: number }> {
     const query = trackingQuery(scope, filter);
-    const [docs, total] = await Promise.all([
-      this.logs.find(query).sort({ timestamp: -1, _id: -1 }).skip(offset).limit(limit).lean<LeanLog[]>(),
-      this.logs.countDocuments(query),
-    ]);
+    const [docs, total] = await findPageWithin<CallLogDoc, LeanLog>(this.logs, query, { timestamp: -1, _id: -1 }, { offset, limit }, this.config.apiQueryMaxTimeMs);
     return { items: docs.map(toLog), total };
   }
 
   // Counts per (status, duration) instead of $sum over durations, which FerretDB answers with 0.
   async countOutcomes(scope: TenantScope, filter: CallLogFilter): Promise<CallOutcomeGroup[]> {
-    const groups = await this.logs.aggregate<{ _id: { status: CallStatus; duration?: number | null }; count: number }>([
-      { $match: trackingQuery(scope, filter) },
-      { $group: { _id: { status: '$status', duration: '$duration' }, count: { $sum: 1 } } },
-    ]);
+    const limitMs = this.config.apiQueryMaxTimeMs;
+    const groups = await withinTimeLimit(limitMs, () =>
+      this.logs
+        .aggregate<{ _id: { status: CallStatus; duration?: number | null }; count: number }>([
+          { $match: trackingQuery(scope, filter) },
+          { $group: { _id: { status: '$status', duration: '$duration' }, count: { $sum: 1 } } },
+        ])
+        .option({ maxTimeMS: limitMs })
+        .exec(),
+    );
     return groups.map((g) => ({ status: g._id.status, duration: typeof g._id.duration === 'number' ? g._id.duration : null, count: g.count }));
   }
 
   // One small row per log, streamed: the input for per-day buckets, which FerretDB cannot $group by.
   async *streamOutcomes(scope: TenantScope, filter: CallLogFilter): AsyncGenerator<CallOutcomeRow> {
-    const cursor = this.logs.find(trackingQuery(scope, filter), { status: 1, duration: 1, timestamp: 1, _id: 0 }).lean<CallOutcomeRow>().cursor({ batchSize: 1000 });
-    for await (const row of cursor) {
+    const limitMs = this.config.apiQueryMaxTimeMs;
+    const cursor = this.logs.find(trackingQuery(scope, filter), { status: 1, duration: 1, timestamp: 1, _id: 0 }).maxTimeMS(limitMs).lean<CallOutcomeRow>().cursor({ batchSize: 1000 });
+    const rows = cursor[Symbol.asyncIterator]();
+    for (;;) {
+      const next = await withinTimeLimit(limitMs, () => rows.next());
+      if (next.done) return;
+      const row = next.value;
       yield { status: row.status, duration: typeof row.duration === 'number' ? row.duration : null, timestamp: row.timestamp };
     }
   }
 
   async ensureIndexes(): Promise<void> {
     await this.logs.syncIndexes();
+  }
+
+  // Dials whose outcome is unknown (a timeout or crash after the request may have left), with no callback since.
+  async findUnknownWithoutOutcome(lastUpdatedBefore: Date, limit: number): Promise<CallLog[]> {
+    const docs = await this.logs
+      .find({ status: 'unknown', outcome_recorded_at: null, last_updated: op({ $lt: lastUpdatedBefore }), schedule_id: op({ $ne: null }) })
+      .sort({ last_updated: 1 })
+      .limit(limit)
+      .lean<LeanLog[]>();
+    return docs.map(toLog);
+  }
+
+  // Final calls of schedules whose outcome was never recorded (a callback cut off between the log write
+  // and the schedule update); oldest first, so a batch that keeps failing does not starve the rest.
+  async findFinalWithoutOutcome(lastUpdatedBefore: Date, limit: number): Promise<CallLog[]> {
+    const docs = await this.logs
+      .find({
+        status: op({ $in: FINAL_CALL_STATUSES }),
+        outcome_recorded_at: null,
+        last_updated: op({ $lt: lastUpdatedBefore }),
+        schedule_id: op({ $ne: null }),
+      })
+      .sort({ last_updated: 1 })
+      .limit(limit)
+      .lean<LeanLog[]>();
+    return docs.map(toLog);
   }
 }

@@ -22,6 +22,10 @@ export function testConfig(env: Record<string, string | undefined> = {}): AppCon
     SIMULATOR_STEP_MS: '20',
     // Pacing is off unless a test is about pacing: most tests dial many calls at once.
     CALLS_PER_SECOND: '0',
+    // Tests run at any hour: calling hours are open all day unless a test is about calling hours.
+    CALLING_HOURS_DEFAULT: '00:00-24:00',
+    // Tests fire many requests per token; the rate limit is off unless a test is about it.
+    RATE_LIMIT_PER_MINUTE: '0',
     MONGODB_URI: testDatabaseUri(),
     ...env,
   });

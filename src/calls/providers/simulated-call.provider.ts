@@ -31,7 +31,8 @@ export class SimulatedCallProvider extends CallProvider implements OnApplication
     return 'simulated';
   }
 
-  async findPlacedCall(): Promise<PlacedCallLookup> {
+  async findPlacedCall(request: PlaceCallRequest): Promise<PlacedCallLookup> {
+    if (request.providerOptions.simulate_outcome === 'unknown') return { kind: 'unavailable', detail: 'simulated: the provider cannot be asked' };
     return { kind: 'not_found' };
   }
 
@@ -40,8 +41,10 @@ export class SimulatedCallProvider extends CallProvider implements OnApplication
   }
 
   async placeCall(request: PlaceCallRequest): Promise<ProviderAttempt> {
-    const callId = `SM${randomBytes(16).toString('hex')}`;
     const requested = request.providerOptions.simulate_outcome;
+    // A request that timed out after it may have left, with no way to look it up: the dial's outcome is unknown.
+    if (requested === 'unknown') return { kind: 'unknown', detail: 'simulated: the request timed out' };
+    const callId = `SM${randomBytes(16).toString('hex')}`;
     const outcome: SimulatedOutcome = OUTCOMES.includes(requested as SimulatedOutcome) ? (requested as SimulatedOutcome) : 'completed';
     const duration = typeof request.providerOptions.simulate_duration === 'number' ? request.providerOptions.simulate_duration : 42;
     const sequence: Array<{ status: string; extra?: FormParams }> =

@@ -50,8 +50,15 @@ interface HttpLikeError {
 }
 
 // Maps anything thrown to the one error body. Unexpected errors become a 500 with an error id and
-// no internals; the id is what operators grep for in the log.
-export function resolveError(error: unknown, now: Date): ResolvedError {
+// no internals; the id is what operators grep for in the log. Given the request's id, every body carries
+// it as error_id, so any error a client quotes leads to that request's log lines.
+export function resolveError(error: unknown, now: Date, requestId?: string): ResolvedError {
+  const resolved = resolveWithoutId(error, now, requestId);
+  if (requestId && !resolved.body.error_id) resolved.body.error_id = requestId;
+  return resolved;
+}
+
+function resolveWithoutId(error: unknown, now: Date, requestId?: string): ResolvedError {
   if (error instanceof AppException) {
     return { httpStatus: error.status, body: body(error.code, error.message, error.details, now) };
   }
@@ -82,7 +89,7 @@ export function resolveError(error: unknown, now: Date): ResolvedError {
   if (status === 503) {
     return { httpStatus: 503, body: body('SERVICE_001', 'Service unavailable', { field: null, issue: e.message ?? 'unavailable' }, now) };
   }
-  const errorId = randomUUID();
+  const errorId = requestId ?? randomUUID();
   return {
     httpStatus: 500,
     body: body('INTERNAL_001', 'Internal server error', { field: null, issue: `Unexpected error; quote error_id ${errorId}` }, now, errorId),

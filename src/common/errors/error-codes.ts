@@ -28,6 +28,22 @@ export const ERROR_CODES = {
   SCHEDULE_013: { status: 400, message: 'Recurrence never produces an occurrence' },
   SCHEDULE_014: { status: 400, message: 'Invalid provider options' },
   SCHEDULE_015: { status: 400, message: 'Invalid retry policy' },
+  SCHEDULE_016: { status: 400, message: 'Invalid bulk request' },
+  SCHEDULE_017: { status: 400, message: 'Calling hours cannot be waived for this schedule' },
+
+  CALLING_RULES_001: { status: 400, message: 'Invalid calling window' },
+
+  DNC_001: { status: 400, message: 'Invalid phone number' },
+  DNC_002: { status: 404, message: 'Do-not-call entry not found' },
+  DNC_003: { status: 409, message: 'Number is already on the do-not-call list' },
+  DNC_004: { status: 400, message: 'Invalid do-not-call import' },
+
+  CAMPAIGN_001: { status: 404, message: 'Campaign not found' },
+  CAMPAIGN_002: { status: 409, message: 'Illegal campaign state change' },
+  CAMPAIGN_003: { status: 400, message: 'Invalid campaign settings' },
+  CAMPAIGN_004: { status: 400, message: 'Invalid contact import' },
+  CAMPAIGN_005: { status: 413, message: 'Contact import too large' },
+  CAMPAIGN_006: { status: 400, message: 'Invalid daily batch request' },
 
   WEBHOOK_001: { status: 403, message: 'Invalid webhook signature' },
   WEBHOOK_002: { status: 404, message: 'Unknown call' },
@@ -46,6 +62,7 @@ export const ERROR_CODES = {
   HTTP_001: { status: 405, message: 'Method not allowed' },
   RATE_001: { status: 429, message: 'Too many requests' },
   SERVICE_001: { status: 503, message: 'Service unavailable' },
+  SERVICE_002: { status: 503, message: 'The query took too long' },
   INTERNAL_001: { status: 500, message: 'Internal server error' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

@@ -1,4 +1,4 @@
-import { ValidationError, ValidationPipe } from '@nestjs/common';
+import { ArgumentMetadata, ValidationError, ValidationPipe } from '@nestjs/common';
 import { RequestValidationException } from '../errors/app.exception';
 import { ErrorCode } from '../errors/error-codes';
 
@@ -25,9 +25,40 @@ function firstProblem(errors: ValidationError[], prefix = ''): FirstProblem | nu
   return null;
 }
 
+const MAX_DEPTH = 32;
+const PROTOTYPE_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+// Walked without recursion, before class-transformer sees the input: it recurses once per level (a body
+// nested deeply enough overflowed the stack, a 500) and silently drops a JSON `__proto__` key (which then
+// escaped the unknown-field and free-object checks).
+function structuralProblem(value: unknown): FirstProblem | null {
+  const pending: Array<{ value: unknown; path: string; depth: number }> = [{ value, path: '', depth: 0 }];
+  while (pending.length > 0) {
+    const { value: v, path, depth } = pending.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth >= MAX_DEPTH) return { field: path, issue: `nested more than ${MAX_DEPTH} levels deep`, code: 'VALIDATION_004' };
+    for (const key of Object.keys(v)) {
+      const field = path ? `${path}.${key}` : key;
+      if (PROTOTYPE_KEYS.has(key)) return { field, issue: `${field} is not an accepted field`, code: 'VALIDATION_003' };
+      pending.push({ value: (v as Record<string, unknown>)[key], path: field, depth: depth + 1 });
+    }
+  }
+  return null;
+}
+
+class RequestValidationPipe extends ValidationPipe {
+  override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    if (metadata.type === 'body' || metadata.type === 'query') {
+      const problem = structuralProblem(value);
+      if (problem) throw new RequestValidationException(problem.code, problem.field || null, problem.issue);
+    }
+    return super.transform(value, metadata);
+  }
+}
+
 // Every DTO boundary: strip nothing silently; unknown fields and wrong shapes are a 400 that names the field.
 export function createValidationPipe(): ValidationPipe {
-  return new ValidationPipe({
+  return new RequestValidationPipe({
     whitelist: true,
     forbidNonWhitelisted: true,
     transform: true,

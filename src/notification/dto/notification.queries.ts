@@ -1,6 +1,6 @@
 import { Transform } from 'class-transformer';
 import { IsBoolean, IsIn, IsOptional, Matches } from 'class-validator';
-import { PageQuery } from '../../schedule/dto/list-schedules.query';
+import { PageQuery } from '../../common/dto/page.query';
 import { DELIVERY_STATUSES, DeliveryStatus } from '../notification.types';
 
 export class ListDeliveriesQuery extends PageQuery {

@@ -1,52 +1,21 @@
 import { Injectable } from '@nestjs/common';
-import { AppConfig } from '../../config/app-config';
-import { JobQueueService } from '../../jobs/job-queue.service';
-import { DISPATCH_JOB } from '../schedule.constants';
 
-// The schedule's one Agenda job. It is the durable backstop: the due-schedule sweeper dispatches on time
-// in batches, and the job fires SCHEDULER_BACKSTOP_DELAY_MS later to catch anything the sweepers missed.
-// (Agenda locks jobs one findAndModify at a time, which on FerretDB costs a collection scan per job.)
-// Jobs are addressed by the id stored on the schedule; the lookup by data.schedule_id is the fallback.
+export type DueListener = (scheduleId: string, nextExecution: Date) => void;
+
+// Schedules have no Agenda job of their own. A schedule's next_execution in call_schedules is its durable
+// trigger, read by every instance's DueScheduleSweeper: one indexed range query per poll for the whole
+// cluster's schedules, instead of Agenda's lock query per job (a scan of agenda_jobs on FerretDB, which
+// made idle polling grow with the number of schedules). A write that makes a schedule due before the next
+// poll is also handed to this instance's sweeper at once, so it fires on time without a faster poll.
 @Injectable()
 export class DispatchTrigger {
-  constructor(
-    private readonly jobs: JobQueueService,
-    private readonly config: AppConfig,
-  ) {}
+  private listener: DueListener | null = null;
 
-  backstopFor(nextExecution: Date | null): Date | null {
-    return nextExecution ? new Date(nextExecution.getTime() + this.config.scheduler.backstopDelayMs) : null;
+  listen(listener: DueListener | null): void {
+    this.listener = listener;
   }
 
-  create(scheduleId: string, nextExecution: Date | null): Promise<string> {
-    return this.jobs.createJob(DISPATCH_JOB, { schedule_id: scheduleId }, this.backstopFor(nextExecution));
-  }
-
-  async arm(scheduleId: string, jobId: string | null, nextExecution: Date | null): Promise<string> {
-    return this.armAt(scheduleId, jobId, this.backstopFor(nextExecution));
-  }
-
-  // `at` as given, without the backstop delay: the reconciler's repair for an overdue schedule.
-  async armAt(scheduleId: string, jobId: string | null, at: Date | null): Promise<string> {
-    const key = { schedule_id: scheduleId };
-    if (!jobId) return this.jobs.upsertUnique(DISPATCH_JOB, key, key, at);
-    await this.jobs.rescheduleJob(DISPATCH_JOB, jobId, key, at);
-    return jobId;
-  }
-
-  // A sweeper holding these schedules keeps their backstops away while it works through a backlog;
-  // if it dies, the backstops fire SCHEDULER_BACKSTOP_DELAY_MS after its last sweep.
-  async postpone(jobIds: string[], now: Date): Promise<void> {
-    await this.jobs.postponeJobs(jobIds, new Date(now.getTime() + this.config.scheduler.backstopDelayMs));
-  }
-
-  async suspend(scheduleId: string, jobId: string | null): Promise<void> {
-    if (jobId) await this.jobs.setDisabledById(jobId, true);
-    else await this.jobs.setDisabled(DISPATCH_JOB, { schedule_id: scheduleId }, true);
-  }
-
-  async remove(scheduleId: string, jobId: string | null): Promise<void> {
-    if (jobId) await this.jobs.removeById(jobId);
-    else await this.jobs.removeUnique(DISPATCH_JOB, { schedule_id: scheduleId });
+  armed(scheduleId: string, status: string, nextExecution: Date | null): void {
+    if (status === 'scheduled' && nextExecution) this.listener?.(scheduleId, nextExecution);
   }
 }

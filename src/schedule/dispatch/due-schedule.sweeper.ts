@@ -5,17 +5,48 @@ import { ScheduleRepository } from '../schedule.repository';
 import { DispatchTrigger } from './dispatch-trigger';
 import { OccurrenceDispatchService } from './occurrence-dispatch.service';
 
-// Per instance: reads due schedules in one query per poll, sets in-memory timers for those due within
-// the next poll, and dispatches at the due time. Instances race freely; the occurrence claim decides.
+interface Timed {
+  timer: NodeJS.Timeout;
+  at: number;
+}
+
+// How long an occurrence another instance claimed is left alone here. Without it every poll of every
+// instance would dispatch again each due schedule whose claimant has not advanced it yet: on a burst, a
+// load that grows with the backlog and slows the claimants down further.
+const CLAIMED_ELSEWHERE_MS = 30_000;
+const BACKLOG_PER_SLOT = 10;
+const MIN_READ_GAP_MS = 1000;
+// A slow read of the due list (over SLOW_READ_MS) may use at most about 1/READ_COST_SHARE of the time
+// between reads. On FerretDB the read scans call_schedules (4 s at 100,000 schedules here), and at a fixed
+// 5 s poll that alone kept the database 80% busy. Slow reads are made less often, up to MAX_POLL_MS apart,
+// and reach MAX_POLL_MS further ahead so that timers are still set before their due time; the first read
+// after a fast one comes at the normal interval, with the longer reach. On MongoDB the read is an index
+// range scan and the poll stays SCHEDULER_POLL_INTERVAL_MS.
+const READ_COST_SHARE = 10;
+const SLOW_READ_MS = 500;
+const MAX_POLL_MS = 60_000;
+
+// Every instance runs one: each poll reads the schedules due within the lookahead (one indexed query),
+// sets in-memory timers for them and dispatches at the due time. Schedules created or moved on this
+// instance arrive through DispatchTrigger without waiting for a poll. Instances race freely; the
+// occurrence claim decides, and a timer that fires for a schedule changed since is answered by the
+// dispatcher re-reading it.
 @Injectable()
 export class DueScheduleSweeper implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(DueScheduleSweeper.name);
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly timers = new Map<string, Timed>();
   private readonly inFlight = new Map<string, Promise<void>>();
-  private readonly waiting: string[] = [];
-  private readonly jobIds = new Map<string, string | null>();
+  // Schedule id -> the due time it was armed for.
+  private readonly waiting = new Map<string, number>();
+  private readonly claimedElsewhere = new Map<string, { at: number; until: number }>();
   private loop: NodeJS.Timeout | null = null;
   private running = false;
+  // The last read returned a full batch: more is due than one read brings, so the next read comes as soon
+  // as the backlog is worked off instead of a poll interval later.
+  private moreDue = false;
+  private lastReadAt = 0;
+  private pollMs = 0;
+  private reachMs = 0;
   private stopped = true;
 
   constructor(
@@ -29,6 +60,10 @@ export class DueScheduleSweeper implements OnApplicationBootstrap, OnApplication
   onApplicationBootstrap(): void {
     if (!this.config.scheduler.enabled) return;
     this.stopped = false;
+    this.pollMs = this.config.scheduler.pollIntervalMs;
+    // Until the first read shows it is fast, as if reads were slow.
+    this.reachMs = this.config.scheduler.lookaheadMs + MAX_POLL_MS;
+    this.trigger.listen((id, at) => this.arm(id, at.getTime()));
     this.schedule(0);
   }
 
@@ -39,16 +74,18 @@ export class DueScheduleSweeper implements OnApplicationBootstrap, OnApplication
   // Take no new work; let running dispatches finish within the timeout.
   async stop(timeoutMs: number): Promise<void> {
     this.stopped = true;
+    this.trigger.listen(null);
     if (this.loop) clearTimeout(this.loop);
-    for (const timer of this.timers.values()) clearTimeout(timer);
+    for (const { timer } of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
-    this.waiting.length = 0;
+    this.waiting.clear();
+    this.claimedElsewhere.clear();
     const pending = Promise.allSettled([...this.inFlight.values()]);
     await Promise.race([pending, new Promise((r) => setTimeout(r, timeoutMs).unref())]);
   }
 
   backlog(): number {
-    return this.waiting.length + this.inFlight.size;
+    return this.waiting.size + this.inFlight.size;
   }
 
   private schedule(delayMs: number): void {
@@ -61,57 +98,89 @@ export class DueScheduleSweeper implements OnApplicationBootstrap, OnApplication
     this.running = true;
     try {
       const now = this.clock.now().getTime();
-      const horizon = new Date(now + this.config.scheduler.pollIntervalMs);
-      const due = await this.schedules.findDueSchedules(horizon, this.config.scheduler.sweepBatch);
+      for (const [id, skip] of this.claimedElsewhere) if (skip.until <= Date.now()) this.claimedElsewhere.delete(id);
+      // With a backlog in hand there is nothing to gain from reading the due list again: on FerretDB that
+      // read scans call_schedules, and on a burst it would compete with the dispatches for the database.
+      if (this.backlogIsFull()) return;
+      this.lastReadAt = Date.now();
+      const due = await this.schedules.findDueSchedules(new Date(now + this.reachMs), this.config.scheduler.sweepBatch);
+      const { pollIntervalMs, lookaheadMs } = this.config.scheduler;
+      const took = Date.now() - this.lastReadAt;
+      const slow = took > SLOW_READ_MS;
+      const wasSlow = this.reachMs > lookaheadMs;
+      this.pollMs = slow && wasSlow ? Math.min(MAX_POLL_MS, Math.max(pollIntervalMs, took * READ_COST_SHARE)) : pollIntervalMs;
+      this.reachMs = lookaheadMs + (slow ? MAX_POLL_MS : 0);
+      this.moreDue = due.length >= this.config.scheduler.sweepBatch;
       // Instances start at different points of the same due list, so they mostly claim different
       // schedules instead of all racing for the first ones.
       const start = due.length > 0 ? Math.floor(Math.random() * due.length) : 0;
-      await this.trigger.postpone(due.map((d) => d.job_id).filter((j): j is string => j !== null), new Date(now));
-      for (const { id, next_execution, job_id } of [...due.slice(start), ...due.slice(0, start)]) {
-        if (this.timers.has(id) || this.inFlight.has(id) || this.waiting.includes(id)) continue;
-        this.jobIds.set(id, job_id);
-        const delay = next_execution.getTime() - now;
-        if (delay <= 0) this.enqueue(id);
-        else
-          this.timers.set(
-            id,
-            setTimeout(() => {
-              this.timers.delete(id);
-              this.enqueue(id);
-            }, delay),
-          );
-      }
+      for (const { id, next_execution } of [...due.slice(start), ...due.slice(0, start)]) this.arm(id, next_execution.getTime());
     } catch (error) {
       this.logger.warn(`sweep failed: ${error instanceof Error ? error.message : String(error)}`);
     } finally {
       this.running = false;
-      this.schedule(this.config.scheduler.pollIntervalMs);
+      this.schedule(this.pollMs);
     }
   }
 
-  private enqueue(id: string): void {
+  private backlogIsFull(): boolean {
+    return this.waiting.size >= this.config.scheduler.concurrency * BACKLOG_PER_SLOT;
+  }
+
+  // Once the backlog is worked off, at most one read a second.
+  private readSoon(): void {
+    if (this.stopped || this.running || !this.moreDue || this.waiting.size > 0) return;
+    this.moreDue = false;
+    if (this.loop) clearTimeout(this.loop);
+    this.schedule(Math.max(0, this.lastReadAt + MIN_READ_GAP_MS - Date.now()));
+  }
+
+  // Sets (or moves) the schedule's timer. Beyond the lookahead it is left to a later poll.
+  private arm(id: string, at: number): void {
+    if (this.stopped || this.waiting.has(id) || this.inFlight.has(id)) return;
+    if (this.claimedElsewhere.get(id)?.at === at) return;
+    const delay = at - this.clock.now().getTime();
+    const timed = this.timers.get(id);
+    // Kept unless the clock has already passed it (the injectable clock may jump; timers run on wall time).
+    if (timed?.at === at && delay > 0) return;
+    if (timed) clearTimeout(timed.timer);
+    this.timers.delete(id);
+    if (delay > this.reachMs) return;
+    if (delay <= 0) return this.enqueue(id, at);
+    const timer = setTimeout(() => {
+      this.timers.delete(id);
+      this.enqueue(id, at);
+    }, delay);
+    this.timers.set(id, { timer, at });
+  }
+
+  private enqueue(id: string, at: number): void {
     if (this.stopped) return;
-    this.waiting.push(id);
+    this.waiting.set(id, at);
     this.drain();
   }
 
   private drain(): void {
-    while (!this.stopped && this.inFlight.size < this.config.scheduler.concurrency && this.waiting.length > 0) {
-      const id = this.waiting.shift()!;
+    for (const [id, at] of this.waiting) {
+      if (this.stopped || this.inFlight.size >= this.config.scheduler.concurrency) return;
+      this.waiting.delete(id);
       const run = this.dispatch
         .dispatchDue(id)
-        .then(async (outcome) => {
+        .then((outcome) => {
           this.logger.debug(`sweeper ${id} -> ${outcome.outcome}`);
-          // The winner moves the schedule's backstop job past this occurrence, so it never fires for it.
-          if ((outcome.outcome === 'dispatched' || outcome.outcome === 'missed') && outcome.nextRunAt !== undefined) {
-            await this.trigger.arm(id, this.jobIds.get(id) ?? null, outcome.nextRunAt);
-          }
+          if (outcome.outcome === 'already_claimed') this.claimedElsewhere.set(id, { at, until: Date.now() + CLAIMED_ELSEWHERE_MS });
+          return outcome.nextRunAt;
         })
-        .catch((error: unknown) => this.logger.warn(`dispatch of ${id} failed (retried next sweep): ${error instanceof Error ? error.message : String(error)}`))
-        .finally(() => {
+        .catch((error: unknown) => {
+          this.logger.warn(`dispatch of ${id} failed (retried next sweep): ${error instanceof Error ? error.message : String(error)}`);
+          return undefined;
+        })
+        .then((nextRunAt) => {
           this.inFlight.delete(id);
-          this.jobIds.delete(id);
+          // The next occurrence of a recurring schedule (or an early wake-up's due time) may be near.
+          if (nextRunAt) this.arm(id, nextRunAt.getTime());
           this.drain();
+          this.readSoon();
         });
       this.inFlight.set(id, run);
     }

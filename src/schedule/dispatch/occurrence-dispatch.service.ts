@@ -1,8 +1,8 @@
 import { Injectable, Logger } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { CallDispatcher, PlaceCallResult } from '../../calls/call-dispatcher';
-import { DialPolicy } from '../../calls/dial-policy.service';
-import { retryOnLockContention } from '../../common/mongo/mongo-query';
+import { DialPolicy, DialSubject } from '../../calls/dial-policy.service';
 import { Clock } from '../../common/clock/clock';
 import { AppConfig } from '../../config/app-config';
 import { JobOutcome } from '../../jobs/job-queue.service';
@@ -10,6 +10,10 @@ import { DomainEventPublisher } from '../../notification/domain-event.publisher'
 import { CallChangedEvent } from '../../notification/domain-events';
 import { scheduleChanged } from '../schedule-changed';
 import { CallLogRepository } from '../../tracking/call-log.repository';
+import { JobQueueService } from '../../jobs/job-queue.service';
+import { CALL_DEFERRED_JOB } from '../schedule.constants';
+import { CallDeferredPayload } from './call-deferred.payload';
+import { retryTransient } from './transient-retry';
 import { OccurrenceClaimRepository } from '../occurrence-claim.repository';
 import { ScheduleEventRepository } from '../schedule-event.repository';
 import { ScheduleRepository } from '../schedule.repository';
@@ -19,6 +23,18 @@ import { ClaimState, EventLevel, OccurrenceClaim, Schedule, ScheduleStatus } fro
 // A job woken a little early (clock skew between instances) still counts as on time.
 const EARLY_TOLERANCE_MS = 250;
 const MAX_COLLAPSED_OCCURRENCES = 1000;
+
+function dialSubjectOf(schedule: Schedule): DialSubject {
+  return {
+    tenantId: schedule.tenant_id,
+    phone: schedule.phone,
+    respectCallingHours: schedule.respect_calling_hours,
+    calleeTimezone: schedule.callee_timezone,
+    fallbackTimezone: schedule.timezone,
+    callingWindow: schedule.calling_window,
+    campaignId: schedule.campaign_id,
+  };
+}
 
 @Injectable()
 export class OccurrenceDispatchService {
@@ -35,6 +51,7 @@ export class OccurrenceDispatchService {
     private readonly config: AppConfig,
     private readonly publisher: DomainEventPublisher,
     private readonly dialPolicy: DialPolicy,
+    private readonly jobs: JobQueueService,
   ) {}
 
   async dispatchDue(scheduleId: string): Promise<JobOutcome> {
@@ -58,7 +75,9 @@ export class OccurrenceDispatchService {
 
     // The claim is keyed by the stored next_execution, which every instance reads alike: whoever wins
     // the insert owns this occurrence (and, on a misfire, every occurrence collapsed into it).
-    const claim = await this.claims.claimOccurrence({
+    const runId = randomUUID();
+    const claim = await this.retry(() => this.claims.claimOccurrence({
+      runId,
       scheduleId,
       tenantId: schedule.tenant_id,
       occurrenceAt: occurrence,
@@ -66,21 +85,23 @@ export class OccurrenceDispatchService {
       instance: this.instance,
       now,
       detail: late ? `late by ${Math.round((now.getTime() - occurrence.getTime()) / 1000)} s; ${due.length} occurrence(s)` : undefined,
-    });
+    }));
     if (!claim.won) {
       const fresh = await this.schedules.findById(scheduleId);
       const moved = fresh?.status === 'scheduled' && fresh.next_execution && fresh.next_execution.getTime() !== occurrence.getTime();
-      return { outcome: 'already_claimed', nextRunAt: moved ? fresh.next_execution : new Date(now.getTime() + 5000) };
+      // Not moved yet: its claimant moves it on, and a claimant that died is settled by the reconciler.
+      return { outcome: 'already_claimed', nextRunAt: moved ? fresh.next_execution : null };
     }
 
     const status: ScheduleStatus = recurring ? (next ? 'scheduled' : 'completed') : skip ? 'missed' : 'pending';
-    const advanced = await this.retry(() => this.schedules.advanceOccurrence(
-      scheduleId,
-      schedule.version,
-      occurrence,
-      { next_execution: next, status, last_occurrence_at: due[due.length - 1], last_updated: now },
-      due.length,
-    ));
+    const advanced =
+      (await this.retry(() => this.schedules.advanceOccurrence(
+        scheduleId,
+        schedule.version,
+        occurrence,
+        { next_execution: next, status, last_occurrence_at: due[due.length - 1], last_updated: now },
+        due.length,
+      ))) || (await this.advancedByThisRun(scheduleId, schedule.version, used, due[due.length - 1], status));
     if (!advanced) {
       // Paused, cancelled or edited since we read it: this run belongs to an old version and dials nothing.
       await this.retry(() => this.claims.releaseUndialed(claim.claim.id));
@@ -89,7 +110,7 @@ export class OccurrenceDispatchService {
     }
     const advancedSchedule: Schedule = { ...schedule, next_execution: next, status, occurrence_count: used, last_occurrence_at: due[due.length - 1] };
     // A one-time schedule that dials is mirrored once, after the dial, as running or failed.
-    if (recurring || skip) await this.retry(() => this.schedules.syncActive(advancedSchedule, null, now));
+    if (recurring || skip) await this.retry(() => this.schedules.syncActive(advancedSchedule, now));
 
     if (skip) {
       await this.record(advancedSchedule, 'missed', 'warn', `Missed ${due.length} occurrence(s) past the misfire grace time; policy skip dialed nothing`, {
@@ -120,7 +141,8 @@ export class OccurrenceDispatchService {
     const open = schedule?.repeat_config ? schedule.status === 'scheduled' : schedule?.status === 'pending' || schedule?.status === 'running';
     if (!schedule || !open) return { outcome: 'inactive', nextRunAt: null };
     const now = this.clock.now();
-    const claim = await this.claims.claimOccurrence({ scheduleId, tenantId: schedule.tenant_id, occurrenceAt, attemptNumber: attempt, state: 'claimed', instance: this.instance, now });
+    const runId = randomUUID();
+    const claim = await this.retry(() => this.claims.claimOccurrence({ runId, scheduleId, tenantId: schedule.tenant_id, occurrenceAt, attemptNumber: attempt, state: 'claimed', instance: this.instance, now }));
     if (!claim.won) return { outcome: 'already_claimed', nextRunAt: null };
     await this.record(schedule, 'retry_attempt', 'info', `Retry attempt ${attempt} of occurrence ${occurrenceAt.toISOString()}`, {
       occurrence_at: occurrenceAt.toISOString(),
@@ -130,9 +152,27 @@ export class OccurrenceDispatchService {
     return { outcome: 'dispatched', nextRunAt: null };
   }
 
+  // A dial deferred to the callee's calling hours. It is due at the window opening, not at the occurrence,
+  // so lateness against the occurrence is no misfire; its own claim keeps it to one dial.
+  async dispatchDeferred(scheduleId: string, occurrenceAt: Date, attempt: number, deferral: number, runAt: Date): Promise<JobOutcome> {
+    const schedule = await this.schedules.findById(scheduleId);
+    // A recurring schedule whose last occurrence this was reads completed; paused or cancelled ones take no dial.
+    const open = schedule?.repeat_config ? schedule.status === 'scheduled' || schedule.status === 'completed' : schedule?.status === 'pending';
+    if (!schedule || !open) return { outcome: 'inactive', nextRunAt: null };
+    const now = this.clock.now();
+    if (runAt.getTime() > now.getTime() + EARLY_TOLERANCE_MS) return { outcome: 'early', nextRunAt: runAt };
+    const runId = randomUUID();
+    const claim = await this.retry(() => this.claims.claimOccurrence({ runId, scheduleId, tenantId: schedule.tenant_id, occurrenceAt, attemptNumber: attempt, deferral, state: 'claimed', instance: this.instance, now }));
+    if (!claim.won) return { outcome: 'already_claimed', nextRunAt: null };
+    await this.placeCall(schedule, occurrenceAt, claim.claim, attempt, now);
+    return { outcome: 'dispatched', nextRunAt: null };
+  }
+
   private async placeCall(schedule: Schedule, occurrence: Date, claim: OccurrenceClaim, attempt: number, dueAt: Date): Promise<void> {
-    const decision = this.dialPolicy.check(schedule.phone);
-    if (!decision.allowed) return this.skipDial(schedule, occurrence, claim, attempt, decision.reason, decision.detail);
+    const subject = dialSubjectOf(schedule);
+    const decision = await this.retry(() => this.dialPolicy.check(subject, this.clock.now()));
+    if (decision.action === 'skip') return this.skipDial(schedule, occurrence, claim, attempt, decision.reason, decision.detail, null);
+    if (decision.action === 'defer') return this.deferDial(schedule, occurrence, claim, attempt, decision.until, decision.detail, null, { zones: decision.zones, stage: 'before_dial' });
     const now = this.clock.now();
     const log = await this.retry(() => this.callLogs.createForAttempt(
       {
@@ -166,12 +206,24 @@ export class OccurrenceDispatchService {
         agentInstanceId: schedule.agent_instance_id,
         providerOptions: schedule.provider_options,
         metadata: schedule.metadata,
-        // Past the grace window a call waiting for pacing is a misfire, like a late trigger.
-        startBy: new Date(dueAt.getTime() + this.config.scheduler.misfireGraceSeconds * 1000),
+        // Past the grace window a call waiting for pacing (or delayed by a database outage) is a misfire,
+        // like a late trigger: policy skip gives it up, policy run_once still dials it once.
+        startBy: schedule.misfire_policy === 'skip' ? new Date(dueAt.getTime() + this.config.scheduler.misfireGraceSeconds * 1000) : undefined,
         // The claim moves to dialing only when a request is about to leave: a crash before that is
         // provably undialed.
-        onDialing: (provider) => this.retry(() => this.claims.markState(claim.id, ['claimed'], 'dialing', { provider }, this.clock.now())),
-        isKnownCall: async (callId) => (await this.callLogs.findByCallId(callId)) !== null,
+        onDialing: (provider) => this.decideToDial(claim, provider),
+        // A status callback can reach this attempt's own log (its URL names it) before the lookup does, and
+        // attach the call to it: only a call owned by another log is someone else's.
+        isKnownCall: async (callId) => {
+          const owner = await this.retry(() => this.callLogs.findByCallId(callId));
+          return owner !== null && owner.id !== log.id;
+        },
+        checkBeforeRequest: async (at) => {
+          const verdict = await this.retry(() => this.dialPolicy.check(subject, at));
+          if (verdict.action === 'dial') return { kind: 'proceed' };
+          if (verdict.action === 'defer') return { kind: 'defer', until: verdict.until, detail: verdict.detail };
+          return { kind: 'skip', reason: verdict.reason, detail: verdict.detail };
+        },
       });
     } catch (error) {
       // We cannot tell whether the provider acted on the request: never retry blindly.
@@ -189,13 +241,14 @@ export class OccurrenceDispatchService {
         if (schedule.repeat_config) await this.retry(() => this.schedules.recordCallProgress(schedule.id, null, { call_id: result.callId, last_updated: done }));
         // Only pending -> running: a fast final callback may already have completed the schedule.
         else if (await this.retry(() => this.schedules.recordCallProgress(schedule.id, ['pending'], { status: 'running', call_id: result.callId, last_updated: done }))) {
-          await this.retry(() => this.schedules.syncActive({ ...schedule, status: 'running' }, null, done));
+          await this.retry(() => this.schedules.syncActive({ ...schedule, status: 'running' }, done));
         } else await this.retry(() => this.schedules.recordCallProgress(schedule.id, null, { call_id: result.callId }));
         await this.record(schedule, 'dispatched', 'info', `Call placed via ${result.provider}${result.reconciled ? ' (found by lookup after an unanswered request)' : ''}`, {
           occurrence_at: occurrence.toISOString(),
           call_id: result.callId,
           call_log_id: log.id,
           attempt_number: attempt,
+          ...(claim.deferral > 0 ? { deferral: claim.deferral } : {}),
           lag_ms: done.getTime() - dueAt.getTime(),
           reconciled: result.reconciled === true,
         });
@@ -213,17 +266,25 @@ export class OccurrenceDispatchService {
         });
         callEvent('call.failed', 'failed', null, { error_code: result.code, error_message: result.message });
         return;
-      case 'expired':
-        await this.retry(() => this.claims.markState(claim.id, open, 'missed', { provider: result.provider, detail: result.detail }, done));
+      case 'expired': {
+        const ownOutcome = await this.retry(() => this.claims.markState(claim.id, open, 'missed', { provider: result.provider, detail: result.detail }, done));
         await this.retry(() => this.callLogs.markAttemptEnded(log.id, 'canceled', { provider: result.provider, error_code: 'start_window_passed', error_message: result.detail }, done));
+        // The reconciler gave this claim up first and has recorded the miss itself.
+        if (!ownOutcome) return;
         await this.endOneTime(schedule, 'missed', 'missed', done);
         await this.record(schedule, 'missed', 'warn', `Not dialed: ${result.detail}`, { occurrence_at: occurrence.toISOString(), call_log_id: log.id, attempt_number: attempt });
         this.announceSchedule('schedule.missed', schedule, { occurrence_at: occurrence.toISOString(), reason: 'start_window_passed' });
         return;
+      }
+      case 'deferred':
+        return this.deferDial(schedule, occurrence, claim, attempt, result.until, result.detail, log.id, { stage: 'before_request' });
+      case 'skipped':
+        return this.skipDial(schedule, occurrence, claim, attempt, result.reason, result.detail, log.id);
       case 'unknown':
         await this.retry(() => this.claims.markState(claim.id, open, 'unknown', { provider: result.provider, detail: result.detail }, done));
         await this.retry(() => this.callLogs.markAttemptEnded(log.id, 'unknown', { provider: result.provider, error_message: result.detail }, done));
-        if (!schedule.repeat_config) await this.retry(() => this.schedules.syncActive(schedule, null, done));
+        await this.retry(() => this.schedules.recordCallProgress(schedule.id, null, { last_call_status: 'unknown', last_updated: done }));
+        if (!schedule.repeat_config) await this.retry(() => this.schedules.syncActive(schedule, done));
         await this.record(schedule, 'dispatch_unknown', 'warn', `Outcome of the dial is unknown; it will be reconciled, not redialed: ${result.detail}`, {
           occurrence_at: occurrence.toISOString(),
           call_log_id: log.id,
@@ -235,14 +296,72 @@ export class OccurrenceDispatchService {
     }
   }
 
-  // A rule (safe mode) forbids this dial: nothing is written for a call and nothing reaches a provider.
-  private async skipDial(schedule: Schedule, occurrence: Date, claim: OccurrenceClaim, attempt: number, reason: string, detail: string): Promise<void> {
+  // A rule (safe mode, DNC) forbids this dial: nothing reaches a provider. Checked before the call log is
+  // written (callLogId null) or, when found just before the request, that log ends canceled.
+  private async skipDial(schedule: Schedule, occurrence: Date, claim: OccurrenceClaim, attempt: number, reason: string, detail: string, callLogId: string | null): Promise<void> {
     const now = this.clock.now();
-    await this.retry(() => this.claims.markState(claim.id, ['claimed'], 'skipped', { detail: `${reason}: ${detail}` }, now));
+    await this.retry(() => this.claims.markState(claim.id, ['claimed', 'dialing'], 'skipped', { detail: `${reason}: ${detail}` }, now));
+    if (callLogId) await this.retry(() => this.callLogs.markAttemptEnded(callLogId, 'canceled', { error_code: `skipped_${reason}`, error_message: detail }, now));
     await this.endOneTime(schedule, 'completed', `skipped_${reason}`, now);
     await this.record(schedule, `skipped_${reason}`, 'warn', `Call skipped (${reason}): ${detail}`, { occurrence_at: occurrence.toISOString(), attempt_number: attempt, reason });
     this.publisher.publish(
       new CallChangedEvent('call.skipped', '', schedule.id, schedule.tenant_id, schedule.phone, 'skipped', null, attempt, now.toISOString(), { reason, detail, occurrence_at: occurrence.toISOString() }),
+    );
+  }
+
+  // Outside the callee's calling hours: this run dials nothing and a call.deferred job dials at the opening
+  // under claim deferral+1. The job is written before the claim changes: a crash in between leaves a
+  // claim the reconciler closes and a job that still dials, never a deferral without its job.
+  private async deferDial(
+    schedule: Schedule,
+    occurrence: Date,
+    claim: OccurrenceClaim,
+    attempt: number,
+    until: Date,
+    detail: string,
+    callLogId: string | null,
+    extra: Record<string, unknown>,
+  ): Promise<void> {
+    const now = this.clock.now();
+    const payload: CallDeferredPayload = {
+      schedule_id: schedule.id,
+      occurrence_at: occurrence.toISOString(),
+      attempt_number: attempt,
+      deferral: claim.deferral + 1,
+      run_at: until.toISOString(),
+    };
+    await this.retry(() => this.jobs.createJob(CALL_DEFERRED_JOB, payload, until));
+    await this.retry(() => this.claims.markState(claim.id, ['claimed', 'dialing'], 'deferred', { detail: `calling_hours: ${detail}` }, now));
+    if (callLogId) await this.retry(() => this.callLogs.markAttemptEnded(callLogId, 'canceled', { error_code: 'deferred_calling_hours', error_message: detail }, now));
+    await this.retry(() => this.schedules.recordCallProgress(schedule.id, null, { last_call_status: 'deferred_calling_hours', last_updated: now }));
+    await this.record(schedule, 'deferred_calling_hours', 'info', `Deferred to the callee's calling hours: ${detail}`, {
+      occurrence_at: payload.occurrence_at,
+      attempt_number: attempt,
+      deferral: payload.deferral,
+      until: payload.run_at,
+      ...extra,
+    });
+  }
+
+  // The reconciler may have given this claim up (it looked stuck): the unique decision insert settles who
+  // wins, so a claim recorded missed never rings a phone.
+  private async decideToDial(claim: OccurrenceClaim, provider: string): Promise<boolean> {
+    const now = this.clock.now();
+    if ((await this.retry(() => this.claims.decide(claim.id, 'dial', this.instance, now))) !== 'dial') return false;
+    await this.retry(() => this.claims.markState(claim.id, ['claimed'], 'dialing', { provider }, now));
+    return true;
+  }
+
+  // advanceOccurrence reported no change: either the schedule changed under this run, or this run's own
+  // update was applied and its reply lost to a connection error before the retry.
+  private async advancedByThisRun(scheduleId: string, version: number, used: number, lastOccurrence: Date, status: ScheduleStatus): Promise<boolean> {
+    const fresh = await this.retry(() => this.schedules.findById(scheduleId));
+    return (
+      fresh !== null &&
+      fresh.version === version &&
+      fresh.occurrence_count === used &&
+      fresh.status === status &&
+      fresh.last_occurrence_at?.getTime() === lastOccurrence.getTime()
     );
   }
 
@@ -253,13 +372,14 @@ export class OccurrenceDispatchService {
       return;
     }
     const moved = await this.retry(() => this.schedules.recordCallProgress(schedule.id, ['pending', 'running'], { status, last_call_status: lastCallStatus, last_updated: now }));
-    if (moved) await this.retry(() => this.schedules.syncActive({ ...schedule, status }, null, now));
+    if (moved) await this.retry(() => this.schedules.syncActive({ ...schedule, status }, now));
   }
 
-  // After the claim this run owns the occurrence, so a write that lost the database lock is tried again
-  // rather than abandoning an occurrence nobody else will pick up.
+  // After the claim this run owns the occurrence, so a write that lost the database lock or its connection
+  // is tried again rather than abandoning an occurrence nobody else will pick up. Every write retried here
+  // is conditional or keyed, so a repeat of one that was applied changes nothing.
   private retry<T>(write: () => Promise<T>): Promise<T> {
-    return retryOnLockContention(write);
+    return retryTransient(write);
   }
 
   private async record(schedule: Schedule, type: string, level: EventLevel, message: string, data: Record<string, unknown>): Promise<void> {

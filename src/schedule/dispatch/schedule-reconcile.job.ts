@@ -2,19 +2,28 @@ import { Injectable, Logger, OnApplicationBootstrap, OnModuleInit } from '@nestj
 import { Clock } from '../../common/clock/clock';
 import { AppConfig } from '../../config/app-config';
 import { JobOutcome, JobQueueService } from '../../jobs/job-queue.service';
+import { DomainEventPublisher } from '../../notification/domain-event.publisher';
 import { CallLogRepository } from '../../tracking/call-log.repository';
 import { OccurrenceClaimRepository } from '../occurrence-claim.repository';
 import { ScheduleEventRepository } from '../schedule-event.repository';
 import { ScheduleRepository } from '../schedule.repository';
+import { scheduleChanged } from '../schedule-changed';
 import { nextWithinBounds } from '../schedule-timing';
-import { RECONCILE_EVERY, RECONCILE_JOB } from '../schedule.constants';
+import { ClaimState, Schedule } from '../schedule.types';
+import { LEGACY_DISPATCH_JOB, RECONCILE_EVERY, RECONCILE_JOB } from '../schedule.constants';
 import { DispatchTrigger } from './dispatch-trigger';
 
 const BATCH = 200;
+// Within the job's 60 s lock: a pass that cannot finish its batch (a slow database) stops in time, and the
+// next pass goes on from what is still stuck, instead of being cancelled and redone from the start.
+const PASS_BUDGET_MS = 40_000;
+const RECONCILER = 'reconciler';
 
 // Cluster-wide (one Agenda job, so one instance runs each tick):
-//  - claims stuck between claim and dial (a crash) become `unknown`: visible, and never dialed again;
-//  - schedules whose due time passed without a run get their job re-armed.
+//  - claims stuck between claim and dial (a crash) become `missed` (provably never sent) or `unknown`:
+//    visible, and never dialed again; a one-time schedule left `pending` by a never-sent claim ends missed;
+//  - jobs of the retired per-schedule Agenda job kind are removed (data from before the sweeper alone
+//    triggered schedules).
 @Injectable()
 export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstrap {
   private readonly logger = new Logger(ScheduleReconcileJob.name);
@@ -28,10 +37,12 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
     private readonly trigger: DispatchTrigger,
     private readonly clock: Clock,
     private readonly config: AppConfig,
+    private readonly publisher: DomainEventPublisher,
   ) {}
 
   onModuleInit(): void {
-    this.jobs.define(RECONCILE_JOB, () => this.handle(), { concurrency: 1 });
+    // A short lock: a pass cut off by a crash must not stop reconciliation for the default lifetime.
+    this.jobs.define(RECONCILE_JOB, () => this.handle(), { concurrency: 1, lockLifetimeMs: 60_000 });
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -39,34 +50,45 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
   }
 
   async handle(): Promise<JobOutcome> {
-    const stuck = await this.markStuckClaimsUnknown();
-    const rearmed = await this.rearmOverdueSchedules();
-    return { outcome: `stuck=${stuck} rearmed=${rearmed}` };
+    // Schedules need no repair here: every instance's sweeper reads all due schedules, overdue included.
+    await this.jobs.removeAll(LEGACY_DISPATCH_JOB);
+    return { outcome: `stuck=${await this.markStuckClaimsUnknown()}` };
   }
 
   async markStuckClaimsUnknown(): Promise<number> {
     const now = this.clock.now();
     const before = new Date(now.getTime() - this.config.scheduler.unknownClaimAfterSeconds * 1000);
     const stuck = await this.claims.findStuck(before, BATCH);
+    const deadline = Date.now() + PASS_BUDGET_MS;
     let count = 0;
+    // The schedule is repaired before the claim is marked: marking is what takes the claim out of findStuck,
+    // so a pass cut off by a crash (or its budget) before that point is done again by the next pass, and
+    // every repair step can be repeated.
     for (const claim of stuck) {
-      // A claim that never reached `dialing` provably sent nothing: it is missed, not unknown.
-      const neverSent = claim.state === 'claimed';
-      const state = neverSent ? 'missed' : 'unknown';
-      if (!(await this.claims.markState(claim.id, [claim.state], state, { detail: `stuck in ${claim.state} since ${claim.claimed_at.toISOString()}` }, now))) continue;
-      count++;
-      if (claim.call_log_id) {
-        await this.callLogs.markAttemptEnded(claim.call_log_id, neverSent ? 'canceled' : 'unknown', { error_message: `dispatcher stopped while ${claim.state}` }, now);
-      }
+      if (Date.now() > deadline) break;
+      // A claim that never reached `dialing` sent nothing, unless its dispatcher decided to dial first (it
+      // may be dialing right now): giving up is decided by the same unique insert the dispatcher makes.
+      const neverSent = claim.state === 'claimed' && (await this.claims.decide(claim.id, 'give_up', RECONCILER, now)) === 'give_up';
+      const state: ClaimState = neverSent ? 'missed' : 'unknown';
+      const from: ClaimState[] = neverSent ? ['claimed'] : ['claimed', 'dialing'];
       const schedule = await this.schedules.findById(claim.schedule_id);
       if (schedule && schedule.status === 'scheduled' && schedule.next_execution?.getTime() === claim.occurrence_at.getTime()) {
         // The claimant died before advancing: move the schedule on so later occurrences still fire.
         const next = schedule.repeat_config ? nextWithinBounds(schedule, now, schedule.occurrence_count + 1) : null;
         const status = schedule.repeat_config ? (next ? 'scheduled' : 'completed') : neverSent ? 'missed' : 'failed';
         if (await this.schedules.advanceOccurrence(schedule.id, schedule.version, claim.occurrence_at, { next_execution: next, status, last_call_status: state, last_updated: now }, 1)) {
-          await this.schedules.syncActive({ ...schedule, status, next_execution: next }, null, now);
-          await this.trigger.arm(schedule.id, schedule.job_id, next);
+          await this.schedules.syncActive({ ...schedule, status, next_execution: next }, now);
+          this.trigger.armed(schedule.id, status, next);
         }
+      } else if (schedule && neverSent && !schedule.repeat_config && schedule.status === 'pending') {
+        // The dispatcher advanced the one-time schedule to pending, then stopped before dialing.
+        await this.endOneTimeMissed(schedule, claim.occurrence_at, now);
+      }
+      if (!(await this.claims.markState(claim.id, from, state, { detail: `stuck in ${claim.state} since ${claim.claimed_at.toISOString()}` }, now))) continue;
+      count++;
+      // Only once the claim is ours to end: a dispatcher that finished meanwhile keeps its log as it wrote it.
+      if (claim.call_log_id) {
+        await this.callLogs.markAttemptEnded(claim.call_log_id, neverSent ? 'canceled' : 'unknown', { error_message: `dispatcher stopped while ${claim.state}` }, now);
       }
       if (schedule) {
         await this.events.appendFor(
@@ -83,13 +105,14 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
     return count;
   }
 
-  async rearmOverdueSchedules(): Promise<number> {
-    const now = this.clock.now();
-    const slack = Math.max(10_000, this.config.scheduler.pollIntervalMs * 5);
-    const overdue = await this.schedules.findOverdue(new Date(now.getTime() - slack), BATCH);
-    for (const schedule of overdue) {
-      await this.trigger.armAt(schedule.id, schedule.job_id, now);
-    }
-    return overdue.length;
+  private async endOneTimeMissed(schedule: Schedule, occurrenceAt: Date, now: Date): Promise<void> {
+    if (!(await this.schedules.recordCallProgress(schedule.id, ['pending'], { status: 'missed', last_call_status: 'missed', last_updated: now }))) return;
+    const missed: Schedule = { ...schedule, status: 'missed', last_call_status: 'missed' };
+    await this.schedules.syncActive(missed, now);
+    await this.events.appendFor(missed, now, 'warn', 'missed', 'Not dialed: its dispatcher stopped after claiming the occurrence', {
+      occurrence_at: occurrenceAt.toISOString(),
+      reason: 'dispatcher_stopped',
+    });
+    this.publisher.publish(scheduleChanged('schedule.missed', missed, now, { occurrence_at: occurrenceAt.toISOString(), reason: 'dispatcher_stopped' }));
   }
 }

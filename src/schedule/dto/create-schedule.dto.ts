@@ -1,6 +1,7 @@
 import { Type } from 'class-transformer';
 import { RetryPolicyDto } from './retry-policy.dto';
-import { IsIn, IsObject, IsOptional, IsString, MaxLength, MinLength, ValidateNested } from 'class-validator';
+import { IsBoolean, IsIn, IsObject, IsOptional, IsString, MaxLength, MinLength, ValidateNested } from 'class-validator';
+import { CallingWindowDto } from '../../calling-rules/dto/calling-window.dto';
 import { IsIanaTimezone } from '../../common/validation/is-iana-timezone.decorator';
 import { IsPhoneNumber } from '../../common/validation/is-phone.decorator';
 import { MISFIRE_POLICIES, MisfirePolicy } from '../schedule.types';
@@ -67,4 +68,19 @@ export class CreateScheduleDto {
   @Type(() => RetryPolicyDto)
   @IsObject({ context: { errorCode: 'SCHEDULE_015' } })
   retry_policy?: RetryPolicyDto;
+
+  // false waives calling hours for a one-off call the person asked for (DNC still applies).
+  @IsOptional()
+  @IsBoolean()
+  respect_calling_hours?: boolean;
+
+  @IsOptional()
+  @IsIanaTimezone({ context: { errorCode: 'SCHEDULE_002' } })
+  callee_timezone?: string | null;
+
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => CallingWindowDto)
+  @IsObject({ context: { errorCode: 'CALLING_RULES_001' } })
+  calling_window?: CallingWindowDto | null;
 }

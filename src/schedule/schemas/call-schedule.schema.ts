@@ -1,5 +1,6 @@
 import { Prop, Schema, SchemaFactory } from '@nestjs/mongoose';
 import { HydratedDocument, Schema as MongooseSchema } from 'mongoose';
+import type { CallingWindow } from '../../calling-rules/calling-window';
 import { MISFIRE_POLICIES, RetryPolicy, SCHEDULE_STATUSES } from '../schedule.types';
 
 @Schema({ _id: false })
@@ -34,6 +35,11 @@ export class CallScheduleDoc {
   @Prop({ type: RepeatConfigDoc, default: null }) repeat_config: RepeatConfigDoc | null;
   @Prop({ required: true, enum: MISFIRE_POLICIES, default: 'skip' }) misfire_policy: string;
   @Prop({ type: MongooseSchema.Types.Mixed, default: null }) retry_policy: RetryPolicy | null;
+  @Prop({ type: Boolean, default: true }) respect_calling_hours: boolean;
+  @Prop({ type: String, default: null }) callee_timezone: string | null;
+  @Prop({ type: MongooseSchema.Types.Mixed, default: null }) calling_window: CallingWindow | null;
+  @Prop({ type: String, default: null }) campaign_id: string | null;
+  @Prop({ type: String, default: null }) campaign_contact_id: string | null;
   @Prop({ type: Date, default: null }) next_execution: Date | null;
   @Prop({ required: true, default: 0 }) occurrence_count: number;
   @Prop({ type: String, default: null }) last_call_status: string | null;
@@ -57,3 +63,5 @@ CallScheduleSchema.index({ tenant_id: 1, status: 1, created_at: -1 });
 CallScheduleSchema.index({ tenant_id: 1, phone: 1 });
 // The reconciler's scan for schedules whose due time passed without a dispatch.
 CallScheduleSchema.index({ status: 1, next_execution: 1 });
+// A campaign's schedules.
+CallScheduleSchema.index({ campaign_id: 1, status: 1 });

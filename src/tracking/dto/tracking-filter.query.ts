@@ -1,9 +1,9 @@
-import { IntersectionType } from '@nestjs/mapped-types';
+import { IntersectionType } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsIn, IsISO8601, IsMongoId, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
 import { IsIanaTimezone } from '../../common/validation/is-iana-timezone.decorator';
 import { IsPhoneNumber, toE164 } from '../../common/validation/is-phone.decorator';
-import { PageQuery } from '../../schedule/dto/list-schedules.query';
+import { PageQuery } from '../../common/dto/page.query';
 import { CALL_STATUSES, CallStatus } from '../call-status';
 
 // A date alone, or a date-time that names its offset: a zoneless time would mean the server's zone.

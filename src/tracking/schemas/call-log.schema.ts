@@ -57,3 +57,5 @@ CallLogSchema.index({ timestamp: -1, _id: -1 });
 CallLogSchema.index({ status: 1, last_updated: 1 });
 // A schedule's attempts in order.
 CallLogSchema.index({ schedule_id: 1, attempt_number: 1 });
+// The outcome sweep's scan for final calls whose schedule outcome was never recorded.
+CallLogSchema.index({ status: 1, outcome_recorded_at: 1, last_updated: 1 });

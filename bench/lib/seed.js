@@ -1,0 +1,153 @@
+'use strict';
+// Seeds documents straight into the database, shaped exactly like the service's own: the templates are
+// a schedule (with its active-schedule mirror) created through the API and read back.
+const { randomBytes } = require('node:crypto');
+const { ObjectId } = require('mongodb');
+
+const BATCH = 1000;
+
+const busy = (error) => /database is locked|SQLITE_BUSY/.test(String(error?.message));
+const onlyDuplicates = (error) => Array.isArray(error?.writeErrors) && error.writeErrors.length > 0 && error.writeErrors.every((w) => w.code === 11000);
+
+// FerretDB on SQLite answers a write with SQLITE_BUSY when the service holds the lock too long; the batch
+// is sent again, and documents that made it the first time come back as duplicates of themselves.
+async function insertInBatches(collection, docs) {
+  for (let i = 0; i < docs.length; i += BATCH) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await collection.insertMany(docs.slice(i, i + BATCH), { ordered: false });
+        break;
+      } catch (error) {
+        if (onlyDuplicates(error)) break;
+        if (!busy(error) || attempt >= 20) throw error;
+        await new Promise((r) => setTimeout(r, 100 * attempt));
+      }
+    }
+  }
+}
+
+async function post(url, token, body) {
+  const res = await fetch(`${url}/schedule/`, { signal: AbortSignal.timeout(120_000), method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  if (res.status !== 201) throw new Error(`template create failed: ${res.status} ${await res.text()}`);
+  return (await res.json()).schedule_id;
+}
+
+// Creates a one-time and a weekly schedule through the API, keeps their documents as templates and
+// removes them again.
+async function captureTemplates(db, serviceUrl, token) {
+  const far = new Date(Date.now() + 30 * 86_400_000);
+  const oneTimeId = await post(serviceUrl, token, { phone: '+14155550100', scheduled_time: far.toISOString() });
+  const weeklyId = await post(serviceUrl, token, { phone: '+14155550101', scheduled_time: far.toISOString(), repeat_config: { enabled: true, frequency: 'weekly', interval: 1 } });
+  const templates = {};
+  for (const [kind, id] of [['oneTime', oneTimeId], ['weekly', weeklyId]]) {
+    const _id = new ObjectId(id);
+    const schedule = await db.collection('call_schedules').findOne({ _id });
+    const active = await db.collection('active_schedules').findOne({ _id });
+    if (!schedule || !active) throw new Error(`template ${kind}: schedule or mirror missing`);
+    // The benchmark measures the dispatcher, not the calling-hours rules: bench numbers are in the US
+    // and runs happen at any hour.
+    if ('respect_calling_hours' in schedule) schedule.respect_calling_hours = false;
+    templates[kind] = { schedule, active };
+    await db.collection('call_schedules').deleteOne({ _id });
+    await db.collection('active_schedules').deleteOne({ _id });
+  }
+  await db.collection('schedule_events').deleteMany({});
+  await db.collection('idempotency_keys').deleteMany({}).catch(() => undefined);
+  return templates;
+}
+
+const phoneFor = (i) => `+1415${String(5000000 + (i % 5000000)).padStart(7, '0')}`;
+
+function clone(template, i, nextExecution, extra = {}) {
+  const _id = new ObjectId();
+  const now = new Date();
+  const schedule = {
+    ...template.schedule,
+    _id,
+    phone: phoneFor(i),
+    scheduled_time: nextExecution ?? template.schedule.scheduled_time,
+    next_execution: nextExecution,
+    created_at: now,
+    last_updated: now,
+    ...extra,
+  };
+  const active = { ...template.active, _id, schedule_id: _id.toHexString(), next_execution: nextExecution, created_at: now, last_updated: now };
+  return { schedule, active };
+}
+
+async function insertPairs(db, pairs) {
+  await insertInBatches(db.collection('call_schedules'), pairs.map((p) => p.schedule));
+  await insertInBatches(db.collection('active_schedules'), pairs.map((p) => p.active));
+}
+
+// N one-time schedules due at T, as N creates with scheduled_time T would leave them. Inserts are fast on
+// FerretDB; an updateMany that arms documents afterwards is not (about 40 ms per document), so the caller
+// picks T past the seeding. Numbers start at `firstNumber`, so that each burst's dials can be told apart
+// at the provider.
+async function seedOneTime(db, templates, n, dueAt, firstNumber = 0) {
+  const pairs = Array.from({ length: n }, (_, i) => clone(templates.oneTime, firstNumber + i, dueAt));
+  await insertPairs(db, pairs);
+  return pairs.map((p) => p.schedule.phone);
+}
+
+// Weekly schedules whose next runs are spread evenly over [from, from + 7 days).
+async function seedWeekly(db, templates, n, from, onProgress) {
+  const week = 7 * 86_400_000;
+  for (let start = 0; start < n; start += 10_000) {
+    const pairs = [];
+    for (let i = start; i < Math.min(n, start + 10_000); i++) {
+      const next = new Date(from.getTime() + Math.floor((i / n) * week));
+      const repeat = { ...templates.weekly.schedule.repeat_config, anchor: next, compiled_cron: `${next.getUTCMinutes()} ${next.getUTCHours()} * * ${next.getUTCDay()}` };
+      pairs.push(clone(templates.weekly, i, next, { repeat_config: repeat, timezone: 'UTC' }));
+    }
+    await insertPairs(db, pairs);
+    onProgress?.(Math.min(n, start + 10_000));
+  }
+}
+
+const STATUSES = ['completed', 'completed', 'completed', 'busy', 'no_answer', 'failed', 'in_progress', 'canceled'];
+
+// A call log as the dispatcher writes it; `final` ones carry a finished timeline.
+function callLog(i, tenant, timestamp, status = 'queued') {
+  const done = status !== 'queued';
+  return {
+    _id: new ObjectId(),
+    tenant_id: tenant,
+    created_by: tenant,
+    user_profile_id: null,
+    agent_instance_id: null,
+    schedule_id: null,
+    occurrence_at: timestamp,
+    call_id: `CA${randomBytes(16).toString('hex')}`,
+    provider: 'simulated',
+    status,
+    call_type: 'outbound',
+    phone: `+1415${String(5000000 + (i % 5000000)).padStart(7, '0')}`,
+    timestamp,
+    start_time: done ? timestamp : null,
+    end_time: done ? new Date(timestamp.getTime() + 42_000) : null,
+    duration: status === 'completed' ? 42 : null,
+    notes: null,
+    metadata: { bench: i },
+    attempt_number: 1,
+    answered_by: null,
+    error_code: null,
+    error_message: null,
+    timeline: [{ status: 'queued', ts: timestamp, received_at: timestamp, sequence_number: null, source: 'dispatcher', provider_status: null }],
+    last_updated: timestamp,
+    outcome_recorded_at: done ? timestamp : null,
+  };
+}
+
+// n finished call logs over the last 30 days.
+async function seedCallLogs(db, n, tenant, onProgress) {
+  const now = Date.now();
+  for (let start = 0; start < n; start += 10_000) {
+    const docs = [];
+    for (let i = start; i < Math.min(n, start + 10_000); i++) docs.push(callLog(i, tenant, new Date(now - Math.floor((i / n) * 30 * 86_400_000)), STATUSES[i % STATUSES.length]));
+    await insertInBatches(db.collection('call_logs'), docs);
+    onProgress?.(Math.min(n, start + 10_000));
+  }
+}
+
+module.exports = { captureTemplates, seedOneTime, seedWeekly, seedCallLogs, callLog, insertInBatches };

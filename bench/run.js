@@ -1,0 +1,206 @@
+#!/usr/bin/env node
+'use strict';
+// The benchmark harness (issue 9). `npm run bench` runs every scenario against the compiled service in
+// production mode, its own database (MONGODB_URI or the embedded server the tests use) and a local fake
+// provider; writes bench/results/<timestamp>.json and prints a markdown table.
+//   npm run bench [-- --quick | --smoke] [--only fire,peers,api,scale,pacing,webhook] [--runs N]
+//                 [--dist <build dir>] [--readme] [--scale-schedules N]
+// --quick: small N, under about 2 minutes; --smoke: tiny N and one run, for CI (never judges targets).
+//   npm run bench -- --merge <a.json>,<b.json> [--readme]: one table from several result files.
+// Targets are reported, never asserted: the exit code is non-zero only when the harness itself fails.
+const { execFileSync } = require('node:child_process');
+const { mkdirSync, mkdtempSync, readFileSync, writeFileSync } = require('node:fs');
+const os = require('node:os');
+const { join } = require('node:path');
+const { ensureBuild, ROOT } = require('./lib/build');
+const { startDatabase } = require('./lib/database');
+const { FakeProvider } = require('./lib/fake-provider');
+const { createContext } = require('./lib/context');
+const { table, updateReadme } = require('./lib/report');
+const { parseArgs, round } = require('./lib/util');
+
+const PLANS = {
+  full: {
+    runs: 3,
+    fireSizes: [1, 1000, 10_000],
+    simulatedSizes: [1, 1000],
+    capFor: (n) => (n === 1 ? 10_000 : 20_000),
+    scaleRestart: true,
+    cleanRestart: true,
+    apiSeconds: 10,
+    postConnections: 50,
+    readSeconds: 5,
+    readConnections: 10,
+    callLogs: 100_000,
+    scaleSchedules: 100_000,
+    scaleFireN: 1000,
+    idleSeconds: 30,
+    pacingRates: [5, 50],
+    pacingFactor: 10,
+    pacingCapFor: (cps, calls) => (calls / cps) * 1000 + 20_000,
+    webhook: { count: 150, concurrency: 20 },
+    profileN: 300,
+  },
+  quick: {
+    runs: 3,
+    fireSizes: [1, 10],
+    simulatedSizes: [1, 10],
+    capFor: () => 10_000,
+    scaleRestart: false,
+    cleanRestart: false,
+    apiSeconds: 2,
+    postConnections: 10,
+    readSeconds: 1,
+    readConnections: 4,
+    callLogs: 1000,
+    scaleSchedules: 1000,
+    scaleFireN: 10,
+    idleSeconds: 5,
+    pacingRates: [5],
+    pacingFactor: 2,
+    pacingCapFor: (cps, calls) => (calls / cps) * 1000 + 10_000,
+    webhook: { count: 30, concurrency: 10 },
+    profileN: 10,
+  },
+};
+// Tiny N, one run: only that the harness works end to end.
+PLANS.smoke = {
+  ...PLANS.quick,
+  runs: 1,
+  fireSizes: [1, 3],
+  simulatedSizes: [1, 3],
+  postConnections: 4,
+  readConnections: 2,
+  callLogs: 200,
+  scaleSchedules: 200,
+  scaleFireN: 3,
+  idleSeconds: 2,
+  pacingFactor: 1,
+  webhook: { count: 10, concurrency: 4 },
+  profileN: 3,
+};
+
+// In running order: the longest (scale) last.
+const SCENARIOS = {
+  fire: () => require('./scenarios/fire').fireAccuracy,
+  peers: () => require('./scenarios/peers').peers,
+  pacing: () => require('./scenarios/pacing').pacing,
+  webhook: () => require('./scenarios/webhook').webhook,
+  profile: () => require('./scenarios/profile').profile,
+  api: () => require('./scenarios/api').api,
+  scale: () => require('./scenarios/scale').scale,
+};
+
+function git() {
+  const run = (...a) => execFileSync('git', a, { cwd: ROOT, encoding: 'utf8' }).trim();
+  try {
+    return { commit: run('rev-parse', '--short=12', 'HEAD'), dirty: run('status', '--porcelain', '--untracked-files=no').length > 0 };
+  } catch {
+    return { commit: 'unknown', dirty: null };
+  }
+}
+
+const load = () => os.loadavg().map((l) => round(l, 2));
+
+// --merge a.json,b.json: one result from several runs (a scenario re-run with --only replaces the
+// earlier one), for when part of a full run had to be repeated.
+function merge(args) {
+  const files = String(args.merge).split(',');
+  const parts = files.map((f) => JSON.parse(readFileSync(f, 'utf8')));
+  const merged = { ...parts[0], scenarios: {}, durations_s: {}, failures: [], merged_from: files, command: parts.map((p) => p.command).join(' + ') };
+  for (const part of parts) {
+    Object.assign(merged.scenarios, part.scenarios);
+    Object.assign(merged.durations_s, part.durations_s);
+    merged.failures = [...merged.failures.filter((f) => !(f.scenario in part.scenarios)), ...part.failures];
+    merged.machine = { ...merged.machine, loadavg_end: part.machine.loadavg_end };
+  }
+  const file = join(ROOT, 'bench', 'results', `${new Date().toISOString().replace(/[:.]/g, '-')}-merged.json`);
+  writeFileSync(file, JSON.stringify(merged, null, 2));
+  const markdown = table(revive(merged));
+  process.stdout.write(`\n${markdown}\n\nResults: ${file}\n`);
+  if (args.readme) updateReadme(markdown, merged.command);
+}
+
+// Saved files say "not_done" where a figure was Infinity.
+const revive = (results) => JSON.parse(JSON.stringify(results), (k, v) => (v === 'not_done' ? Infinity : v));
+
+async function main() {
+  const args = parseArgs(process.argv.slice(2));
+  if (args.merge) return merge(args);
+  const planName = args.smoke ? 'smoke' : args.quick ? 'quick' : 'full';
+  const plan = { ...PLANS[planName], ...(args.runs ? { runs: Number(args.runs) } : {}), ...(args['scale-schedules'] ? { scaleSchedules: Number(args['scale-schedules']) } : {}) };
+  const only = args.only ? String(args.only).split(',') : Object.keys(SCENARIOS);
+  const unknown = only.filter((s) => !SCENARIOS[s]);
+  if (unknown.length) throw new Error(`unknown scenario(s): ${unknown.join(', ')}`);
+  const started = new Date();
+  const log = (m) => process.stdout.write(`[bench ${((Date.now() - started.getTime()) / 1000).toFixed(0).padStart(4)} s] ${m}\n`);
+  const logDir = mkdtempSync(join(os.tmpdir(), 'call-scheduler-bench-logs-'));
+
+  const buildDir = ensureBuild(args.dist ?? process.env.BENCH_DIST, log);
+  log(`build ${buildDir}; service logs in ${logDir}`);
+  const db = await startDatabase(buildDir, log);
+  log(`database ${db.version} at ${db.uri}${db.pid ? ` (pid ${db.pid})` : ''}`);
+  const fake = await new FakeProvider().start();
+  const ctx = createContext({ db, buildDir, fake, log, logDir });
+  ctx.logDir = logDir;
+  ctx.plan = plan;
+
+  const results = {
+    started_at: started.toISOString(),
+    plan: planName,
+    runs: plan.runs,
+    command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
+    git: git(),
+    machine: {
+      cpus: os.cpus().length,
+      cpu_model: os.cpus()[0]?.model,
+      memory_gb: round(os.totalmem() / 2 ** 30, 1),
+      node: process.version,
+      platform: `${os.platform()} ${os.release()}`,
+      loadavg_start: load(),
+    },
+    database: { engine: db.engine, version: db.version },
+    scenarios: {},
+    failures: [],
+    durations_s: {},
+  };
+  mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
+  const file = join(ROOT, 'bench', 'results', `${started.toISOString().replace(/[:.]/g, '-')}.json`);
+  // Written after every scenario, so that an interrupted run keeps what it measured.
+  const save = () => writeFileSync(file, JSON.stringify(results, (k, v) => (v === Infinity ? 'not_done' : v), 2));
+  try {
+    for (const name of only) {
+      const t0 = Date.now();
+      log(`scenario ${name} (load ${load().join(' ')})`);
+      try {
+        results.scenarios[name] = await SCENARIOS[name]()(ctx, plan);
+      } catch (error) {
+        // One scenario's failure (a service that never became ready under load, say) is recorded and the
+        // run goes on; the harness still fails at the end so that CI notices.
+        log(`scenario ${name} failed: ${error.stack ?? error}`);
+        results.failures.push({ scenario: name, error: String(error.message ?? error) });
+      }
+      results.durations_s[name] = round((Date.now() - t0) / 1000, 1);
+      save();
+    }
+  } finally {
+    await fake.stop();
+    await db.stop();
+  }
+  results.machine.loadavg_end = load();
+  results.total_s = round((Date.now() - started.getTime()) / 1000, 1);
+
+  save();
+  const markdown = table(results);
+  process.stdout.write(`\n${markdown}\n\nResults: ${file} (${results.total_s} s)\n`);
+  if (args.readme) updateReadme(markdown, results.command);
+  if (results.failures.length) throw new Error(`${results.failures.length} scenario(s) failed: ${results.failures.map((f) => f.scenario).join(', ')}`);
+}
+
+main().then(
+  () => process.exit(0),
+  (error) => {
+    process.stderr.write(`bench failed: ${error.stack ?? error}\n`);
+    process.exit(1);
+  },
+);

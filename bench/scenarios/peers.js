@@ -1,0 +1,113 @@
+'use strict';
+// 2. Peers on the same machine: raw Agenda 6 on the same database server, and BullMQ on the local Redis,
+// each with the same N jobs due at T and a handler that makes the service's provider request.
+const { spawn } = require('node:child_process');
+const { randomBytes } = require('node:crypto');
+const { join } = require('node:path');
+const { ObjectId } = require('mongodb');
+const { ACCOUNT_SID, AUTH_TOKEN, FROM } = require('../lib/fake-provider');
+const { insertInBatches } = require('../lib/seed');
+const { leadMs, fmt, stalled } = require('../lib/burst');
+const { lagFigures } = require('../lib/util');
+const { summarizeRuns } = require('./fire');
+
+const CONCURRENCY = 8; // SCHEDULER_CONCURRENCY's default
+const POLL_MS = 1000; // a 1 s poll: what a user after calls on time would give raw Agenda (its default is 5 s)
+
+function startWorker(script, env) {
+  const child = spawn(process.execPath, [join(__dirname, '..', 'peers', script)], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (c) => (err = (err + c).slice(-2000)));
+  const ready = new Promise((resolve, reject) => {
+    child.stdout.on('data', (c) => String(c).includes('ready') && resolve());
+    child.once('exit', (code) => reject(new Error(`${script} exited with ${code}: ${err}`)));
+  });
+  const exited = new Promise((r) => child.once('exit', r));
+  return {
+    ready,
+    async stop() {
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+const phone = (i) => `+1415${String(5000000 + i).padStart(7, '0')}`;
+
+function agendaJob(i, dueAt) {
+  return { _id: new ObjectId(), name: 'bench.call', data: { to: phone(i) }, type: 'normal', priority: 0, nextRunAt: dueAt, lockedAt: null, lastFinishedAt: null, failedAt: null, failCount: null, failReason: null, repeatTimezone: null, lastRunAt: null, repeatInterval: null, repeatAt: null, disabled: null, progress: null, lastModifiedBy: null };
+}
+
+async function measure(ctx, n, capMs, seed) {
+  ctx.fake.reset();
+  const dueAt = new Date(Date.now() + leadMs(n));
+  await seed(dueAt);
+  const seededAt = Date.now();
+  await ctx.until(() => Date.now() >= dueAt.getTime() && ctx.fake.arrivals.length >= n, dueAt.getTime() + capMs - Date.now(), 100);
+  return { ...lagFigures(ctx.fake.arrivals.slice(0, n).map((a) => a.at), dueAt.getTime(), n), cap_ms: capMs, seed_overran_due_time: seededAt > dueAt.getTime() - 300 };
+}
+
+const workerEnv = (ctx) => ({ BUILD_DIR: ctx.buildDir, FAKE_URL: ctx.fake.url, SID: ACCOUNT_SID, TOKEN: AUTH_TOKEN, FROM, CONCURRENCY: String(CONCURRENCY) });
+
+async function agendaRun(ctx, n, capMs) {
+  const dbName = ctx.newDbName('peer_agenda');
+  const worker = startWorker('agenda-worker.js', { ...workerEnv(ctx), MONGODB_URI: ctx.db.uriFor(dbName), POLL_MS: String(POLL_MS) });
+  try {
+    await worker.ready;
+    return await measure(ctx, n, capMs, (dueAt) => insertInBatches(ctx.db.client.db(dbName).collection('agenda_jobs'), Array.from({ length: n }, (_, i) => agendaJob(i, dueAt))));
+  } finally {
+    await worker.stop();
+    await ctx.dropDb(dbName);
+  }
+}
+
+async function bullmqRun(ctx, n, capMs, redisUrl) {
+  const { Queue } = require('bullmq');
+  const IORedis = require('ioredis');
+  const queueName = `bench-${randomBytes(4).toString('hex')}`;
+  const connection = new IORedis(redisUrl, { maxRetriesPerRequest: null });
+  const queue = new Queue(queueName, { connection });
+  const worker = startWorker('bullmq-worker.js', { ...workerEnv(ctx), REDIS_URL: redisUrl, QUEUE: queueName });
+  try {
+    await worker.ready;
+    return await measure(ctx, n, capMs, async (dueAt) => {
+      for (let i = 0; i < n; i += 1000) {
+        const delay = Math.max(0, dueAt.getTime() - Date.now());
+        await queue.addBulk(Array.from({ length: Math.min(1000, n - i) }, (_, k) => ({ name: 'call', data: { to: phone(i + k) }, opts: { delay, removeOnComplete: true } })));
+      }
+    });
+  } finally {
+    await worker.stop();
+    await queue.obliterate({ force: true }).catch(() => undefined);
+    await queue.close();
+    connection.disconnect();
+  }
+}
+
+async function peers(ctx, plan) {
+  const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const result = { concurrency: CONCURRENCY, agenda_poll_ms: POLL_MS, redis: redisUrl, peers: {} };
+  for (const [peer, run] of [
+    ['agenda', (n, cap) => agendaRun(ctx, n, cap)],
+    ['bullmq', (n, cap) => bullmqRun(ctx, n, cap, redisUrl)],
+  ]) {
+    result.peers[peer] = {};
+    for (const n of plan.fireSizes) {
+      const runs = [];
+      for (let r = 0; r < plan.runs && !runs.some(stalled); r++) {
+        try {
+          const fig = await run(n, plan.capFor(n));
+          runs.push(fig);
+          ctx.log(`  ${peer} N=${n} run ${r + 1}: ${fig.done}/${n} p50 ${fmt(fig.p50)} p99 ${fmt(fig.p99)} max ${fmt(fig.max)} ${fig.per_second ?? '-'}/s`);
+        } catch (error) {
+          ctx.log(`  ${peer} N=${n} run ${r + 1} failed: ${error.message}`);
+          result.peers[peer].error = error.message;
+        }
+      }
+      result.peers[peer][n] = { summary: summarizeRuns(runs), runs };
+    }
+  }
+  return result;
+}
+
+module.exports = { peers };

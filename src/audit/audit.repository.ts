@@ -1,0 +1,42 @@
+import { Injectable } from '@nestjs/common';
+import { InjectModel } from '@nestjs/mongoose';
+import { Model } from 'mongoose';
+import { op, retryOnLockContention } from '../common/mongo/mongo-query';
+import { findPageWithin } from '../common/mongo/query-time-limit';
+import { AppConfig } from '../config/app-config';
+import { AuditEntry, AuditFilter, NewAuditEntry } from './audit.types';
+import { AuditEntryDoc } from './schemas/audit-entry.schema';
+
+type LeanEntry = AuditEntryDoc & { _id: { toString(): string } };
+
+function toEntry(doc: LeanEntry): AuditEntry {
+  const { _id, ...rest } = doc;
+  return { id: _id.toString(), ...rest } as AuditEntry;
+}
+
+@Injectable()
+export class AuditRepository {
+  constructor(
+    @InjectModel(AuditEntryDoc.name) private readonly entries: Model<AuditEntryDoc>,
+    private readonly config: AppConfig,
+  ) {}
+
+  async append(entry: NewAuditEntry): Promise<void> {
+    await retryOnLockContention(() => this.entries.create(entry));
+  }
+
+  async findPage(filter: AuditFilter, limit: number, offset: number): Promise<{ total: number; entries: AuditEntry[] }> {
+    const query: Record<string, unknown> = {};
+    for (const key of ['actor', 'tenant_id', 'action', 'target_id', 'outcome'] as const) {
+      if (filter[key] !== undefined) query[key] = filter[key];
+    }
+    if (filter.from || filter.to) query.at = op({ ...(filter.from ? { $gte: filter.from } : {}), ...(filter.to ? { $lte: filter.to } : {}) });
+    const [docs, total] = await findPageWithin<AuditEntryDoc, LeanEntry>(this.entries, query, { at: -1, _id: -1 }, { offset, limit }, this.config.apiQueryMaxTimeMs);
+    return { total, entries: docs.map(toEntry) };
+  }
+
+  async deleteOlderThan(cutoff: Date): Promise<number> {
+    const res = await retryOnLockContention(() => this.entries.deleteMany({ at: op({ $lt: cutoff }) }));
+    return res.deletedCount ?? 0;
+  }
+}

@@ -1,0 +1,48 @@
+import { Module, OnModuleInit } from '@nestjs/common';
+import { MongooseModule } from '@nestjs/mongoose';
+import { CallingRulesModule } from '../calling-rules/calling-rules.module';
+import { DncModule } from '../dnc/dnc.module';
+import { ScheduleModule } from '../schedule/schedule.module';
+import { SchedulerConfigStoreModule } from '../scheduler-config/scheduler-config-store.module';
+import { CampaignAttemptRepository } from './campaign-attempt.repository';
+import { CampaignContactRepository } from './campaign-contact.repository';
+import { CampaignOutcomeListener } from './campaign-outcome.listener';
+import { CampaignRunner } from './campaign-runner.service';
+import { CampaignTickJob } from './campaign-tick.job';
+import { CampaignController } from './campaign.controller';
+import { CampaignRepository } from './campaign.repository';
+import { CampaignService } from './campaign.service';
+import { ContactImportService } from './contact-import.service';
+import { CampaignAttemptDoc, CampaignAttemptSchema, CampaignSlotDoc, CampaignSlotSchema } from './schemas/campaign-attempt.schema';
+import { CampaignContactDoc, CampaignContactSchema } from './schemas/campaign-contact.schema';
+import { CampaignDoc, CampaignSchema } from './schemas/campaign.schema';
+
+@Module({
+  imports: [
+    MongooseModule.forFeature([
+      { name: CampaignDoc.name, schema: CampaignSchema },
+      { name: CampaignContactDoc.name, schema: CampaignContactSchema },
+      { name: CampaignAttemptDoc.name, schema: CampaignAttemptSchema },
+      { name: CampaignSlotDoc.name, schema: CampaignSlotSchema },
+    ]),
+    ScheduleModule,
+    CallingRulesModule,
+    DncModule,
+    SchedulerConfigStoreModule,
+  ],
+  controllers: [CampaignController],
+  providers: [CampaignRepository, CampaignContactRepository, CampaignAttemptRepository, ContactImportService, CampaignRunner, CampaignService, CampaignTickJob, CampaignOutcomeListener],
+  exports: [CampaignRepository, CampaignContactRepository, CampaignAttemptRepository, CampaignRunner],
+})
+export class CampaignModule implements OnModuleInit {
+  constructor(
+    private readonly campaigns: CampaignRepository,
+    private readonly contacts: CampaignContactRepository,
+    private readonly attempts: CampaignAttemptRepository,
+  ) {}
+
+  // The unique indexes are the exactly-once and dedupe guarantees: they exist before any work starts.
+  async onModuleInit(): Promise<void> {
+    await Promise.all([this.campaigns.ensureIndexes(), this.contacts.ensureIndexes(), this.attempts.ensureIndexes()]);
+  }
+}

@@ -1,0 +1,110 @@
+import { Injectable } from '@nestjs/common';
+import { createHash } from 'node:crypto';
+import { InjectModel } from '@nestjs/mongoose';
+import { Model, Types } from 'mongoose';
+import { insertedUnlessDuplicate, op, toObjectId } from '../common/mongo/mongo-query';
+import { duplicatesOnly } from '../common/mongo/write-errors';
+import { DncEntryDoc } from './schemas/dnc-entry.schema';
+import { DncEntry, NewDncEntry } from './dnc.types';
+
+// FerretDB (SQLite) serves one reader well and many poorly; MongoDB is fine either way.
+const LOOKUP_CONCURRENCY = 4;
+
+type LeanEntry = DncEntryDoc & { _id: Types.ObjectId };
+
+function toEntry({ _id, ...rest }: LeanEntry): DncEntry {
+  return { id: _id.toHexString(), ...(rest as Omit<DncEntry, 'id'>) };
+}
+
+// The entry's _id is derived from (tenant, phone): the dial-time check is a lookup by _id alone, which
+// FerretDB pushes down to storage (any other filter, even _id plus a field, scans the collection there:
+// 30 ms against 670 ms at 50,000 entries; an _id $in scans too).
+function entryId(tenantId: string, phone: string): Types.ObjectId {
+  return new Types.ObjectId(createHash('sha256').update(`${tenantId}\n${phone}`).digest().subarray(0, 12).toString('hex'));
+}
+
+function escapeRegex(value: string): string {
+  return value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+export interface DncListFilter {
+  phone?: string;
+  phonePrefix?: string;
+  source?: string;
+}
+
+@Injectable()
+export class DncRepository {
+  constructor(@InjectModel(DncEntryDoc.name) private readonly entries: Model<DncEntryDoc>) {}
+
+  // null: the number is already listed for this tenant.
+  async insertOne(entry: NewDncEntry): Promise<DncEntry | null> {
+    const _id = entryId(entry.tenant_id, entry.phone);
+    const inserted = await insertedUnlessDuplicate(() => this.entries.collection.insertOne({ _id, ...entry }));
+    return inserted ? { id: _id.toHexString(), ...entry } : null;
+  }
+
+  // Unordered, so one duplicate does not stop the rest; the unique index reports each duplicate.
+  async insertManyUnordered(entries: NewDncEntry[]): Promise<{ inserted: number; duplicates: number }> {
+    if (entries.length === 0) return { inserted: 0, duplicates: 0 };
+    try {
+      const res = await this.entries.collection.insertMany(entries.map((e) => ({ _id: entryId(e.tenant_id, e.phone), ...e })), { ordered: false });
+      return { inserted: res.insertedCount, duplicates: 0 };
+    } catch (error) {
+      const duplicates = duplicatesOnly(error);
+      if (duplicates === null) throw error;
+      return { inserted: entries.length - duplicates, duplicates };
+    }
+  }
+
+  async exists(tenantId: string, phone: string): Promise<boolean> {
+    return (await this.findByPhone(tenantId, phone)) !== null;
+  }
+
+  // Point lookups a few at a time (see entryId).
+  async findListed(tenantId: string, phones: string[]): Promise<string[]> {
+    const listed: string[] = [];
+    let next = 0;
+    const worker = async () => {
+      while (next < phones.length) {
+        const phone = phones[next++];
+        if (await this.findByPhone(tenantId, phone)) listed.push(phone);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(LOOKUP_CONCURRENCY, phones.length) }, worker));
+    return listed;
+  }
+
+  async findByPhone(tenantId: string, phone: string): Promise<DncEntry | null> {
+    const doc = await this.entries.findOne({ _id: entryId(tenantId, phone) }).lean<LeanEntry>();
+    return doc && doc.tenant_id === tenantId && doc.phone === phone ? toEntry(doc) : null;
+  }
+
+  async findById(tenantId: string, id: string): Promise<DncEntry | null> {
+    const _id = toObjectId(id);
+    if (!_id) return null;
+    const doc = await this.entries.findOne({ _id }).lean<LeanEntry>();
+    return doc && doc.tenant_id === tenantId ? toEntry(doc) : null;
+  }
+
+  async list(tenantId: string, filter: DncListFilter, limit: number, offset: number): Promise<{ items: DncEntry[]; total: number }> {
+    const query: Record<string, unknown> = { tenant_id: tenantId };
+    if (filter.phone) query.phone = filter.phone;
+    else if (filter.phonePrefix) query.phone = op({ $regex: `^${escapeRegex(filter.phonePrefix)}` });
+    if (filter.source) query.source = filter.source;
+    const [docs, total] = await Promise.all([
+      this.entries.find(query).sort({ created_at: -1, _id: -1 }).skip(offset).limit(limit).lean<LeanEntry[]>(),
+      this.entries.countDocuments(query),
+    ]);
+    return { items: docs.map(toEntry), total };
+  }
+
+  async deleteById(tenantId: string, id: string): Promise<boolean> {
+    if (!(await this.findById(tenantId, id))) return false;
+    return (await this.entries.deleteOne({ _id: toObjectId(id)! })).deletedCount === 1;
+  }
+
+  async ensureIndexes(): Promise<void> {
+    await this.entries.syncIndexes();
+  }
+}

@@ -1,0 +1,80 @@
+import { BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
+import type { NextFunction, Request, Response } from 'express';
+import { CallPacer } from '../calls/pacing/call-pacer.service';
+import { AppConfig } from '../config/app-config';
+import { DueScheduleSweeper } from '../schedule/dispatch/due-schedule.sweeper';
+
+// Probes are not work, and event streams stay open until the client leaves: waiting for them would only
+// burn the whole timeout.
+const UNTRACKED = /^\/(health|metrics)(\/|$)|\/stream\/?$/;
+
+// SIGTERM (app.close) first flips readiness to 503, then lets dispatches in flight and HTTP work (webhook
+// callbacks above all) finish, each within the shutdown timeout. This runs before Nest closes the HTTP
+// server: a load balancer sees the 503 and stops routing here, while the callbacks of calls placed during
+// the drain still get in. Agenda's own jobs drain afterwards, in the job queue's shutdown hook.
+@Injectable()
+export class ShutdownDrain implements BeforeApplicationShutdown {
+  private readonly logger = new Logger('Shutdown');
+  private draining = false;
+  private inFlight = 0;
+  private idle: Array<() => void> = [];
+
+  constructor(
+    private readonly config: AppConfig,
+    private readonly moduleRef: ModuleRef,
+  ) {}
+
+  isDraining(): boolean {
+    return this.draining;
+  }
+
+  inFlightRequests(): number {
+    return this.inFlight;
+  }
+
+  readonly middleware = (req: Request, res: Response, next: NextFunction): void => {
+    if (UNTRACKED.test(req.path)) return next();
+    this.inFlight++;
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      this.inFlight--;
+      if (this.inFlight === 0) for (const wake of this.idle.splice(0)) wake();
+    };
+    res.once('finish', finish);
+    res.once('close', finish);
+    next();
+  };
+
+  async beforeApplicationShutdown(): Promise<void> {
+    this.draining = true;
+    const timeoutMs = this.config.scheduler.shutdownTimeoutMs;
+    // A call still waiting for a pacing slot is not started any more (it is recorded as not dialed).
+    this.optional(CallPacer)?.onApplicationShutdown();
+    // Dispatches and requests drain side by side within one timeout, not one after the other: with the job
+    // queue's own drain after them, the whole close stays inside main's hard deadline even under overload.
+    await Promise.all([this.optional(DueScheduleSweeper)?.stop(timeoutMs), this.requestsDone(timeoutMs)]);
+  }
+
+  private optional<T>(type: new (...args: never[]) => T): T | null {
+    try {
+      return this.moduleRef.get(type, { strict: false });
+    } catch {
+      return null;
+    }
+  }
+
+  private async requestsDone(timeoutMs: number): Promise<void> {
+    if (this.inFlight === 0) return;
+    this.logger.log(`draining: waiting up to ${timeoutMs} ms for ${this.inFlight} request(s) in flight`);
+    let timer: NodeJS.Timeout | undefined;
+    const drained = await Promise.race([
+      new Promise<boolean>((resolve) => this.idle.push(() => resolve(true))),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs))),
+    ]);
+    clearTimeout(timer);
+    if (!drained) this.logger.warn(`shutdown timeout reached with ${this.inFlight} request(s) still in flight`);
+  }
+}

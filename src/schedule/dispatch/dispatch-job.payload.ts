@@ -1,6 +1,0 @@
-import { IsMongoId } from 'class-validator';
-
-export class DispatchJobPayload {
-  @IsMongoId()
-  schedule_id: string;
-}

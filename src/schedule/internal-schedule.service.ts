@@ -1,0 +1,150 @@
+import { Injectable } from '@nestjs/common';
+import { resolveProviderOptions, InvalidProviderOptionsError } from '../calls/provider-options';
+import { Clock } from '../common/clock/clock';
+import { isDuplicateKeyError, retryOnLockContention } from '../common/mongo/mongo-query';
+import { AppConfig } from '../config/app-config';
+import { DomainEventPublisher } from '../notification/domain-event.publisher';
+import type { CallingWindow } from '../calling-rules/calling-window';
+import { DispatchTrigger } from './dispatch/dispatch-trigger';
+import { scheduleChanged } from './schedule-changed';
+import { buildDefinition, newScheduleFields } from './schedule-definition';
+import { ScheduleEventRepository } from './schedule-event.repository';
+import { ScheduleRepository } from './schedule.repository';
+import { ScheduleStatus } from './schedule.types';
+
+// A one-time schedule created by another module on a tenant's behalf (a campaign attempt). It is an
+// ordinary schedule: same validation, claim ledger, pacing, calling rules, retries and webhooks.
+export interface InternalScheduleRequest {
+  // Chosen by the caller so that re-creating after a crash is a duplicate insert, not a second schedule.
+  id: string;
+  // A re-creation after a crash: look first, so that an existing schedule's job is left alone.
+  mayExist?: boolean;
+  tenantId: string;
+  createdBy: string;
+  phone: string;
+  scheduledTime: Date;
+  timezone: string;
+  description: string | null;
+  metadata: Record<string, unknown>;
+  providerOptions: Record<string, unknown>;
+  callingWindow: CallingWindow;
+  calleeTimezone: string | null;
+  campaignId: string;
+  campaignContactId: string;
+}
+
+export interface InternalScheduleState {
+  id: string;
+  status: ScheduleStatus;
+  last_call_status: string | null;
+}
+
+export class InternalScheduleRejectedError extends Error {
+  constructor(
+    readonly field: string,
+    readonly issue: string,
+  ) {
+    super(`${field}: ${issue}`);
+  }
+}
+
+@Injectable()
+export class InternalScheduleService {
+  constructor(
+    private readonly schedules: ScheduleRepository,
+    private readonly events: ScheduleEventRepository,
+    private readonly trigger: DispatchTrigger,
+    private readonly clock: Clock,
+    private readonly config: AppConfig,
+    private readonly publisher: DomainEventPublisher,
+  ) {}
+
+  // True when this call created it, false when a schedule with this id already existed.
+  async createOneTime(request: InternalScheduleRequest): Promise<boolean> {
+    const now = this.clock.now();
+    const at = request.scheduledTime.getTime() < now.getTime() ? now : request.scheduledTime;
+    let definition;
+    try {
+      definition = buildDefinition(
+        {
+          phone: request.phone,
+          scheduled_time: at.toISOString(),
+          timezone: request.timezone,
+          description: request.description ?? undefined,
+          metadata: request.metadata,
+          provider_options: request.providerOptions,
+          respect_calling_hours: true,
+          callee_timezone: request.calleeTimezone ?? undefined,
+          calling_window: request.callingWindow,
+        },
+        {
+          now,
+          defaultTimezone: this.config.scheduler.timezone,
+          maxObjectBytes: this.config.metadataMaxBytes,
+          checkProviderOptions: (options) => {
+            try {
+              resolveProviderOptions(options, this.config);
+              return null;
+            } catch (error) {
+              if (error instanceof InvalidProviderOptionsError) return { field: error.field, issue: error.issue };
+              throw error;
+            }
+          },
+        },
+      );
+    } catch (error) {
+      const details = (error as { details?: { field?: string; issue?: string } }).details;
+      if (details?.issue) throw new InternalScheduleRejectedError(details.field ?? 'schedule', details.issue);
+      throw error;
+    }
+    if (request.mayExist && (await this.schedules.findById(request.id))) return false;
+
+    const campaignRef = { campaign_id: request.campaignId, campaign_contact_id: request.campaignContactId };
+    let schedule;
+    try {
+      schedule = await retryOnLockContention(() =>
+        this.schedules.insertSchedule(request.id, {
+          ...newScheduleFields(definition, { tenantId: request.tenantId, sub: request.createdBy }, now),
+          ...campaignRef,
+          user_profile_id: null,
+        }),
+      );
+    } catch (error) {
+      if (isDuplicateKeyError(error)) return false;
+      throw error;
+    }
+    await retryOnLockContention(() => this.schedules.syncActive(schedule, now));
+    await retryOnLockContention(() =>
+      this.events.appendFor(schedule, now, 'info', 'created', 'Schedule created for a campaign attempt', {
+        next_execution: schedule.next_execution,
+        campaign_id: request.campaignId,
+        campaign_contact_id: request.campaignContactId,
+      }),
+    );
+    this.publisher.publish(scheduleChanged('schedule.created', schedule, now));
+    this.trigger.armed(schedule.id, schedule.status, schedule.next_execution);
+    return true;
+  }
+
+  async statesOf(ids: string[]): Promise<InternalScheduleState[]> {
+    const out: InternalScheduleState[] = [];
+    for (const id of ids) {
+      const schedule = await this.schedules.findById(id);
+      if (schedule) out.push({ id, status: schedule.status, last_call_status: schedule.last_call_status });
+    }
+    return out;
+  }
+
+  // Withdraws a schedule that has not been dispatched yet; one already claimed is left to finish.
+  async cancelIfNotStarted(id: string): Promise<boolean> {
+    const schedule = await this.schedules.findById(id);
+    if (!schedule || (schedule.status !== 'scheduled' && schedule.status !== 'paused')) return false;
+    const now = this.clock.now();
+    const updated = await this.schedules.updateIfVersion(id, schedule.version, ['scheduled', 'paused'], { status: 'cancelled', next_execution: null, last_updated: now });
+    if (!updated) return false;
+    await this.schedules.syncActive(updated, now);
+    await this.events.appendFor(updated, now, 'info', 'cancelled', 'Schedule cancelled with its campaign', {});
+    this.publisher.publish(scheduleChanged('schedule.cancelled', updated, now));
+    return true;
+  }
+}

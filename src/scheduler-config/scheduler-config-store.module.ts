@@ -1,0 +1,24 @@
+import { Module, OnModuleInit } from '@nestjs/common';
+import { MongooseModule } from '@nestjs/mongoose';
+import { BatchEntryDoc, BatchEntrySchema, SchedulerConfigDoc, SchedulerConfigSchema } from './schemas/scheduler-config.schema';
+import { SchedulerConfigRepository } from './scheduler-config.repository';
+
+// The settings alone, without the daily run: campaigns read the tenant's batch limits from here, and the
+// scheduler-config module (which drives campaigns) builds on it, so neither imports the other in a cycle.
+@Module({
+  imports: [
+    MongooseModule.forFeature([
+      { name: SchedulerConfigDoc.name, schema: SchedulerConfigSchema },
+      { name: BatchEntryDoc.name, schema: BatchEntrySchema },
+    ]),
+  ],
+  providers: [SchedulerConfigRepository],
+  exports: [SchedulerConfigRepository],
+})
+export class SchedulerConfigStoreModule implements OnModuleInit {
+  constructor(private readonly repository: SchedulerConfigRepository) {}
+
+  async onModuleInit(): Promise<void> {
+    await this.repository.ensureIndexes();
+  }
+}

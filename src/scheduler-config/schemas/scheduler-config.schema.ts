@@ -1,0 +1,33 @@
+import { Prop, Schema, SchemaFactory } from '@nestjs/mongoose';
+
+// One document per tenant, keyed by the tenant id.
+@Schema({ collection: 'scheduler_configs', versionKey: false })
+export class SchedulerConfigDoc {
+  @Prop({ type: String, required: true }) _id: string;
+  @Prop({ required: true }) enabled: boolean;
+  @Prop({ required: true }) daily_call_time: string;
+  @Prop({ required: true }) timezone: string;
+  @Prop({ required: true }) max_calls_per_day: number;
+  @Prop({ required: true }) max_concurrent_calls: number;
+  @Prop({ required: true }) retry_failed_after_hours: number;
+  @Prop({ required: true }) max_retries_per_contact: number;
+  @Prop({ required: true }) skip_if_called_within_days: number;
+  @Prop({ required: true }) updated_at: Date;
+}
+
+export const SchedulerConfigSchema = SchemaFactory.createForClass(SchedulerConfigDoc);
+
+// A contact released by one day's batch run; unique per (contact, day): never scheduled twice a day.
+@Schema({ collection: 'daily_batch_entries', versionKey: false })
+export class BatchEntryDoc {
+  @Prop({ required: true }) tenant_id: string;
+  @Prop({ required: true }) campaign_id: string;
+  @Prop({ required: true }) contact_id: string;
+  @Prop({ required: true }) day: string;
+  @Prop({ required: true }) created_at: Date;
+}
+
+export const BatchEntrySchema = SchemaFactory.createForClass(BatchEntryDoc);
+BatchEntrySchema.index({ contact_id: 1, day: 1 }, { unique: true });
+BatchEntrySchema.index({ tenant_id: 1, day: 1 });
+BatchEntrySchema.index({ created_at: 1 });

@@ -1,0 +1,149 @@
+import type { Cluster, CreatedOccurrence, ScenarioResult } from './harness';
+import { fail } from './harness';
+import { sleep } from './util';
+
+const FINAL = new Set(['completed', 'failed', 'missed']);
+const STALL_MS = 90_000;
+
+export interface OccurrenceVerdict {
+  id: string;
+  phone: string;
+  status: string;
+  claim: string | null;
+  claimDetail: string | null;
+  providerCalls: number;
+  // stuck: handled (dialed, or its claim settled) but the schedule never reached a final state;
+  // open: neither dialed nor recorded in any way (lost, if it stays so).
+  verdict: 'final' | 'unknown_reconciled' | 'stuck' | 'open';
+}
+
+export interface Judgement {
+  verdicts: OccurrenceVerdict[];
+  byStatus: Record<string, number>;
+  byClaim: Record<string, number>;
+  lost: OccurrenceVerdict[];
+  duplicated: OccurrenceVerdict[];
+  unknownReconciled: OccurrenceVerdict[];
+  // The provider created a call although we recorded the occurrence as not dialed (or the reverse).
+  inconsistent: OccurrenceVerdict[];
+  // Handled, but the one-time schedule still reads pending/running.
+  stuck: OccurrenceVerdict[];
+}
+
+interface ScheduleDoc {
+  _id: unknown;
+  status: string;
+  phone: string;
+  last_call_status?: string | null;
+}
+interface ClaimDoc {
+  schedule_id: string;
+  attempt_number: number;
+  state: string;
+  detail: string | null;
+}
+
+// Reads where every occurrence ended: our own database for its state, the fake provider's record for
+// how many calls were really placed to its (unique) number.
+// dialedIsFinal: the fake sends no callbacks, so a recorded dial the provider confirms is where an occurrence ends.
+export async function judge(cluster: Cluster, occurrences: CreatedOccurrence[], dialedIsFinal = false): Promise<Judgement> {
+  const db = cluster.mongo.db();
+  const schedules = (await db.collection<ScheduleDoc>('call_schedules').find({}).toArray()) as ScheduleDoc[];
+  const claims = (await db.collection<ClaimDoc>('occurrence_claims').find({}).toArray()) as ClaimDoc[];
+  const byId = new Map(schedules.map((s) => [String(s._id), s]));
+  const claimOf = new Map<string, ClaimDoc>();
+  for (const c of claims) if ((c.attempt_number ?? 1) === 1) claimOf.set(c.schedule_id, c);
+  const created = cluster.twilio.createdByPhone();
+
+  const verdicts: OccurrenceVerdict[] = occurrences.map((o) => {
+    const s = byId.get(o.id);
+    const claim = claimOf.get(o.id) ?? null;
+    const providerCalls = created.get(o.phone)?.length ?? 0;
+    const status = s?.status ?? 'absent';
+    let verdict: OccurrenceVerdict['verdict'];
+    if (claim?.state === 'unknown') verdict = 'unknown_reconciled';
+    else if (FINAL.has(status) || (dialedIsFinal && claim?.state === 'dialed' && providerCalls === 1)) verdict = 'final';
+    else if (providerCalls > 0 || (claim && ['missed', 'failed', 'skipped', 'dialed'].includes(claim.state))) verdict = 'stuck';
+    else verdict = 'open';
+    return { id: o.id, phone: o.phone, status, claim: claim?.state ?? null, claimDetail: claim?.detail ?? null, providerCalls, verdict };
+  });
+  const count = (key: (v: OccurrenceVerdict) => string) =>
+    verdicts.reduce<Record<string, number>>((acc, v) => ((acc[key(v)] = (acc[key(v)] ?? 0) + 1), acc), {});
+  return {
+    verdicts,
+    byStatus: count((v) => v.status),
+    byClaim: count((v) => v.claim ?? 'none'),
+    lost: verdicts.filter((v) => v.verdict === 'open' || (v.status === 'completed' && v.providerCalls === 0)),
+    duplicated: verdicts.filter((v) => v.providerCalls > 1),
+    unknownReconciled: verdicts.filter((v) => v.verdict === 'unknown_reconciled' && v.providerCalls <= 1),
+    inconsistent: verdicts.filter(
+      (v) => (v.providerCalls > 0 && (v.status === 'missed' || v.claim === 'missed' || (v.claim === 'failed' && /not_placed/.test(v.claimDetail ?? '')))) || (v.providerCalls === 0 && v.claim === 'dialed'),
+    ),
+    stuck: verdicts.filter((v) => v.verdict === 'stuck'),
+  };
+}
+
+// Waits until every occurrence has settled (final status, or a settled claim) and the fake provider has
+// no callback left to send, or until the deadline; returns the judgement at that point.
+export async function settle(cluster: Cluster, occurrences: CreatedOccurrence[], timeoutMs: number, log?: (line: string) => void, dialedIsFinal = false): Promise<Judgement> {
+  const deadline = Date.now() + timeoutMs;
+  let lastReport = 0;
+  let lastChange = Date.now();
+  let lastShape = '';
+  for (;;) {
+    let j: Judgement | null = null;
+    try {
+      j = await judge(cluster, occurrences, dialedIsFinal);
+    } catch (error) {
+      log?.(`  judge read failed (${String(error)}); retrying`);
+    }
+    if (j) {
+      const open = j.verdicts.filter((v) => v.verdict === 'open' || v.verdict === 'stuck').length;
+      if (open === 0 && cluster.twilio.callbacksPending === 0) return j;
+      if (Date.now() >= deadline) return j;
+      // Nothing moved for longer than the reconciler needs to act (stuck-claim age + its 30 s tick +
+      // job polling): what is still open stays open.
+      const shape = JSON.stringify([j.byStatus, j.byClaim, cluster.twilio.callbacksPending, cluster.twilio.creates.length]);
+      if (shape !== lastShape) [lastShape, lastChange] = [shape, Date.now()];
+      else if (cluster.twilio.callbacksPending === 0 && Date.now() - lastChange > STALL_MS) {
+        log?.(`  no progress for ${STALL_MS / 1000} s: judging now`);
+        return j;
+      }
+      if (Date.now() - lastReport > 15_000) {
+        lastReport = Date.now();
+        log?.(`  waiting: ${open} open, statuses ${JSON.stringify(j.byStatus)}, callbacks pending ${cluster.twilio.callbacksPending}`);
+      }
+    }
+    await sleep(2000);
+  }
+}
+
+// Fills the table's figures from a judgement and fails the scenario on any loss, double dial or
+// record that contradicts the provider.
+export function score(r: ScenarioResult, j: Judgement, occurrences: number, cluster?: Cluster): void {
+  r.occurrences = occurrences;
+  r.lost = j.lost.length;
+  r.duplicated = j.duplicated.length;
+  r.unknownReconciled = j.unknownReconciled.length;
+  r.details.by_status = j.byStatus;
+  r.details.by_claim = j.byClaim;
+  const burst = r.details.burst ? ` (burst ${JSON.stringify(r.details.burst)})` : '';
+  r.notes.push(`statuses ${JSON.stringify(j.byStatus)}; claims ${JSON.stringify(j.byClaim)}${burst}`);
+  if (j.lost.length > 0) fail(r, `${j.lost.length} occurrence(s) lost, e.g. ${JSON.stringify(j.lost.slice(0, 3))}`);
+  if (j.duplicated.length > 0) fail(r, `${j.duplicated.length} occurrence(s) dialed more than once at the provider, e.g. ${JSON.stringify(j.duplicated.slice(0, 3))}`);
+  if (j.inconsistent.length > 0) {
+    fail(r, `${j.inconsistent.length} occurrence(s) recorded against the provider's record, e.g. ${JSON.stringify(j.inconsistent.slice(0, 3))}`);
+    r.details.inconsistent = j.inconsistent;
+  }
+  if (j.stuck.length > 0) {
+    fail(r, `${j.stuck.length} occurrence(s) handled but their schedule never reached a final state (left ${[...new Set(j.stuck.map((v) => v.status))].join('/')}), e.g. ${JSON.stringify(j.stuck.slice(0, 3))}`);
+    r.details.stuck = j.stuck;
+  }
+  const crashes = cluster?.crashes() ?? [];
+  if (crashes.length > 0) {
+    fail(r, `${crashes.length} service instance(s) crashed on their own: ${crashes.join('; ')}`);
+    r.details.crashes = crashes;
+  }
+  if (j.lost.length > 0) r.details.lost = j.lost;
+  if (j.duplicated.length > 0) r.details.duplicated = j.duplicated;
+}
