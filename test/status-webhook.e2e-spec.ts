@@ -319,6 +319,31 @@ describe('status callback webhook (e2e, signed like Twilio)', () => {
 
       await expectOneOutcome(scheduleId, log.id, 9, 1);
     });
+
+    it('applies a redelivery whose first delivery died between its receipt and the log write', async () => {
+      const { scheduleId, log } = await dispatchedCall();
+      const sid = log.call_id as string;
+      const completed = params(sid, 'completed', 3, { CallDuration: '12' });
+      // What an instance killed right after the receipt insert leaves behind: the receipt and nothing else.
+      const receipts = db.collection('call_status_receipts');
+      await receipts.insertOne({ call_sid: sid, dedupe_key: 'seq:3', received_at: new Date() });
+
+      // Young, it may be a delivery still running on another instance: retry later, nothing changes.
+      const busy = await callback(completed, { query: queryFor(log) }).expect(503);
+      expect(busy.body).toMatchObject({ status: 'error', error_code: 'WEBHOOK_003', details: { field: 'CallSid' } });
+      const untouched = await logs.findById(log.id);
+      expect(untouched?.status).toBe(log.status);
+      expect(untouched?.outcome_recorded_at ?? null).toBeNull();
+      expect((await scheduleEvents(scheduleId)).status).toBe('running');
+
+      // Older than Twilio's request timeout: that delivery is gone, and this copy applies the callback.
+      await receipts.updateOne({ call_sid: sid, dedupe_key: 'seq:3' }, { $set: { received_at: new Date(Date.now() - 20_000) } });
+      expect((await callback(completed, { query: queryFor(log) }).expect(200)).body.outcome).toBe('applied');
+      expect((await callback(completed, { query: queryFor(log) }).expect(200)).body.outcome).toBe('duplicate');
+
+      await expectOneOutcome(scheduleId, log.id, 12, 1);
+      expect(await receipts.countDocuments({ call_sid: sid })).toBe(1);
+    });
   });
 
   it('answers 2xx for an unknown CallSid, logs it and records nothing', async () => {

@@ -13,6 +13,16 @@ export class CallStatusReceiptRepository {
     return insertedUnlessDuplicate(() => this.receipts.create({ call_sid: callSid, dedupe_key: dedupeKey, received_at: now }));
   }
 
+  async receivedAt(callSid: string, dedupeKey: string): Promise<Date | null> {
+    const doc = await this.receipts.findOne({ call_sid: callSid, dedupe_key: dedupeKey }, { received_at: 1 }).lean<{ received_at: Date }>();
+    return doc?.received_at ?? null;
+  }
+
+  // A redelivery that takes over an abandoned delivery restarts its clock: later copies wait for it.
+  async renewDelivery(callSid: string, dedupeKey: string, now: Date): Promise<void> {
+    await this.receipts.updateOne({ call_sid: callSid, dedupe_key: dedupeKey }, { $set: { received_at: now } });
+  }
+
   async forgetDelivery(callSid: string, dedupeKey: string): Promise<void> {
     await this.receipts.deleteOne({ call_sid: callSid, dedupe_key: dedupeKey });
   }

@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { Clock } from '../common/clock/clock';
 import { retryOnLockContention } from '../common/mongo/mongo-query';
+import { AppException } from '../common/errors/app.exception';
 import { AppConfig } from '../config/app-config';
 import { DomainEventPublisher } from '../notification/domain-event.publisher';
 import { CallChangedEvent, CallEventName } from '../notification/domain-events';
@@ -17,6 +18,17 @@ import { parseTwilioTimestamp, toInternalStatus } from './status-mapping';
 export type CallbackOutcome = 'applied' | 'duplicate' | 'unknown_call';
 
 export const CALLBACK_SOURCE = 'twilio_callback';
+// Twilio abandons a callback request after 15 s: a receipt older than that whose entry never reached the
+// log belongs to a delivery that died (its instance was killed) between the two writes.
+const ABANDONED_DELIVERY_MS = 15_000;
+
+// Twilio itself does not retry a 5xx, but its connection-override retries and our own redeliveries do; the
+// copy that is still running applies the callback either way.
+export class CallbackDeliveryInProgressException extends AppException {
+  constructor() {
+    super('WEBHOOK_003', { field: 'CallSid', issue: 'An earlier delivery of this callback is still being applied; retry later' });
+  }
+}
 
 const EVENT_FOR: Partial<Record<CallStatus, CallEventName>> = {
   ringing: 'call.ringing',
@@ -62,18 +74,31 @@ export class StatusUpdateService {
       return 'unknown_call';
     }
     const dedupeKey = dto.SequenceNumber !== undefined ? `seq:${dto.SequenceNumber}` : `status:${dto.CallStatus}`;
+    const status = toInternalStatus(dto.CallStatus);
+    const sequenceNumber = dto.SequenceNumber !== undefined ? Number(dto.SequenceNumber) : null;
+    // Every delivery that was applied left this entry, moving the status or not.
+    const inTimeline = (l: CallLog) => l.timeline.some((e) => e.source === source && e.status === status && e.sequence_number === sequenceNumber);
+    let current = log;
     if (!(await this.receipts.recordFirstDelivery(dto.CallSid, dedupeKey, now))) {
-      // The receipt stays when a delivery is cut off after the log write (instance killed, database gone
-      // before the receipt could be withdrawn): the redelivery still finishes the schedule outcome.
-      const status = toInternalStatus(dto.CallStatus);
-      if (!this.outcomeLeftUndone(log, status)) return 'duplicate';
-      const duration = dto.CallDuration !== undefined ? Number(dto.CallDuration) : log.duration;
-      await this.afterTransition(log, status, dto.CallSid, { duration, answered_by: log.answered_by, error_code: log.error_code });
-      return 'applied';
+      if (inTimeline(log)) {
+        // The receipt stays when a delivery is cut off after the log write (instance killed, database gone
+        // before the receipt could be withdrawn): the redelivery still finishes the schedule outcome.
+        if (!this.outcomeLeftUndone(log, status)) return 'duplicate';
+        const duration = dto.CallDuration !== undefined ? Number(dto.CallDuration) : log.duration;
+        await this.afterTransition(log, status, dto.CallSid, { duration, answered_by: log.answered_by, error_code: log.error_code });
+        return 'applied';
+      }
+      // A receipt without its entry: the first delivery is being applied on another instance right now, or
+      // it was cut off between the receipt and the log write and this copy is all that is left of it.
+      const receivedAt = await this.receipts.receivedAt(dto.CallSid, dedupeKey);
+      if (receivedAt && now.getTime() - receivedAt.getTime() < ABANDONED_DELIVERY_MS) throw new CallbackDeliveryInProgressException();
+      await this.receipts.renewDelivery(dto.CallSid, dedupeKey, now);
+      current = (await this.callLogs.findById(log.id)) ?? log;
+      if (inTimeline(current)) return 'duplicate';
+      this.logger.warn(`callback ${dto.CallSid} ${dto.CallStatus} (${dedupeKey}) was received before but never applied; applying this delivery`);
     }
 
     try {
-      const status = toInternalStatus(dto.CallStatus);
       const ts = parseTwilioTimestamp(dto.Timestamp, now);
       const progress: CallLogProgress = { call_id: dto.CallSid };
       if (status === 'in_progress') progress.start_time = ts;
@@ -86,19 +111,18 @@ export class StatusUpdateService {
       if (dto.ErrorMessage) progress.error_message = dto.ErrorMessage;
       else if (dto.SipResponseCode && isFinalCallStatus(status) && status !== 'completed') progress.error_message = `SIP ${dto.SipResponseCode}`;
 
-      const sequenceNumber = dto.SequenceNumber !== undefined ? Number(dto.SequenceNumber) : null;
       // This very callback is already in the timeline when an earlier delivery was applied but failed
       // afterwards (its receipt was withdrawn): the transition is not repeated, only what it left undone.
-      const alreadyApplied = log.timeline.some((e) => e.source === source && e.status === status && e.sequence_number === sequenceNumber);
+      const alreadyApplied = inTimeline(current);
       const moved =
         !alreadyApplied &&
         (await this.callLogs.applyStatusEvent(
-          log.id,
+          current.id,
           { status, ts, received_at: now, sequence_number: sequenceNumber, source, provider_status: dto.CallStatus },
           progress,
           now,
         ));
-      if (moved || (alreadyApplied && this.outcomeLeftUndone(log, status))) await this.afterTransition(log, status, dto.CallSid, progress);
+      if (moved || (alreadyApplied && this.outcomeLeftUndone(current, status))) await this.afterTransition(current, status, dto.CallSid, progress);
       return 'applied';
     } catch (error) {
       // Let a redelivery try again: the receipt only stands for a callback that was applied.

@@ -47,6 +47,7 @@ export const ERROR_CODES = {
 
   WEBHOOK_001: { status: 403, message: 'Invalid webhook signature' },
   WEBHOOK_002: { status: 404, message: 'Unknown call' },
+  WEBHOOK_003: { status: 503, message: 'An earlier delivery of this callback is still being applied' },
 
   NOTIFICATION_001: { status: 400, message: 'Invalid subscription URL' },
   NOTIFICATION_002: { status: 400, message: 'Subscription URL targets a forbidden address' },

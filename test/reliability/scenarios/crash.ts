@@ -34,7 +34,7 @@ export const crash: Scenario = {
       }
       r.faults = kills;
       r.details.kills = killLog;
-      const j = await settle(cluster, burst.occurrences, full ? 1_200_000 : 200_000, ctx.log);
+      const j = await settle(cluster, burst.occurrences, full ? 1_200_000 : 240_000, ctx.log);
       score(r, j, count, cluster);
       r.notes.push(`kills ${JSON.stringify(killLog)}`);
       r.notes.push(`${cluster.twilio.creates.length} create requests, ${cluster.twilio.inner.calls.length} calls at the provider, callbacks ${JSON.stringify(cluster.twilio.callbackResults)}`);
