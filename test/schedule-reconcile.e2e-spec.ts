@@ -5,6 +5,7 @@ import { Clock } from '../src/common/clock/clock';
 import { ScheduleChangedEvent } from '../src/notification/domain-events';
 import { OccurrenceDispatchService } from '../src/schedule/dispatch/occurrence-dispatch.service';
 import { ScheduleReconcileJob } from '../src/schedule/dispatch/schedule-reconcile.job';
+import { InternalScheduleService } from '../src/schedule/internal-schedule.service';
 import { OccurrenceClaimRepository } from '../src/schedule/occurrence-claim.repository';
 import { ScheduleRepository } from '../src/schedule/schedule.repository';
 import { createTestApp, TestApp } from './utils/test-app';
@@ -165,5 +166,31 @@ describe('reconciling stuck claims (service level, real database)', () => {
     expect(other.won).toBe(false);
     expect(anonymous.won).toBe(false);
     expect(await claims().findForSchedule(id, 5)).toHaveLength(1);
+  });
+  describe('withdrawing a campaign attempt before its dispatch', () => {
+    const withdraw = (id: string) => t.get<InternalScheduleService>(InternalScheduleService).cancelIfNotStarted(id);
+
+    it('takes the occurrence claim first: a dispatch that read the schedule before the cancel dials nothing', async () => {
+      const at = new Date(Date.now() + 60_000);
+      const id = await createSchedule(at);
+      expect(await withdraw(id)).toBe(true);
+      expect((await getSchedule(id)).status).toBe('cancelled');
+      expect((await claims().findForSchedule(id, 5)).map((c) => [c.state, c.occurrence_at.getTime()])).toEqual([['skipped', at.getTime()]]);
+      // The racing dispatcher's first write after its read is this insert, and it loses.
+      expect((await claims().claimOccurrence({ scheduleId: id, tenantId: 'alice', occurrenceAt: at, state: 'claimed', instance: 'racer:1', now: at, runId: 'racer' })).won).toBe(false);
+      clock.set(at);
+      expect((await handle(id)).outcome).toBe('inactive');
+      expect(dispatcher.arrived).not.toContain(id);
+    });
+
+    it('leaves an occurrence a dispatcher already claimed to finish, even before the schedule shows it', async () => {
+      const at = new Date(Date.now() + 60_000);
+      const id = await createSchedule(at);
+      // Claimed, not yet advanced: the schedule still reads scheduled at the same version.
+      expect((await claims().claimOccurrence({ scheduleId: id, tenantId: 'alice', occurrenceAt: at, state: 'claimed', instance: 'dispatcher:1', now: at })).won).toBe(true);
+      expect(await withdraw(id)).toBe(false);
+      expect((await getSchedule(id)).status).toBe('scheduled');
+      expect((await claims().findForSchedule(id, 5)).map((c) => c.state)).toEqual(['claimed']);
+    });
   });
 });

@@ -29,7 +29,7 @@ export interface AdvanceResult {
   delayMs: number | null;
 }
 
-type ClaimResult = 'started' | 'no_seat' | 'daily_cap' | 'lost' | 'rejected';
+type ClaimResult = 'started' | 'no_seat' | 'daily_cap' | 'lost' | 'rejected' | 'stopped';
 
 // The daily batch's max_concurrent_calls is one pool of seats per tenant, shared by its due-date campaigns.
 function batchPoolOf(tenantId: string): string {
@@ -174,7 +174,11 @@ export class CampaignRunner {
         started++;
         capacity--;
       } else if (result === 'no_seat') break;
-      else if (result === 'daily_cap') {
+      else if (result === 'stopped') {
+        // Paused or cancelled mid-tick: the withdrawn seat would otherwise go to the next candidate, and so on.
+        outcome = 'stopped';
+        break;
+      } else if (result === 'daily_cap') {
         outcome = 'daily_cap_reached';
         break;
       }
@@ -184,6 +188,7 @@ export class CampaignRunner {
       const tomorrow = DateTime.fromJSDate(now, { zone: campaign.timezone }).plus({ days: 1 }).startOf('day').toJSDate();
       return { outcome, started, delayMs: tomorrow.getTime() - now.getTime() };
     }
+    if (outcome === 'stopped') return { outcome, started, delayMs: null };
     return { outcome, started, delayMs: await this.nextRun(campaign, now) };
   }
 
@@ -253,7 +258,7 @@ export class CampaignRunner {
     const fresh = await this.campaigns.findById(campaign.id);
     if (fresh?.status !== 'running') {
       await this.finish(campaign, attempt, contact.attempts === 0 ? 'pending' : 'not_reached', 'withdrawn', contact.attempts, now);
-      return 'lost';
+      return 'stopped';
     }
     return (await this.launch(campaign, { ...contact, attempts: contact.attempts + 1 }, attempt, zones)) ? 'started' : 'rejected';
   }

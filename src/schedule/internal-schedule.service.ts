@@ -8,6 +8,7 @@ import type { CallingWindow } from '../calling-rules/calling-window';
 import { DispatchTrigger } from './dispatch/dispatch-trigger';
 import { scheduleChanged } from './schedule-changed';
 import { buildDefinition, newScheduleFields } from './schedule-definition';
+import { OccurrenceClaimRepository } from './occurrence-claim.repository';
 import { ScheduleEventRepository } from './schedule-event.repository';
 import { ScheduleRepository } from './schedule.repository';
 import { ScheduleStatus } from './schedule.types';
@@ -39,6 +40,8 @@ export interface InternalScheduleState {
   last_call_status: string | null;
 }
 
+const CANCELLER = 'campaign-cancel';
+
 export class InternalScheduleRejectedError extends Error {
   constructor(
     readonly field: string,
@@ -52,6 +55,7 @@ export class InternalScheduleRejectedError extends Error {
 export class InternalScheduleService {
   constructor(
     private readonly schedules: ScheduleRepository,
+    private readonly claims: OccurrenceClaimRepository,
     private readonly events: ScheduleEventRepository,
     private readonly trigger: DispatchTrigger,
     private readonly clock: Clock,
@@ -137,14 +141,31 @@ export class InternalScheduleService {
 
   // Withdraws a schedule that has not been dispatched yet; one already claimed is left to finish.
   async cancelIfNotStarted(id: string): Promise<boolean> {
-    const schedule = await this.schedules.findById(id);
+    let schedule = await this.schedules.findById(id);
     if (!schedule || (schedule.status !== 'scheduled' && schedule.status !== 'paused')) return false;
     const now = this.clock.now();
-    const updated = await this.schedules.updateIfVersion(id, schedule.version, ['scheduled', 'paused'], { status: 'cancelled', next_execution: null, last_updated: now });
-    if (!updated) return false;
-    await this.schedules.syncActive(updated, now);
-    await this.events.appendFor(updated, now, 'info', 'cancelled', 'Schedule cancelled with its campaign', {});
-    this.publisher.publish(scheduleChanged('schedule.cancelled', updated, now));
-    return true;
+    // The dispatcher claims an occurrence before it dials: winning that same unique insert first is what
+    // makes "not started" certain. A version-checked update alone is not: FerretDB's conditional updates
+    // are not atomic, so a dispatch racing it could advance (and dial) a schedule this then cancels.
+    if (schedule.next_execution) {
+      const claim = await retryOnLockContention(() =>
+        this.claims.claimOccurrence({ scheduleId: id, tenantId: schedule!.tenant_id, occurrenceAt: schedule!.next_execution!, state: 'skipped', instance: CANCELLER, now, detail: 'cancelled with its campaign' }),
+      );
+      if (!claim.won) return false;
+    }
+    // Nothing can dispatch this occurrence now, so a write lost to a concurrent edit is simply redone.
+    for (let tries = 0; tries < 5; tries++) {
+      const updated = await this.schedules.updateIfVersion(id, schedule.version, ['scheduled', 'paused'], { status: 'cancelled', next_execution: null, last_updated: now });
+      if (updated) {
+        await this.schedules.syncActive(updated, now);
+        await this.events.appendFor(updated, now, 'info', 'cancelled', 'Schedule cancelled with its campaign', {});
+        this.publisher.publish(scheduleChanged('schedule.cancelled', updated, now));
+        return true;
+      }
+      const fresh = await this.schedules.findById(id);
+      if (!fresh || (fresh.status !== 'scheduled' && fresh.status !== 'paused')) return false;
+      schedule = fresh;
+    }
+    return false;
   }
 }
