@@ -147,9 +147,10 @@ export class InternalScheduleService {
     // The dispatcher claims an occurrence before it dials: winning that same unique insert first is what
     // makes "not started" certain. A version-checked update alone is not: FerretDB's conditional updates
     // are not atomic, so a dispatch racing it could advance (and dial) a schedule this then cancels.
-    if (schedule.next_execution) {
+    const { tenant_id: tenantId, next_execution: occurrenceAt } = schedule;
+    if (occurrenceAt) {
       const claim = await retryOnLockContention(() =>
-        this.claims.claimOccurrence({ scheduleId: id, tenantId: schedule!.tenant_id, occurrenceAt: schedule!.next_execution!, state: 'skipped', instance: CANCELLER, now, detail: 'cancelled with its campaign' }),
+        this.claims.claimOccurrence({ scheduleId: id, tenantId, occurrenceAt, state: 'skipped', instance: CANCELLER, now, detail: 'cancelled with its campaign' }),
       );
       if (!claim.won) return false;
     }
