@@ -167,6 +167,7 @@ describe('reconciling stuck claims (service level, real database)', () => {
     expect(anonymous.won).toBe(false);
     expect(await claims().findForSchedule(id, 5)).toHaveLength(1);
   });
+
   describe('withdrawing a campaign attempt before its dispatch', () => {
     const withdraw = (id: string) => t.get<InternalScheduleService>(InternalScheduleService).cancelIfNotStarted(id);
 

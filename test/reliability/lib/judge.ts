@@ -7,6 +7,8 @@ const FINAL = new Set(['completed', 'failed', 'missed']);
 // lost is fetched from the provider CALL_RECONCILE_AFTER_MINUTES (2) after its last update, on the next 30 s
 // tick of the reconcile job. Judging sooner fails runs the product would have finished.
 const STALL_MS = 180_000;
+// A quick scenario's settle deadline: the stall window plus the minute a burst needs to drain first.
+export const QUICK_SETTLE_MS = STALL_MS + 60_000;
 
 export interface OccurrenceVerdict {
   id: string;

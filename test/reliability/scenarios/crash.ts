@@ -1,6 +1,6 @@
 import { createBurst, untilDue } from '../lib/burst';
 import { Cluster, RunContext, Scenario, result } from '../lib/harness';
-import { score, settle } from '../lib/judge';
+import { QUICK_SETTLE_MS, score, settle } from '../lib/judge';
 import { Rng, sleep } from '../lib/util';
 
 // Two instances, a burst due within 10 s, one instance SIGKILLed at random moments and restarted.
@@ -34,7 +34,7 @@ export const crash: Scenario = {
       }
       r.faults = kills;
       r.details.kills = killLog;
-      const j = await settle(cluster, burst.occurrences, full ? 1_200_000 : 240_000, ctx.log);
+      const j = await settle(cluster, burst.occurrences, full ? 1_200_000 : QUICK_SETTLE_MS, ctx.log);
       score(r, j, count, cluster);
       r.notes.push(`kills ${JSON.stringify(killLog)}`);
       r.notes.push(`${cluster.twilio.creates.length} create requests, ${cluster.twilio.inner.calls.length} calls at the provider, callbacks ${JSON.stringify(cluster.twilio.callbackResults)}`);

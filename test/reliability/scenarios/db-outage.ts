@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { createBurst, untilDue } from '../lib/burst';
 import { Cluster, RunContext, Scenario, fail, result } from '../lib/harness';
-import { score, settle } from '../lib/judge';
+import { QUICK_SETTLE_MS, score, settle } from '../lib/judge';
 import { FerretDbProcess, freePort } from '../lib/processes';
 import { countOf, Rng, sleep } from '../lib/util';
 
@@ -84,7 +84,7 @@ export const dbOutage: Scenario = {
       if (restarted.length > 0) fail(r, `instances died or were restarted: ${restarted.map((s) => s.name).join(', ')}`);
       if (recoveredMs === null) fail(r, 'readiness did not return to 200 within 120 s after the database came back');
       r.details.ready_again_after_ms = recoveredMs;
-      const j = await settle(cluster, burst.occurrences, full ? 900_000 : 240_000, ctx.log);
+      const j = await settle(cluster, burst.occurrences, full ? 900_000 : QUICK_SETTLE_MS, ctx.log);
       score(r, j, count, cluster);
       // Misfire policy: run_once occurrences are dialed however late; skip ones late past the grace are missed.
       const runOnce = new Set(burst.occurrences.filter((o) => o.misfirePolicy === 'run_once').map((o) => o.id));

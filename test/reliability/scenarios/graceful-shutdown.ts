@@ -1,6 +1,6 @@
 import { createBurst, untilDue } from '../lib/burst';
 import { Cluster, RunContext, Scenario, fail, result } from '../lib/harness';
-import { score, settle } from '../lib/judge';
+import { QUICK_SETTLE_MS, score, settle } from '../lib/judge';
 import { Rng, waitUntil } from '../lib/util';
 
 const SHUTDOWN_TIMEOUT_MS = 10_000;
@@ -36,7 +36,7 @@ export const gracefulShutdown: Scenario = {
       const stranded = await claims.find({ state: { $in: ['claimed', 'dialing'] }, claimed_by: { $regex: `:${victim.pid ?? 0}$` } }).toArray();
       r.details.stranded_after_exit = stranded.length;
       if (stranded.length > 0) fail(r, `${stranded.length} claim(s) of the stopped instance left ${[...new Set(stranded.map((c) => c.state))].join('/')} after it exited, e.g. ${JSON.stringify(stranded.slice(0, 2))}`);
-      const j = await settle(cluster, burst.occurrences, full ? 1_200_000 : 240_000, ctx.log);
+      const j = await settle(cluster, burst.occurrences, full ? 1_200_000 : QUICK_SETTLE_MS, ctx.log);
       score(r, j, count, cluster);
       r.notes.push(`${victim.name} exited ${exit.code} in ${(exit.tookMs / 1000).toFixed(1)} s; ${survivor.name} finished the burst; ${cluster.twilio.inner.calls.length} calls at the provider`);
     } finally {

@@ -1,6 +1,6 @@
 import { createBurst, untilDue } from '../lib/burst';
 import { Cluster, RunContext, Scenario, fail, result } from '../lib/harness';
-import { score, settle } from '../lib/judge';
+import { QUICK_SETTLE_MS, score, settle } from '../lib/judge';
 import { countOf, Rng } from '../lib/util';
 
 // The fake Twilio answers 30% 429, 10% 500 and resets 5% of the connections after it created the call.
@@ -18,7 +18,7 @@ export const providerStorm: Scenario = {
       const burst = await createBurst(cluster, { scenarioIndex: 4, count, windowMs: 10_000 }, ctx.log);
       await untilDue(burst.dueFrom);
       r.details.burst = { created_s: Math.round(burst.createSeconds), due_spread_s: Math.round((burst.dueTo - burst.dueFrom) / 100) / 10, created_late: burst.late };
-      const j = await settle(cluster, burst.occurrences, full ? 1_200_000 : 240_000, ctx.log);
+      const j = await settle(cluster, burst.occurrences, full ? 1_200_000 : QUICK_SETTLE_MS, ctx.log);
       score(r, j, count, cluster);
       const faults = { '429': 0, '500': 0, reset: 0 };
       for (const c of cluster.twilio.creates) if (c.fault !== 'none') faults[c.fault]++;

@@ -1,6 +1,6 @@
 import { createBurst, untilDue } from '../lib/burst';
 import { Cluster, RunContext, Scenario, result } from '../lib/harness';
-import { score, settle } from '../lib/judge';
+import { QUICK_SETTLE_MS, score, settle } from '../lib/judge';
 import { Rng } from '../lib/util';
 
 // Three instances on one database race for every occurrence of a burst due at one instant.
@@ -18,7 +18,7 @@ export const races: Scenario = {
       await untilDue(burst.dueFrom);
       r.details.burst = { created_s: Math.round(burst.createSeconds), due_spread_s: Math.round((burst.dueTo - burst.dueFrom) / 100) / 10, created_late: burst.late };
       const started = Date.now();
-      const j = await settle(cluster, burst.occurrences, ctx.mode === 'full' ? 1_500_000 : 240_000, ctx.log, true);
+      const j = await settle(cluster, burst.occurrences, ctx.mode === 'full' ? 1_500_000 : QUICK_SETTLE_MS, ctx.log, true);
       score(r, j, count, cluster);
       r.details.drain_seconds = Math.round((Date.now() - started) / 1000);
       r.details.provider_create_requests = cluster.twilio.creates.length;
