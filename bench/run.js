@@ -7,6 +7,10 @@
 //                 [--dist <build dir>] [--readme] [--scale-schedules N]
 // --quick: small N, under about 2 minutes; --smoke: tiny N and one run, for CI (never judges targets).
 //   npm run bench -- --merge <a.json>,<b.json> [--readme]: one table from several result files.
+// FerretDB stores on PostgreSQL when one answers (FERRETDB_POSTGRESQL_URL's server, else 127.0.0.1:5432), in a
+// fresh database dropped after the run; TEST_FERRETDB_HANDLER=sqlite|postgresql chooses, as in the test suites.
+//   --engines postgresql,sqlite: the same scenarios on each handler in turn, then a table of the first's
+//   medians divided by each other's.
 // Targets are reported, never asserted: the exit code is non-zero only when the harness itself fails.
 const { execFileSync } = require('node:child_process');
 const { mkdirSync, mkdtempSync, readFileSync, writeFileSync } = require('node:fs');
@@ -16,7 +20,7 @@ const { ensureBuild, ROOT } = require('./lib/build');
 const { startDatabase } = require('./lib/database');
 const { FakeProvider } = require('./lib/fake-provider');
 const { createContext } = require('./lib/context');
-const { table, updateReadme } = require('./lib/report');
+const { comparison, table, updateReadme } = require('./lib/report');
 const { parseArgs, round } = require('./lib/util');
 
 const PLANS = {
@@ -124,23 +128,11 @@ function merge(args) {
 // Saved files say "not_done" where a figure was Infinity.
 const revive = (results) => JSON.parse(JSON.stringify(results), (k, v) => (v === 'not_done' ? Infinity : v));
 
-async function main() {
-  const args = parseArgs(process.argv.slice(2));
-  if (args.merge) return merge(args);
-  const planName = args.smoke ? 'smoke' : args.quick ? 'quick' : 'full';
-  const plan = { ...PLANS[planName], ...(args.runs ? { runs: Number(args.runs) } : {}), ...(args['scale-schedules'] ? { scaleSchedules: Number(args['scale-schedules']) } : {}) };
-  const only = args.only ? String(args.only).split(',') : Object.keys(SCENARIOS);
-  const unknown = only.filter((s) => !SCENARIOS[s]);
-  if (unknown.length) throw new Error(`unknown scenario(s): ${unknown.join(', ')}`);
+// One pass over the chosen scenarios on one database (handler: FerretDB's storage, or the default choice).
+async function benchOn(handler, { plan, planName, only, buildDir, fake, log, logDir }) {
   const started = new Date();
-  const log = (m) => process.stdout.write(`[bench ${((Date.now() - started.getTime()) / 1000).toFixed(0).padStart(4)} s] ${m}\n`);
-  const logDir = mkdtempSync(join(os.tmpdir(), 'call-scheduler-bench-logs-'));
-
-  const buildDir = ensureBuild(args.dist ?? process.env.BENCH_DIST, log);
-  log(`build ${buildDir}; service logs in ${logDir}`);
-  const db = await startDatabase(buildDir, log);
+  const db = await startDatabase(buildDir, log, { handler });
   log(`database ${db.version} at ${db.uri}${db.pid ? ` (pid ${db.pid})` : ''}`);
-  const fake = await new FakeProvider().start();
   const ctx = createContext({ db, buildDir, fake, log, logDir });
   ctx.logDir = logDir;
   ctx.plan = plan;
@@ -159,19 +151,19 @@ async function main() {
       platform: `${os.platform()} ${os.release()}`,
       loadavg_start: load(),
     },
-    database: { engine: db.engine, version: db.version },
+    database: { engine: db.engine, handler: db.handler, version: db.version },
     scenarios: {},
     failures: [],
     durations_s: {},
   };
   mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
-  const file = join(ROOT, 'bench', 'results', `${started.toISOString().replace(/[:.]/g, '-')}.json`);
+  const file = join(ROOT, 'bench', 'results', `${started.toISOString().replace(/[:.]/g, '-')}${handler ? `-${handler}` : ''}.json`);
   // Written after every scenario, so that an interrupted run keeps what it measured.
   const save = () => writeFileSync(file, JSON.stringify(results, (k, v) => (v === Infinity ? 'not_done' : v), 2));
   try {
     for (const name of only) {
       const t0 = Date.now();
-      log(`scenario ${name} (load ${load().join(' ')})`);
+      log(`scenario ${name}${handler ? ` on ${handler}` : ''} (load ${load().join(' ')})`);
       try {
         results.scenarios[name] = await SCENARIOS[name]()(ctx, plan);
       } catch (error) {
@@ -184,17 +176,48 @@ async function main() {
       save();
     }
   } finally {
-    await fake.stop();
     await db.stop();
   }
   results.machine.loadavg_end = load();
   results.total_s = round((Date.now() - started.getTime()) / 1000, 1);
-
   save();
-  const markdown = table(results);
-  process.stdout.write(`\n${markdown}\n\nResults: ${file} (${results.total_s} s)\n`);
-  if (args.readme) updateReadme(markdown, results.command);
-  if (results.failures.length) throw new Error(`${results.failures.length} scenario(s) failed: ${results.failures.map((f) => f.scenario).join(', ')}`);
+  return { results, file };
+}
+
+const HANDLERS = ['postgresql', 'sqlite'];
+
+async function main() {
+  const args = parseArgs(process.argv.slice(2));
+  if (args.merge) return merge(args);
+  const planName = args.smoke ? 'smoke' : args.quick ? 'quick' : 'full';
+  const plan = { ...PLANS[planName], ...(args.runs ? { runs: Number(args.runs) } : {}), ...(args['scale-schedules'] ? { scaleSchedules: Number(args['scale-schedules']) } : {}) };
+  const only = args.only ? String(args.only).split(',') : Object.keys(SCENARIOS);
+  const unknown = only.filter((s) => !SCENARIOS[s]);
+  if (unknown.length) throw new Error(`unknown scenario(s): ${unknown.join(', ')}`);
+  const engines = args.engines ? String(args.engines).split(',') : [undefined];
+  if (engines.some((e) => e !== undefined && !HANDLERS.includes(e))) throw new Error(`--engines takes FerretDB handlers, from: ${HANDLERS.join(', ')}`);
+  if (args.engines && process.env.MONGODB_URI) throw new Error('--engines starts FerretDB on each handler: unset MONGODB_URI');
+  const started = new Date();
+  const log = (m) => process.stdout.write(`[bench ${((Date.now() - started.getTime()) / 1000).toFixed(0).padStart(4)} s] ${m}\n`);
+  const logDir = mkdtempSync(join(os.tmpdir(), 'call-scheduler-bench-logs-'));
+
+  const buildDir = ensureBuild(args.dist ?? process.env.BENCH_DIST, log);
+  log(`build ${buildDir}; service logs in ${logDir}`);
+  const fake = await new FakeProvider().start();
+  const passes = [];
+  try {
+    for (const handler of engines) passes.push(await benchOn(handler, { plan, planName, only, buildDir, fake, log, logDir }));
+  } finally {
+    await fake.stop();
+  }
+
+  const [first, ...others] = passes;
+  const markdown = [...passes.map((p) => table(p.results)), ...others.map((p, i) => comparison(first.results, p.results, engines[0], engines[i + 1]))].join('\n\n');
+  const seconds = round((Date.now() - started.getTime()) / 1000, 1);
+  process.stdout.write(`\n${markdown}\n\nResults: ${passes.map((p) => p.file).join(', ')} (${seconds} s)\n`);
+  if (args.readme) updateReadme(markdown, first.results.command);
+  const failures = passes.flatMap((p) => p.results.failures.map((f) => `${f.scenario}${p.results.database.handler && engines.length > 1 ? ` on ${p.results.database.handler}` : ''}`));
+  if (failures.length) throw new Error(`${failures.length} scenario(s) failed: ${failures.join(', ')}`);
 }
 
 main().then(

@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { createApp } from './app.factory';
 import { AppConfigValues } from './config/app-config';
 import { ConfigValidationError, loadConfig } from './config/load-config';
-import { EmbeddedDatabase, launchEmbeddedDatabase, withDatabaseName } from './database/embedded/embedded-database.launcher';
+import { describeEmbeddedDatabase, EmbeddedDatabase, launchEmbeddedDatabase, withDatabaseName } from './database/embedded/embedded-database.launcher';
 
 async function bootstrap(): Promise<void> {
   const logger = new Logger('Bootstrap');
@@ -31,12 +31,10 @@ async function bootstrap(): Promise<void> {
       toolsDir: join(projectRoot, '.tools'),
       projectRoot,
       allowInstall: true,
+      ferretdbPostgresqlUrl: config.embeddedDb.ferretdbPostgresqlUrl,
       log: (m) => logger.log(m),
     });
-    logger.log(
-      `${embedded.reused ? 'Reusing' : 'Started'} embedded ${embedded.engine} ${embedded.version} at ${embedded.uri} ` +
-        `with data in ${embedded.dataDir} (set MONGODB_URI to use your own MongoDB)`,
-    );
+    logger.log(`${describeEmbeddedDatabase(embedded)}. Data in ${embedded.dataDir}; set MONGODB_URI to use your own MongoDB.`);
     config = { ...config, mongodbUri: withDatabaseName(embedded.uri, 'call_scheduler') };
   }
 

@@ -107,6 +107,14 @@ describe('do-not-call list', () => {
       expect((await http().get('/dnc?limit=1').set(dave).expect(200)).body.total).toBe(10_000);
     });
 
+    it('reports a row holding a NUL character as invalid and imports the rest', async () => {
+      const erin = bearer(tokenFor('dnc-erin'));
+      const rows = [{ phone: '+14155550160', reason: 'fine' }, { phone: '+14155550161', reason: 'bad\u0000reason' }];
+      const res = await http().post('/dnc/import').set(erin).set('Content-Type', 'application/json').send(JSON.stringify(rows)).expect(200);
+      expect(res.body).toMatchObject({ received: 2, accepted: 1, invalid: 1 });
+      expect(res.body.invalid_rows).toEqual([{ row: 2, phone: '+14155550161', reason: 'reason must not contain the NUL character (U+0000)' }]);
+    });
+
     it('caps the listed invalid rows but counts them all', async () => {
       const erin = bearer(tokenFor('dnc-erin'));
       const lines = ['phone'];

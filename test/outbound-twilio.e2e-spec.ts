@@ -147,8 +147,8 @@ describe('outbound calls through Twilio (fake Twilio over HTTP)', () => {
     const created = fake.calls.filter((c) => c.to === phone);
     expect(created).toHaveLength(1);
     expect(log.call_id).toBe(created[0].sid);
-    const s = await getSchedule(id);
-    const dispatched = s.events.find((e: { type: string }) => e.type === 'dispatched');
+    // The call id reaches the log before the dispatcher records its event: wait for the event.
+    const dispatched = await waitFor(async () => (await getSchedule(id)).events.find((e: { type: string }) => e.type === 'dispatched'), 15_000);
     expect(dispatched.data.reconciled).toBe(true);
     await sleep(1000);
     expect(fake.createRequestsTo(phone)).toHaveLength(1);

@@ -32,6 +32,9 @@ describe('schedule API (e2e)', () => {
       ['an unknown field', { priority_lane: 'vip' }, 'VALIDATION_003', 'priority_lane'],
       ['metadata with an operator key', { metadata: { $where: 'sleep(1000)' } }, 'SCHEDULE_008', 'metadata.$where'],
       ['metadata over the size limit', { metadata: { blob: 'x'.repeat(20_000) } }, 'SCHEDULE_008', 'metadata'],
+      // PostgreSQL-backed stores cannot hold NUL: refused up front rather than failing the write with a 500.
+      ['notes with a NUL character', { notes: 'call\u0000back' }, 'VALIDATION_001', 'notes'],
+      ['metadata with a NUL character in a value', { metadata: { note: 'a\u0000b' } }, 'VALIDATION_001', 'metadata.note'],
     ];
 
     it.each(cases)('rejects %s', async (_name, body, code, field) => {
@@ -55,6 +58,11 @@ describe('schedule API (e2e)', () => {
     it('refuses an operator-shaped query parameter instead of querying with it', async () => {
       const res = await http().get('/schedule?phone[$ne]=x').set(alice).expect(400);
       expect(res.body).toMatchObject({ status: 'error', error_code: 'VALIDATION_003', details: { field: 'phone[$ne]' } });
+    });
+
+    it('refuses a NUL character in a query parameter', async () => {
+      const res = await http().get('/schedule?phone=%2B1415%00').set(alice).expect(400);
+      expect(res.body).toMatchObject({ status: 'error', error_code: 'VALIDATION_001', details: { field: 'phone' } });
     });
 
     it('creates nothing when validation fails', async () => {

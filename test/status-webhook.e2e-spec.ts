@@ -7,6 +7,7 @@ import { Connection } from 'mongoose';
 import request from 'supertest';
 import { CallDispatcher } from '../src/calls/call-dispatcher';
 import { FormParams, signTwilioRequest } from '../src/calls/webhook-signature';
+import { twilioCallbackParams } from './utils/twilio-callbacks';
 import { CallLogRepository } from '../src/tracking/call-log.repository';
 import { CallLog } from '../src/tracking/call-log.types';
 import { RecordingCallDispatcher } from './utils/recording-dispatcher';
@@ -91,18 +92,7 @@ describe('status callback webhook (e2e, signed like Twilio)', () => {
     return (await logs.findById(log.id)) as CallLog;
   }
 
-  const params = (callSid: string, status: string, sequence: number, extra: Record<string, string> = {}): Record<string, string> => ({
-    AccountSid: `AC${'0'.repeat(32)}`,
-    CallSid: callSid,
-    CallStatus: status,
-    SequenceNumber: String(sequence),
-    Timestamp: new Date().toUTCString(),
-    To: '+14155552671',
-    From: '+15005550006',
-    Direction: 'outbound-api',
-    ApiVersion: '2010-04-01',
-    ...extra,
-  });
+  const params = twilioCallbackParams;
   const receiptCount = () => db.collection('call_status_receipts').countDocuments({});
   const eventsFor = (logId: string) => events.filter((e) => e.call_log_id === logId);
 

@@ -1,5 +1,6 @@
 'use strict';
-// The database under test: MONGODB_URI if set, else the embedded server the tests use (same launcher).
+// The database under test: MONGODB_URI if set, else the embedded server the tests use (same launcher and
+// the same choice of FerretDB's storage).
 const { mkdtempSync, readdirSync, readFileSync, rmSync } = require('node:fs');
 const { tmpdir } = require('node:os');
 const { join } = require('node:path');
@@ -24,40 +25,59 @@ function findServerPid(dataDir) {
   return null;
 }
 
-async function startDatabase(buildDir, log) {
+// `handler` ('postgresql' or 'sqlite') asks for an embedded FerretDB on that storage; left out, FerretDB stores
+// on PostgreSQL when one answers (as the test suites do), in a fresh database dropped at stop.
+async function startDatabase(buildDir, log, { handler } = {}) {
   let uri = process.env.MONGODB_URI;
   let stop = async () => undefined;
   let engine = 'external';
+  let dbHandler = null;
   let pid = null;
   let dataDir = null;
   if (!uri) {
-    const { launchEmbeddedDatabase } = require(join(buildDir, 'database', 'embedded', 'embedded-database.launcher.js'));
+    const embedded = join(buildDir, 'database', 'embedded');
+    const { launchEmbeddedDatabase, describeEmbeddedDatabase } = require(join(embedded, 'embedded-database.launcher.js'));
+    const { dropPostgresDatabase, ferretDbPostgresqlServer, freshPostgresqlDatabase } = require(join(embedded, 'ferretdb-server.js'));
+    const server = await ferretDbPostgresqlServer(handler, process.env.FERRETDB_POSTGRESQL_URL);
+    const postgresqlUrl = server && (await freshPostgresqlDatabase(server, 'call_scheduler_bench'));
+    const dropPostgresql = async () => postgresqlUrl && (await dropPostgresDatabase(postgresqlUrl));
     dataDir = mkdtempSync(join(tmpdir(), 'call-scheduler-bench-'));
-    const db = await launchEmbeddedDatabase({
-      dataDir,
-      persistent: false,
-      engine: process.env.EMBEDDED_DB_ENGINE ?? 'auto',
-      toolsDir: join(ROOT, '.tools'),
-      projectRoot: ROOT,
-      allowInstall: true,
-      log: (m) => log(`[db] ${m}`),
-    });
+    let db;
+    try {
+      db = await launchEmbeddedDatabase({
+        dataDir,
+        persistent: false,
+        engine: handler ? 'ferretdb' : process.env.EMBEDDED_DB_ENGINE ?? 'auto',
+        toolsDir: join(ROOT, '.tools'),
+        projectRoot: ROOT,
+        allowInstall: true,
+        ferretdbPostgresqlUrl: postgresqlUrl,
+        log: (m) => log(`[db] ${m}`),
+      });
+    } catch (error) {
+      await dropPostgresql();
+      throw error;
+    }
+    log(`[db] ${describeEmbeddedDatabase(db)}`);
     uri = db.uri;
     engine = db.engine;
+    dbHandler = db.handler;
     pid = findServerPid(dataDir);
     stop = async () => {
       await db.stop();
+      await dropPostgresql();
       rmSync(dataDir, { recursive: true, force: true });
     };
   }
   const client = new MongoClient(uri, { maxPoolSize: 64 });
   await client.connect();
   const info = await client.db('admin').command({ buildInfo: 1 });
-  const version = info.ferretdbVersion ? `ferretdb ${info.ferretdbVersion} (MongoDB API ${info.version})` : `mongodb ${info.version}`;
+  const version = info.ferretdbVersion ? `ferretdb ${info.ferretdbVersion} (${dbHandler ? `${dbHandler} handler, ` : ''}MongoDB API ${info.version})` : `mongodb ${info.version}`;
   return {
     uri,
     client,
     engine,
+    handler: dbHandler,
     version,
     pid,
     dataDir,

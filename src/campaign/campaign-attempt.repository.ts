@@ -2,13 +2,14 @@ import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { Model, Types } from 'mongoose';
 import { insertedUnlessDuplicate, op } from '../common/mongo/mongo-query';
+import { WriteGate, WriteGateDoc } from '../common/mongo/write-gate';
 import { CampaignAttempt } from './campaign.types';
-import { CampaignAttemptDoc, CampaignSlotDoc } from './schemas/campaign-attempt.schema';
+import { CAMPAIGN_ATTEMPT_WRITE_GATE, CampaignAttemptDoc, CampaignSlotDoc } from './schemas/campaign-attempt.schema';
 
-type LeanAttempt = CampaignAttemptDoc & { _id: Types.ObjectId };
+type LeanAttempt = CampaignAttemptDoc & { _id: Types.ObjectId; rev?: number | null };
 
 function toAttempt(doc: LeanAttempt): CampaignAttempt {
-  const { _id, day: _day, ...rest } = doc;
+  const { _id, day: _day, rev: _rev, ...rest } = doc;
   return { id: _id.toHexString(), ...(rest as unknown as Omit<CampaignAttempt, 'id'>) };
 }
 
@@ -21,7 +22,12 @@ export class CampaignAttemptRepository {
   constructor(
     @InjectModel(CampaignAttemptDoc.name) private readonly attempts: Model<CampaignAttemptDoc>,
     @InjectModel(CampaignSlotDoc.name) private readonly slots: Model<CampaignSlotDoc>,
-  ) {}
+    @InjectModel(CAMPAIGN_ATTEMPT_WRITE_GATE) gates: Model<WriteGateDoc>,
+  ) {
+    this.gate = new WriteGate<LeanAttempt>(attempts, gates);
+  }
+
+  private readonly gate: WriteGate<LeanAttempt>;
 
   newId(): string {
     return new Types.ObjectId().toHexString();
@@ -58,7 +64,8 @@ export class CampaignAttemptRepository {
   }
 
   async markSettled(id: string, outcome: string, now: Date): Promise<void> {
-    await this.attempts.updateOne({ _id: new Types.ObjectId(id), state: 'open' }, { $set: { state: 'settled', outcome, settled_at: now } });
+    // The first settlement's outcome stands: a second one (listener and tick at once) finds it settled on the gated read.
+    await this.gate.update(new Types.ObjectId(id), (a) => (a.state === 'open' ? { state: 'settled', outcome, settled_at: now } : null));
   }
 
   async countForDay(campaignId: string, day: string): Promise<number> {

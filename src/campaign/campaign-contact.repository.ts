@@ -3,24 +3,34 @@ import { InjectModel } from '@nestjs/mongoose';
 import { Model, Types } from 'mongoose';
 import { isDuplicateKeyError, op, toObjectId } from '../common/mongo/mongo-query';
 import { findPageWithin } from '../common/mongo/query-time-limit';
+import { WriteGate, WriteGateDoc } from '../common/mongo/write-gate';
 import { AppConfig } from '../config/app-config';
 import { CampaignContact, CONTACT_STATUSES, ContactCounters, ContactStatus, SELECTABLE_CONTACT_STATUSES } from './campaign.types';
-import { CampaignContactDoc } from './schemas/campaign-contact.schema';
+import { CAMPAIGN_CONTACT_WRITE_GATE, CampaignContactDoc } from './schemas/campaign-contact.schema';
 
-type LeanContact = CampaignContactDoc & { _id: Types.ObjectId };
+type LeanContact = CampaignContactDoc & { _id: Types.ObjectId; rev?: number | null };
+const selectable = (status: string) => (SELECTABLE_CONTACT_STATUSES as readonly string[]).includes(status);
 export type NewContact = Pick<CampaignContact, 'phone' | 'name' | 'timezone' | 'variables' | 'due_date'>;
 
 function toContact(doc: LeanContact): CampaignContact {
-  const { _id, ...rest } = doc;
+  const { _id, rev: _rev, ...rest } = doc;
   return { id: _id.toHexString(), ...(rest as unknown as Omit<CampaignContact, 'id'>) };
 }
 
 @Injectable()
 export class CampaignContactRepository {
+  // A contact is written by the runner starting an attempt, by settlements (the outcome listener and the
+  // tick, possibly at once on several instances), by the daily batch's release and by settings changes:
+  // every write after the import goes through the gate (see WriteGate), so none undoes another.
+  private readonly gate: WriteGate<LeanContact>;
+
   constructor(
     @InjectModel(CampaignContactDoc.name) private readonly contacts: Model<CampaignContactDoc>,
+    @InjectModel(CAMPAIGN_CONTACT_WRITE_GATE) gates: Model<WriteGateDoc>,
     private readonly config: AppConfig,
-  ) {}
+  ) {
+    this.gate = new WriteGate<LeanContact>(contacts, gates);
+  }
 
   // Unordered insert: duplicates (the unique (campaign, phone) index) are counted, the rest land.
   async insertNew(campaignId: string, tenantId: string, rows: NewContact[], now: Date, eligibleFrom: Date): Promise<{ inserted: number; duplicates: number }> {
@@ -126,37 +136,39 @@ export class CampaignContactRepository {
   async markAttemptStarted(id: string, seqRead: number, set: Partial<CampaignContact>): Promise<boolean> {
     const _id = toObjectId(id);
     if (!_id) return false;
-    const res = await this.contacts.updateOne({ _id, attempt_seq: seqRead }, { $set: set });
-    return res.modifiedCount === 1;
+    const res = await this.gate.update(_id, (c) => (c.attempt_seq === seqRead ? set : null));
+    return res?.changed === true;
   }
 
   async settleAttempt(id: string, attemptId: string, set: Partial<CampaignContact>): Promise<boolean> {
     const _id = toObjectId(id);
     if (!_id) return false;
-    const res = await this.contacts.updateOne({ _id, current_attempt_id: attemptId, status: 'in_progress' }, { $set: set });
-    return res.modifiedCount === 1;
+    // Of two settlements of one attempt (listener and tick), the gated read lets only the first see it in progress.
+    const res = await this.gate.update(_id, (c) => (c.current_attempt_id === attemptId && c.status === 'in_progress' ? set : null));
+    return res?.changed === true;
   }
 
   // The daily batch hands a due contact to its campaign's selection.
   async release(id: string, now: Date): Promise<boolean> {
     const _id = toObjectId(id);
     if (!_id) return false;
-    const res = await this.contacts.updateOne({ _id, status: op({ $in: SELECTABLE_CONTACT_STATUSES }) }, { $set: { next_attempt_at: now, updated_at: now } });
-    return res.modifiedCount === 1;
+    const res = await this.gate.update(_id, (c) => (selectable(c.status) ? { next_attempt_at: now, updated_at: now } : null));
+    return res?.changed === true;
   }
 
   // Contacts waiting for the old window's opening are looked at again under a new window.
   async recheckDeferred(campaignId: string, now: Date): Promise<void> {
-    await this.contacts.updateMany(
-      { campaign_id: campaignId, status: op({ $in: SELECTABLE_CONTACT_STATUSES }), last_outcome: 'deferred_calling_hours' },
-      { $set: { next_attempt_at: now, updated_at: now } },
-    );
+    const ids = await this.contacts
+      .find({ campaign_id: campaignId, status: op({ $in: SELECTABLE_CONTACT_STATUSES }), last_outcome: 'deferred_calling_hours' }, { _id: 1 })
+      .lean<Array<{ _id: Types.ObjectId }>>();
+    for (const { _id } of ids) await this.gate.update(_id, (c) => (selectable(c.status) && c.last_outcome === 'deferred_calling_hours' ? { next_attempt_at: now, updated_at: now } : null));
   }
 
   async updateSelectableMany(ids: string[], set: Partial<CampaignContact>): Promise<void> {
     const objectIds = ids.map(toObjectId).filter((v): v is Types.ObjectId => v !== null);
     if (objectIds.length === 0) return;
-    await this.contacts.updateMany({ _id: op({ $in: objectIds }), status: op({ $in: SELECTABLE_CONTACT_STATUSES }) }, { $set: set });
+    // One gated write per contact: a multi-document update would race the settlements and releases.
+    for (const _id of objectIds) await this.gate.update(_id, (c) => (selectable(c.status) ? (set as Record<string, unknown>) : null));
   }
 
   async findDueWithin(campaignId: string, fromDate: string, toDate: string, limit: number): Promise<CampaignContact[]> {

@@ -13,9 +13,10 @@ import { CampaignController } from './campaign.controller';
 import { CampaignRepository } from './campaign.repository';
 import { CampaignService } from './campaign.service';
 import { ContactImportService } from './contact-import.service';
-import { CampaignAttemptDoc, CampaignAttemptSchema, CampaignSlotDoc, CampaignSlotSchema } from './schemas/campaign-attempt.schema';
-import { CampaignContactDoc, CampaignContactSchema } from './schemas/campaign-contact.schema';
-import { CampaignDoc, CampaignSchema } from './schemas/campaign.schema';
+import { writeGateFeature } from '../common/mongo/write-gate';
+import { CAMPAIGN_ATTEMPT_WRITE_GATE, CampaignAttemptDoc, CampaignAttemptSchema, CampaignSlotDoc, CampaignSlotSchema } from './schemas/campaign-attempt.schema';
+import { CAMPAIGN_CONTACT_WRITE_GATE, CampaignContactDoc, CampaignContactSchema } from './schemas/campaign-contact.schema';
+import { CAMPAIGN_WRITE_GATE, CampaignDoc, CampaignSchema } from './schemas/campaign.schema';
 
 @Module({
   imports: [
@@ -24,6 +25,9 @@ import { CampaignDoc, CampaignSchema } from './schemas/campaign.schema';
       { name: CampaignContactDoc.name, schema: CampaignContactSchema },
       { name: CampaignAttemptDoc.name, schema: CampaignAttemptSchema },
       { name: CampaignSlotDoc.name, schema: CampaignSlotSchema },
+      writeGateFeature(CAMPAIGN_WRITE_GATE, 'campaign_write_gates'),
+      writeGateFeature(CAMPAIGN_CONTACT_WRITE_GATE, 'campaign_contact_write_gates'),
+      writeGateFeature(CAMPAIGN_ATTEMPT_WRITE_GATE, 'campaign_attempt_write_gates'),
     ]),
     ScheduleModule,
     CallingRulesModule,

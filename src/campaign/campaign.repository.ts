@@ -3,14 +3,15 @@ import { InjectModel } from '@nestjs/mongoose';
 import { Model, Types } from 'mongoose';
 import { TenantScope } from '../auth/principal';
 import { op, toObjectId } from '../common/mongo/mongo-query';
+import { WriteGate, WriteGateDoc } from '../common/mongo/write-gate';
 import { Campaign, CampaignStatus } from './campaign.types';
-import { CampaignDoc } from './schemas/campaign.schema';
+import { CAMPAIGN_WRITE_GATE, CampaignDoc } from './schemas/campaign.schema';
 
-type LeanCampaign = CampaignDoc & { _id: Types.ObjectId };
+type LeanCampaign = CampaignDoc & { _id: Types.ObjectId; rev?: number | null };
 export type NewCampaign = Omit<Campaign, 'id'>;
 
 function toCampaign(doc: LeanCampaign): Campaign {
-  const { _id, deleted_at: _d, ...rest } = doc;
+  const { _id, deleted_at: _d, rev: _rev, ...rest } = doc;
   return { id: _id.toHexString(), ...(rest as unknown as Omit<Campaign, 'id'>) };
 }
 
@@ -20,7 +21,15 @@ function tenantFilter(scope: TenantScope): Record<string, unknown> {
 
 @Injectable()
 export class CampaignRepository {
-  constructor(@InjectModel(CampaignDoc.name) private readonly campaigns: Model<CampaignDoc>) {}
+  // Status changes (API, the tick completing it) and settings edits go through the gate (see WriteGate).
+  private readonly gate: WriteGate<LeanCampaign>;
+
+  constructor(
+    @InjectModel(CampaignDoc.name) private readonly campaigns: Model<CampaignDoc>,
+    @InjectModel(CAMPAIGN_WRITE_GATE) gates: Model<WriteGateDoc>,
+  ) {
+    this.gate = new WriteGate<LeanCampaign>(campaigns, gates);
+  }
 
   async insertCampaign(fields: NewCampaign): Promise<Campaign> {
     const created = await this.campaigns.create({ ...fields, deleted_at: null });
@@ -67,14 +76,15 @@ export class CampaignRepository {
   async changeStatus(id: string, from: CampaignStatus[], to: CampaignStatus, now: Date): Promise<Campaign | null> {
     const _id = toObjectId(id);
     if (!_id) return null;
-    const res = await this.campaigns.updateOne({ _id, deleted_at: null, status: op({ $in: from }) }, { $set: { status: to, updated_at: now } });
-    return res.modifiedCount === 1 ? this.findById(id) : null;
+    // Checked on the gated read: of a pause and a cancel at once, only one moves the campaign from `from`.
+    const res = await this.gate.update(_id, (c) => (!c.deleted_at && from.includes(c.status as CampaignStatus) ? { status: to, updated_at: now } : null));
+    return res?.changed ? this.findById(id) : null;
   }
 
   async updateFields(id: string, set: Partial<NewCampaign>, now: Date): Promise<Campaign | null> {
     const _id = toObjectId(id);
     if (!_id) return null;
-    await this.campaigns.updateOne({ _id, deleted_at: null }, { $set: { ...set, updated_at: now } });
+    await this.gate.update(_id, (c) => (!c.deleted_at ? { ...set, updated_at: now } : null));
     return this.findById(id);
   }
 

@@ -50,6 +50,13 @@ export class EnvironmentVariables {
   @IsIn(['auto', 'mongod', 'mongodb-memory-server', 'ferretdb'])
   EMBEDDED_DB_ENGINE: string = 'auto';
 
+  // The embedded FerretDB keeps its data in this PostgreSQL database (created if missing) instead of
+  // SQLite files under EMBEDDED_DB_DIR: the same service dispatches about 10x faster on it.
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @Matches(/^postgres(ql)?:\/\/.+/, { message: 'FERRETDB_POSTGRESQL_URL must be a postgres:// or postgresql:// connection string' })
+  FERRETDB_POSTGRESQL_URL?: string;
+
   @IsString({ message: 'JWT_SECRET is required' })
   @MinLength(32, { message: 'JWT_SECRET must be at least 32 bytes' })
   JWT_SECRET: string;
@@ -158,7 +165,8 @@ export class EnvironmentVariables {
   @IntSetting(1, 7 * 24 * 60)
   CALL_RECONCILE_AFTER_MINUTES: number = 30;
 
-  // The database stops an API list or tracking read at this limit (maxTimeMS) and the API answers 503.
+  // An API list or tracking read stops at this limit and the API answers 503: the database stops its own work
+  // (maxTimeMS) and the service stops waiting (an abort signal), whichever part is slow.
   @IntSetting(100, 600_000)
   API_QUERY_MAX_TIME_MS: number = 15_000;
 

@@ -42,7 +42,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfigVa
     nodeEnv: parsed.NODE_ENV as AppConfigValues['nodeEnv'],
     port,
     mongodbUri: parsed.MONGODB_URI,
-    embeddedDb: { dir: parsed.EMBEDDED_DB_DIR, engine: parsed.EMBEDDED_DB_ENGINE },
+    embeddedDb: { dir: parsed.EMBEDDED_DB_DIR, engine: parsed.EMBEDDED_DB_ENGINE, ferretdbPostgresqlUrl: parsed.FERRETDB_POSTGRESQL_URL },
     jwt: {
       secret: parsed.JWT_SECRET,
       issuer: parsed.JWT_ISSUER,

@@ -7,8 +7,9 @@ import { NotificationMaintenanceJob } from './notification-maintenance.job';
 import { NotificationStreamService } from './notification-stream.service';
 import { NotificationService } from './notification.service';
 import { NotificationEventDoc, NotificationEventSchema } from './schemas/notification-event.schema';
-import { WebhookDeliveryDoc, WebhookDeliverySchema } from './schemas/webhook-delivery.schema';
-import { WebhookSubscriptionDoc, WebhookSubscriptionSchema } from './schemas/webhook-subscription.schema';
+import { writeGateFeature } from '../common/mongo/write-gate';
+import { WEBHOOK_DELIVERY_WRITE_GATE, WebhookDeliveryDoc, WebhookDeliverySchema } from './schemas/webhook-delivery.schema';
+import { WebhookSubscriptionDoc, WebhookSubscriptionSchema, WEBHOOK_SUBSCRIPTION_WRITE_GATE } from './schemas/webhook-subscription.schema';
 import { WebhookDeliveryJob } from './webhook-delivery.job';
 import { WebhookDeliveryRepository } from './webhook-delivery.repository';
 import { WebhookDeliveryService } from './webhook-delivery.service';
@@ -23,6 +24,8 @@ import { WebhookSubscriptionService } from './webhook-subscription.service';
       { name: NotificationEventDoc.name, schema: NotificationEventSchema },
       { name: WebhookSubscriptionDoc.name, schema: WebhookSubscriptionSchema },
       { name: WebhookDeliveryDoc.name, schema: WebhookDeliverySchema },
+      writeGateFeature(WEBHOOK_DELIVERY_WRITE_GATE, 'webhook_delivery_write_gates'),
+      writeGateFeature(WEBHOOK_SUBSCRIPTION_WRITE_GATE, 'webhook_subscription_write_gates'),
     ]),
   ],
   controllers: [NotificationController],

@@ -3,16 +3,17 @@ import { InjectModel } from '@nestjs/mongoose';
 import { Model, Types } from 'mongoose';
 import { TenantScope } from '../auth/principal';
 import { op, retryOnLockContention, toObjectId } from '../common/mongo/mongo-query';
+import { WriteGate, WriteGateDoc } from '../common/mongo/write-gate';
 import { recordFilter, tenantFilter } from './tenant-filter';
-import { WebhookDeliveryDoc } from './schemas/webhook-delivery.schema';
+import { WEBHOOK_DELIVERY_WRITE_GATE, WebhookDeliveryDoc } from './schemas/webhook-delivery.schema';
 import { DeliveryAttempt, DeliveryStatus, OPEN_DELIVERY_STATUSES, WebhookDelivery } from './notification.types';
 
-type LeanDelivery = WebhookDeliveryDoc & { _id: Types.ObjectId };
+type LeanDelivery = WebhookDeliveryDoc & { _id: Types.ObjectId; rev?: number | null };
 export type NewDelivery = Pick<WebhookDelivery, 'tenant_id' | 'subscription_id' | 'event_id' | 'event_type' | 'payload' | 'redelivery_of'>;
 
 export const FREE_LEASE = new Date(0);
 
-function toDelivery({ _id, ...rest }: LeanDelivery): WebhookDelivery {
+function toDelivery({ _id, rev: _rev, ...rest }: LeanDelivery): WebhookDelivery {
   return { id: _id.toHexString(), ...(rest as unknown as Omit<WebhookDelivery, 'id'>) };
 }
 
@@ -29,7 +30,16 @@ export interface AttemptResult {
 
 @Injectable()
 export class WebhookDeliveryRepository {
-  constructor(@InjectModel(WebhookDeliveryDoc.name) private readonly deliveries: Model<WebhookDeliveryDoc>) {}
+  // A delivery is leased, recorded, cancelled and re-armed by inline sends, Agenda jobs and redeliveries,
+  // possibly at once on several instances: every write after the insert goes through the gate (see WriteGate).
+  private readonly gate: WriteGate<LeanDelivery>;
+
+  constructor(
+    @InjectModel(WebhookDeliveryDoc.name) private readonly deliveries: Model<WebhookDeliveryDoc>,
+    @InjectModel(WEBHOOK_DELIVERY_WRITE_GATE) gates: Model<WriteGateDoc>,
+  ) {
+    this.gate = new WriteGate<LeanDelivery>(deliveries, gates);
+  }
 
   async create(fields: NewDelivery, now: Date): Promise<WebhookDelivery> {
     const doc = await retryOnLockContention(() =>
@@ -77,49 +87,38 @@ export class WebhookDeliveryRepository {
   async claimDue(id: string, now: Date, leaseUntil: Date): Promise<WebhookDelivery | null> {
     const _id = toObjectId(id);
     if (!_id) return null;
-    const doc = await retryOnLockContention(() =>
-      this.deliveries
-        .findOneAndUpdate(
-          { _id, status: op({ $in: OPEN_DELIVERY_STATUSES }), next_attempt_at: op({ $lte: now }), lease_until: op({ $lt: now }) },
-          { $set: { lease_until: leaseUntil, updated_at: now } },
-          { returnDocument: 'after' },
-        )
-        .lean<LeanDelivery>(),
+    // The lease is checked on the gated read: of concurrent claimants only the first write finds it free.
+    const res = await this.gate.update(_id, (d) =>
+      OPEN_DELIVERY_STATUSES.includes(d.status as DeliveryStatus) && d.next_attempt_at !== null && d.next_attempt_at.getTime() <= now.getTime() && d.lease_until.getTime() < now.getTime()
+        ? { lease_until: leaseUntil, updated_at: now }
+        : null,
     );
-    return doc ? toDelivery(doc) : null;
+    return res?.changed ? toDelivery(res.doc) : null;
   }
 
   async recordAttempt(id: string, result: AttemptResult, now: Date): Promise<void> {
-    await retryOnLockContention(() =>
-      this.deliveries.updateOne(
-        { _id: new Types.ObjectId(id) },
-        {
-          $set: {
-            status: result.status,
-            next_attempt_at: result.next_attempt_at,
-            lease_until: FREE_LEASE,
-            last_error: result.attempt.error ?? (result.attempt.status_code !== null && result.status !== 'delivered' ? `HTTP ${result.attempt.status_code}` : null),
-            updated_at: now,
-            ...(result.status === 'delivered' ? { delivered_at: now } : {}),
-          },
-          $inc: { attempt_count: 1 },
-          $push: { attempts: result.attempt },
-        },
-      ),
-    );
+    // Not $inc/$push, which FerretDB applies to a stale read (20 concurrent ones leave 1): the count and the
+    // list are computed from the delivery as the previous gated write left it, so no attempt is lost.
+    await this.gate.update(new Types.ObjectId(id), (d) => ({
+      status: result.status,
+      next_attempt_at: result.next_attempt_at,
+      lease_until: FREE_LEASE,
+      last_error: result.attempt.error ?? (result.attempt.status_code !== null && result.status !== 'delivered' ? `HTTP ${result.attempt.status_code}` : null),
+      updated_at: now,
+      ...(result.status === 'delivered' ? { delivered_at: now } : {}),
+      attempt_count: (d.attempt_count ?? 0) + 1,
+      attempts: [...(d.attempts ?? []), result.attempt],
+    }));
   }
 
   async cancel(id: string, reason: string, now: Date): Promise<void> {
-    await retryOnLockContention(() =>
-      this.deliveries.updateOne(
-        { _id: new Types.ObjectId(id), status: op({ $in: OPEN_DELIVERY_STATUSES }) },
-        { $set: { status: 'cancelled', last_error: reason, next_attempt_at: null, lease_until: FREE_LEASE, updated_at: now } },
-      ),
+    await this.gate.update(new Types.ObjectId(id), (d) =>
+      OPEN_DELIVERY_STATUSES.includes(d.status as DeliveryStatus) ? { status: 'cancelled', last_error: reason, next_attempt_at: null, lease_until: FREE_LEASE, updated_at: now } : null,
     );
   }
 
   async setJobId(id: string, jobId: string): Promise<void> {
-    await retryOnLockContention(() => this.deliveries.updateOne({ _id: new Types.ObjectId(id) }, { $set: { job_id: jobId } }));
+    await this.gate.update(new Types.ObjectId(id), () => ({ job_id: jobId }));
   }
 
   // Open deliveries overdue by more than the grace and not leased: their process died before arming a retry.

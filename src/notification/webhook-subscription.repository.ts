@@ -2,20 +2,28 @@ import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { Model, Types } from 'mongoose';
 import { TenantScope } from '../auth/principal';
+import { WriteGate, WriteGateDoc } from '../common/mongo/write-gate';
 import { recordFilter, tenantFilter } from './tenant-filter';
-import { WebhookSubscriptionDoc } from './schemas/webhook-subscription.schema';
+import { WEBHOOK_SUBSCRIPTION_WRITE_GATE, WebhookSubscriptionDoc } from './schemas/webhook-subscription.schema';
 import { WebhookSubscription } from './notification.types';
 
-type LeanSubscription = WebhookSubscriptionDoc & { _id: Types.ObjectId };
+type LeanSubscription = WebhookSubscriptionDoc & { _id: Types.ObjectId; rev?: number | null };
 export type SubscriptionChanges = Partial<Pick<WebhookSubscription, 'url' | 'events' | 'secret' | 'active' | 'description'>>;
 
-function toSubscription({ _id, ...rest }: LeanSubscription): WebhookSubscription {
+function toSubscription({ _id, rev: _rev, ...rest }: LeanSubscription): WebhookSubscription {
   return { id: _id.toHexString(), ...(rest as Omit<WebhookSubscription, 'id'>) };
 }
 
 @Injectable()
 export class WebhookSubscriptionRepository {
-  constructor(@InjectModel(WebhookSubscriptionDoc.name) private readonly subscriptions: Model<WebhookSubscriptionDoc>) {}
+  private readonly gate: WriteGate<LeanSubscription>;
+
+  constructor(
+    @InjectModel(WebhookSubscriptionDoc.name) private readonly subscriptions: Model<WebhookSubscriptionDoc>,
+    @InjectModel(WEBHOOK_SUBSCRIPTION_WRITE_GATE) gates: Model<WriteGateDoc>,
+  ) {
+    this.gate = new WriteGate<LeanSubscription>(subscriptions, gates);
+  }
 
   async create(fields: Omit<WebhookSubscription, 'id'>): Promise<WebhookSubscription> {
     const doc = await this.subscriptions.create(fields);
@@ -50,8 +58,10 @@ export class WebhookSubscriptionRepository {
   async updateForTenant(id: string, scope: TenantScope, changes: SubscriptionChanges, now: Date): Promise<WebhookSubscription | null> {
     const filter = recordFilter(id, scope);
     if (!filter) return null;
-    const doc = await this.subscriptions.findOneAndUpdate(filter, { $set: { ...changes, updated_at: now } }, { returnDocument: 'after' }).lean<LeanSubscription>();
-    return doc ? toSubscription(doc) : null;
+    // Gated: two PATCHes of one subscription at once each land on the other's result, none is lost.
+    const set = Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined));
+    const res = await this.gate.update(filter._id as Types.ObjectId, (doc) => (scope.isAdmin || doc.tenant_id === scope.tenantId ? { ...set, updated_at: now } : null));
+    return res ? toSubscription(res.doc) : null;
   }
 
   async deleteForTenant(id: string, scope: TenantScope): Promise<boolean> {

@@ -2,13 +2,14 @@ import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { Model, Types } from 'mongoose';
 import { insertedUnlessDuplicate, isDuplicateKeyError, op } from '../common/mongo/mongo-query';
+import { WriteGate, WriteGateDoc } from '../common/mongo/write-gate';
 import { ClaimDecision, ClaimDecisionDoc } from './schemas/claim-decision.schema';
-import { OccurrenceClaimDoc } from './schemas/occurrence-claim.schema';
+import { OCCURRENCE_CLAIM_WRITE_GATE, OccurrenceClaimDoc } from './schemas/occurrence-claim.schema';
 import { ClaimState, OccurrenceClaim } from './schedule.types';
 
-type LeanClaim = OccurrenceClaimDoc & { _id: Types.ObjectId };
+type LeanClaim = OccurrenceClaimDoc & { _id: Types.ObjectId; rev?: number | null };
 
-function toClaim({ _id, run_id: _run, ...rest }: LeanClaim): OccurrenceClaim {
+function toClaim({ _id, run_id: _run, rev: _rev, ...rest }: LeanClaim): OccurrenceClaim {
   // Claims written before outcome retries existed have no attempt number: they were attempt 1.
   return { id: _id.toHexString(), ...(rest as Omit<OccurrenceClaim, 'id'>), attempt_number: rest.attempt_number ?? 1, deferral: rest.deferral ?? 0 };
 }
@@ -19,10 +20,16 @@ const IN_FLIGHT: ClaimState[] = ['claimed', 'dialing'];
 
 @Injectable()
 export class OccurrenceClaimRepository {
+  // The dispatcher and the reconciler both move a claim's state: one at a time, through the gate.
+  private readonly gate: WriteGate<LeanClaim>;
+
   constructor(
     @InjectModel(OccurrenceClaimDoc.name) private readonly claims: Model<OccurrenceClaimDoc>,
     @InjectModel(ClaimDecisionDoc.name) private readonly decisions: Model<ClaimDecisionDoc>,
-  ) {}
+    @InjectModel(OCCURRENCE_CLAIM_WRITE_GATE) gates: Model<WriteGateDoc>,
+  ) {
+    this.gate = new WriteGate<LeanClaim>(claims, gates);
+  }
 
   // The exactly-once gate: a duplicate key means another run already owns this occurrence.
   // `runId` lets a repeated insert (the first one's reply lost to a connection error) find its own claim.
@@ -53,8 +60,9 @@ export class OccurrenceClaimRepository {
   }
 
   async markState(id: string, from: ClaimState[], state: ClaimState, set: Partial<Pick<OccurrenceClaim, 'call_log_id' | 'call_id' | 'provider' | 'detail'>>, now: Date): Promise<boolean> {
-    const res = await this.claims.updateOne({ _id: new Types.ObjectId(id), state: op({ $in: from }) }, { $set: { ...set, state, updated_at: now } });
-    return res.modifiedCount === 1;
+    // The state is checked on the gated read: of the dispatcher and the reconciler, only one moves it from `from`.
+    const res = await this.gate.update(new Types.ObjectId(id), (c) => (from.includes(c.state as ClaimState) ? { ...set, state, updated_at: now } : null));
+    return res?.changed === true;
   }
 
   // Only for a claim whose run dialed nothing (its schedule changed under it): frees the occurrence.
@@ -76,8 +84,11 @@ export class OccurrenceClaimRepository {
     return stored?.decision ?? null;
   }
 
+  // One equality count per state instead of `state: {$in}`: FerretDB pushes down only equalities, and
+  // the {schedule_id, state} index serves each count on MongoDB. This is on every recurring dial.
   async countInFlight(scheduleId: string): Promise<number> {
-    return this.claims.countDocuments({ schedule_id: scheduleId, state: op({ $in: IN_FLIGHT }) });
+    const counts = await Promise.all(IN_FLIGHT.map((state) => this.claims.countDocuments({ schedule_id: scheduleId, state })));
+    return counts.reduce((a, b) => a + b, 0);
   }
 
   async findStuck(before: Date, limit: number): Promise<OccurrenceClaim[]> {

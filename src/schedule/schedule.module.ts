@@ -18,12 +18,13 @@ import { ScheduleController } from './schedule.controller';
 import { ScheduleRepository } from './schedule.repository';
 import { ScheduleService } from './schedule.service';
 import { ActiveScheduleDoc, ActiveScheduleSchema } from './schemas/active-schedule.schema';
-import { CallScheduleDoc, CallScheduleSchema } from './schemas/call-schedule.schema';
+import { writeGateFeature } from '../common/mongo/write-gate';
+import { CallScheduleDoc, CallScheduleSchema, SCHEDULE_WRITE_GATE } from './schemas/call-schedule.schema';
 import { IdempotencyKeyDoc, IdempotencyKeySchema } from './schemas/idempotency-key.schema';
 import { BulkRequestDoc, BulkRequestSchema } from './schemas/bulk-request.schema';
 import { BulkRequestRepository } from './bulk-request.repository';
 import { ScheduleBulkService } from './schedule-bulk.service';
-import { OccurrenceClaimDoc, OccurrenceClaimSchema } from './schemas/occurrence-claim.schema';
+import { OCCURRENCE_CLAIM_WRITE_GATE, OccurrenceClaimDoc, OccurrenceClaimSchema } from './schemas/occurrence-claim.schema';
 import { ClaimDecisionDoc, ClaimDecisionSchema } from './schemas/claim-decision.schema';
 import { ScheduleEventDoc, ScheduleEventSchema } from './schemas/schedule-event.schema';
 
@@ -37,6 +38,8 @@ import { ScheduleEventDoc, ScheduleEventSchema } from './schemas/schedule-event.
       { name: ClaimDecisionDoc.name, schema: ClaimDecisionSchema },
       { name: IdempotencyKeyDoc.name, schema: IdempotencyKeySchema },
       { name: BulkRequestDoc.name, schema: BulkRequestSchema },
+      writeGateFeature(SCHEDULE_WRITE_GATE, 'schedule_write_gates'),
+      writeGateFeature(OCCURRENCE_CLAIM_WRITE_GATE, 'occurrence_claim_write_gates'),
     ]),
     CallsModule,
     TrackingModule,

@@ -2,16 +2,18 @@ import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { Model, Types } from 'mongoose';
 import { TenantScope } from '../auth/principal';
-import { toObjectId, op } from '../common/mongo/mongo-query';
+import { isDuplicateKeyError, toObjectId, op } from '../common/mongo/mongo-query';
 import { findPageWithin } from '../common/mongo/query-time-limit';
 import { duplicatesOnly, writeErrorsOf } from '../common/mongo/write-errors';
+import { WriteGate, WriteGateDoc } from '../common/mongo/write-gate';
 import { AppConfig } from '../config/app-config';
 import { ActiveScheduleDoc } from './schemas/active-schedule.schema';
-import { CallScheduleDoc } from './schemas/call-schedule.schema';
+import { CallScheduleDoc, SCHEDULE_WRITE_GATE } from './schemas/call-schedule.schema';
 import { ActiveScheduleRecord, Schedule, ScheduleStatus } from './schedule.types';
 
 type ScheduleFields = Omit<Schedule, 'id'>;
-type LeanSchedule = CallScheduleDoc & { _id: Types.ObjectId };
+type LeanSchedule = CallScheduleDoc & { _id: Types.ObjectId; rev?: number | null };
+const LIVE: ScheduleStatus[] = ['scheduled', 'paused', 'pending', 'running'];
 
 export interface ScheduleListFilter {
   status?: ScheduleStatus;
@@ -21,7 +23,7 @@ export interface ScheduleListFilter {
 }
 
 function toSchedule(doc: LeanSchedule): Schedule {
-  const { _id, deleted_at: _deleted, ...rest } = doc;
+  const { _id, deleted_at: _deleted, rev: _rev, ...rest } = doc;
   const fields = rest as unknown as ScheduleFields;
   // Schedules stored before calling rules existed follow the default rules.
   return {
@@ -41,11 +43,19 @@ function tenantFilter(scope: TenantScope): Record<string, unknown> {
 
 @Injectable()
 export class ScheduleRepository {
+  // A schedule is written by the API (edit, pause, resume, cancel, delete), the dispatcher, callbacks and the
+  // reconciler, possibly at once on several instances: every write after the insert goes through the
+  // gate, so each is checked against, and applied to, the schedule exactly as the previous write left it.
+  private readonly gate: WriteGate<LeanSchedule>;
+
   constructor(
     @InjectModel(CallScheduleDoc.name) private readonly schedules: Model<CallScheduleDoc>,
     @InjectModel(ActiveScheduleDoc.name) private readonly active: Model<ActiveScheduleDoc>,
+    @InjectModel(SCHEDULE_WRITE_GATE) gates: Model<WriteGateDoc>,
     private readonly config: AppConfig,
-  ) {}
+  ) {
+    this.gate = new WriteGate<LeanSchedule>(schedules, gates);
+  }
 
   newId(): string {
     return new Types.ObjectId().toHexString();
@@ -121,16 +131,14 @@ export class ScheduleRepository {
     return { items: docs.map(toSchedule), total };
   }
 
-  // Optimistic write: applies only if nobody changed the schedule since `version` was read.
+  // Optimistic write: applies only if nobody changed the schedule since `version` was read. Safe on an
+  // engine without atomic updates: the version and status are checked on the gated read, and no other
+  // write of this schedule can land between that read and this write (a pause racing a dispatch: one wins).
   async updateIfVersion(id: string, version: number, fromStatuses: ScheduleStatus[], set: Partial<ScheduleFields>): Promise<Schedule | null> {
     const _id = toObjectId(id);
     if (!_id) return null;
-    const res = await this.schedules.updateOne(
-      { _id, version, status: op({ $in: fromStatuses }), deleted_at: null },
-      { $set: { ...set, version: version + 1 } },
-    );
-    if (res.modifiedCount !== 1) return null;
-    return this.findById(id);
+    const res = await this.gate.update(_id, (s) => (!s.deleted_at && s.version === version && fromStatuses.includes(s.status as ScheduleStatus) ? { ...set, version: version + 1 } : null));
+    return res?.changed ? toSchedule(res.doc) : null;
   }
 
   // The dispatcher's step after winning a claim: moves next_execution from the claimed occurrence on.
@@ -138,27 +146,28 @@ export class ScheduleRepository {
   async advanceOccurrence(id: string, version: number, occurrenceAt: Date, set: Partial<ScheduleFields>, occurrencesUsed: number): Promise<boolean> {
     const _id = toObjectId(id);
     if (!_id) return false;
-    const res = await this.schedules.updateOne(
-      { _id, version, status: 'scheduled', next_execution: occurrenceAt, deleted_at: null },
-      { $set: set, $inc: { occurrence_count: occurrencesUsed } },
+    const res = await this.gate.update(_id, (s) =>
+      !s.deleted_at && s.version === version && s.status === 'scheduled' && s.next_execution?.getTime() === occurrenceAt.getTime()
+        ? { ...set, occurrence_count: s.occurrence_count + occurrencesUsed }
+        : null,
     );
-    return res.modifiedCount === 1;
+    return res?.changed === true;
   }
 
   async recordCallProgress(id: string, onlyIfStatusIn: ScheduleStatus[] | null, set: Partial<ScheduleFields>): Promise<boolean> {
     const _id = toObjectId(id);
     if (!_id) return false;
-    const filter: Record<string, unknown> = { _id, deleted_at: null };
-    if (onlyIfStatusIn) filter.status = op({ $in: onlyIfStatusIn });
-    const res = await this.schedules.updateOne(filter, { $set: set });
-    return res.modifiedCount === 1;
+    const res = await this.gate.update(_id, (s) => (!s.deleted_at && (!onlyIfStatusIn || onlyIfStatusIn.includes(s.status as ScheduleStatus)) ? set : null));
+    return res?.changed === true;
   }
 
   async softDelete(id: string, version: number, fromStatuses: ScheduleStatus[], now: Date): Promise<boolean> {
     const _id = toObjectId(id);
     if (!_id) return false;
-    const res = await this.schedules.updateOne({ _id, version, status: op({ $in: fromStatuses }), deleted_at: null }, { $set: { deleted_at: now, last_updated: now, version: version + 1 } });
-    return res.modifiedCount === 1;
+    const res = await this.gate.update(_id, (s) =>
+      !s.deleted_at && s.version === version && fromStatuses.includes(s.status as ScheduleStatus) ? { deleted_at: now, last_updated: now, version: version + 1 } : null,
+    );
+    return res?.changed === true;
   }
 
   // The sweeper's batch read: every schedule due by `horizon`, in due order, as ids and times only.
@@ -173,27 +182,36 @@ export class ScheduleRepository {
 
   // ActiveSchedule mirrors every live schedule; terminal schedules drop out of it. Its job_id, kept for
   // the API's shape, is null: schedules have no Agenda job of their own (see DispatchTrigger).
+  // The mirror is written from the stored schedule, not from the caller's copy, then checked again: of
+  // writers racing on one mirror, the last one to write sees the schedule's latest state and leaves the
+  // mirror matching it, so a stale copy never sticks (a mirror upsert is not atomic on FerretDB either).
   async syncActive(schedule: Schedule, now: Date): Promise<void> {
-    const live: ScheduleStatus[] = ['scheduled', 'paused', 'pending', 'running'];
-    if (!live.includes(schedule.status)) {
-      await this.active.deleteOne({ _id: new Types.ObjectId(schedule.id) });
-      return;
+    const _id = new Types.ObjectId(schedule.id);
+    for (let pass = 0; pass < 10; pass++) {
+      const [stored, mirror] = await Promise.all([
+        this.schedules.findById(_id).lean<LeanSchedule>(),
+        this.active.findById(_id).lean<ActiveScheduleDoc>(),
+      ]);
+      const live = stored && !stored.deleted_at && LIVE.includes(stored.status as ScheduleStatus);
+      if (!live) {
+        if (!mirror) return;
+        await this.active.deleteOne({ _id });
+        continue;
+      }
+      if (mirror && mirror.status === stored.status && (mirror.next_execution?.getTime() ?? null) === (stored.next_execution?.getTime() ?? null)) return;
+      try {
+        await this.active.updateOne(
+          { _id },
+          {
+            $set: { schedule_id: schedule.id, tenant_id: stored.tenant_id, next_execution: stored.next_execution, status: stored.status, last_updated: now, job_id: null },
+            $setOnInsert: { created_at: now },
+          },
+          { upsert: true },
+        );
+      } catch (error) {
+        if (!isDuplicateKeyError(error)) throw error;
+      }
     }
-    await this.active.updateOne(
-      { _id: new Types.ObjectId(schedule.id) },
-      {
-        $set: {
-          schedule_id: schedule.id,
-          tenant_id: schedule.tenant_id,
-          next_execution: schedule.next_execution,
-          status: schedule.status,
-          last_updated: now,
-          job_id: null,
-        },
-        $setOnInsert: { created_at: now },
-      },
-      { upsert: true },
-    );
   }
 
   async listActive(scope: TenantScope, limit: number, offset: number): Promise<{ items: ActiveScheduleRecord[]; total: number }> {

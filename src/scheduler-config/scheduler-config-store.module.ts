@@ -1,6 +1,15 @@
 import { Module, OnModuleInit } from '@nestjs/common';
 import { MongooseModule } from '@nestjs/mongoose';
-import { BatchEntryDoc, BatchEntrySchema, SchedulerConfigDoc, SchedulerConfigSchema } from './schemas/scheduler-config.schema';
+import { writeGateFeature } from '../common/mongo/write-gate';
+import {
+  BatchEntryDoc,
+  BatchEntrySchema,
+  BatchSlotDoc,
+  BatchSlotSchema,
+  SCHEDULER_CONFIG_WRITE_GATE,
+  SchedulerConfigDoc,
+  SchedulerConfigSchema,
+} from './schemas/scheduler-config.schema';
 import { SchedulerConfigRepository } from './scheduler-config.repository';
 
 // The settings alone, without the daily run: campaigns read the tenant's batch limits from here, and the
@@ -10,6 +19,8 @@ import { SchedulerConfigRepository } from './scheduler-config.repository';
     MongooseModule.forFeature([
       { name: SchedulerConfigDoc.name, schema: SchedulerConfigSchema },
       { name: BatchEntryDoc.name, schema: BatchEntrySchema },
+      { name: BatchSlotDoc.name, schema: BatchSlotSchema },
+      writeGateFeature(SCHEDULER_CONFIG_WRITE_GATE, 'scheduler_config_write_gates'),
     ]),
   ],
   providers: [SchedulerConfigRepository],

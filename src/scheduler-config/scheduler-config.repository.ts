@@ -2,26 +2,42 @@ import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { Model } from 'mongoose';
 import { insertedUnlessDuplicate, op } from '../common/mongo/mongo-query';
-import { BatchEntryDoc, SchedulerConfigDoc } from './schemas/scheduler-config.schema';
+import { WriteGate, WriteGateDoc } from '../common/mongo/write-gate';
+import { BatchEntryDoc, BatchSlotDoc, SCHEDULER_CONFIG_WRITE_GATE, SchedulerConfigDoc } from './schemas/scheduler-config.schema';
 import { BatchEntry, SchedulerConfig, SchedulerSettings } from './scheduler-config.types';
+
+function toConfig({ _id, rev: _rev, ...rest }: SchedulerConfigDoc & { rev?: number | null }): SchedulerConfig {
+  return { tenant_id: _id, ...rest };
+}
 
 @Injectable()
 export class SchedulerConfigRepository {
+  private readonly gate: WriteGate<SchedulerConfigDoc & { rev?: number | null }>;
+
   constructor(
     @InjectModel(SchedulerConfigDoc.name) private readonly configs: Model<SchedulerConfigDoc>,
     @InjectModel(BatchEntryDoc.name) private readonly entries: Model<BatchEntryDoc>,
-  ) {}
+    @InjectModel(BatchSlotDoc.name) private readonly slots: Model<BatchSlotDoc>,
+    @InjectModel(SCHEDULER_CONFIG_WRITE_GATE) gates: Model<WriteGateDoc>,
+  ) {
+    this.gate = new WriteGate(configs, gates);
+  }
 
   async findConfig(tenantId: string): Promise<SchedulerConfig | null> {
     const doc = await this.configs.findOne({ _id: tenantId }).lean<SchedulerConfigDoc>();
     if (!doc) return null;
-    const { _id, ...rest } = doc;
-    return { tenant_id: _id, ...rest };
+    return toConfig(doc);
   }
 
-  async saveConfig(tenantId: string, settings: SchedulerSettings, now: Date): Promise<SchedulerConfig> {
-    await this.configs.updateOne({ _id: tenantId }, { $set: { ...settings, updated_at: now } }, { upsert: true });
-    return { tenant_id: tenantId, ...settings, updated_at: now };
+  // The first save inserts the defaults (a unique insert on the tenant id, so concurrent first saves make
+  // one document); every change is then merged under the gate into the config as stored, so two partial
+  // updates at once keep both instead of the later overwriting the other with what it read before.
+  async mergeConfig(tenantId: string, defaults: SchedulerSettings, changes: Partial<SchedulerSettings>, now: Date): Promise<SchedulerConfig> {
+    await insertedUnlessDuplicate(() => this.configs.create({ _id: tenantId, ...defaults, updated_at: now }));
+    const set = Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined));
+    const res = await this.gate.update(tenantId, () => ({ ...set, updated_at: now }));
+    if (!res) throw new Error(`scheduler config ${tenantId} vanished while being saved`);
+    return toConfig(res.doc);
   }
 
   async listEnabledTenants(): Promise<string[]> {
@@ -37,6 +53,20 @@ export class SchedulerConfigRepository {
     await this.entries.deleteOne({ contact_id: contactId, day });
   }
 
+  // One of the day's `cap` release slots, or null when all are taken. A count read before inserting would
+  // let two concurrent runs both see room; the unique slot insert cannot.
+  async takeReleaseSlot(tenantId: string, day: string, cap: number, contactId: string, now: Date): Promise<string | null> {
+    for (let n = await this.slots.countDocuments({ tenant_id: tenantId, day }); n < cap; n++) {
+      const _id = `${tenantId}:${day}:${n}`;
+      if (await insertedUnlessDuplicate(() => this.slots.create({ _id, tenant_id: tenantId, day, contact_id: contactId, created_at: now }))) return _id;
+    }
+    return null;
+  }
+
+  async giveBackReleaseSlot(slotId: string): Promise<void> {
+    await this.slots.deleteOne({ _id: slotId });
+  }
+
   async countForDay(tenantId: string, day: string): Promise<number> {
     return this.entries.countDocuments({ tenant_id: tenantId, day });
   }
@@ -47,10 +77,11 @@ export class SchedulerConfigRepository {
 
   async deleteEntriesBefore(tenantId: string | null, before: Date): Promise<number> {
     const res = await this.entries.deleteMany({ ...(tenantId ? { tenant_id: tenantId } : {}), created_at: op({ $lt: before }) });
+    await this.slots.deleteMany({ ...(tenantId ? { tenant_id: tenantId } : {}), created_at: op({ $lt: before }) });
     return res.deletedCount ?? 0;
   }
 
   async ensureIndexes(): Promise<void> {
-    await Promise.all([this.configs.syncIndexes(), this.entries.syncIndexes()]);
+    await Promise.all([this.configs.syncIndexes(), this.entries.syncIndexes(), this.slots.syncIndexes()]);
   }
 }

@@ -55,10 +55,7 @@ export class SchedulerConfigService {
   }
 
   async update(tenantId: string, dto: UpdateSchedulerConfigDto): Promise<SchedulerConfig> {
-    const { tenant_id: _t, updated_at: _u, ...current } = await this.get(tenantId);
-    const merged = { ...current };
-    for (const [key, value] of Object.entries(dto)) if (value !== undefined) (merged as Record<string, unknown>)[key] = value;
-    const saved = await this.repository.saveConfig(tenantId, merged, this.clock.now());
+    const saved = await this.repository.mergeConfig(tenantId, DEFAULT_SCHEDULER_SETTINGS, dto, this.clock.now());
     await this.armDailyRun(saved);
     return saved;
   }
@@ -79,23 +76,30 @@ export class SchedulerConfigService {
     const config = await this.get(tenantId);
     const now = this.clock.now();
     const today = DateTime.fromJSDate(now, { zone: config.timezone }).toISODate()!;
-    let remaining = config.max_calls_per_day - (await this.repository.countForDay(tenantId, today));
+    let full = false;
     let queued = 0;
     for (const campaign of await this.campaigns.listRunningDueDateCampaigns(tenantId)) {
-      if (remaining <= 0) break;
+      if (full) break;
       const until = DateTime.fromISO(today, { zone: config.timezone }).plus({ days: campaign.call_days_before! }).toISODate()!;
       const candidates = await this.contacts.findDueWithin(campaign.id, today, until, CANDIDATE_BATCH);
       let released = 0;
       for (const contact of candidates) {
-        if (remaining <= 0) break;
         if (!this.eligible(contact, campaign.max_attempts, config, now)) continue;
+        // Two unique inserts decide, so concurrent runs neither release a contact twice a day nor exceed the
+        // day's cap together: the (contact, day) entry, then one of the day's max_calls_per_day slots.
         const won = await retryOnLockContention(() => this.repository.insertEntry({ tenant_id: tenantId, campaign_id: campaign.id, contact_id: contact.id, day: today, created_at: now }));
         if (!won) continue;
+        const slot = await retryOnLockContention(() => this.repository.takeReleaseSlot(tenantId, today, config.max_calls_per_day, contact.id, now));
+        if (!slot) {
+          await this.repository.deleteEntry(contact.id, today);
+          full = true;
+          break;
+        }
         if (!(await retryOnLockContention(() => this.contacts.release(contact.id, now)))) {
+          await this.repository.giveBackReleaseSlot(slot);
           await this.repository.deleteEntry(contact.id, today);
           continue;
         }
-        remaining--;
         queued++;
         released++;
       }

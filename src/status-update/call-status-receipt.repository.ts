@@ -19,6 +19,8 @@ export class CallStatusReceiptRepository {
   }
 
   // A redelivery that takes over an abandoned delivery restarts its clock: later copies wait for it.
+  // Not atomic on FerretDB: two takeovers at once may both proceed, which is safe because the log write
+  // itself refuses a timeline entry it already holds (CallLogRepository.applyStatusEvent, under its gate).
   async renewDelivery(callSid: string, dedupeKey: string, now: Date): Promise<void> {
     await this.receipts.updateOne({ call_sid: callSid, dedupe_key: dedupeKey }, { $set: { received_at: now } });
   }

@@ -3,19 +3,22 @@ import { InjectModel } from '@nestjs/mongoose';
 import { Model, Types } from 'mongoose';
 import { TenantScope } from '../auth/principal';
 import { toObjectId, op } from '../common/mongo/mongo-query';
-import { findPageWithin, withinTimeLimit } from '../common/mongo/query-time-limit';
+import { WriteGate, WriteGateDoc } from '../common/mongo/write-gate';
+import { findPageWithin, QueryTimeLimit, withinTimeLimit } from '../common/mongo/query-time-limit';
 import { AppConfig } from '../config/app-config';
 import { CallStatus, FINAL_CALL_STATUSES, statusesBelow } from './call-status';
 import { CallLog, CallTimelineEntry } from './call-log.types';
-import { CallLogDoc } from './schemas/call-log.schema';
+import { CallLogDoc, CALL_LOG_WRITE_GATE } from './schemas/call-log.schema';
 
 const IN_FLIGHT_STATUSES: CallStatus[] = ['queued', 'initiated', 'ringing', 'in_progress'];
 
-type LeanLog = CallLogDoc & { _id: Types.ObjectId };
+type LeanLog = CallLogDoc & { _id: Types.ObjectId; rev?: number | null };
 
-function toLog({ _id, ...rest }: LeanLog): CallLog {
+function toLog({ _id, rev: _rev, ...rest }: LeanLog): CallLog {
   return { id: _id.toHexString(), ...(rest as unknown as Omit<CallLog, 'id'>) };
 }
+
+const sameEntry = (a: CallTimelineEntry, b: CallTimelineEntry) => a.source === b.source && a.status === b.status && (a.sequence_number ?? null) === (b.sequence_number ?? null);
 
 export type NewCallLog = Omit<CallLog, 'id' | 'timeline' | 'last_updated' | 'call_id' | 'provider' | 'start_time' | 'end_time' | 'duration' | 'answered_by' | 'error_code' | 'error_message'>;
 
@@ -56,10 +59,17 @@ function trackingQuery(scope: TenantScope, filter: CallLogFilter): Record<string
 
 @Injectable()
 export class CallLogRepository {
+  // A log is written by the dispatcher, by callbacks (several at once, on several instances) and by the
+  // reconcilers: every write after the insert goes through the gate, one at a time (see WriteGate).
+  private readonly gate: WriteGate<LeanLog>;
+
   constructor(
     @InjectModel(CallLogDoc.name) private readonly logs: Model<CallLogDoc>,
+    @InjectModel(CALL_LOG_WRITE_GATE) gates: Model<WriteGateDoc>,
     private readonly config: AppConfig,
-  ) {}
+  ) {
+    this.gate = new WriteGate<LeanLog>(logs, gates);
+  }
 
   // One log per attempt, written before the provider is called so the attempt is visible at once.
   async createForAttempt(fields: NewCallLog, now: Date): Promise<CallLog> {
@@ -112,43 +122,45 @@ export class CallLogRepository {
   }
 
   async attachProviderCall(id: string, provider: string, callId: string, now: Date): Promise<void> {
-    await this.logs.updateOne(
-      { _id: new Types.ObjectId(id) },
-      {
-        $set: { provider, call_id: callId, last_updated: now },
-        $push: { timeline: { status: 'queued', ts: now, received_at: now, sequence_number: null, source: 'provider_accepted', provider_status: null } },
-      },
-    );
+    const entry: CallTimelineEntry = { status: 'queued', ts: now, received_at: now, sequence_number: null, source: 'provider_accepted', provider_status: null };
+    await this.gate.update(new Types.ObjectId(id), (log) => ({
+      provider,
+      call_id: callId,
+      last_updated: now,
+      timeline: log.timeline.some((e) => sameEntry(e as CallTimelineEntry, entry)) ? log.timeline : [...log.timeline, entry],
+    }));
   }
 
   // Repeatable: a log already in this status is left as it is (no second timeline entry).
   async markAttemptEnded(id: string, status: CallStatus, fields: CallLogProgress & { provider?: string | null }, now: Date): Promise<void> {
-    await this.logs.updateOne(
-      { _id: new Types.ObjectId(id), status: op({ $ne: status }) },
-      {
-        $set: { ...fields, status, last_updated: now },
-        $push: { timeline: { status, ts: now, received_at: now, sequence_number: null, source: 'dispatcher', provider_status: null } },
-      },
-    );
+    const entry: CallTimelineEntry = { status, ts: now, received_at: now, sequence_number: null, source: 'dispatcher', provider_status: null };
+    await this.gate.update(new Types.ObjectId(id), (log) => (log.status === status ? null : { ...fields, status, last_updated: now, timeline: [...log.timeline, entry] }));
   }
 
   // Appends the event to the timeline and moves the status forward only: returns whether it moved.
+  // Safe under concurrency: the gate serialises the writes of one log, and each is computed from the log as
+  // the previous one left it, so concurrent callbacks neither drop each other's timeline entries nor move
+  // the status backwards. An entry already in the timeline (same source, status, sequence) is not repeated.
   async applyStatusEvent(id: string, entry: CallTimelineEntry, progress: CallLogProgress, now: Date): Promise<boolean> {
-    const _id = new Types.ObjectId(id);
-    const moved = await this.logs.updateOne(
-      { _id, status: op({ $in: statusesBelow(entry.status) }) },
-      { $set: { ...progress, status: entry.status, last_updated: now }, $push: { timeline: entry } },
-    );
-    if (moved.modifiedCount === 1) return true;
-    const late: Record<string, unknown> = { last_updated: now };
-    // A late event still contributes facts the final one lacked (e.g. start time from in-progress).
-    for (const [k, v] of Object.entries(progress)) if (v !== null && v !== undefined && k !== 'end_time') late[k] = v;
-    await this.logs.updateOne({ _id }, { $set: late, $push: { timeline: entry } });
-    return false;
+    let moved = false;
+    await this.gate.update(new Types.ObjectId(id), (log) => {
+      moved = false;
+      if (log.timeline.some((e) => sameEntry(e as CallTimelineEntry, entry))) return null;
+      const timeline = [...log.timeline, entry];
+      if (statusesBelow(entry.status).includes(log.status as CallStatus)) {
+        moved = true;
+        return { ...progress, status: entry.status, last_updated: now, timeline };
+      }
+      const late: Record<string, unknown> = { last_updated: now, timeline };
+      // A late event still contributes facts the final one lacked (e.g. start time from in-progress).
+      for (const [k, v] of Object.entries(progress)) if (v !== null && v !== undefined && k !== 'end_time') late[k] = v;
+      return late;
+    });
+    return moved;
   }
 
   async markOutcomeRecorded(id: string, now: Date): Promise<void> {
-    await this.logs.updateOne({ _id: new Types.ObjectId(id) }, { $set: { outcome_recorded_at: now } });
+    await this.gate.update(new Types.ObjectId(id), () => ({ outcome_recorded_at: now }));
   }
 
   // Tenant scoping lives here: a non-admin's query always carries its tenant.
@@ -161,13 +173,13 @@ export class CallLogRepository {
   // Counts per (status, duration) instead of $sum over durations, which FerretDB answers with 0.
   async countOutcomes(scope: TenantScope, filter: CallLogFilter): Promise<CallOutcomeGroup[]> {
     const limitMs = this.config.apiQueryMaxTimeMs;
-    const groups = await withinTimeLimit(limitMs, () =>
+    const groups = await withinTimeLimit(limitMs, (limit) =>
       this.logs
         .aggregate<{ _id: { status: CallStatus; duration?: number | null }; count: number }>([
           { $match: trackingQuery(scope, filter) },
           { $group: { _id: { status: '$status', duration: '$duration' }, count: { $sum: 1 } } },
         ])
-        .option({ maxTimeMS: limitMs })
+        .option(limit.options)
         .exec(),
     );
     return groups.map((g) => ({ status: g._id.status, duration: typeof g._id.duration === 'number' ? g._id.duration : null, count: g.count }));
@@ -175,14 +187,19 @@ export class CallLogRepository {
 
   // One small row per log, streamed: the input for per-day buckets, which FerretDB cannot $group by.
   async *streamOutcomes(scope: TenantScope, filter: CallLogFilter): AsyncGenerator<CallOutcomeRow> {
-    const limitMs = this.config.apiQueryMaxTimeMs;
-    const cursor = this.logs.find(trackingQuery(scope, filter), { status: 1, duration: 1, timestamp: 1, _id: 0 }).maxTimeMS(limitMs).lean<CallOutcomeRow>().cursor({ batchSize: 1000 });
+    // One limit for the whole stream: the stats read as a whole answers within it.
+    const limit = new QueryTimeLimit(this.config.apiQueryMaxTimeMs);
+    const cursor = this.logs.find(trackingQuery(scope, filter), { status: 1, duration: 1, timestamp: 1, _id: 0 }).setOptions(limit.options).lean<CallOutcomeRow>().cursor({ batchSize: 1000 });
     const rows = cursor[Symbol.asyncIterator]();
-    for (;;) {
-      const next = await withinTimeLimit(limitMs, () => rows.next());
-      if (next.done) return;
-      const row = next.value;
-      yield { status: row.status, duration: typeof row.duration === 'number' ? row.duration : null, timestamp: row.timestamp };
+    try {
+      for (;;) {
+        const next = await limit.run(() => rows.next());
+        if (next.done) return;
+        const row = next.value;
+        yield { status: row.status, duration: typeof row.duration === 'number' ? row.duration : null, timestamp: row.timestamp };
+      }
+    } finally {
+      limit.finish();
     }
   }
 

@@ -1,12 +1,13 @@
 import { Module, OnModuleInit } from '@nestjs/common';
 import { MongooseModule } from '@nestjs/mongoose';
 import { CallLogRepository } from './call-log.repository';
-import { CallLogDoc, CallLogSchema } from './schemas/call-log.schema';
+import { writeGateFeature } from '../common/mongo/write-gate';
+import { CALL_LOG_WRITE_GATE, CallLogDoc, CallLogSchema } from './schemas/call-log.schema';
 import { TrackingController } from './tracking.controller';
 import { TrackingService } from './tracking.service';
 
 @Module({
-  imports: [MongooseModule.forFeature([{ name: CallLogDoc.name, schema: CallLogSchema }])],
+  imports: [MongooseModule.forFeature([{ name: CallLogDoc.name, schema: CallLogSchema }, writeGateFeature(CALL_LOG_WRITE_GATE, 'call_log_write_gates')])],
   controllers: [TrackingController],
   providers: [CallLogRepository, TrackingService],
   exports: [CallLogRepository],

@@ -3,8 +3,10 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import type { EmbeddedDatabase } from '../../src/database/embedded/embedded-database.launcher';
+import { dropPostgresDatabase, ferretDbPostgresqlServer, freshPostgresqlDatabase, redactedPostgresUrl } from '../../src/database/embedded/ferretdb-server';
 import { Mode, RunContext, Scenario, ScenarioResult } from './lib/harness';
-import { findFerretDb, FerretDbProcess, freePort } from './lib/processes';
+import { findFerretDb, FerretDbProcess, newFerretDb, serverVersion } from './lib/processes';
 import { SCENARIOS } from './scenarios/index';
 
 const REPO = resolve(__dirname, '..', '..');
@@ -93,69 +95,80 @@ export async function main(argv: string[]): Promise<number> {
 
   // The database server every scenario shares (one database each); the outage scenario starts its own.
   const ferretBinary = findFerretDb(REPO);
-  let shared: FerretDbProcess | null = null;
   let dbUri = process.env.MONGODB_URI ?? '';
-  let embedded: { uri: string; engine: string; stop(): Promise<void> } | null = null;
-  if (dbUri) log('database from MONGODB_URI');
-  else if (ferretBinary) {
-    shared = new FerretDbProcess(ferretBinary, await freePort(), join(workDir, 'db-shared'), join(workDir, 'ferretdb-shared.log'));
-    await shared.start();
-    dbUri = shared.uri;
-    log(`FerretDB (${ferretBinary}) at ${dbUri}`);
-  } else {
-    // No FerretDB binary: whatever the service's own embedded launcher finds (mongod, or an install).
-    const launcher = require(join(distDir, 'database', 'embedded', 'embedded-database.launcher.js'));
-    embedded = await launcher.launchEmbeddedDatabase({ dataDir: join(workDir, 'db-embedded'), persistent: false, engine: 'auto', toolsDir: join(REPO, '.tools'), projectRoot: REPO, allowInstall: true, log });
-    dbUri = embedded!.uri;
-    log(`embedded ${embedded!.engine} at ${dbUri}`);
-  }
-
-  const ctx: RunContext = {
-    mode: args.mode,
-    seed: args.seed,
-    repoRoot: REPO,
-    distDir,
-    workDir,
-    dbUri,
-    ferretBinary,
-    jwtSecret: randomBytes(32).toString('hex'),
-    log,
-  };
-
-  const chosen: Scenario[] = SCENARIOS.filter((s) => !args.only || args.only.includes(s.id));
-  const byId = new Map<number, ScenarioResult>();
-  const runOne = async (scenario: Scenario) => {
-    log(`--- ${scenario.id}. ${scenario.name}`);
-    const t0 = Date.now();
-    let r: ScenarioResult;
-    try {
-      r = await scenario.run(ctx);
-    } catch (error) {
-      r = { scenario: scenario.name, occurrences: 0, faults: 0, lost: 0, duplicated: 0, unknownReconciled: 0, passed: false, failures: [`crashed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`], notes: [], details: {} };
+  const postgresqlServer = ferretBinary || !dbUri ? ((await ferretDbPostgresqlServer(process.env.TEST_FERRETDB_HANDLER, process.env.FERRETDB_POSTGRESQL_URL)) ?? null) : null;
+  let shared: FerretDbProcess | null = null;
+  let embedded: EmbeddedDatabase | null = null;
+  let embeddedPostgresqlUrl: string | undefined;
+  let database: string;
+  const results: ScenarioResult[] = [];
+  try {
+    if (dbUri) {
+      database = `MONGODB_URI: ${await serverVersion(dbUri)}`;
+    } else if (ferretBinary) {
+      shared = await newFerretDb(ferretBinary, workDir, 'shared', postgresqlServer);
+      await shared.start();
+      dbUri = shared.uri;
+      database = `${await serverVersion(dbUri)} (${shared.handler} handler${shared.postgresqlUrl ? ` at ${redactedPostgresUrl(shared.postgresqlUrl)}` : ''}) from ${ferretBinary}`;
+    } else {
+      // No FerretDB binary: whatever the service's own embedded launcher finds (mongod, or an install).
+      const launcher: typeof import('../../src/database/embedded/embedded-database.launcher') = require(join(distDir, 'database', 'embedded', 'embedded-database.launcher.js'));
+      embeddedPostgresqlUrl = postgresqlServer ? await freshPostgresqlDatabase(postgresqlServer, 'call_scheduler_reliability') : undefined;
+      embedded = await launcher.launchEmbeddedDatabase({ dataDir: join(workDir, 'db-embedded'), persistent: false, engine: 'auto', toolsDir: join(REPO, '.tools'), projectRoot: REPO, allowInstall: true, ferretdbPostgresqlUrl: embeddedPostgresqlUrl, log });
+      dbUri = embedded.uri;
+      database = launcher.describeEmbeddedDatabase(embedded);
     }
-    r.seconds = Math.round((Date.now() - t0) / 1000);
-    byId.set(scenario.id, r);
-    // Written as each scenario ends, so that a long run stopped half-way still leaves its figures.
-    const done = chosen.filter((s) => byId.has(s.id)).map((s) => byId.get(s.id)!);
-    writeFileSync(join(resultsDir, `${stamp}-${args.mode}.partial.json`), JSON.stringify({ mode: args.mode, seed: args.seed, results: done, markdown: markdown(done) }, null, 2));
-    log(`${r.skipped ? 'SKIP' : r.passed ? 'PASS' : 'FAIL'} ${scenario.name} in ${r.seconds} s`);
-    for (const n of r.notes) log(`  note: ${n}`);
-    for (const f of r.failures) log(`  FAILURE: ${f}`);
-  };
-  // Lanes share nothing but the database server (each scenario has databases, ports and fakes of its own).
-  const dispatchLanes: Scenario[][] = Array.from({ length: Math.max(1, args.lanes - 1) }, () => []);
-  chosen.filter((s) => s.id <= 5).forEach((s, i) => dispatchLanes[i % dispatchLanes.length].push(s));
-  const lanes = args.lanes > 1 ? [...dispatchLanes, chosen.filter((s) => s.id > 5)] : [chosen];
-  await Promise.all(
-    lanes.map(async (lane) => {
-      for (const scenario of lane) await runOne(scenario);
-    }),
-  );
-  const results: ScenarioResult[] = chosen.map((s) => byId.get(s.id)!);
+    log(`database: ${database}${shared ? ` at ${dbUri}` : ''}`);
 
-  await shared?.stop();
-  await embedded?.stop();
-  rmSync(join(workDir, 'db-shared'), { recursive: true, force: true });
+    const ctx: RunContext = {
+      mode: args.mode,
+      seed: args.seed,
+      repoRoot: REPO,
+      distDir,
+      workDir,
+      dbUri,
+      ferretBinary,
+      postgresqlServer,
+      jwtSecret: randomBytes(32).toString('hex'),
+      log,
+    };
+
+    const chosen: Scenario[] = SCENARIOS.filter((s) => !args.only || args.only.includes(s.id));
+    const byId = new Map<number, ScenarioResult>();
+    const runOne = async (scenario: Scenario) => {
+      log(`--- ${scenario.id}. ${scenario.name}`);
+      const t0 = Date.now();
+      let r: ScenarioResult;
+      try {
+        r = await scenario.run(ctx);
+      } catch (error) {
+        r = { scenario: scenario.name, occurrences: 0, faults: 0, lost: 0, duplicated: 0, unknownReconciled: 0, passed: false, failures: [`crashed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`], notes: [], details: {} };
+      }
+      r.seconds = Math.round((Date.now() - t0) / 1000);
+      byId.set(scenario.id, r);
+      // Written as each scenario ends, so that a long run stopped half-way still leaves its figures.
+      const done = chosen.filter((s) => byId.has(s.id)).map((s) => byId.get(s.id)!);
+      writeFileSync(join(resultsDir, `${stamp}-${args.mode}.partial.json`), JSON.stringify({ mode: args.mode, seed: args.seed, database, results: done, markdown: markdown(done) }, null, 2));
+      log(`${r.skipped ? 'SKIP' : r.passed ? 'PASS' : 'FAIL'} ${scenario.name} in ${r.seconds} s`);
+      for (const n of r.notes) log(`  note: ${n}`);
+      for (const f of r.failures) log(`  FAILURE: ${f}`);
+    };
+    // Lanes share nothing but the database server (each scenario has databases, ports and fakes of its own).
+    const dispatchLanes: Scenario[][] = Array.from({ length: Math.max(1, args.lanes - 1) }, () => []);
+    chosen.filter((s) => s.id <= 5).forEach((s, i) => dispatchLanes[i % dispatchLanes.length].push(s));
+    const lanes = args.lanes > 1 ? [...dispatchLanes, chosen.filter((s) => s.id > 5)] : [chosen];
+    await Promise.all(
+      lanes.map(async (lane) => {
+        for (const scenario of lane) await runOne(scenario);
+      }),
+    );
+    results.push(...chosen.map((s) => byId.get(s.id)!));
+  } finally {
+    await shared?.destroy();
+    await embedded?.stop();
+    if (embeddedPostgresqlUrl) await dropPostgresDatabase(embeddedPostgresqlUrl);
+    rmSync(join(workDir, 'db-shared'), { recursive: true, force: true });
+  }
 
   const failed = results.filter((r) => !r.passed && !r.skipped);
   const summary = {
@@ -164,7 +177,7 @@ export async function main(argv: string[]): Promise<number> {
     started_at: startedAt.toISOString(),
     finished_at: new Date().toISOString(),
     seconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
-    database: process.env.MONGODB_URI ? 'MONGODB_URI' : embedded ? `embedded ${embedded.engine}` : `ferretdb (${ferretBinary})`,
+    database,
     passed: failed.length === 0,
     results,
     markdown: markdown(results),

@@ -1,4 +1,8 @@
+import { dropPostgresDatabase } from '../../src/database/embedded/ferretdb-server';
+
 export default async function globalTeardown(): Promise<void> {
-  const db = (globalThis as { __TEST_DB__?: { stop(): Promise<void> } }).__TEST_DB__;
-  if (db) await db.stop();
+  const state = (globalThis as { __TEST_DB__?: { db: { stop(): Promise<void> }; postgresqlUrl?: string } }).__TEST_DB__;
+  if (!state) return;
+  await state.db.stop();
+  if (state.postgresqlUrl) await dropPostgresDatabase(state.postgresqlUrl);
 }

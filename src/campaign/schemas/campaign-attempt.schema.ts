@@ -37,3 +37,6 @@ export class CampaignSlotDoc {
 export const CampaignSlotSchema = SchemaFactory.createForClass(CampaignSlotDoc);
 CampaignSlotSchema.index({ campaign_id: 1, kind: 1 });
 CampaignSlotSchema.index({ attempt_key: 1 });
+
+// Gate records of writes to this collection (see WriteGate).
+export const CAMPAIGN_ATTEMPT_WRITE_GATE = 'CampaignAttemptWriteGate';

@@ -29,3 +29,6 @@ export const CampaignContactSchema = SchemaFactory.createForClass(CampaignContac
 CampaignContactSchema.index({ campaign_id: 1, phone: 1 }, { unique: true });
 // Selection and listing by state.
 CampaignContactSchema.index({ campaign_id: 1, status: 1, next_attempt_at: 1 });
+
+// Gate records of writes to this collection (see WriteGate).
+export const CAMPAIGN_CONTACT_WRITE_GATE = 'CampaignContactWriteGate';

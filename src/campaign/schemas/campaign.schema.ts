@@ -30,3 +30,6 @@ export class CampaignDoc {
 export const CampaignSchema = SchemaFactory.createForClass(CampaignDoc);
 CampaignSchema.index({ tenant_id: 1, created_at: -1 });
 CampaignSchema.index({ status: 1, priority: -1 });
+
+// Gate records of writes to this collection (see WriteGate).
+export const CAMPAIGN_WRITE_GATE = 'CampaignWriteGate';

@@ -1,6 +1,7 @@
 import { parse as parseCsv } from 'csv-parse';
 import { pipeline, Transform, type Readable } from 'node:stream';
 import { isPlainObject } from '../validation/free-object';
+import { structuralProblem } from '../validation/validation.pipe';
 import { jsonArrayElements } from './json-array-stream';
 
 const INSERT_CHUNK = 1000;
@@ -75,7 +76,8 @@ export async function importPhoneRows<T extends { phone: string }>(body: Readabl
     for await (const record of records) {
       const row = ++report.received;
       if (row > spec.maxRows) throw spec.errors.tooManyRows(`At most ${spec.maxRows} rows per import; ${report.accepted + batch.length} were imported before the limit`);
-      const parsed = spec.toRow(record);
+      // A row is held to the same rules as a request body (no NUL, no prototype keys, bounded depth).
+      const parsed = structuralProblem(record)?.issue ?? spec.toRow(record);
       if (typeof parsed === 'string') {
         report.invalid++;
         const phone = isPlainObject(record) && typeof record.phone === 'string' ? record.phone.slice(0, 40) : null;

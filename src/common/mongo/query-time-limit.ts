@@ -10,15 +10,51 @@ export class QueryTimeLimitExceededException extends AppException {
   }
 }
 
-// API reads over whole collections carry maxTimeMS: the database stops the query at the limit instead
-// of running on after the client has given up (FerretDB sorts in memory, and piled-up sorts of 100,000
-// documents exhausted the machine's memory in the benchmark).
-export async function withinTimeLimit<T>(limitMs: number, run: () => Promise<T>): Promise<T> {
+// One API read's time limit, held from both ends. maxTimeMS makes the database stop its own work instead of
+// running on after the client has given up (FerretDB sorts in memory, and piled-up sorts of 100,000 documents
+// exhausted the machine's memory in the benchmark). The abort signal stops the read in the driver when the time
+// goes elsewhere (a slow network, a pool wait, a reply that never comes), which maxTimeMS cannot see. The
+// driver's own timeoutMS would do both, but the installed driver (7.9) ignores it.
+export class QueryTimeLimit {
+  readonly signal: AbortSignal;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(readonly limitMs: number) {
+    // Not AbortSignal.timeout: while reading a reply, the driver takes its reason (named TimeoutError) for a
+    // timeout of its own and throws a MongoOperationTimeoutError instead.
+    const controller = new AbortController();
+    this.timer = setTimeout(() => controller.abort(new QueryTimeLimitExceededException(limitMs)), limitMs).unref();
+    this.signal = controller.signal;
+  }
+
+  // Once the read is over, so that the timer does not outlive the request.
+  finish(): void {
+    clearTimeout(this.timer);
+  }
+
+  // For Query#setOptions and Aggregate#option; the driver rejects an aborted read with signal.reason.
+  get options(): { maxTimeMS: number; signal: AbortSignal } {
+    return { maxTimeMS: this.limitMs, signal: this.signal };
+  }
+
+  async run<T>(read: () => Promise<T>): Promise<T> {
+    try {
+      return await read();
+    } catch (error) {
+      if (error instanceof QueryTimeLimitExceededException) throw error;
+      const { code, name } = (error ?? {}) as { code?: unknown; name?: unknown };
+      if (code === MAX_TIME_MS_EXPIRED || name === 'MongoOperationTimeoutError') throw new QueryTimeLimitExceededException(this.limitMs);
+      throw error;
+    }
+  }
+}
+
+export async function withinTimeLimit<T>(limitMs: number, read: (limit: QueryTimeLimit) => Promise<T>): Promise<T> {
+  const limit = new QueryTimeLimit(limitMs);
   try {
-    return await run();
-  } catch (error) {
-    if ((error as { code?: unknown } | null)?.code === MAX_TIME_MS_EXPIRED) throw new QueryTimeLimitExceededException(limitMs);
-    throw error;
+    return await limit.run(() => read(limit));
+  } finally {
+    limit.finish();
   }
 }
 
@@ -30,10 +66,10 @@ export function findPageWithin<D, T>(
   page: { offset: number; limit: number },
   limitMs: number,
 ): Promise<[T[], number]> {
-  return withinTimeLimit(limitMs, () =>
+  return withinTimeLimit(limitMs, (limit) =>
     Promise.all([
-      model.find(query).sort(sort).skip(page.offset).limit(page.limit).maxTimeMS(limitMs).lean<T[]>().exec(),
-      model.countDocuments(query).maxTimeMS(limitMs).exec(),
+      model.find(query).sort(sort).skip(page.offset).limit(page.limit).setOptions(limit.options).lean<T[]>().exec(),
+      model.countDocuments(query).setOptions(limit.options).exec(),
     ]),
   );
 }

@@ -30,16 +30,19 @@ const PROTOTYPE_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
 // Walked without recursion, before class-transformer sees the input: it recurses once per level (a body
 // nested deeply enough overflowed the stack, a 500) and silently drops a JSON `__proto__` key (which then
-// escaped the unknown-field and free-object checks).
-function structuralProblem(value: unknown): FirstProblem | null {
+// escaped the unknown-field and free-object checks). NUL is refused in every string and key: PostgreSQL's
+// jsonb cannot hold it, so FerretDB's PostgreSQL handler fails the whole write (a 500) where MongoDB stores it.
+export function structuralProblem(value: unknown): FirstProblem | null {
   const pending: Array<{ value: unknown; path: string; depth: number }> = [{ value, path: '', depth: 0 }];
   while (pending.length > 0) {
     const { value: v, path, depth } = pending.pop()!;
+    if (typeof v === 'string' && v.includes('\u0000')) return { field: path, issue: `${path || 'value'} must not contain the NUL character (U+0000)`, code: 'VALIDATION_001' };
     if (v === null || typeof v !== 'object') continue;
     if (depth >= MAX_DEPTH) return { field: path, issue: `nested more than ${MAX_DEPTH} levels deep`, code: 'VALIDATION_004' };
     for (const key of Object.keys(v)) {
       const field = path ? `${path}.${key}` : key;
       if (PROTOTYPE_KEYS.has(key)) return { field, issue: `${field} is not an accepted field`, code: 'VALIDATION_003' };
+      if (key.includes('\u0000')) return { field, issue: 'a field name must not contain the NUL character (U+0000)', code: 'VALIDATION_001' };
       pending.push({ value: (v as Record<string, unknown>)[key], path: field, depth: depth + 1 });
     }
   }

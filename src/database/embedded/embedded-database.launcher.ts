@@ -1,10 +1,16 @@
 import { ChildProcess, execFile, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
 import { delimiter, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { MongoClient } from 'mongodb';
+import { ensurePostgresDatabase, FerretDbHandler, ferretDbArgs, ferretDbHandler, redactedPostgresUrl } from './ferretdb-server';
+import {
+  DOWNLOAD_PROBE_TIMEOUT_MS,
+  DOWNLOAD_RETRY_AFTER_MS,
+  EMBEDDED_MONGODB_VERSION,
+  mongoBinaryFromMemoryServer,
+} from './mongodb-download';
 
 const execFileAsync = promisify(execFile);
 
@@ -14,8 +20,12 @@ export interface EmbeddedDatabase {
   uri: string;
   engine: EmbeddedEngine;
   version: string;
+  // FerretDB's storage: SQLite files under dataDir, or a PostgreSQL database.
+  handler: FerretDbHandler | null;
   dataDir: string;
   reused: boolean;
+  // Why each engine tried before this one did not run, in the order tried.
+  skipped: string[];
   stop(): Promise<void>;
 }
 
@@ -28,15 +38,24 @@ export interface LaunchOptions {
   projectRoot: string;
   allowInstall: boolean;
   log: (message: string) => void;
+  // FerretDB stores its data in this PostgreSQL database (created if missing) instead of SQLite.
+  ferretdbPostgresqlUrl?: string;
+  // Where mongod and ferretdb are looked up; the process's PATH by default.
+  searchPath?: string;
+  mongodbDownload?: { version?: string; probeTimeoutMs?: number; retryAfterMs?: number; mirror?: string; failureFile?: string };
+  now?: () => number;
 }
 
 export class NoEmbeddedEngineError extends Error {
-  constructor(attempts: string[]) {
+  constructor(attempts: string[], toolsDir: string) {
     super(
-      'No MongoDB-compatible server could be started.\n' +
+      'No MongoDB-compatible server could be started:\n' +
         attempts.map((a) => `  - ${a}`).join('\n') +
-        '\nSet MONGODB_URI to a running MongoDB (for example MONGODB_URI=mongodb://localhost:27017/call_scheduler, ' +
-        'or `docker compose up mongo`), or install FerretDB with `npm run db:install`.',
+        '\nAny one of these fixes it:\n' +
+        '  - use a MongoDB you run: `docker compose up -d mongo`, then MONGODB_URI=mongodb://localhost:27017/call_scheduler npm start\n' +
+        '  - install Go (https://go.dev/dl), then `npm run db:install` installs FerretDB into .tools/\n' +
+        `  - go online once so that MongoDB ${EMBEDDED_MONGODB_VERSION} downloads (delete ${join(toolsDir, 'mongodb-download.json')} to retry at once)\n` +
+        '  - put a mongod binary on PATH',
     );
     this.name = 'NoEmbeddedEngineError';
   }
@@ -47,10 +66,11 @@ interface StateFile {
   port: number;
   engine: EmbeddedEngine;
   version: string;
+  handler: FerretDbHandler | null;
 }
 
-function which(binary: string): string | null {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+function which(binary: string, searchPath: string | undefined): string | null {
+  for (const dir of (searchPath ?? process.env.PATH ?? '').split(delimiter)) {
     if (!dir) continue;
     const candidate = join(dir, binary);
     if (existsSync(candidate)) return candidate;
@@ -152,9 +172,9 @@ async function versionOf(binary: string, pattern: RegExp): Promise<string> {
 
 async function findFerretDb(options: LaunchOptions): Promise<string | null> {
   const local = join(options.toolsDir, 'ferretdb');
-  const found = which('ferretdb') ?? (existsSync(local) ? local : null);
+  const found = which('ferretdb', options.searchPath) ?? (existsSync(local) ? local : null);
   if (found || !options.allowInstall) return found;
-  if (!which('go')) return null;
+  if (!which('go', options.searchPath)) return null;
   options.log(`FerretDB not found; installing v1.24.2 into ${options.toolsDir} (first run only)`);
   const started = Date.now();
   await execFileAsync('bash', [join(options.projectRoot, 'scripts/install-ferretdb.sh'), options.toolsDir], {
@@ -165,33 +185,15 @@ async function findFerretDb(options: LaunchOptions): Promise<string | null> {
   return existsSync(local) ? local : null;
 }
 
-function mongoMemoryServerCached(): boolean {
-  const dirs = [join(homedir(), '.cache', 'mongodb-binaries'), resolve('node_modules/.cache/mongodb-memory-server')];
-  return dirs.some((d) => existsSync(d) && readdirSync(d).length > 0);
-}
-
 async function startProcess(
-  engine: 'mongod' | 'ferretdb',
   binary: string,
-  dataDir: string,
+  argsFor: (port: number) => string[],
+  logFile: string,
 ): Promise<{ child: ChildProcess; port: number; uri: string }> {
   let lastError: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
-    const args =
-      engine === 'mongod'
-        ? ['--dbpath', dataDir, '--port', String(port), '--bind_ip', '127.0.0.1', '--quiet']
-        : [
-            '--handler=sqlite',
-            `--sqlite-url=file:${dataDir}/`,
-            `--listen-addr=127.0.0.1:${port}`,
-            // The debug HTTP listener defaults to a fixed port, which two servers would fight over.
-            '--debug-addr=-',
-            '--telemetry=disable',
-            `--state-dir=${dataDir}`,
-            '--log-level=warn',
-          ];
-    const child = spawnGuarded(binary, args, join(dataDir, `${engine}.log`));
+    const child = spawnGuarded(binary, argsFor(port), logFile);
     const uri = `mongodb://127.0.0.1:${port}/`;
     try {
       await waitForPing(uri, child, 30_000);
@@ -231,6 +233,13 @@ async function reuseRunning(stateFile: string): Promise<StateFile | null> {
   return null;
 }
 
+function reason(error: unknown): string {
+  return error instanceof Error ? error.message.split('\n').slice(0, 3).join(' ') : String(error);
+}
+
+// Without MONGODB_URI the service runs on the best engine this machine has, in this order: a mongod on
+// PATH; a real MongoDB from mongodb-memory-server (cached, or downloaded once); FerretDB (on PostgreSQL
+// when given one, else SQLite). Each one passed over leaves its reason in `skipped`.
 export async function launchEmbeddedDatabase(options: LaunchOptions): Promise<EmbeddedDatabase> {
   const dataDir = resolve(options.dataDir);
   mkdirSync(dataDir, { recursive: true });
@@ -244,90 +253,104 @@ export async function launchEmbeddedDatabase(options: LaunchOptions): Promise<Em
           uri: `mongodb://127.0.0.1:${running.port}/`,
           engine: running.engine,
           version: running.version,
+          handler: running.handler ?? null,
           dataDir,
           reused: true,
+          skipped: [],
           stop: async () => undefined,
         };
       }
     }
-    const attempts: string[] = [];
+    const skipped: string[] = [];
     const want = (engine: EmbeddedEngine) => options.engine === 'auto' || options.engine === engine;
+    const download = options.mongodbDownload ?? {};
+    const mongodbVersion = download.version ?? EMBEDDED_MONGODB_VERSION;
 
-    const candidates: Array<() => Promise<EmbeddedDatabase | null>> = [
-      async () => {
+    const candidates: Array<[EmbeddedEngine, () => Promise<Omit<EmbeddedDatabase, 'skipped' | 'reused'> | null>]> = [
+      ['mongod', async () => {
         if (!want('mongod')) return null;
-        const mongod = which('mongod');
+        const mongod = which('mongod', options.searchPath);
         if (!mongod) {
-          attempts.push('mongod: not on PATH');
+          skipped.push('mongod: not on PATH');
           return null;
         }
         const dir = join(dataDir, 'mongod');
         mkdirSync(dir, { recursive: true });
-        const { child, uri } = await startProcess('mongod', mongod, dir);
+        const { child, uri } = await startProcess(mongod, (port) => ['--dbpath', dir, '--port', String(port), '--bind_ip', '127.0.0.1', '--quiet'], join(dir, 'mongod.log'));
         const version = await versionOf(mongod, /db version v(\S+)/);
-        return { uri, engine: 'mongod', version, dataDir: dir, reused: false, stop: () => stopChild(child) };
-      },
-      async () => {
+        return { uri, engine: 'mongod', version, handler: null, dataDir: dir, stop: () => stopChild(child) };
+      }],
+      ['mongodb-memory-server', async () => {
         if (!want('mongodb-memory-server')) return null;
-        // Only when its binary is already cached or explicitly requested: a download attempt on a
-        // machine without internet access would only add a timeout to every start.
-        if (options.engine === 'auto' && !mongoMemoryServerCached()) {
-          attempts.push('mongodb-memory-server: no cached mongod binary (set EMBEDDED_DB_ENGINE=mongodb-memory-server to download one)');
+        const found = await mongoBinaryFromMemoryServer({
+          version: mongodbVersion,
+          failureFile: download.failureFile ?? join(options.toolsDir, 'mongodb-download.json'),
+          probeTimeoutMs: download.probeTimeoutMs ?? DOWNLOAD_PROBE_TIMEOUT_MS,
+          retryAfterMs: download.retryAfterMs ?? DOWNLOAD_RETRY_AFTER_MS,
+          mirror: download.mirror,
+          now: options.now ?? Date.now,
+          log: options.log,
+        });
+        if ('skipped' in found) {
+          skipped.push(`mongodb-memory-server: ${found.skipped}`);
           return null;
         }
-        try {
-          const { MongoMemoryServer } = await import('mongodb-memory-server-core');
-          const dir = join(dataDir, 'mongodb-memory-server');
-          mkdirSync(dir, { recursive: true });
-          const server = await MongoMemoryServer.create({ instance: { dbPath: dir, storageEngine: 'wiredTiger', ip: '127.0.0.1' } });
-          return {
-            uri: server.getUri().replace(/\/?$/, '/'),
-            engine: 'mongodb-memory-server',
-            version: 'mongodb-memory-server',
-            dataDir: dir,
-            reused: false,
-            stop: async () => {
-              await server.stop({ doCleanup: false });
-            },
-          };
-        } catch (error) {
-          attempts.push(`mongodb-memory-server: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`);
-          return null;
-        }
-      },
-      async () => {
+        const { MongoMemoryServer } = await import('mongodb-memory-server-core');
+        const dir = join(dataDir, 'mongodb-memory-server');
+        mkdirSync(dir, { recursive: true });
+        const server = await MongoMemoryServer.create({
+          binary: { version: mongodbVersion },
+          instance: { dbPath: dir, storageEngine: 'wiredTiger', ip: '127.0.0.1' },
+        });
+        return {
+          uri: server.getUri().replace(/\/?$/, '/'),
+          engine: 'mongodb-memory-server',
+          version: mongodbVersion,
+          handler: null,
+          dataDir: dir,
+          stop: async () => {
+            await server.stop({ doCleanup: false });
+          },
+        };
+      }],
+      ['ferretdb', async () => {
         if (!want('ferretdb')) return null;
         let binary: string | null;
         try {
           binary = await findFerretDb(options);
         } catch (error) {
-          attempts.push(`ferretdb: install failed: ${error instanceof Error ? error.message.split('\n').slice(0, 3).join(' ') : String(error)}`);
+          skipped.push(`ferretdb: install failed: ${reason(error)}`);
           return null;
         }
         if (!binary) {
-          attempts.push(`ferretdb: not on PATH nor in ${options.toolsDir}, and no Go toolchain to install it`);
+          skipped.push(`ferretdb: not on PATH nor in ${options.toolsDir}, and no Go toolchain to install it`);
           return null;
         }
+        const postgresqlUrl = options.ferretdbPostgresqlUrl;
+        if (postgresqlUrl) await ensurePostgresDatabase(postgresqlUrl);
         const dir = join(dataDir, 'ferretdb');
         mkdirSync(dir, { recursive: true });
-        const { child, uri } = await startProcess('ferretdb', binary, dir);
+        const { child, uri } = await startProcess(binary, (port) => ferretDbArgs({ port, stateDir: dir, postgresqlUrl }), join(dir, 'ferretdb.log'));
         const version = await versionOf(binary, /version:\s*(\S+)/);
-        return { uri, engine: 'ferretdb', version, dataDir: dir, reused: false, stop: () => stopChild(child) };
-      },
+        const handler = ferretDbHandler(postgresqlUrl);
+        if (postgresqlUrl) options.log(`FerretDB stores its data in PostgreSQL at ${redactedPostgresUrl(postgresqlUrl)}`);
+        return { uri, engine: 'ferretdb', version, handler, dataDir: dir, stop: () => stopChild(child) };
+      }],
     ];
 
-    for (const candidate of candidates) {
-      let db: EmbeddedDatabase | null;
+    for (const [engine, candidate] of candidates) {
+      let started: Omit<EmbeddedDatabase, 'skipped' | 'reused'> | null;
       try {
-        db = await candidate();
+        started = await candidate();
       } catch (error) {
-        attempts.push(String(error instanceof Error ? error.message : error));
-        db = null;
+        skipped.push(`${engine}: ${reason(error)}`);
+        started = null;
       }
-      if (!db) continue;
+      if (!started) continue;
+      let db: EmbeddedDatabase = { ...started, reused: false, skipped: [...skipped] };
       if (options.persistent) {
         const port = Number(new URL(db.uri).port);
-        const state: StateFile = { pid: process.pid, port, engine: db.engine, version: db.version };
+        const state: StateFile = { pid: process.pid, port, engine: db.engine, version: db.version, handler: db.handler };
         writeFileSync(stateFile, JSON.stringify(state));
         const stop = db.stop;
         db = { ...db, stop: async () => { rmSync(stateFile, { force: true }); await stop(); } };
@@ -337,10 +360,17 @@ export async function launchEmbeddedDatabase(options: LaunchOptions): Promise<Em
       }
       return db;
     }
-    throw new NoEmbeddedEngineError(attempts);
+    throw new NoEmbeddedEngineError(skipped, options.toolsDir);
   } finally {
     release();
   }
+}
+
+// One line for the log: which engine runs, and why the ones before it did not.
+export function describeEmbeddedDatabase(db: EmbeddedDatabase): string {
+  const name = db.engine === 'ferretdb' ? `ferretdb ${db.version} (${db.handler} handler)` : `${db.engine} ${db.version}`;
+  const why = db.skipped.length > 0 ? `; passed over: ${db.skipped.join('; ')}` : '';
+  return `${db.reused ? 'Reusing' : 'Started'} embedded ${name} at ${db.uri}${why}`;
 }
 
 export function withDatabaseName(uri: string, dbName: string): string {

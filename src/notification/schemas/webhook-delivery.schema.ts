@@ -32,3 +32,6 @@ WebhookDeliverySchema.index({ tenant_id: 1, status: 1, _id: -1 });
 WebhookDeliverySchema.index({ status: 1, next_attempt_at: 1 });
 // Retention pruning.
 WebhookDeliverySchema.index({ updated_at: 1 });
+
+// Gate records of delivery writes (see WriteGate).
+export const WEBHOOK_DELIVERY_WRITE_GATE = 'WebhookDeliveryWriteGate';

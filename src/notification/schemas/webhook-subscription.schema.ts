@@ -17,5 +17,6 @@ export class WebhookSubscriptionDoc {
 
 export type WebhookSubscriptionDocument = HydratedDocument<WebhookSubscriptionDoc>;
 export const WebhookSubscriptionSchema = SchemaFactory.createForClass(WebhookSubscriptionDoc);
+export const WEBHOOK_SUBSCRIPTION_WRITE_GATE = 'WebhookSubscriptionWriteGate';
 // Every event looks up its tenant's active subscriptions.
 WebhookSubscriptionSchema.index({ tenant_id: 1, active: 1 });

@@ -65,3 +65,6 @@ CallScheduleSchema.index({ tenant_id: 1, phone: 1 });
 CallScheduleSchema.index({ status: 1, next_execution: 1 });
 // A campaign's schedules.
 CallScheduleSchema.index({ campaign_id: 1, status: 1 });
+
+// Gate records of schedule writes (see WriteGate).
+export const SCHEDULE_WRITE_GATE = 'ScheduleWriteGate';

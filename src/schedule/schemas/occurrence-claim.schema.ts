@@ -34,3 +34,6 @@ OccurrenceClaimSchema.index({ schedule_id: 1, occurrence_at: 1, attempt_number: 
 OccurrenceClaimSchema.index({ schedule_id: 1, state: 1 });
 // The reconciler's scan for claims stuck between claim and dial after a crash.
 OccurrenceClaimSchema.index({ state: 1, claimed_at: 1 });
+
+// Gate records of claim state changes (see WriteGate).
+export const OCCURRENCE_CLAIM_WRITE_GATE = 'OccurrenceClaimWriteGate';

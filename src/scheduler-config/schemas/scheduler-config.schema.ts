@@ -16,6 +16,7 @@ export class SchedulerConfigDoc {
 }
 
 export const SchedulerConfigSchema = SchemaFactory.createForClass(SchedulerConfigDoc);
+export const SCHEDULER_CONFIG_WRITE_GATE = 'SchedulerConfigWriteGate';
 
 // A contact released by one day's batch run; unique per (contact, day): never scheduled twice a day.
 @Schema({ collection: 'daily_batch_entries', versionKey: false })
@@ -31,3 +32,18 @@ export const BatchEntrySchema = SchemaFactory.createForClass(BatchEntryDoc);
 BatchEntrySchema.index({ contact_id: 1, day: 1 }, { unique: true });
 BatchEntrySchema.index({ tenant_id: 1, day: 1 });
 BatchEntrySchema.index({ created_at: 1 });
+
+// One of a tenant's max_calls_per_day releases of a day; _id `<tenant>:<day>:<n>`, taken by unique insert,
+// so that two batch runs at once (a trigger-now during the daily run, two instances) share the one cap.
+@Schema({ collection: 'daily_batch_slots', versionKey: false })
+export class BatchSlotDoc {
+  @Prop({ type: String, required: true }) _id: string;
+  @Prop({ required: true }) tenant_id: string;
+  @Prop({ required: true }) day: string;
+  @Prop({ required: true }) contact_id: string;
+  @Prop({ required: true }) created_at: Date;
+}
+
+export const BatchSlotSchema = SchemaFactory.createForClass(BatchSlotDoc);
+BatchSlotSchema.index({ tenant_id: 1, day: 1 });
+BatchSlotSchema.index({ created_at: 1 });

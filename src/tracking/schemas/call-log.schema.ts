@@ -40,6 +40,9 @@ export class CallLogDoc {
   @Prop({ type: Date, default: null }) outcome_recorded_at: Date | null;
 }
 
+// Gate records of call log writes (see WriteGate).
+export const CALL_LOG_WRITE_GATE = 'CallLogWriteGate';
+
 export type CallLogDocument = HydratedDocument<CallLogDoc>;
 export const CallLogSchema = SchemaFactory.createForClass(CallLogDoc);
 // Webhook lookup by the provider's call id. Not unique: the id is null until the provider answers,

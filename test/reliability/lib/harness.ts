@@ -20,6 +20,8 @@ export interface RunContext {
   dbUri: string;
   // Set when this run started the database server itself (a FerretDB binary it can start and stop).
   ferretBinary: string | null;
+  // FerretDB runs on PostgreSQL: each FerretDB this run starts gets a fresh database on this server. Null: SQLite.
+  postgresqlServer: string | null;
   jwtSecret: string;
   log: (line: string) => void;
 }

@@ -3,6 +3,7 @@ import { createWriteStream, existsSync, mkdirSync, WriteStream } from 'node:fs';
 import { createServer as createNetServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { MongoClient } from 'mongodb';
+import { dropPostgresDatabase, ensurePostgresDatabase, FerretDbHandler, ferretDbArgs, ferretDbHandler, freshPostgresqlDatabase, redactedPostgresUrl } from '../../../src/database/embedded/ferretdb-server';
 import { sleep } from './util';
 
 // Every child this run started, so that a crash or Ctrl-C of the runner leaves nothing behind.
@@ -197,8 +198,19 @@ export async function pingDatabase(uri: string, timeoutMs: number): Promise<bool
   return false;
 }
 
-// A FerretDB (SQLite) server this run controls: same flags as the embedded launcher, but on a port of
-// our choosing so that it can be stopped and started again at the same address with the same data.
+// "ferretdb v1.24.2" or "mongodb 7.0.14": what answers at uri.
+export async function serverVersion(uri: string): Promise<string> {
+  const client = new MongoClient(uri, { serverSelectionTimeoutMS: 10_000 });
+  try {
+    const info = await client.db('admin').command({ buildInfo: 1 });
+    return info.ferretdbVersion ? `ferretdb ${info.ferretdbVersion}` : `mongodb ${info.version}`;
+  } finally {
+    await client.close().catch(() => undefined);
+  }
+}
+
+// A FerretDB server this run controls, on a port of our choosing so that it can be stopped and started again
+// at the same address with the same data (SQLite files in dataDir, or the PostgreSQL database postgresqlUrl).
 export class FerretDbProcess {
   private child: ChildProcess | null = null;
   readonly uri: string;
@@ -208,31 +220,31 @@ export class FerretDbProcess {
     readonly port: number,
     private readonly dataDir: string,
     private readonly logFile: string,
+    readonly postgresqlUrl?: string,
   ) {
     this.uri = `mongodb://127.0.0.1:${port}/`;
     mkdirSync(dataDir, { recursive: true });
   }
 
+  get handler(): FerretDbHandler {
+    return ferretDbHandler(this.postgresqlUrl);
+  }
+
   async start(): Promise<void> {
+    if (this.postgresqlUrl) await ensurePostgresDatabase(this.postgresqlUrl);
     const out = createWriteStream(this.logFile, { flags: 'a' });
-    const child = spawn(
-      this.binary,
-      [
-        '--handler=sqlite',
-        `--sqlite-url=file:${this.dataDir}/`,
-        `--listen-addr=127.0.0.1:${this.port}`,
-        '--debug-addr=-',
-        '--telemetry=disable',
-        `--state-dir=${this.dataDir}`,
-        '--log-level=warn',
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const child = spawn(this.binary, ferretDbArgs({ port: this.port, stateDir: this.dataDir, postgresqlUrl: this.postgresqlUrl }), { stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout!.pipe(out);
     child.stderr!.pipe(out);
     this.child = child;
     track(child);
     if (!(await pingDatabase(this.uri, 60_000))) throw new Error(`FerretDB did not answer on ${this.uri}; see ${this.logFile}`);
+  }
+
+  // Stops the server for good: its PostgreSQL database goes too (SQLite files go with the run's work directory).
+  async destroy(): Promise<void> {
+    await this.stop();
+    if (this.postgresqlUrl) await dropPostgresDatabase(this.postgresqlUrl);
   }
 
   async kill(): Promise<void> {
@@ -247,4 +259,12 @@ export class FerretDbProcess {
     const r = await waitExit(this.child, 10_000);
     if (r.timedOut) await this.kill();
   }
+}
+
+// A FerretDB of the run's handler at a free port: on a fresh database of `postgresqlServer` when set, else on
+// SQLite files under workDir.
+export async function newFerretDb(binary: string, workDir: string, name: string, postgresqlServer: string | null): Promise<FerretDbProcess> {
+  const postgresqlUrl = postgresqlServer ? await freshPostgresqlDatabase(postgresqlServer, `call_scheduler_reliability_${name}`) : undefined;
+  if (postgresqlServer && !postgresqlUrl) throw new Error(`PostgreSQL at ${redactedPostgresUrl(postgresqlServer)} no longer answers`);
+  return new FerretDbProcess(binary, await freePort(), join(workDir, `db-${name}`), join(workDir, `ferretdb-${name}.log`), postgresqlUrl);
 }

@@ -1,8 +1,7 @@
-import { join } from 'node:path';
 import { createBurst, untilDue } from '../lib/burst';
 import { Cluster, RunContext, Scenario, fail, result } from '../lib/harness';
 import { QUICK_SETTLE_MS, score, settle } from '../lib/judge';
-import { FerretDbProcess, freePort } from '../lib/processes';
+import { newFerretDb } from '../lib/processes';
 import { countOf, Rng, sleep } from '../lib/util';
 
 interface Probe {
@@ -12,7 +11,7 @@ interface Probe {
 }
 
 // The database server is stopped (SIGKILL) in the middle of a burst and started again, same port and
-// data, while the service keeps running.
+// data (its SQLite files, or its PostgreSQL database, which outlives it), while the service keeps running.
 export const dbOutage: Scenario = {
   id: 3,
   name: 'database-outage',
@@ -30,15 +29,21 @@ export const dbOutage: Scenario = {
     // Shorter than the outage, so that occurrences due early in it are misfires when it ends.
     const graceSeconds = full ? 10 : 3;
     const rng = new Rng(ctx.seed).fork(3);
-    const db = new FerretDbProcess(ctx.ferretBinary, await freePort(), join(ctx.workDir, 'db-outage'), join(ctx.workDir, 'ferretdb-outage.log'));
-    await db.start();
-    const cluster = await Cluster.start(ctx, {
-      name: 'outage',
-      instances: 2,
-      rng,
-      dbUri: `${db.uri}call_scheduler`,
-      env: { SCHEDULER_MISFIRE_GRACE_TIME: String(graceSeconds) },
-    });
+    const db = await newFerretDb(ctx.ferretBinary, ctx.workDir, 'outage', ctx.postgresqlServer);
+    let cluster: Cluster;
+    try {
+      await db.start();
+      cluster = await Cluster.start(ctx, {
+        name: 'outage',
+        instances: 2,
+        rng,
+        dbUri: `${db.uri}call_scheduler`,
+        env: { SCHEDULER_MISFIRE_GRACE_TIME: String(graceSeconds) },
+      });
+    } catch (error) {
+      await db.destroy();
+      throw error;
+    }
     try {
       const burst = await createBurst(cluster, { scenarioIndex: 3, count, windowMs, misfirePolicy: (i) => (i % 2 === 0 ? 'skip' : 'run_once') }, ctx.log);
       await untilDue(burst.dueFrom);
@@ -97,7 +102,7 @@ export const dbOutage: Scenario = {
       );
     } finally {
       await cluster.stop();
-      await db.stop();
+      await db.destroy();
     }
     return r;
   },

@@ -1,0 +1,111 @@
+import { Prop, Schema, SchemaFactory } from '@nestjs/mongoose';
+import { isDeepStrictEqual } from 'node:util';
+import { Model, Schema as MongooseSchema, Types } from 'mongoose';
+import { insertedUnlessDuplicate, op, retryOnLockContention } from './mongo-query';
+
+// A writer that won the gate of revision r but never wrote r+1 (its process died in between) is taken
+// over after this long by a writer waiting on it: it applies the change recorded in the gate.
+const TAKEOVER_AFTER_MS = 15_000;
+const DEFAULT_TIMEOUT_MS = 45_000;
+// Gates are kept this long, then pruned (at most every PRUNE_EVERY_MS per collection and process): a gate
+// is only needed while a writer that read its revision may still try to insert it, which happens within
+// one read and one change computation, far below an hour. Pruned, the gate collection stays small.
+const KEEP_GATES_MS = 60 * 60 * 1000;
+const PRUNE_EVERY_MS = 10 * 60 * 1000;
+
+// One record per (document, revision): its _id is `<document id>:<revision>`, so the unique _id index
+// lets exactly one writer move a document from revision r to r+1. `set` is that writer's change, kept so
+// that a waiter can finish the write of a writer that died after winning.
+@Schema({ versionKey: false })
+export class WriteGateDoc {
+  @Prop({ type: String, required: true }) _id: string;
+  @Prop({ type: MongooseSchema.Types.Mixed, default: null }) set: Record<string, unknown> | null;
+  @Prop({ required: true }) at: Date;
+}
+export const WriteGateSchema = SchemaFactory.createForClass(WriteGateDoc);
+
+// A collection's gate collection, registered by the module that owns the collection.
+export function writeGateFeature(name: string, collection: string) {
+  return { name, schema: WriteGateSchema, collection };
+}
+
+export type GatedDoc = { _id: Types.ObjectId | string; rev?: number | null };
+export interface GatedWrite<D> {
+  // The document as this write left it (or as it was, when the change changed nothing).
+  doc: D;
+  changed: boolean;
+}
+
+function withoutUndefined(set: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(set).filter(([, v]) => v !== undefined));
+}
+
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms + Math.random() * ms));
+
+// Conditional updates on FerretDB are not atomic: an update reads the document without a lock, applies
+// its filter and operators in Go and overwrites the WHOLE document. Two concurrent updates of one
+// document can therefore both pass their filter, and either can undo the other, whatever fields they set.
+// The only atomic primitive is a unique insert, so every write of a gated document goes through here:
+//   1. read the document at revision r and compute the change from it (null: its condition fails);
+//   2. insert the gate (id, r): the one winner writes the change with rev r+1;
+//   3. a loser waits until the document reads r+1, then starts again from the fresh document.
+// So at most one update of a document is ever in flight, and each is computed from the document as the
+// previous one left it: no lost update, no filter that held on a stale read. On MongoDB it costs one insert.
+// Every writer of a gated collection must use it (a plain updateOne would race the gated ones).
+// Gate timing uses the wall clock, not the injectable Clock: it measures real waiting.
+export class WriteGate<D extends GatedDoc> {
+  private lastPrune = 0;
+
+  constructor(
+    private readonly target: Model<any>, // eslint-disable-line @typescript-eslint/no-explicit-any
+    private readonly gates: Model<WriteGateDoc>,
+    private readonly timeoutMs = DEFAULT_TIMEOUT_MS,
+  ) {}
+
+  async update(id: Types.ObjectId | string, change: (current: D) => Record<string, unknown> | null | Promise<Record<string, unknown> | null>): Promise<GatedWrite<D> | null> {
+    const deadline = Date.now() + this.timeoutMs;
+    for (;;) {
+      const current = await this.target.findById(id).lean<D>();
+      if (!current) return null;
+      const rev = current.rev ?? 0;
+      const proposed = await change(current);
+      if (!proposed) return null;
+      const set = withoutUndefined(proposed);
+      const record = current as unknown as Record<string, unknown>;
+      // Nothing would change: this read is the document's state at revision r, so there is nothing to write.
+      if (Object.entries(set).every(([k, v]) => isDeepStrictEqual(record[k] ?? null, v ?? null))) return { doc: current, changed: false };
+      const key = `${String(id)}:${rev}`;
+      if (await retryOnLockContention(() => insertedUnlessDuplicate(() => this.gates.create({ _id: key, set, at: new Date() })))) {
+        await retryOnLockContention(() => this.target.updateOne({ _id: id }, { $set: { ...set, rev: rev + 1 } }, { strict: false }));
+        this.pruneOldGates();
+        return { doc: { ...current, ...set, rev: rev + 1 } as D, changed: true };
+      }
+      await this.waitPast(id, rev, key, deadline);
+    }
+  }
+
+  private pruneOldGates(): void {
+    const now = Date.now();
+    if (now - this.lastPrune < PRUNE_EVERY_MS) return;
+    this.lastPrune = now;
+    void this.gates.deleteMany({ at: op({ $lt: new Date(now - KEEP_GATES_MS) }) }).exec().catch(() => undefined);
+  }
+
+  private async waitPast(id: Types.ObjectId | string, rev: number, key: string, deadline: number): Promise<void> {
+    for (let delay = 5; ; delay = Math.min(delay * 2, 80)) {
+      if (Date.now() > deadline) throw new Error(`write gate ${key}: the document did not move past revision ${rev} in time`);
+      await pause(delay);
+      const doc = await this.target.findById(id, { rev: 1 }).lean<{ rev?: number | null }>();
+      if (!doc || (doc.rev ?? 0) > rev) return;
+      const gate = await this.gates.findById(key).lean<WriteGateDoc>();
+      if (!gate || Date.now() - new Date(gate.at).getTime() < TAKEOVER_AFTER_MS) continue;
+      // The winner of revision r died before writing it: one waiter (a unique insert again) writes the
+      // change it recorded. Only a winner whose single update took longer than the takeover delay could
+      // still land after this, with the same content.
+      if (await insertedUnlessDuplicate(() => this.gates.create({ _id: `${key}:takeover`, set: null, at: new Date() }))) {
+        await retryOnLockContention(() => this.target.updateOne({ _id: id }, { $set: { ...(gate.set ?? {}), rev: rev + 1 } }, { strict: false }));
+        return;
+      }
+    }
+  }
+}

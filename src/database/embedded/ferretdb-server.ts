@@ -1,0 +1,109 @@
+import { Client } from 'pg';
+
+export type FerretDbHandler = 'sqlite' | 'postgresql';
+
+export interface FerretDbArgsOptions {
+  port: number;
+  stateDir: string;
+  // Data goes to this PostgreSQL database when set, to SQLite files in stateDir otherwise.
+  postgresqlUrl?: string;
+}
+
+// One place for FerretDB's command line: the launcher, the reliability suite and the bench all start it.
+export function ferretDbArgs(options: FerretDbArgsOptions): string[] {
+  const storage = options.postgresqlUrl
+    ? ['--handler=postgresql', `--postgresql-url=${options.postgresqlUrl}`]
+    : ['--handler=sqlite', `--sqlite-url=file:${options.stateDir}/`];
+  return [
+    ...storage,
+    `--listen-addr=127.0.0.1:${options.port}`,
+    // The debug HTTP listener defaults to a fixed port, which two servers would fight over.
+    '--debug-addr=-',
+    '--telemetry=disable',
+    `--state-dir=${options.stateDir}`,
+    '--log-level=warn',
+  ];
+}
+
+export function ferretDbHandler(postgresqlUrl: string | undefined): FerretDbHandler {
+  return postgresqlUrl ? 'postgresql' : 'sqlite';
+}
+
+function databaseOf(url: string): { name: string; maintenanceUrl: string } {
+  const parsed = new URL(url);
+  const name = decodeURIComponent(parsed.pathname.replace(/^\//, '')) || 'postgres';
+  parsed.pathname = '/postgres';
+  return { name, maintenanceUrl: parsed.toString() };
+}
+
+function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+async function withClient<T>(url: string, timeoutMs: number, run: (client: Client) => Promise<T>): Promise<T> {
+  const client = new Client({ connectionString: url, connectionTimeoutMillis: timeoutMs });
+  await client.connect();
+  try {
+    return await run(client);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+// FerretDB's PostgreSQL handler needs its database to exist; it creates only the schemas inside it.
+export async function ensurePostgresDatabase(url: string, timeoutMs = 5000): Promise<void> {
+  const { name, maintenanceUrl } = databaseOf(url);
+  await withClient(maintenanceUrl, timeoutMs, async (client) => {
+    const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (found.rowCount) return;
+    try {
+      await client.query(`CREATE DATABASE ${quoteIdent(name)}`);
+    } catch (error) {
+      // 42P04 duplicate_database: another process created it between our check and our create.
+      if ((error as { code?: string }).code !== '42P04') throw error;
+    }
+  });
+}
+
+export async function dropPostgresDatabase(url: string, timeoutMs = 5000): Promise<void> {
+  const { name, maintenanceUrl } = databaseOf(url);
+  await withClient(maintenanceUrl, timeoutMs, (client) => client.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`));
+}
+
+export async function postgresAnswers(url: string, timeoutMs = 2000): Promise<boolean> {
+  try {
+    await withClient(databaseOf(url).maintenanceUrl, timeoutMs, (client) => client.query('SELECT 1'));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// The URL with its password hidden, for logs.
+export function redactedPostgresUrl(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.password) parsed.password = '***';
+  return parsed.toString();
+}
+
+export const LOCAL_POSTGRESQL_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
+
+// A new, uniquely named database on `server` for one run (a test run, a bench, a reliability run), or
+// undefined when no PostgreSQL answers there. The launcher creates it; the caller drops it when done.
+export async function freshPostgresqlDatabase(server: string, prefix: string): Promise<string | undefined> {
+  if (!(await postgresAnswers(server))) return undefined;
+  const url = new URL(server);
+  url.pathname = `/${prefix}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
+  return url.toString();
+}
+
+// The PostgreSQL server a run (a test suite, the reliability suite, the bench) gives FerretDB: `configured`
+// (the run's FERRETDB_POSTGRESQL_URL), else the local one, when it answers; undefined (SQLite) when none
+// answers or `handler` is 'sqlite'. `handler` 'postgresql' makes a missing PostgreSQL an error, not a fallback.
+export async function ferretDbPostgresqlServer(handler: string | undefined, configured: string | undefined): Promise<string | undefined> {
+  if (handler === 'sqlite') return undefined;
+  const server = configured || LOCAL_POSTGRESQL_URL;
+  if (await postgresAnswers(server)) return server;
+  if (handler === 'postgresql') throw new Error(`FerretDB's PostgreSQL handler was asked for, but no PostgreSQL answers at ${redactedPostgresUrl(server)}`);
+  return undefined;
+}
