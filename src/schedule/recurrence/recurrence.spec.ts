@@ -506,24 +506,23 @@ describe('cron schedules', () => {
     ]);
   });
 
-  it('finds a sparse Feb 29 schedule quickly', () => {
+  it('finds a sparse Feb 29 schedule two years ahead', () => {
     const rec = cronRec('0 9 29 2 *', NY);
-    const started = performance.now();
     const next = nextOccurrence(rec, at('2026-03-01T00:00:00Z'));
-    expect(performance.now() - started).toBeLessThan(50);
     expect(next?.toISOString()).toBe('2028-02-29T14:00:00.000Z');
   });
 
-  it('is fast for dense schedules', () => {
+  // Its speed is a bench figure, not a test's: a timed assertion fails on a loaded machine.
+  it('walks 1,000 occurrences of a dense schedule, one minute apart', () => {
     const everyMinute = cronRec('* * * * *', NY);
     const daily = cronRec('0 9 * * *', NY);
     let after = at('2026-01-01T00:00:00Z');
-    const started = performance.now();
     for (let i = 0; i < 1000; i++) {
-      after = nextOccurrence(everyMinute, after) ?? after;
-      nextOccurrence(daily, after);
+      const next = nextOccurrence(everyMinute, after);
+      expect(next && next.getTime() - after.getTime()).toBe(60_000);
+      after = next ?? after;
+      expect(nextOccurrence(daily, after)).not.toBeNull();
     }
-    expect(performance.now() - started).toBeLessThan(500);
     expect(after.toISOString()).toBe('2026-01-01T16:40:00.000Z');
   });
 });
