@@ -66,7 +66,11 @@ export const tenantIsolation: Scenario = {
       } else r.notes.push('no /campaigns routes in this build: campaigns not covered');
       const settled = await waitUntil(async () => (await call(url, 'GET', `/schedule/${dialing.json.schedule_id}`, { token: b })).json?.schedule?.status === 'completed', 300_000);
       if (!settled) r.notes.push('B\'s dialing schedule did not complete within 300 s');
-      await waitUntil(async () => ((await call(url, 'GET', '/notifications/deliveries', { token: b })).json?.deliveries ?? []).length > 0, 30_000);
+      // Settled first: a delivery still being sent changes on its own, and would read as changed by A.
+      await waitUntil(async () => {
+        const listed: Array<{ status: string }> = (await call(url, 'GET', '/notifications/deliveries', { token: b })).json?.deliveries ?? [];
+        return listed.length > 0 && listed.every((d) => d.status !== 'pending' && d.status !== 'retrying');
+      }, 60_000);
       const deliveries = (await call(url, 'GET', '/notifications/deliveries', { token: b })).json?.deliveries ?? [];
       const deliveryId: string | null = deliveries[0]?.id ?? null;
       const logs = (await call(url, 'GET', `/schedule/tracking/logs?schedule_id=${dialing.json.schedule_id}`, { token: b })).json?.logs ?? [];
