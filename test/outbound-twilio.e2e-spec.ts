@@ -125,9 +125,12 @@ describe('outbound calls through Twilio (fake Twilio over HTTP)', () => {
     const phone = nextPhone();
     fake.respondWith({ kind: 'status', status: 400, code: 21211, message: "The 'To' number is not a valid phone number." });
     const { id } = await scheduleCall(phone);
+    // The schedule, its log and its event are separate writes: wait until all three have landed.
     const s = await waitFor(async () => {
       const current = await getSchedule(id);
-      return current.status === 'failed' ? current : null;
+      const [failedLog] = await logsFor(id);
+      const settled = current.status === 'failed' && failedLog?.status === 'failed' && current.events.some((e: { type: string }) => e.type === 'dispatch_failed');
+      return settled ? current : null;
     }, 15_000);
     const [log] = await logsFor(id);
     expect(log).toMatchObject({ status: 'failed', error_code: '21211', error_message: "The 'To' number is not a valid phone number.", call_id: null });
@@ -206,7 +209,11 @@ describe('outbound calls through Twilio (fake Twilio over HTTP)', () => {
     const firstBusyAt = await busy(1);
     await waitFor(async () => fake.createRequestsTo(phone).length === 2, 20_000);
     expect(fake.createRequestsTo(phone)[1].at - firstBusyAt).toBeGreaterThanOrEqual(900);
-    expect((await getSchedule(id)).events.map((e: { type: string }) => e.type)).toEqual(expect.arrayContaining(['retry_scheduled', 'retry_attempt']));
+    const types = await waitFor(async () => {
+      const seen = (await getSchedule(id)).events.map((e: { type: string }) => e.type);
+      return seen.includes('retry_scheduled') && seen.includes('retry_attempt') ? seen : null;
+    }, 15_000);
+    expect(types).toEqual(expect.arrayContaining(['retry_scheduled', 'retry_attempt']));
     await busy(2);
     const done = await waitFor(async () => {
       const s = await getSchedule(id);
