@@ -158,7 +158,7 @@ describe('concurrent writers on one document (two instances, real database)', ()
     expect(after.every((c) => c.attempts === 1)).toBe(true);
     // Every attempt dialed once.
     expect(recorder.dials.filter((d) => scheduleIds.includes(d.scheduleId ?? ''))).toHaveLength(CONTENDERS);
-  });
+  }, 180_000);
 
   it(`${CONTENDERS} concurrent webhook delivery claims and attempt records: one sender, no attempt lost`, async () => {
     const repos = apps().map((app) => app.get<WebhookDeliveryRepository>(WebhookDeliveryRepository));
