@@ -12,4 +12,12 @@ describe('pacing to CALLS_PER_SECOND across instances', () => {
     // Every call is placed: waiting calls are not dropped.
     expect(figures.dialed).toBe(50);
   }, 240_000);
+
+  it("with CALLS_MIN_GAP_MS=2000 (seed 002's spacing) and 4 calls due together on two instances, requests reach the provider at least 2 s apart", async () => {
+    const figures = await runPacing(1, 4, 2, { CALLS_MIN_GAP_MS: '2000' });
+    expect(figures.dialed).toBe(4);
+    const gaps = figures.times.slice(1).map((t, i) => t - figures.times[i]);
+    expect(gaps).toHaveLength(3);
+    for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(2000);
+  }, 240_000);
 });

@@ -60,7 +60,7 @@ export class ProviderCallDispatcher extends CallDispatcher {
         const detail =
           grant.reason === 'shutting_down'
             ? 'the service shut down while the call waited for a pacing slot'
-            : `waited for a pacing slot (CALLS_PER_SECOND=${this.config.dialing.callsPerSecond}) past the grace window`;
+            : `waited for a pacing slot (CALLS_PER_SECOND=${this.config.dialing.callsPerSecond}, CALLS_MIN_GAP_MS=${this.config.dialing.minGapMs}) past the grace window`;
         return { kind: 'expired', provider: provider.name, detail };
       }
       if (call.checkBeforeRequest) {

@@ -2,7 +2,9 @@ import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { Model, Types } from 'mongoose';
 import { insertedUnlessDuplicate, op } from '../common/mongo/mongo-query';
+import { findPageWithin } from '../common/mongo/query-time-limit';
 import { WriteGate, WriteGateDoc } from '../common/mongo/write-gate';
+import { AppConfig } from '../config/app-config';
 import { CampaignAttempt } from './campaign.types';
 import { CAMPAIGN_ATTEMPT_WRITE_GATE, CampaignAttemptDoc, CampaignSlotDoc } from './schemas/campaign-attempt.schema';
 
@@ -23,6 +25,7 @@ export class CampaignAttemptRepository {
     @InjectModel(CampaignAttemptDoc.name) private readonly attempts: Model<CampaignAttemptDoc>,
     @InjectModel(CampaignSlotDoc.name) private readonly slots: Model<CampaignSlotDoc>,
     @InjectModel(CAMPAIGN_ATTEMPT_WRITE_GATE) gates: Model<WriteGateDoc>,
+    private readonly config: AppConfig,
   ) {
     this.gate = new WriteGate<LeanAttempt>(attempts, gates);
   }
@@ -63,9 +66,17 @@ export class CampaignAttemptRepository {
     return docs.map(toAttempt);
   }
 
-  async markSettled(id: string, outcome: string, now: Date): Promise<void> {
+  async markSettled(id: string, outcome: string, now: Date, call: Pick<CampaignAttempt, 'call_id' | 'error_code'>): Promise<void> {
     // The first settlement's outcome stands: a second one (listener and tick at once) finds it settled on the gated read.
-    await this.gate.update(new Types.ObjectId(id), (a) => (a.state === 'open' ? { state: 'settled', outcome, settled_at: now } : null));
+    await this.gate.update(new Types.ObjectId(id), (a) => (a.state === 'open' ? { state: 'settled', outcome, settled_at: now, call_id: call.call_id, error_code: call.error_code } : null));
+  }
+
+  // A campaign's attempts, newest first; the caller has checked the campaign is the tenant's.
+  async listForCampaign(campaignId: string, contactId: string | undefined, limit: number, offset: number): Promise<{ items: CampaignAttempt[]; total: number }> {
+    const query: Record<string, unknown> = { campaign_id: campaignId };
+    if (contactId) query.contact_id = contactId;
+    const [docs, total] = await findPageWithin<CampaignAttemptDoc, LeanAttempt>(this.attempts, query, { created_at: -1, _id: -1 }, { offset, limit }, this.config.apiQueryMaxTimeMs);
+    return { items: docs.map(toAttempt), total };
   }
 
   async countForDay(campaignId: string, day: string): Promise<number> {

@@ -1,5 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { DateTime } from 'luxon';
+import { dialFailureKind } from '../calls/provider-refusal';
 import { CalleeTimezoneResolver } from '../calling-rules/callee-timezone.resolver';
 import { isWithinWindow, nextWindowOpening } from '../calling-rules/calling-window';
 import { Clock } from '../common/clock/clock';
@@ -27,6 +28,14 @@ export interface AdvanceResult {
   outcome: string;
   started: number;
   delayMs: number | null;
+}
+
+// What a settlement records besides the outcome.
+interface SettleDetail {
+  callId?: string | null;
+  errorCode?: string | null;
+  // Back to the very next pass (a provider refusal: nothing rang), not after retry_delay.
+  nextPass?: boolean;
 }
 
 type ClaimResult = 'started' | 'no_seat' | 'daily_cap' | 'lost' | 'rejected' | 'stopped';
@@ -125,7 +134,10 @@ export class CampaignRunner {
     let capacity = campaign.max_concurrent_calls - (await this.attempts.seatsInUse(campaign.id));
     if (batchLimit !== null) capacity = Math.min(capacity, batchLimit - (await this.attempts.seatsInUse(batchPoolOf(campaign.tenant_id))));
     if (capacity <= 0) return { outcome: 'at_concurrency_limit', started: 0, delayMs: tickMs };
-    const candidates = await this.contacts.findSelectable(campaign.id, now, Math.min(this.config.campaigns.tickBatch, capacity * 4 + 20));
+    const perPass = campaign.batch_size ?? this.config.campaigns.tickBatch;
+    const batchBound = perPass < capacity;
+    capacity = Math.min(capacity, perPass);
+    const candidates = await this.contacts.findSelectable(campaign.id, now, Math.min(Math.max(this.config.campaigns.tickBatch, perPass), capacity * 4 + 20));
     if (candidates.length === 0) {
       // A due-date campaign stays open for contacts that come due later; any other completes when worked through.
       if (campaign.call_days_before === null && (await this.contacts.countActive(campaign.id)) === 0) {
@@ -189,6 +201,8 @@ export class CampaignRunner {
       return { outcome, started, delayMs: tomorrow.getTime() - now.getTime() };
     }
     if (outcome === 'stopped') return { outcome, started, delayMs: null };
+    // A pass that used its whole batch_size leaves the rest to the next tick.
+    if (batchBound && started >= perPass) return { outcome: 'batch_size_reached', started, delayMs: tickMs };
     return { outcome, started, delayMs: await this.nextRun(campaign, now) };
   }
 
@@ -229,6 +243,8 @@ export class CampaignRunner {
       schedule_id: attemptId,
       state: 'open',
       outcome: null,
+      call_id: null,
+      error_code: null,
       created_at: now,
       settled_at: null,
     };
@@ -331,18 +347,33 @@ export class CampaignRunner {
     const outcome = state.last_call_status ?? state.status;
     const undialed = attempt.dial_number - 1;
     if (state.status === 'completed' && outcome.startsWith('skipped_')) return this.finish(campaign, attempt, 'skipped', outcome, undialed, now);
-    if (state.status === 'completed') return this.finish(campaign, attempt, 'completed', outcome, attempt.dial_number, now);
+    if (state.status === 'completed') return this.finish(campaign, attempt, 'completed', outcome, attempt.dial_number, now, { callId: state.call_id });
     if (state.status === 'cancelled') return this.finish(campaign, attempt, undialed === 0 ? 'pending' : 'not_reached', 'cancelled', undialed, now);
     if (state.status === 'missed') return this.finish(campaign, attempt, this.retryOrExhaust(campaign, undialed), 'missed', undialed, now);
+    const detail: SettleDetail = { callId: state.call_id, errorCode: state.error_code };
+    if (state.status === 'failed') {
+      const kind = dialFailureKind(state.error_code, state.call_id !== null);
+      // Counted towards max_attempts, whatever retry_on says: a refusal is retried, an invalid number never.
+      if (kind === 'refused') return this.finish(campaign, attempt, this.retryOrExhaust(campaign, attempt.dial_number), 'provider_refused', attempt.dial_number, now, { ...detail, nextPass: true });
+      if (kind === 'invalid_number') return this.finish(campaign, attempt, 'failed', 'invalid_number', attempt.dial_number, now, detail);
+    }
     const retryable = (campaign.retry_on as string[]).includes(outcome);
-    return this.finish(campaign, attempt, retryable ? this.retryOrExhaust(campaign, attempt.dial_number) : 'failed', outcome, attempt.dial_number, now);
+    return this.finish(campaign, attempt, retryable ? this.retryOrExhaust(campaign, attempt.dial_number) : 'failed', outcome, attempt.dial_number, now, detail);
   }
 
   private retryOrExhaust(campaign: Campaign, attemptsMade: number): ContactStatus {
     return attemptsMade >= campaign.max_attempts ? 'exhausted' : 'not_reached';
   }
 
-  private async finish(campaign: Campaign, attempt: CampaignAttempt, status: ContactStatus | 'abandoned', outcome: string, attempts: number | null, now: Date): Promise<void> {
+  private async finish(
+    campaign: Campaign,
+    attempt: CampaignAttempt,
+    status: ContactStatus | 'abandoned',
+    outcome: string,
+    attempts: number | null,
+    now: Date,
+    detail: SettleDetail = {},
+  ): Promise<void> {
     if (status !== 'abandoned') {
       const set: Partial<CampaignContact> = { status, last_outcome: outcome, current_attempt_id: null, updated_at: now };
       if (attempts !== null) set.attempts = attempts;
@@ -351,12 +382,13 @@ export class CampaignRunner {
         else {
           // The attempt's claim time is the contact's last_attempt_at.
           const gapFrom = attempt.created_at;
-          set.next_attempt_at = new Date(Math.max(now.getTime() + campaign.retry_delay * 1000, gapFrom.getTime() + campaign.min_attempt_gap_minutes * 60_000));
+          const retryAt = now.getTime() + (detail.nextPass ? 0 : campaign.retry_delay * 1000);
+          set.next_attempt_at = new Date(Math.max(retryAt, gapFrom.getTime() + campaign.min_attempt_gap_minutes * 60_000));
         }
       }
       await this.write(() => this.contacts.settleAttempt(attempt.contact_id, attempt.id, set));
     }
-    await this.write(() => this.attempts.markSettled(attempt.id, status === 'abandoned' ? 'abandoned' : outcome, now));
+    await this.write(() => this.attempts.markSettled(attempt.id, status === 'abandoned' ? 'abandoned' : outcome, now, { call_id: detail.callId ?? null, error_code: detail.errorCode ?? null }));
     await this.write(() => this.attempts.releaseSeat(attemptKey(attempt.campaign_id, attempt.contact_id, attempt.attempt_number)));
   }
 

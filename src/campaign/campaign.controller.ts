@@ -6,8 +6,8 @@ import { ownBodyContentType } from '../common/http/own-body-routes.middleware';
 import { InvalidCampaignInputException } from './campaign.exceptions';
 import { CampaignService } from './campaign.service';
 import { ImportFormat, MAX_CONTACTS_PER_IMPORT } from './contact-import.service';
-import { campaignView, contactView } from './dto/campaign.response';
-import { CreateCampaignDto, ListCampaignsQuery, ListContactsQuery, UpdateCampaignDto } from './dto/create-campaign.dto';
+import { attemptView, campaignView, contactView } from './dto/campaign.response';
+import { CreateCampaignDto, ListAttemptsQuery, ListCampaignsQuery, ListContactsQuery, UpdateCampaignDto } from './dto/create-campaign.dto';
 
 function importFormatOf(req: Request): ImportFormat {
   const raw = ownBodyContentType(req);
@@ -55,6 +55,19 @@ export class CampaignController {
   async contacts(@CurrentPrincipal() principal: Principal, @Param('id') id: string, @Query() query: ListContactsQuery) {
     const { items, total } = await this.service.listContacts(principal, id, query.status, query.limit, query.offset);
     return { status: 'success', total, limit: query.limit, offset: query.offset, contacts: items.map(contactView) };
+  }
+
+  @Get(':id/attempts')
+  async attempts(@CurrentPrincipal() principal: Principal, @Param('id') id: string, @Query() query: ListAttemptsQuery) {
+    const { items, total } = await this.service.listAttempts(principal, id, query.contact_id, query.limit, query.offset);
+    return { status: 'success', total, limit: query.limit, offset: query.offset, attempts: items.map(({ attempt, phone }) => attemptView(attempt, phone)) };
+  }
+
+  @Post(':id/run-once')
+  @HttpCode(200)
+  async runOnce(@CurrentPrincipal() principal: Principal, @Param('id') id: string) {
+    const { campaign, counters, result } = await this.service.runOnce(principal, id);
+    return { status: 'success', message: 'Campaign pass run', run: { outcome: result.outcome, started: result.started }, campaign: campaignView(campaign, counters) };
   }
 
   @Post(':id/start')

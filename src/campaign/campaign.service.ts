@@ -11,11 +11,11 @@ import { JobQueueService } from '../jobs/job-queue.service';
 import { InternalScheduleService } from '../schedule/internal-schedule.service';
 import { CampaignAttemptRepository } from './campaign-attempt.repository';
 import { CampaignContactRepository } from './campaign-contact.repository';
-import { CampaignRunner, NOT_BEFORE_RELEASE } from './campaign-runner.service';
+import { AdvanceResult, CampaignRunner, NOT_BEFORE_RELEASE } from './campaign-runner.service';
 import { CAMPAIGN_TICK_JOB } from './campaign.constants';
 import { CampaignNotFoundException, IllegalCampaignTransitionException, InvalidCampaignInputException } from './campaign.exceptions';
 import { CampaignRepository, NewCampaign } from './campaign.repository';
-import { Campaign, CampaignContact, CampaignRetryStatus, CampaignStatus, ContactCounters, ContactStatus } from './campaign.types';
+import { Campaign, CampaignAttempt, CampaignContact, CampaignRetryStatus, CampaignStatus, ContactCounters, ContactStatus } from './campaign.types';
 import { ContactImportService, ImportFormat, ImportReport } from './contact-import.service';
 import { CreateCampaignDto, UpdateCampaignDto } from './dto/create-campaign.dto';
 
@@ -56,6 +56,7 @@ export class CampaignService {
       priority: 0,
       provider_options: {},
       call_days_before: null,
+      batch_size: null,
       status: 'draft',
       created_at: now,
       updated_at: now,
@@ -95,6 +96,35 @@ export class CampaignService {
   async listContacts(principal: Principal, id: string, status: ContactStatus | undefined, limit: number, offset: number): Promise<{ items: CampaignContact[]; total: number }> {
     const campaign = await this.load(principal, id);
     return this.contacts.list(campaign.id, status, limit, offset);
+  }
+
+  // Open attempts take their call id from their schedule: it is recorded on the attempt when it settles.
+  async listAttempts(
+    principal: Principal,
+    id: string,
+    contactId: string | undefined,
+    limit: number,
+    offset: number,
+  ): Promise<{ items: Array<{ attempt: CampaignAttempt; phone: string | null }>; total: number }> {
+    const campaign = await this.load(principal, id);
+    const { items, total } = await this.attempts.listForCampaign(campaign.id, contactId, limit, offset);
+    const open = items.filter((a) => a.state === 'open');
+    const callIds = new Map((await this.schedules.statesOf(open.map((a) => a.schedule_id))).map((s) => [s.id, s.call_id]));
+    const phones = new Map((await this.contacts.findByIds([...new Set(items.map((a) => a.contact_id))])).map((c) => [c.id, c.phone]));
+    return {
+      items: items.map((a) => ({ attempt: a.state === 'open' ? { ...a, call_id: callIds.get(a.schedule_id) ?? null } : a, phone: phones.get(a.contact_id) ?? null })),
+      total,
+    };
+  }
+
+  // One pass now (seed 003's run_once), as the tick would run it; the tick is re-armed from its result.
+  async runOnce(principal: Principal, id: string): Promise<{ campaign: Campaign; counters: ContactCounters; result: AdvanceResult }> {
+    const current = await this.load(principal, id);
+    if (current.status !== 'running') throw new IllegalCampaignTransitionException('run', current.status);
+    const result = await this.runner.advance(current.id);
+    if (result.delayMs !== null) await this.armTick(current.id, result.delayMs);
+    const campaign = await this.load(principal, id);
+    return { campaign, counters: await this.contacts.countByStatus(campaign.id), result };
   }
 
   async importContacts(principal: Principal, id: string, format: ImportFormat, body: Readable): Promise<ImportReport> {
@@ -167,6 +197,7 @@ export class CampaignService {
     if (dto.daily_cap !== undefined) next.daily_cap = dto.daily_cap;
     if (dto.priority !== undefined) next.priority = dto.priority;
     if (dto.call_days_before !== undefined) next.call_days_before = dto.call_days_before;
+    if (dto.batch_size !== undefined) next.batch_size = dto.batch_size;
     if (dto.provider_options !== undefined) {
       const problem = checkFreeObject(dto.provider_options, 'provider_options', this.config.metadataMaxBytes);
       if (problem) throw new InvalidCampaignInputException('SCHEDULE_014', problem.path, problem.issue);

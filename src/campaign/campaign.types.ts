@@ -29,6 +29,8 @@ export interface Campaign {
   priority: number;
   provider_options: Record<string, unknown>;
   call_days_before: number | null;
+  // Most attempts one pass starts (null: CAMPAIGN_TICK_BATCH).
+  batch_size: number | null;
   status: CampaignStatus;
   created_at: Date;
   updated_at: Date;
@@ -72,6 +74,8 @@ export interface CampaignAttempt {
   schedule_id: string;
   state: AttemptState;
   outcome: string | null;
+  call_id: string | null;
+  error_code: string | null;
   created_at: Date;
   settled_at: Date | null;
 }

@@ -32,6 +32,7 @@ export abstract class AppConfig {
   abstract readonly agentBackend: { defaultBaseUrl?: string; allowedBaseUrls: string[]; internalToken?: string; requestTimeoutMs: number };
   abstract readonly dialing: {
     callsPerSecond: number;
+    minGapMs: number;
     maxConcurrentCalls: number;
     providerMaxRetries: number;
     providerRetryBaseMs: number;

@@ -150,6 +150,10 @@ export class EnvironmentVariables {
   @IntSetting(0, 1000)
   CALLS_PER_SECOND: number = 1;
 
+  // Pacing below one call a second: the least time between two provider requests, cluster-wide (0 = none).
+  @IntSetting(0, 3_600_000)
+  CALLS_MIN_GAP_MS: number = 0;
+
   @IntSetting(0, 100_000)
   MAX_CONCURRENT_CALLS: number = 0;
 

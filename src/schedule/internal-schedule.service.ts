@@ -3,6 +3,7 @@ import { resolveProviderOptions, InvalidProviderOptionsError } from '../calls/pr
 import { Clock } from '../common/clock/clock';
 import { isDuplicateKeyError, retryOnLockContention } from '../common/mongo/mongo-query';
 import { AppConfig } from '../config/app-config';
+import { CallLogRepository } from '../tracking/call-log.repository';
 import { DomainEventPublisher } from '../notification/domain-event.publisher';
 import type { CallingWindow } from '../calling-rules/calling-window';
 import { DispatchTrigger } from './dispatch/dispatch-trigger';
@@ -38,6 +39,9 @@ export interface InternalScheduleState {
   id: string;
   status: ScheduleStatus;
   last_call_status: string | null;
+  // The provider's id of the schedule's last call, and the error code its call log ended with.
+  call_id: string | null;
+  error_code: string | null;
 }
 
 const CANCELLER = 'campaign-cancel';
@@ -61,6 +65,7 @@ export class InternalScheduleService {
     private readonly clock: Clock,
     private readonly config: AppConfig,
     private readonly publisher: DomainEventPublisher,
+    private readonly callLogs: CallLogRepository,
   ) {}
 
   // True when this call created it, false when a schedule with this id already existed.
@@ -134,7 +139,17 @@ export class InternalScheduleService {
     const out: InternalScheduleState[] = [];
     for (const id of ids) {
       const schedule = await this.schedules.findById(id);
-      if (schedule) out.push({ id, status: schedule.status, last_call_status: schedule.last_call_status });
+      if (schedule) out.push({ id, status: schedule.status, last_call_status: schedule.last_call_status, call_id: schedule.call_id, error_code: null });
+    }
+    // Only a dial that failed as such (not busy, not unanswered) needs its call log's error code: one query for all.
+    const failed = out.filter((s) => s.status === 'failed' && s.last_call_status === 'failed');
+    if (failed.length > 0) {
+      const logs = await this.callLogs.latestForSchedules(failed.map((s) => s.id));
+      for (const state of failed) {
+        const log = logs.get(state.id);
+        state.error_code = log?.error_code ?? null;
+        state.call_id ??= log?.call_id ?? null;
+      }
     }
     return out;
   }

@@ -17,6 +17,8 @@ export interface PacingFigures {
   busiestWindow: number;
   meanRate: number;
   lastCallLagMs: number;
+  // Provider arrival times, ascending.
+  times: number[];
 }
 
 // The most provider requests inside any one-second window (sliding: each window starts at a request).
@@ -33,7 +35,7 @@ export function busiestOneSecondWindow(times: number[]): number {
 
 // `calls` one-time schedules due at one instant, dialed through the fake Twilio by `instances` service
 // instances on one database; the figures are read from the fake's own arrival times.
-export async function runPacing(callsPerSecond: number, calls: number, instances: number): Promise<PacingFigures> {
+export async function runPacing(callsPerSecond: number, calls: number, instances: number, env: Record<string, string> = {}): Promise<PacingFigures> {
   const sid = `AC${'fedcba9876543210'.repeat(2)}`;
   const token = 'pacing-twilio-token-0123456789';
   const fake = new FakeTwilioServer(sid, token);
@@ -49,6 +51,7 @@ export async function runPacing(callsPerSecond: number, calls: number, instances
     // serializes with every dial's writes.
     SCHEDULER_JOB_POLL_INTERVAL_MS: '5000',
     SCHEDULER_CONCURRENCY: String(Math.max(8, callsPerSecond)),
+    ...env,
   });
   // One moved clock for every instance: creating the schedules may take longer than any fixed lead.
   const clock = new TestClock();
@@ -78,8 +81,8 @@ export async function runPacing(callsPerSecond: number, calls: number, instances
     clock.set(new Date(due.getTime() - 500));
     const dueReal = Date.now() + 500;
     // A run that cannot keep up still reports what reached the provider by the deadline.
-    await waitFor(async () => fake.requests.length >= calls, 120_000 + (calls / callsPerSecond) * 2000, 50).catch(() => undefined);
-    const times = fake.requests.map((r) => r.at);
+    await waitFor(async () => fake.requests.length >= calls, 120_000 + calls * Math.max(1000 / Math.max(callsPerSecond, 1), Number(env.CALLS_MIN_GAP_MS ?? 0)) * 2, 50).catch(() => undefined);
+    const times = fake.requests.map((r) => r.at).sort((a, b) => a - b);
     const first = Math.min(...times);
     const last = Math.max(...times);
     return {
@@ -90,6 +93,7 @@ export async function runPacing(callsPerSecond: number, calls: number, instances
       busiestWindow: busiestOneSecondWindow(times),
       meanRate: times.length > 1 ? ((times.length - 1) * 1000) / (last - first) : 0,
       lastCallLagMs: last - dueReal,
+      times,
     };
   } finally {
     await Promise.all(apps.map((a) => a.close()));

@@ -11,6 +11,9 @@ import { DialSlotRepository } from './dial-slot.repository';
 // between paced requests vary by about ±30 ms, which a 4% margin did not always absorb.
 const RATE_MARGIN = 0.92;
 export const SEND_TOLERANCE_MS = 15;
+// CALLS_MIN_GAP_MS is a floor on the gap between requests: a request may leave up to SEND_TOLERANCE_MS
+// after its slot and the next one on time, and the HTTP client adds some ±30 ms, so slots are this much wider.
+const GAP_MARGIN_MS = 50;
 // Slots are reserved this far ahead, so the database round trip is off the critical path.
 const LOOKAHEAD_MS = 300;
 const PRUNE_EVERY_MS = 60_000;
@@ -38,7 +41,8 @@ interface Lane {
   pumping: boolean;
 }
 
-// Cluster-wide pacing through the database: time is cut into slots of 1/CPS seconds and each provider
+// Cluster-wide pacing through the database: time is cut into slots of 1/CPS seconds (or CALLS_MIN_GAP_MS,
+// if wider) and each provider
 // request needs a slot, reserved by inserting the slot's unique id. Waiting calls are served in order of
 // due time, then priority, per instance; across instances the first insert wins.
 @Injectable()
@@ -57,7 +61,14 @@ export class CallPacer implements OnApplicationShutdown {
   ) {}
 
   get enabled(): boolean {
-    return this.config.dialing.callsPerSecond > 0;
+    return this.config.dialing.callsPerSecond > 0 || this.config.dialing.minGapMs > 0;
+  }
+
+  // Milliseconds from one slot to the next.
+  private slotWidth(): number {
+    const { callsPerSecond, minGapMs } = this.config.dialing;
+    const rateWidth = callsPerSecond > 0 ? 1000 / (callsPerSecond * RATE_MARGIN) : 0;
+    return Math.max(rateWidth, minGapMs > 0 ? minGapMs + GAP_MARGIN_MS : 0);
   }
 
   waiting(): number {
@@ -95,7 +106,7 @@ export class CallPacer implements OnApplicationShutdown {
     lane.pumping = true;
     try {
       while (lane.waiters.length > 0 && !this.closed) {
-        const width = 1000 / (this.config.dialing.callsPerSecond * RATE_MARGIN);
+        const width = this.slotWidth();
         const now = this.clock.now().getTime();
         const slot = Math.max(Math.ceil(now / width), lane.next);
         const at = slot * width;

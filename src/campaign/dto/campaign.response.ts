@@ -1,4 +1,4 @@
-import { Campaign, CampaignContact, ContactCounters } from '../campaign.types';
+import { Campaign, CampaignAttempt, CampaignContact, ContactCounters } from '../campaign.types';
 import { NOT_BEFORE_RELEASE } from '../campaign-runner.service';
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
@@ -22,6 +22,7 @@ export function campaignView(c: Campaign, counters?: ContactCounters) {
     priority: c.priority,
     provider_options: c.provider_options,
     call_days_before: c.call_days_before,
+    batch_size: c.batch_size ?? null,
     created_by: c.created_by,
     created_at: iso(c.created_at),
     updated_at: iso(c.updated_at),
@@ -43,5 +44,23 @@ export function contactView(c: CampaignContact) {
     last_outcome: c.last_outcome,
     next_attempt_at: c.next_attempt_at && c.next_attempt_at.getTime() < NOT_BEFORE_RELEASE.getTime() ? c.next_attempt_at.toISOString() : null,
     created_at: iso(c.created_at),
+  };
+}
+
+// attempt_number counts dials towards max_attempts (an attempt withdrawn undialed does not count).
+export function attemptView(a: CampaignAttempt, phone: string | null) {
+  return {
+    id: a.id,
+    campaign_id: a.campaign_id,
+    contact_id: a.contact_id,
+    phone,
+    attempt_number: a.dial_number,
+    schedule_id: a.schedule_id,
+    call_id: a.call_id ?? null,
+    state: a.state,
+    outcome: a.outcome,
+    error_code: a.error_code ?? null,
+    created_at: iso(a.created_at),
+    settled_at: iso(a.settled_at),
   };
 }

@@ -1,6 +1,6 @@
 import { PartialType } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsInt, IsISO8601, IsObject, IsOptional, IsString, Max, MaxLength, Min, MinLength, ValidateNested } from 'class-validator';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsInt, IsISO8601, IsMongoId, IsObject, IsOptional, IsString, Max, MaxLength, Min, MinLength, ValidateNested } from 'class-validator';
 import { CallingWindowDto } from '../../calling-rules/dto/calling-window.dto';
 import { PageQuery } from '../../common/dto/page.query';
 import { IsIanaTimezone } from '../../common/validation/is-iana-timezone.decorator';
@@ -93,6 +93,13 @@ export class CreateCampaignDto {
   @Min(0, C)
   @Max(366, C)
   call_days_before?: number;
+
+  // Most attempts one pass of the campaign starts (seed 003's batch_size); default CAMPAIGN_TICK_BATCH.
+  @IsOptional()
+  @IsInt(C)
+  @Min(1, C)
+  @Max(10_000, C)
+  batch_size?: number;
 }
 
 export class UpdateCampaignDto extends PartialType(CreateCampaignDto) {}
@@ -107,4 +114,10 @@ export class ListContactsQuery extends PageQuery {
   @IsOptional()
   @IsIn(CONTACT_STATUSES)
   status?: ContactStatus;
+}
+
+export class ListAttemptsQuery extends PageQuery {
+  @IsOptional()
+  @IsMongoId()
+  contact_id?: string;
 }

@@ -11,6 +11,9 @@ export class CampaignAttemptDoc {
   @Prop({ required: true }) schedule_id: string;
   @Prop({ required: true, enum: ATTEMPT_STATES }) state: string;
   @Prop({ type: String, default: null }) outcome: string | null;
+  // The provider's id of the attempt's call (null when none was placed) and the code a failed dial ended with.
+  @Prop({ type: String, default: null }) call_id: string | null;
+  @Prop({ type: String, default: null }) error_code: string | null;
   // Campaign-local day the attempt counts against the daily cap.
   @Prop({ required: true }) day: string;
   @Prop({ required: true }) created_at: Date;
@@ -23,6 +26,8 @@ CampaignAttemptSchema.index({ campaign_id: 1, contact_id: 1, attempt_number: 1 }
 CampaignAttemptSchema.index({ schedule_id: 1 });
 CampaignAttemptSchema.index({ campaign_id: 1, state: 1 });
 CampaignAttemptSchema.index({ campaign_id: 1, day: 1 });
+// The attempts API lists a campaign's attempts newest first.
+CampaignAttemptSchema.index({ campaign_id: 1, created_at: -1 });
 
 // Seats (max_concurrent_calls) and daily-cap slots, each a unique key taken by one attempt.
 @Schema({ collection: 'campaign_slots', versionKey: false })

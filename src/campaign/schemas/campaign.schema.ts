@@ -21,6 +21,7 @@ export class CampaignDoc {
   @Prop({ required: true, default: 0 }) priority: number;
   @Prop({ type: MongooseSchema.Types.Mixed, default: {} }) provider_options: Record<string, unknown>;
   @Prop({ type: Number, default: null }) call_days_before: number | null;
+  @Prop({ type: Number, default: null }) batch_size: number | null;
   @Prop({ required: true, enum: CAMPAIGN_STATUSES }) status: string;
   @Prop({ type: Date, default: null }) deleted_at: Date | null;
   @Prop({ required: true }) created_at: Date;
