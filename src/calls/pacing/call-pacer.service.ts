@@ -42,8 +42,7 @@ interface Lane {
 }
 
 // Cluster-wide pacing through the database: time is cut into slots of 1/CPS seconds (or CALLS_MIN_GAP_MS,
-// if wider) and each provider
-// request needs a slot, reserved by inserting the slot's unique id. Waiting calls are served in order of
+// if wider) and each provider request needs a slot, reserved by inserting the slot's unique id. Waiting calls are served in order of
 // due time, then priority, per instance; across instances the first insert wins.
 @Injectable()
 export class CallPacer implements OnApplicationShutdown {
