@@ -182,13 +182,14 @@ describe('outbound calls through Twilio (fake Twilio over HTTP)', () => {
     const phone = nextPhone();
     fake.respondWith({ kind: 'status', status: 400, code: 21211, message: "The 'To' number is not a valid phone number." });
     const { id } = await scheduleCall(phone);
+    // The schedule's status is written before its dispatch_failed event: wait for both.
     const s = await waitFor(async () => {
       const current = await getSchedule(id);
-      return current.status === 'failed' ? current : null;
+      return current.status === 'failed' && current.events.some((e: { type: string }) => e.type === 'dispatch_failed') ? current : null;
     }, 15_000);
     const [log] = await logsFor(id);
     expect(log).toMatchObject({ status: 'failed', error_code: '21211', error_message: "The 'To' number is not a valid phone number.", call_id: null });
-    expect(s.events.map((e: { type: string }) => e.type)).toContain('dispatch_failed');
+    expect(s.last_call_status).toBe('failed');
     await sleep(1000);
     expect(fake.createRequestsTo(phone)).toHaveLength(1);
   });
@@ -249,6 +250,8 @@ describe('outbound calls through Twilio (fake Twilio over HTTP)', () => {
     const { id } = await scheduleCall(phone, { retry_policy: { max_attempts: 2, retry_on: ['busy', 'no-answer'], delay_seconds: 1, backoff: 'fixed' } });
     const busy = async (attempt: number) => {
       const log = await waitFor(async () => (await logsFor(id)).find((l) => l.attempt_number === attempt && l.call_id), 20_000);
+      // Taken before the callback is sent: the retry delay runs from when the service handles it, never earlier.
+      const sentAt = Date.now();
       const res = await postTwilioCallback(t.app.getHttpServer(), PUBLIC, TOKEN, `/webhook/call-status?call_log_id=${log.id}`, {
         AccountSid: SID,
         CallSid: log.call_id!,
@@ -258,7 +261,7 @@ describe('outbound calls through Twilio (fake Twilio over HTTP)', () => {
         SipResponseCode: '486',
       });
       expect(res.status).toBe(200);
-      return Date.now();
+      return sentAt;
     };
     const firstBusyAt = await busy(1);
     await waitFor(async () => fake.createRequestsTo(phone).length === 2, 20_000);
