@@ -80,9 +80,10 @@ function twilioPassThrough(raw: Record<string, unknown>, unknownKeys: UnknownKey
   for (const [key, value] of Object.entries(raw)) {
     if (SERVICE_KEYS.includes(key)) continue;
     const field = `provider_options.${key}`;
-    if (SERVICE_OWNED_TWILIO_KEYS.includes(key)) throw new InvalidProviderOptionsError(field, `${key} is set by the service and cannot be given`);
-    if (!Object.hasOwn(TWILIO_PASS_THROUGH, key)) {
+    const owned = SERVICE_OWNED_TWILIO_KEYS.includes(key);
+    if (owned || !Object.hasOwn(TWILIO_PASS_THROUGH, key)) {
       if (unknownKeys === 'ignore') continue;
+      if (owned) throw new InvalidProviderOptionsError(field, `${key} is set by the service and cannot be given`);
       throw new InvalidProviderOptionsError(field, `unknown key ${key}: give one the service reads or a Twilio calls.create parameter in snake_case (see the README)`);
     }
     const scalar = (v: unknown) => typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v));
