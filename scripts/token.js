@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 'use strict';
 // Mints a bearer token the service accepts. Prints only the token on stdout.
-//   npm run -s token -- --sub alice [--role admin] [--ttl 1h] [--tenant t1] [--user-profile-id p1] [--private-key key.pem]
+//   npm run -s token -- --sub alice [--role admin] [--ttl 1h] [--tenant t1] [--user-profile-id p1] [--agent-instance a1] [--private-key key.pem]
 const fs = require('node:fs');
 const path = require('node:path');
 
@@ -12,6 +12,7 @@ const USAGE = `Usage: npm run -s token -- --sub <id> [options]
   --ttl <n>{s|m|h|d}       lifetime, e.g. 30s, 15m, 1h, 7d (default 1h)
   --tenant <id>            tenant_id claim
   --user-profile-id <id>   user_profile_id claim
+  --agent-instance <id>    add an agent instance to the agent_instance_ids claim (repeatable)
   --private-key <file>     PEM private key; required (and used, RS256) when JWT_PUBLIC_KEY is set
   -h, --help               show this help
 
@@ -28,13 +29,14 @@ function fail(message) {
 }
 
 function parseArgs(argv) {
-  const opts = { roles: [], ttl: '1h' };
+  const opts = { roles: [], agentInstances: [], ttl: '1h' };
   const valued = {
     '--sub': (v) => (opts.sub = v),
     '--role': (v) => opts.roles.push(v),
     '--ttl': (v) => (opts.ttl = v),
     '--tenant': (v) => (opts.tenant = v),
     '--user-profile-id': (v) => (opts.userProfileId = v),
+    '--agent-instance': (v) => opts.agentInstances.push(v),
     '--private-key': (v) => (opts.privateKey = v),
   };
   for (let i = 0; i < argv.length; i++) {
@@ -113,6 +115,7 @@ function main() {
   const payload = { sub: opts.sub, roles: opts.roles };
   if (opts.tenant) payload.tenant_id = opts.tenant;
   if (opts.userProfileId) payload.user_profile_id = opts.userProfileId;
+  if (opts.agentInstances.length > 0) payload.agent_instance_ids = opts.agentInstances;
   const options = { algorithm, expiresIn: ttl };
   if (env('JWT_ISSUER')) options.issuer = env('JWT_ISSUER');
   if (env('JWT_AUDIENCE')) options.audience = env('JWT_AUDIENCE');

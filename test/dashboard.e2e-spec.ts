@@ -86,7 +86,7 @@ describe('Dashboard (headless Chromium)', () => {
   const scheduleStatus = async (id: string) => (await api().get(`/schedule/${id}`).set(bearer(token)).expect(200)).body.schedule.status as string;
   const createSchedule = async (phone: string, dueInSeconds: number, description: string) => {
     const scheduled_time = new Date(Date.now() + dueInSeconds * 1000).toISOString();
-    const res = await api().post('/schedule/').set(bearer(token)).send({ phone, scheduled_time, description }).expect(201);
+    const res = await api().post('/schedule/').set(bearer(token)).send({ phone, scheduled_time, description }).expect(200);
     return res.body.schedule_id as string;
   };
   const row = (id: string) => page.locator(`[data-testid="schedule-row"][data-schedule-id="${id}"]`);

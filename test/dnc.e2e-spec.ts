@@ -143,8 +143,8 @@ describe('do-not-call list', () => {
       // Another tenant listing `allowed` does not block frank's call to it.
       await http().post('/dnc').set(alice).send({ phone: allowed }).expect(201);
       const due = new Date(Date.now() + 1500).toISOString();
-      const blockedId = (await http().post('/schedule/').set(frank).send({ phone: blocked, scheduled_time: due }).expect(201)).body.schedule_id;
-      const allowedId = (await http().post('/schedule/').set(frank).send({ phone: allowed, scheduled_time: due }).expect(201)).body.schedule_id;
+      const blockedId = (await http().post('/schedule/').set(frank).send({ phone: blocked, scheduled_time: due }).expect(200)).body.schedule_id;
+      const allowedId = (await http().post('/schedule/').set(frank).send({ phone: allowed, scheduled_time: due }).expect(200)).body.schedule_id;
 
       const skipped = await waitFor(async () => {
         const s = (await http().get(`/schedule/${blockedId}`).set(frank).expect(200)).body.schedule;

@@ -30,7 +30,7 @@ describe('webhook retries across a restart (e2e)', () => {
     const http1 = () => request(first.app.getHttpServer());
     const sub = await http1().post('/notifications/subscriptions').set(alice).send({ url: hooks.url, events: ['schedule.created'] }).expect(201);
     hooks.secret = sub.body.subscription.secret;
-    await http1().post('/schedule/').set(alice).send({ phone: '+14155552671', scheduled_time: new Date(Date.now() + 3_600_000).toISOString() }).expect(201);
+    await http1().post('/schedule/').set(alice).send({ phone: '+14155552671', scheduled_time: new Date(Date.now() + 3_600_000).toISOString() }).expect(200);
     const [retrying] = await waitFor(async () => {
       const list: Delivery[] = (await http1().get('/notifications/deliveries?status=retrying').set(alice).expect(200)).body.deliveries;
       return list.length === 1 ? list : null;
@@ -65,7 +65,7 @@ describe('notification maintenance (e2e)', () => {
   // A week out: the age-cap test advances the injected clock past an hour, and the sweeper reads that same
   // clock, so a schedule an hour out would be dialed and its call.completed would reach the next test's hook.
   const createSchedule = (auth: Record<string, string>) =>
-    http().post('/schedule/').set(auth).send({ phone: '+14155552671', scheduled_time: new Date(Date.now() + 7 * 86_400_000).toISOString() }).expect(201);
+    http().post('/schedule/').set(auth).send({ phone: '+14155552671', scheduled_time: new Date(Date.now() + 7 * 86_400_000).toISOString() }).expect(200);
 
   beforeAll(async () => {
     hooks = await new WebhookReceiver().start();

@@ -19,7 +19,7 @@ describe('notification stream over SSE (e2e)', () => {
     return client;
   };
   const createSchedule = async (token: string): Promise<string> =>
-    (await request(t.app.getHttpServer()).post('/schedule/').set(auth(token)).send({ phone: '+14155552671', scheduled_time: new Date(Date.now() + 3_600_000).toISOString() }).expect(201)).body.schedule_id;
+    (await request(t.app.getHttpServer()).post('/schedule/').set(auth(token)).send({ phone: '+14155552671', scheduled_time: new Date(Date.now() + 3_600_000).toISOString() }).expect(200)).body.schedule_id;
   const scheduleIds = (client: SseClient) => client.envelopes().map((e) => e.data.schedule_id as string);
 
   beforeAll(async () => {

@@ -130,7 +130,7 @@ describe('webhook SSRF guard (e2e, private targets refused)', () => {
     await t.get<WebhookSubscriptionRepository>(WebhookSubscriptionRepository).create({
       tenant_id: 'tenant-a', url: hooks.url, events: ['schedule.created'], secret: 'whsec_rebinding_case_0000', active: true, description: null, created_by: 'alice', created_at: now, updated_at: now,
     });
-    await http().post('/schedule/').set(alice).send({ phone: '+14155552671', scheduled_time: new Date(Date.now() + 3_600_000).toISOString() }).expect(201);
+    await http().post('/schedule/').set(alice).send({ phone: '+14155552671', scheduled_time: new Date(Date.now() + 3_600_000).toISOString() }).expect(200);
     const [dead] = await waitFor(async () => {
       const list = (await http().get('/notifications/deliveries?status=dead').set(alice).expect(200)).body.deliveries;
       return list.length === 1 ? list : null;

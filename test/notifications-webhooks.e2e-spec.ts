@@ -40,7 +40,7 @@ describe('webhook subscriptions and deliveries (e2e)', () => {
     (await http().get(`/notifications/deliveries${query}`).set(bearer(tokenFor(tenant))).expect(200)).body.deliveries;
 
   const scheduleIn = async (tenant: string, ms: number): Promise<string> =>
-    (await http().post('/schedule/').set(bearer(tokenFor(tenant))).send({ phone: '+14155552671', scheduled_time: new Date(Date.now() + ms).toISOString() }).expect(201)).body.schedule_id;
+    (await http().post('/schedule/').set(bearer(tokenFor(tenant))).send({ phone: '+14155552671', scheduled_time: new Date(Date.now() + ms).toISOString() }).expect(200)).body.schedule_id;
 
   beforeAll(async () => {
     t = await createTestApp({ env: NOTIFY_ENV });
@@ -188,7 +188,7 @@ describe('a subscriber that never answers (e2e)', () => {
   it('dispatches and answers status webhooks while the delivery hangs, then records the timeout', async () => {
     const res = await http().post('/notifications/subscriptions').set(alice).send({ url: hooks.url, events: ['call.*'] }).expect(201);
     hooks.secret = res.body.subscription.secret;
-    const created = await http().post('/schedule/').set(alice).send({ phone: '+14155552671', scheduled_time: new Date(Date.now() + 1000).toISOString() }).expect(201);
+    const created = await http().post('/schedule/').set(alice).send({ phone: '+14155552671', scheduled_time: new Date(Date.now() + 1000).toISOString() }).expect(200);
 
     const schedule = await waitFor(async () => {
       const s = (await http().get(`/schedule/${created.body.schedule_id}`).set(alice).expect(200)).body.schedule;

@@ -22,7 +22,7 @@ describe('audit trail (ops e2e)', () => {
 
   it('records every state-changing call with actor, tenant, action, target, request id and outcome', async () => {
     const server = t.app.getHttpServer();
-    const created = await request(server).post('/schedule/').set(alice).set('X-Request-Id', 'audit-create-1').send({ phone: '+14155552671', scheduled_time: new Date(Date.now() + 3_600_000).toISOString() }).expect(201);
+    const created = await request(server).post('/schedule/').set(alice).set('X-Request-Id', 'audit-create-1').send({ phone: '+14155552671', scheduled_time: new Date(Date.now() + 3_600_000).toISOString() }).expect(200);
     const id = created.body.schedule_id as string;
     await request(server).post(`/schedule/${id}/pause`).set(alice).expect(200);
     await request(server).post(`/schedule/${id}/pause`).set(alice).expect(409);
@@ -33,7 +33,7 @@ describe('audit trail (ops e2e)', () => {
     const res = await request(server).get('/audit').query({ actor: 'audit-alice' }).set(admin).expect(200);
     expect(res.body).toMatchObject({ status: 'success', total: 4, limit: 50, offset: 0 });
     const [notFound, conflict, paused, create] = res.body.entries;
-    expect(create).toMatchObject({ actor: 'audit-alice', tenant_id: 'acme', action: 'schedule.create', method: 'POST', target_id: id, request_id: 'audit-create-1', outcome: 'success', status_code: 201, error_code: null });
+    expect(create).toMatchObject({ actor: 'audit-alice', tenant_id: 'acme', action: 'schedule.create', method: 'POST', target_id: id, request_id: 'audit-create-1', outcome: 'success', status_code: 200, error_code: null });
     expect(create.token_fingerprint).toBe(createHash('sha256').update(aliceToken).digest('hex').slice(0, 16));
     expect(paused).toMatchObject({ action: 'schedule.pause', route: '/schedule/:id/pause', target_id: id, outcome: 'success', status_code: 200 });
     expect(conflict).toMatchObject({ action: 'schedule.pause', target_id: id, outcome: 'error', status_code: 409, error_code: 'SCHEDULE_010' });

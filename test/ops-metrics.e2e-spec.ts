@@ -46,8 +46,8 @@ describe('GET /metrics (ops e2e)', () => {
     const before = await scrape();
     expect(sample(before, 'call_scheduler_dispatch_lag_seconds_count', { provider: 'simulated' })).toBeNull();
 
-    const later = await request(server).post('/schedule/').set(alice).send({ phone: '+14155550001', scheduled_time: new Date(Date.now() + 3_600_000).toISOString() }).expect(201);
-    const due = await request(server).post('/schedule/').set(alice).send({ phone: '+14155550002', scheduled_time: new Date(Date.now() + 1000).toISOString() }).expect(201);
+    const later = await request(server).post('/schedule/').set(alice).send({ phone: '+14155550001', scheduled_time: new Date(Date.now() + 3_600_000).toISOString() }).expect(200);
+    const due = await request(server).post('/schedule/').set(alice).send({ phone: '+14155550002', scheduled_time: new Date(Date.now() + 1000).toISOString() }).expect(200);
     await waitFor(async () => (await request(server).get(`/schedule/${due.body.schedule_id}`).set(alice)).body.schedule?.status === 'completed', 20_000);
     await waitFor(async () => hooks.ofType('call.completed').length === 1, 10_000);
     await request(server).post('/webhook/call-status').type('form').send({ CallSid: 'CA0', CallStatus: 'completed' }).expect(403);
@@ -80,7 +80,7 @@ describe('GET /metrics (ops e2e)', () => {
       .post('/schedule/')
       .set(alice)
       .send({ phone: '+14155550003', scheduled_time: new Date(Date.now() + 1000).toISOString(), provider_options: { simulate_outcome: 'failed' } })
-      .expect(201);
+      .expect(200);
     await waitFor(async () => ['failed', 'completed'].includes((await request(server).get(`/schedule/${res.body.schedule_id}`).set(alice)).body.schedule?.status), 20_000);
     const text = await waitFor(async () => {
       const body = await scrape();

@@ -57,7 +57,7 @@ describe('SIGTERM in the running service (ops e2e)', () => {
       .post('/schedule/')
       .set(bearer(tokenFor('drain-user')))
       .send({ phone: '+61731824583', scheduled_time: new Date(Date.now() + 1000).toISOString(), provider_options: { mode: 'DIRECT', payload: { scriptPreview: 'Hello' } } })
-      .expect(201);
+      .expect(200);
     await waitFor(async () => backend.held === 1, 20_000);
 
     const exit = service.stop();

@@ -40,7 +40,7 @@ describe('outbound calls through an HTTP voice-agent backend (fake backend over 
       agent_type: 'STOCK_CHECKER',
       conversation_id: 'conv-123',
       payload: { placeId: 'ChIJN1t_tDeuEmsRUsoyG83frY4', scriptPreview: 'Hello, do you have BBQ chickens today?', slots: { product: 'BBQ Chicken' } },
-    }).expect(201);
+    }).expect(200);
     const log = await placedLog(res.body.schedule_id);
     const starts = backend.requests.filter((r) => r.path === '/call/start' && r.body.conversationId === 'conv-123');
     expect(starts).toHaveLength(1);
@@ -57,7 +57,7 @@ describe('outbound calls through an HTTP voice-agent backend (fake backend over 
       backend_base_url: other.url,
       conversation_id: 'conv-brief',
       payload: { place: { placeId: 'ChIJ-brief', businessName: 'Red Rooster' }, slots: { product: 'BBQ Chicken' }, disclosure: { nameShare: false }, fallbacks: { askETA: true } },
-    }).expect(201);
+    }).expect(200);
     await placedLog(res.body.schedule_id);
     const [brief, start] = other.requests.filter((r) => r.body.conversationId === 'conv-brief');
     expect(brief).toMatchObject({

@@ -61,7 +61,7 @@ describe('outbound calls through Twilio (fake Twilio over HTTP)', () => {
   const http = () => request(t.app.getHttpServer());
   async function scheduleCall(phone: string, extra: Record<string, unknown> = {}, leadMs = 1200): Promise<{ id: string; due: Date }> {
     const due = new Date(Date.now() + leadMs);
-    const res = await http().post('/schedule/').set(auth).send({ phone, scheduled_time: due.toISOString(), ...extra }).expect(201);
+    const res = await http().post('/schedule/').set(auth).send({ phone, scheduled_time: due.toISOString(), ...extra }).expect(200);
     return { id: res.body.schedule_id as string, due };
   }
   const getSchedule = async (id: string) => (await http().get(`/schedule/${id}`).set(auth).expect(200)).body.schedule;
@@ -108,6 +108,63 @@ describe('outbound calls through Twilio (fake Twilio over HTTP)', () => {
     expect(sent.params.Url).toBeUndefined();
   });
 
+  it('passes further calls.create parameters from provider_options to Twilio, by their Twilio names', async () => {
+    const phone = nextPhone();
+    await scheduleCall(phone, {
+      provider_options: {
+        url: 'https://crm.example.com/twiml',
+        method: 'GET',
+        record: true,
+        recording_channels: 'dual',
+        recording_status_callback: 'https://crm.example.com/recordings',
+        recording_status_callback_event: ['completed', 'absent'],
+        send_digits: 'ww1234#',
+        caller_id: 'Acme',
+        machine_detection: 'DetectMessageEnd',
+        machine_detection_timeout: 12,
+      },
+    });
+    const [sent] = await waitFor(async () => (fake.createRequestsTo(phone).length > 0 ? fake.createRequestsTo(phone) : null), 15_000);
+    expect(sent.params).toMatchObject({
+      Url: 'https://crm.example.com/twiml',
+      Method: 'GET',
+      Record: 'true',
+      RecordingChannels: 'dual',
+      RecordingStatusCallback: 'https://crm.example.com/recordings',
+      RecordingStatusCallbackEvent: ['completed', 'absent'],
+      SendDigits: 'ww1234#',
+      CallerId: 'Acme',
+      MachineDetection: 'DetectMessageEnd',
+      MachineDetectionTimeout: '12',
+      StatusCallback: expect.stringMatching(new RegExp(`^${PUBLIC}/webhook/call-status\\?call_log_id=`)),
+    });
+
+    const app = nextPhone();
+    await scheduleCall(app, { provider_options: { application_sid: `AP${'a'.repeat(32)}` } });
+    const [byApp] = await waitFor(async () => (fake.createRequestsTo(app).length > 0 ? fake.createRequestsTo(app) : null), 15_000);
+    expect(byApp.params.ApplicationSid).toBe(`AP${'a'.repeat(32)}`);
+    expect(byApp.params.Url).toBeUndefined();
+    expect(byApp.params.Twiml).toBeUndefined();
+  });
+
+  it('refuses a provider_options key that neither the service nor calls.create reads, naming it, and writes nothing', async () => {
+    const phone = nextPhone();
+    const refused = async (options: Record<string, unknown>, field: string, issue: RegExp) => {
+      const res = await http().post('/schedule/').set(auth).send({ phone, scheduled_time: new Date(Date.now() + 60_000).toISOString(), provider_options: options }).expect(400);
+      expect(res.body).toMatchObject({ status: 'error', error_code: 'SCHEDULE_014', details: { field, issue: expect.stringMatching(issue) } });
+    };
+    await refused({ timeout: 25, recordd: true }, 'provider_options.recordd', /unknown key recordd/);
+    await refused({ statusCallback: 'https://crm.example.com/x' }, 'provider_options.statusCallback', /unknown key statusCallback/);
+    await refused({ status_callback: 'https://crm.example.com/x' }, 'provider_options.status_callback', /set by the service/);
+    await refused({ to: '+14155550000' }, 'provider_options.to', /set by the service/);
+    await refused({ record: { nested: true } }, 'provider_options.record', /string, number, boolean or list of strings/);
+    await refused({ fallback_url: 'ftp://crm.example.com' }, 'provider_options.fallback_url', /http/);
+    await refused({ application_sid: `AP${'a'.repeat(32)}`, twiml: '<Response/>' }, 'provider_options.application_sid', /not both/);
+    const listed = await http().get(`/schedule?phone=${encodeURIComponent(phone)}`).set(auth).expect(200);
+    expect(listed.body.total).toBe(0);
+    expect(fake.createRequestsTo(phone)).toHaveLength(0);
+  });
+
   it('429 twice, then success: one call, after three requests', async () => {
     const phone = nextPhone();
     fake.respondWith({ kind: 'status', status: 429, code: 20429, message: 'Too Many Requests' }, { kind: 'status', status: 429, code: 20429, message: 'Too Many Requests' });
@@ -134,7 +191,7 @@ describe('outbound calls through Twilio (fake Twilio over HTTP)', () => {
     }, 15_000);
     const [log] = await logsFor(id);
     expect(log).toMatchObject({ status: 'failed', error_code: '21211', error_message: "The 'To' number is not a valid phone number.", call_id: null });
-    expect(s.events.map((e: { type: string }) => e.type)).toContain('dispatch_failed');
+    expect(s.last_call_status).toBe('failed');
     await sleep(1000);
     expect(fake.createRequestsTo(phone)).toHaveLength(1);
   });
@@ -164,7 +221,7 @@ describe('outbound calls through Twilio (fake Twilio over HTTP)', () => {
       const phone = nextPhone();
       fake.respondWith({ kind: 'drop' });
       const due = new Date(Date.now() + 1200);
-      const res = await request(slow.app.getHttpServer()).post('/schedule/').set(auth).send({ phone, scheduled_time: due.toISOString() }).expect(201);
+      const res = await request(slow.app.getHttpServer()).post('/schedule/').set(auth).send({ phone, scheduled_time: due.toISOString() }).expect(200);
       const id = res.body.schedule_id as string;
       const call = await waitFor(async () => fake.calls.find((c) => c.to === phone) ?? null, 15_000);
       const [log] = await waitFor(async () => {
@@ -195,6 +252,8 @@ describe('outbound calls through Twilio (fake Twilio over HTTP)', () => {
     const { id } = await scheduleCall(phone, { retry_policy: { max_attempts: 2, retry_on: ['busy', 'no-answer'], delay_seconds: 1, backoff: 'fixed' } });
     const busy = async (attempt: number) => {
       const log = await waitFor(async () => (await logsFor(id)).find((l) => l.attempt_number === attempt && l.call_id), 20_000);
+      // Taken before the callback is sent: the retry delay runs from when the service handles it, never earlier.
+      const sentAt = Date.now();
       const res = await postTwilioCallback(t.app.getHttpServer(), PUBLIC, TOKEN, `/webhook/call-status?call_log_id=${log.id}`, {
         AccountSid: SID,
         CallSid: log.call_id!,
@@ -204,7 +263,7 @@ describe('outbound calls through Twilio (fake Twilio over HTTP)', () => {
         SipResponseCode: '486',
       });
       expect(res.status).toBe(200);
-      return Date.now();
+      return sentAt;
     };
     const firstBusyAt = await busy(1);
     await waitFor(async () => fake.createRequestsTo(phone).length === 2, 20_000);
@@ -281,8 +340,8 @@ describe('TwiML hand-off to a voice agent, and safe mode', () => {
 
   it('safe mode skips every other number: an event is recorded and nothing is dialed', async () => {
     const due = new Date(Date.now() + 1000);
-    const blocked = await request(t.app.getHttpServer()).post('/schedule/').set(auth).send({ phone: '+14155550199', scheduled_time: due.toISOString() }).expect(201);
-    const ok = await request(t.app.getHttpServer()).post('/schedule/').set(auth).send({ phone: allowed, scheduled_time: due.toISOString(), metadata: { order: 42 } }).expect(201);
+    const blocked = await request(t.app.getHttpServer()).post('/schedule/').set(auth).send({ phone: '+14155550199', scheduled_time: due.toISOString() }).expect(200);
+    const ok = await request(t.app.getHttpServer()).post('/schedule/').set(auth).send({ phone: allowed, scheduled_time: due.toISOString(), metadata: { order: 42 } }).expect(200);
     await waitFor(async () => fake.createRequestsTo(allowed).length === 1, 15_000);
     const s = await waitFor(async () => {
       const res = await request(t.app.getHttpServer()).get(`/schedule/${blocked.body.schedule_id}`).set(auth).expect(200);

@@ -73,7 +73,7 @@ describe('schedule API (e2e)', () => {
   });
 
   it('creates a schedule and returns the full record, normalised', async () => {
-    const res = await create({ phone: '+44 20 7946 0958', scheduled_time: '2031-03-30T09:00:00', timezone: 'Europe/London', description: 'Renewal', metadata: { policy: 'P-1' } }).expect(201);
+    const res = await create({ phone: '+44 20 7946 0958', scheduled_time: '2031-03-30T09:00:00', timezone: 'Europe/London', description: 'Renewal', metadata: { policy: 'P-1' } }).expect(200);
     expect(res.body).toEqual({ status: 'success', message: 'Call scheduled successfully', schedule_id: expect.stringMatching(/^[0-9a-f]{24}$/), next_execution: '2031-03-30T08:00:00.000Z' });
     const got = await http().get(`/schedule/${res.body.schedule_id}`).set(alice).expect(200);
     expect(got.body.schedule).toMatchObject({
@@ -96,7 +96,7 @@ describe('schedule API (e2e)', () => {
       scheduled_time: '2031-11-01T09:00:00',
       timezone: 'America/New_York',
       repeat_config: { enabled: true, frequency: 'weekly', days_of_week: [1], max_occurrences: 3 },
-    }).expect(201);
+    }).expect(200);
     // 2031-11-01 is a Saturday: the first Monday is 2031-11-03, after the fall-back (EST, UTC-5).
     expect(res.body.next_execution).toBe('2031-11-03T14:00:00.000Z');
   });
@@ -104,8 +104,9 @@ describe('schedule API (e2e)', () => {
   describe('Idempotency-Key', () => {
     it('replays the original schedule for a retried POST', async () => {
       const body = { description: 'idempotent', scheduled_time: inMinutes(45) };
-      const first = await create(body).set('Idempotency-Key', 'key-1').expect(201);
+      const first = await create(body).set('Idempotency-Key', 'key-1').expect(200);
       const again = await create(body).set('Idempotency-Key', 'key-1').expect(200);
+      expect(first.headers['idempotent-replayed']).toBeUndefined();
       expect(again.headers['idempotent-replayed']).toBe('true');
       expect(again.body).toEqual(first.body);
       const listed = await http().get('/schedule').set(alice).expect(200);
@@ -113,15 +114,15 @@ describe('schedule API (e2e)', () => {
     });
 
     it('refuses the same key with a different body', async () => {
-      await create({ description: 'a', scheduled_time: inMinutes(50) }).set('Idempotency-Key', 'key-2').expect(201);
+      await create({ description: 'a', scheduled_time: inMinutes(50) }).set('Idempotency-Key', 'key-2').expect(200);
       const res = await create({ description: 'b', scheduled_time: inMinutes(50) }).set('Idempotency-Key', 'key-2').expect(409);
       expect(res.body.error_code).toBe('SCHEDULE_011');
     });
 
     it('keeps keys per tenant', async () => {
       const body = { description: 'shared key', scheduled_time: inMinutes(55) };
-      const a = await create(body, alice).set('Idempotency-Key', 'same').expect(201);
-      const b = await create(body, bob).set('Idempotency-Key', 'same').expect(201);
+      const a = await create(body, alice).set('Idempotency-Key', 'same').expect(200);
+      const b = await create(body, bob).set('Idempotency-Key', 'same').expect(200);
       expect(a.body.schedule_id).not.toBe(b.body.schedule_id);
     });
 
@@ -130,13 +131,14 @@ describe('schedule API (e2e)', () => {
       const results = await Promise.all([1, 2, 3, 4].map(() => create(body).set('Idempotency-Key', 'burst')));
       const ids = new Set(results.map((r) => r.body.schedule_id));
       expect(ids.size).toBe(1);
-      expect(results.filter((r) => r.status === 201)).toHaveLength(1);
+      expect(results.every((r) => r.status === 200)).toBe(true);
+      expect(results.filter((r) => r.headers['idempotent-replayed'] !== 'true')).toHaveLength(1);
     });
   });
 
   describe('state changes', () => {
     it('pauses, resumes, updates and cancels; refuses illegal transitions with 409', async () => {
-      const id = (await create({ scheduled_time: inMinutes(20) }).expect(201)).body.schedule_id;
+      const id = (await create({ scheduled_time: inMinutes(20) }).expect(200)).body.schedule_id;
       const paused = await http().post(`/schedule/${id}/pause`).set(alice).expect(200);
       expect(paused.body.schedule.status).toBe('paused');
       expect((await http().post(`/schedule/${id}/pause`).set(alice).expect(409)).body.error_code).toBe('SCHEDULE_010');
@@ -167,7 +169,7 @@ describe('schedule API (e2e)', () => {
     });
 
     it('deletes a schedule, which then reads as 404', async () => {
-      const id = (await create({}).expect(201)).body.schedule_id;
+      const id = (await create({}).expect(200)).body.schedule_id;
       await http().delete(`/schedule/${id}`).set(alice).expect(200);
       expect((await http().get(`/schedule/${id}`).set(alice).expect(404)).body.error_code).toBe('SCHEDULE_009');
     });
@@ -175,7 +177,7 @@ describe('schedule API (e2e)', () => {
 
   describe('tenancy', () => {
     it('hides one tenant\'s schedules from another and lets an admin see all', async () => {
-      const id = (await create({ description: 'alice only' }, alice).expect(201)).body.schedule_id;
+      const id = (await create({ description: 'alice only' }, alice).expect(200)).body.schedule_id;
       for (const [method, path] of [
         ['get', `/schedule/${id}`],
         ['put', `/schedule/${id}`],
@@ -200,7 +202,7 @@ describe('schedule API (e2e)', () => {
 
   it('lists with filters, paging and a total', async () => {
     const carol = bearer(tokenFor('carol'));
-    for (let i = 0; i < 5; i++) await create({ description: `c${i}`, phone: i % 2 ? '+14155552671' : '+14155552672' }, carol).expect(201);
+    for (let i = 0; i < 5; i++) await create({ description: `c${i}`, phone: i % 2 ? '+14155552671' : '+14155552672' }, carol).expect(200);
     const page = await http().get('/schedule?limit=2&offset=1').set(carol).expect(200);
     expect(page.body).toMatchObject({ total: 5, limit: 2, offset: 1 });
     expect(page.body.schedules.map((s: { description: string }) => s.description)).toEqual(['c3', 'c2']);

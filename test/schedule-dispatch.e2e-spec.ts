@@ -22,7 +22,7 @@ describe('dispatch driven by an injectable clock (service level, real database)'
   const handle = (id: string) => t.get<OccurrenceDispatchService>(OccurrenceDispatchService).dispatchDue(id);
   const getSchedule = async (id: string) => (await http().get(`/schedule/${id}`).set(alice).expect(200)).body.schedule;
   const createSchedule = async (at: Date, extra: Record<string, unknown> = {}): Promise<string> =>
-    (await http().post('/schedule/').set(alice).send({ phone: '+14155552671', scheduled_time: at.toISOString(), ...extra }).expect(201)).body.schedule_id;
+    (await http().post('/schedule/').set(alice).send({ phone: '+14155552671', scheduled_time: at.toISOString(), ...extra }).expect(200)).body.schedule_id;
   const nextWholeMinute = () => new Date(Math.ceil((Date.now() + 120_000) / 60_000) * 60_000);
 
   beforeAll(async () => {
@@ -148,7 +148,7 @@ describe('real Agenda across restarts and instances', () => {
     const first = await createTestApp({ config });
     const due = new Date(Date.now() + 1500).toISOString();
     const mk = (policy: string) =>
-      request(first.app.getHttpServer()).post('/schedule/').set(alice).send({ phone: '+14155552671', scheduled_time: due, misfire_policy: policy }).expect(201);
+      request(first.app.getHttpServer()).post('/schedule/').set(alice).send({ phone: '+14155552671', scheduled_time: due, misfire_policy: policy }).expect(200);
     const skipId = (await mk('skip')).body.schedule_id;
     const onceId = (await mk('run_once')).body.schedule_id;
     await first.close();
@@ -189,7 +189,7 @@ describe('real Agenda across restarts and instances', () => {
       for (let batch = 0; batch < count / 20; batch++) {
         const created = await Promise.all(
           Array.from({ length: 20 }, (_, i) =>
-            request((i % 2 ? a : b).app.getHttpServer()).post('/schedule/').set(alice).send({ phone: '+14155552671', scheduled_time: due.toISOString() }).expect(201),
+            request((i % 2 ? a : b).app.getHttpServer()).post('/schedule/').set(alice).send({ phone: '+14155552671', scheduled_time: due.toISOString() }).expect(200),
           ),
         );
         ids.push(...created.map((r) => r.body.schedule_id as string));

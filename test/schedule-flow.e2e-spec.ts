@@ -20,7 +20,7 @@ describe('schedule flow with the simulated provider (e2e)', () => {
       .post('/schedule/')
       .set(auth)
       .send({ phone: '+1 415 555 2671', scheduled_time: due.toISOString(), description: 'Follow-up call' })
-      .expect(201);
+      .expect(200);
     expect(created.body).toMatchObject({ status: 'success', message: 'Call scheduled successfully', next_execution: due.toISOString() });
     const id = created.body.schedule_id as string;
 

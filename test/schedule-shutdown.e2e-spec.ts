@@ -23,7 +23,7 @@ describe('graceful shutdown (e2e)', () => {
     const slow = new SlowCallDispatcher();
     const t = await createTestApp({ env: { SCHEDULER_SHUTDOWN_TIMEOUT_MS: '10000' }, override: (b) => b.overrideProvider(CallDispatcher).useValue(slow) });
     const due = new Date(Date.now() + 1000);
-    const res = await request(t.app.getHttpServer()).post('/schedule/').set(bearer(tokenFor('alice'))).send({ phone: '+14155552671', scheduled_time: due.toISOString() }).expect(201);
+    const res = await request(t.app.getHttpServer()).post('/schedule/').set(bearer(tokenFor('alice'))).send({ phone: '+14155552671', scheduled_time: due.toISOString() }).expect(200);
     const id = res.body.schedule_id as string;
 
     await waitFor(async () => slow.started === 1, 10_000, 20);

@@ -83,7 +83,7 @@ describe('status callback outcomes left undone (e2e, real database)', () => {
       .post('/schedule/')
       .set(owner)
       .send({ phone: '+14155552671', scheduled_time: new Date(clock.now().getTime() + 1200).toISOString(), ...extra })
-      .expect(201);
+      .expect(200);
     const scheduleId = created.body.schedule_id as string;
     const log = await waitFor(async () => {
       const [first] = await logs.findForSchedule(scheduleId);

@@ -247,7 +247,7 @@ describe('status callback webhook (e2e, signed like Twilio)', () => {
         .post('/schedule/')
         .set(owner)
         .send({ phone: '+14155552671', scheduled_time: new Date(Date.now() + 1200).toISOString() })
-        .expect(201);
+        .expect(200);
       const scheduleId = created.body.schedule_id as string;
       const log = await waitFor(async () => {
         const [first] = await logs.findForSchedule(scheduleId);

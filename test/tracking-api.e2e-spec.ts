@@ -303,7 +303,7 @@ describe('tracking API (e2e)', () => {
       .post('/schedule/')
       .set(owner)
       .send({ phone: '+1 415 555 2671', scheduled_time: new Date(Date.now() + 1500).toISOString(), user_profile_id: 'up-e2e' })
-      .expect(201);
+      .expect(200);
     const scheduleId = created.body.schedule_id as string;
     const log = await waitFor(async () => {
       const res = await http().get('/schedule/tracking/logs').query({ schedule_id: scheduleId }).set(owner).expect(200);

@@ -28,7 +28,7 @@ async function insertInBatches(collection, docs) {
 
 async function post(url, token, body) {
   const res = await fetch(`${url}/schedule/`, { signal: AbortSignal.timeout(120_000), method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  if (res.status !== 201) throw new Error(`template create failed: ${res.status} ${await res.text()}`);
+  if (res.status !== 200) throw new Error(`template create failed: ${res.status} ${await res.text()}`);
   return (await res.json()).schedule_id;
 }
 

@@ -29,3 +29,9 @@ export class AdminRoleRequiredException extends AppException {
     super('AUTH_005', { field: 'Authorization', issue: 'This route requires the admin role' });
   }
 }
+
+export class AgentInstanceNotAllowedException extends AppException {
+  constructor(allowed: string[]) {
+    super('AUTH_006', { field: 'agent_instance_id', issue: `This token may act only for agent instance${allowed.length === 1 ? '' : 's'} ${allowed.join(', ')}` });
+  }
+}

@@ -39,6 +39,10 @@ export class TokenVerifierService {
     if (typeof payload.sub !== 'string' || payload.sub.length === 0 || payload.sub.length > 200) {
       throw new InvalidTokenException('Token must carry a string sub claim');
     }
+    const agentInstanceIds = payload.agent_instance_ids;
+    if (agentInstanceIds !== undefined && !(Array.isArray(agentInstanceIds) && agentInstanceIds.length > 0 && agentInstanceIds.every((id) => typeof id === 'string' && id.length > 0 && id.length <= 200))) {
+      throw new InvalidTokenException('agent_instance_ids must be a non-empty list of agent instance ids');
+    }
     const roles = Array.isArray(payload.roles) ? payload.roles.filter((r): r is string => typeof r === 'string') : [];
     const tenant = typeof payload.tenant_id === 'string' && payload.tenant_id.length > 0 ? payload.tenant_id : payload.sub;
     return {
@@ -47,6 +51,7 @@ export class TokenVerifierService {
       userProfileId: typeof payload.user_profile_id === 'string' ? payload.user_profile_id : undefined,
       roles,
       isAdmin: roles.includes('admin'),
+      ...(agentInstanceIds ? { agentInstanceIds: [...new Set(agentInstanceIds as string[])] } : {}),
     };
   }
 }

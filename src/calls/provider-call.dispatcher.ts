@@ -34,7 +34,7 @@ export class ProviderCallDispatcher extends CallDispatcher {
   async placeCall(request: PlaceCallRequest): Promise<PlaceCallResult> {
     let options;
     try {
-      options = resolveProviderOptions(request.providerOptions, this.config);
+      options = resolveProviderOptions(request.providerOptions, this.config, 'ignore');
     } catch (error) {
       if (!(error instanceof InvalidProviderOptionsError)) throw error;
       return { kind: 'rejected', provider: String(request.providerOptions.provider ?? this.config.callProvider), code: 'invalid_provider_options', message: `${error.field}: ${error.issue}` };

@@ -1,3 +1,4 @@
+import type { CallListInstanceCreateOptions } from 'twilio/lib/rest/api/v2010/account/call';
 import { CALL_PROVIDERS, CallProviderName } from '../config/environment.schema';
 import type { AppConfig } from '../config/app-config';
 import { isPlainObject } from '../common/validation/free-object';
@@ -28,7 +29,71 @@ export interface ResolvedProviderOptions {
   agentType: string | null;
   conversationId: string | null;
   payload: Record<string, unknown>;
+  // Further calls.create parameters, by the SDK's names, sent to Twilio as given.
+  twilio: Partial<CallListInstanceCreateOptions>;
   raw: Record<string, unknown>;
+}
+
+// Keys the service reads itself (above, and the simulator's); each has its own check.
+const SERVICE_KEYS = [
+  'provider', 'priority', 'from', 'url', 'twiml', 'say', 'timeout', 'time_limit', 'machine_detection', 'async_amd',
+  'backend_base_url', 'mode', 'agent_type', 'conversation_id', 'payload', 'simulate_outcome', 'simulate_duration',
+];
+// The rest of Twilio's calls.create parameters, snake_case as in our API. The typed values make the
+// compiler check every name against the SDK's CallListInstanceCreateOptions.
+const TWILIO_PASS_THROUGH = {
+  application_sid: 'applicationSid',
+  async_amd_status_callback: 'asyncAmdStatusCallback',
+  async_amd_status_callback_method: 'asyncAmdStatusCallbackMethod',
+  byoc: 'byoc',
+  call_reason: 'callReason',
+  call_token: 'callToken',
+  caller_id: 'callerId',
+  client_notification_url: 'clientNotificationUrl',
+  fallback_method: 'fallbackMethod',
+  fallback_url: 'fallbackUrl',
+  machine_detection_silence_timeout: 'machineDetectionSilenceTimeout',
+  machine_detection_speech_end_threshold: 'machineDetectionSpeechEndThreshold',
+  machine_detection_speech_threshold: 'machineDetectionSpeechThreshold',
+  machine_detection_timeout: 'machineDetectionTimeout',
+  method: 'method',
+  record: 'record',
+  recording_channels: 'recordingChannels',
+  recording_configuration_id: 'recordingConfigurationId',
+  recording_status_callback: 'recordingStatusCallback',
+  recording_status_callback_event: 'recordingStatusCallbackEvent',
+  recording_status_callback_method: 'recordingStatusCallbackMethod',
+  recording_track: 'recordingTrack',
+  send_digits: 'sendDigits',
+  sip_auth_password: 'sipAuthPassword',
+  sip_auth_username: 'sipAuthUsername',
+  trim: 'trim',
+} as const satisfies Record<string, keyof CallListInstanceCreateOptions>;
+// Twilio parameters the service sets itself: status callbacks must reach this service, To is the schedule's.
+const SERVICE_OWNED_TWILIO_KEYS = ['to', 'status_callback', 'status_callback_event', 'status_callback_method'];
+
+// Writes refuse unknown keys; a dial ignores them, so schedules stored before keys were checked still dial.
+export type UnknownKeys = 'reject' | 'ignore';
+
+function twilioPassThrough(raw: Record<string, unknown>, unknownKeys: UnknownKeys): Partial<CallListInstanceCreateOptions> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(raw)) {
+    if (SERVICE_KEYS.includes(key)) continue;
+    const field = `provider_options.${key}`;
+    const owned = SERVICE_OWNED_TWILIO_KEYS.includes(key);
+    if (owned || !Object.hasOwn(TWILIO_PASS_THROUGH, key)) {
+      if (unknownKeys === 'ignore') continue;
+      if (owned) throw new InvalidProviderOptionsError(field, `${key} is set by the service and cannot be given`);
+      throw new InvalidProviderOptionsError(field, `unknown key ${key}: give one the service reads or a Twilio calls.create parameter in snake_case (see the README)`);
+    }
+    const scalar = (v: unknown) => typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v));
+    if (!(scalar(value) || (Array.isArray(value) && value.length > 0 && value.every((v) => typeof v === 'string')))) {
+      throw new InvalidProviderOptionsError(field, `${key} must be a string, number, boolean or list of strings`);
+    }
+    if (/(_url|_callback)$/.test(key)) httpUrl(String(value), field);
+    out[TWILIO_PASS_THROUGH[key as keyof typeof TWILIO_PASS_THROUGH]] = value;
+  }
+  return out as Partial<CallListInstanceCreateOptions>;
 }
 
 export class InvalidProviderOptionsError extends Error {
@@ -71,9 +136,10 @@ function httpUrl(value: string, field: string): string {
   return value;
 }
 
-// provider_options is a free object passed on to the provider; the keys the service itself acts on are
-// checked here, once when a schedule is written and again right before dialing (config may have changed).
-export function resolveProviderOptions(raw: Record<string, unknown>, config: Dialing): ResolvedProviderOptions {
+// provider_options holds the keys the service acts on and Twilio's further calls.create parameters; any
+// other key is refused. Checked here, once when a schedule is written and again right before dialing
+// (config may have changed).
+export function resolveProviderOptions(raw: Record<string, unknown>, config: Dialing, unknownKeys: UnknownKeys = 'reject'): ResolvedProviderOptions {
   const provider = (raw.provider ?? config.callProvider) as CallProviderName;
   if (!CALL_PROVIDERS.includes(provider)) {
     throw new InvalidProviderOptionsError('provider_options.provider', `provider must be one of ${CALL_PROVIDERS.join(', ')}`);
@@ -115,6 +181,10 @@ export function resolveProviderOptions(raw: Record<string, unknown>, config: Dia
   const mode = (raw.mode ?? 'DIRECT') as BackendMode;
   if (!BACKEND_MODES.includes(mode)) throw new InvalidProviderOptionsError('provider_options.mode', `mode must be one of ${BACKEND_MODES.join(', ')}`);
   if (raw.payload !== undefined && !isPlainObject(raw.payload)) throw new InvalidProviderOptionsError('provider_options.payload', 'payload must be an object');
+  const twilio = twilioPassThrough(raw, unknownKeys);
+  if (twilio.applicationSid !== undefined && (url !== null || twiml !== null || say !== null)) {
+    throw new InvalidProviderOptionsError('provider_options.application_sid', 'give application_sid or url, twiml or say, not both');
+  }
   if (provider === 'agent_backend' && backendBaseUrl === null && !config.agentBackend.defaultBaseUrl) {
     throw new InvalidProviderOptionsError('provider_options.backend_base_url', 'no backend: set DEFAULT_BACKEND_BASE_URL or give an allow-listed backend_base_url');
   }
@@ -135,6 +205,7 @@ export function resolveProviderOptions(raw: Record<string, unknown>, config: Dia
     agentType: str(raw, 'agent_type', 64),
     conversationId: str(raw, 'conversation_id', 128),
     payload: isPlainObject(raw.payload) ? raw.payload : {},
+    twilio,
     raw,
   };
 }

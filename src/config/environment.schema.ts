@@ -28,6 +28,8 @@ const toBool = ({ value }: { value: unknown }) =>
 function IntSetting(min: number, max?: number): PropertyDecorator {
   return applyDecorators(Transform(toInt), IsInt(), Min(min), ...(max === undefined ? [] : [Max(max)]));
 }
+// Hosts, then an optional /database and ?options; the host list may hold commas (a replica set).
+export const MONGODB_URL_PATTERN = /^mongodb(\+srv)?:\/\/[^/?#]+(\/[^?#]*)?(\?[^#]*)?$/;
 const emptyToUndefined = ({ value }: { value: unknown }) => (value === '' ? undefined : value);
 
 // Every variable the service reads. process.env is read in exactly one place (loadConfig).
@@ -42,6 +44,18 @@ export class EnvironmentVariables {
   @IsOptional()
   @Matches(/^mongodb(\+srv)?:\/\/.+/, { message: 'MONGODB_URI must be a mongodb:// or mongodb+srv:// connection string' })
   MONGODB_URI?: string;
+
+  // Seed 004's names (the original Schedule Module): MONGODB_URL plus DATABASE_NAME mean MONGODB_URI
+  // with that database; loadConfig resolves them and refuses a conflict with MONGODB_URI.
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @Matches(MONGODB_URL_PATTERN, { message: 'MONGODB_URL must be a mongodb:// or mongodb+srv:// connection string' })
+  MONGODB_URL?: string;
+
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @Matches(/^[^/\\. "$*<>:|?]{1,63}$/, { message: 'DATABASE_NAME must be a MongoDB database name: 1-63 characters, none of / \\ . space " $ * < > : | ?' })
+  DATABASE_NAME?: string;
 
   @IsString()
   @MinLength(1)
@@ -80,6 +94,12 @@ export class EnvironmentVariables {
   @IsOptional()
   @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] })
   PUBLIC_BASE_URL?: string;
+
+  // Seed 004's name for the full status callback URL (PUBLIC_BASE_URL + /webhook/call-status).
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] }, { message: 'TWILIO_WEBHOOK_URL must be an absolute http(s) URL' })
+  TWILIO_WEBHOOK_URL?: string;
 
   @IsIn(CALL_PROVIDERS)
   CALL_PROVIDER: CallProviderName = 'simulated';

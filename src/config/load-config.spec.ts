@@ -66,4 +66,40 @@ describe('loadConfig', () => {
   it('rejects a MONGODB_URI that is not a mongodb URL', () => {
     expect(() => loadConfig({ JWT_SECRET: SECRET, MONGODB_URI: 'postgres://x' })).toThrow(/MONGODB_URI/);
   });
+  describe("seed 004's variable names", () => {
+    const problemsOf = (env: Record<string, string>) => {
+      try {
+        loadConfig({ JWT_SECRET: SECRET, ...env });
+      } catch (e) {
+        return (e as ConfigValidationError).problems;
+      }
+      throw new Error('expected a ConfigValidationError');
+    };
+
+    it('reads MONGODB_URL plus DATABASE_NAME as MONGODB_URI with that database, options kept', () => {
+      expect(loadConfig({ JWT_SECRET: SECRET, MONGODB_URL: 'mongodb://localhost:27017', DATABASE_NAME: 'polaris_db' }).mongodbUri).toBe('mongodb://localhost:27017/polaris_db');
+      expect(loadConfig({ JWT_SECRET: SECRET, MONGODB_URL: 'mongodb://u:p@a:1,b:2/?replicaSet=rs0', DATABASE_NAME: 'polaris_db' }).mongodbUri).toBe('mongodb://u:p@a:1,b:2/polaris_db?replicaSet=rs0');
+      expect(loadConfig({ JWT_SECRET: SECRET, MONGODB_URL: 'mongodb+srv://cluster.example.com/app' }).mongodbUri).toBe('mongodb+srv://cluster.example.com/app');
+    });
+
+    it('accepts an alias that agrees with MONGODB_URI, and refuses one that does not', () => {
+      const same = { MONGODB_URI: 'mongodb://localhost:27017/polaris_db', MONGODB_URL: 'mongodb://localhost:27017', DATABASE_NAME: 'polaris_db' };
+      expect(loadConfig({ JWT_SECRET: SECRET, ...same }).mongodbUri).toBe('mongodb://localhost:27017/polaris_db');
+      expect(problemsOf({ ...same, DATABASE_NAME: 'other_db' })).toEqual([{ variable: 'MONGODB_URL', issue: expect.stringMatching(/MONGODB_URL .*MONGODB_URI .*set only one/) }]);
+      expect(problemsOf({ MONGODB_URL: 'mongodb://localhost:27017/a', DATABASE_NAME: 'b' })).toEqual([{ variable: 'DATABASE_NAME', issue: expect.stringContaining("differs from the database in MONGODB_URL's path") }]);
+      expect(problemsOf({ MONGODB_URI: 'mongodb://localhost:27017/x', DATABASE_NAME: 'polaris_db' })).toEqual([{ variable: 'DATABASE_NAME', issue: expect.stringContaining('only with MONGODB_URL') }]);
+      expect(problemsOf({ MONGODB_URL: 'postgres://x', DATABASE_NAME: 'a.b' }).map((p) => p.variable).sort()).toEqual(['DATABASE_NAME', 'MONGODB_URL']);
+    });
+
+    it('reads TWILIO_WEBHOOK_URL, the full status callback URL, as the base the callback routes sit under', () => {
+      expect(loadConfig({ JWT_SECRET: SECRET, TWILIO_WEBHOOK_URL: 'https://your-domain/webhook/call-status' }).publicBaseUrl).toBe('https://your-domain');
+      expect(loadConfig({ JWT_SECRET: SECRET, TWILIO_WEBHOOK_URL: 'https://example.com/calls/webhook/call-status/' }).publicBaseUrl).toBe('https://example.com/calls');
+      expect(loadConfig({ JWT_SECRET: SECRET, PUBLIC_BASE_URL: 'https://your-domain/', TWILIO_WEBHOOK_URL: 'https://your-domain/webhook/call-status' }).publicBaseUrl).toBe('https://your-domain');
+      expect(problemsOf({ PUBLIC_BASE_URL: 'https://a.example.com', TWILIO_WEBHOOK_URL: 'https://b.example.com/webhook/call-status' })).toEqual([
+        { variable: 'TWILIO_WEBHOOK_URL', issue: 'TWILIO_WEBHOOK_URL implies PUBLIC_BASE_URL=https://b.example.com, which conflicts with PUBLIC_BASE_URL=https://a.example.com; set only one of them' },
+      ]);
+      expect(problemsOf({ TWILIO_WEBHOOK_URL: 'https://your-domain/twilio/status' })).toEqual([{ variable: 'TWILIO_WEBHOOK_URL', issue: expect.stringContaining('must end with /webhook/call-status') }]);
+      expect(problemsOf({ TWILIO_WEBHOOK_URL: 'not a url' }).map((p) => p.variable)).toEqual(['TWILIO_WEBHOOK_URL']);
+    });
+  });
 });

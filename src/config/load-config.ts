@@ -2,7 +2,8 @@ import { plainToInstance } from 'class-transformer';
 import { validateSync, ValidationError } from 'class-validator';
 import { createHash } from 'node:crypto';
 import { AppConfigValues } from './app-config';
-import { EnvironmentVariables } from './environment.schema';
+import { STATUS_CALLBACK_PATH } from '../calls/webhook-paths';
+import { EnvironmentVariables, MONGODB_URL_PATTERN } from './environment.schema';
 
 export class ConfigValidationError extends Error {
   constructor(readonly problems: { variable: string; issue: string }[]) {
@@ -28,6 +29,55 @@ function callingHours(value: string): { start: string; end: string } {
   return { start, end };
 }
 
+type Problem = { variable: string; issue: string };
+const trimSlashes = (url: string) => url.replace(/\/+$/, '');
+
+// MONGODB_URL (+ DATABASE_NAME): the URI with that database in its path, options kept.
+function mongodbUriFromAlias(url: string, database: string | undefined): { uri: string } | Problem {
+  const [, , path = '', options = ''] = MONGODB_URL_PATTERN.exec(url)!;
+  const inUrl = decodeURIComponent(path.replace(/^\//, ''));
+  if (database !== undefined && inUrl !== '' && inUrl !== database) {
+    return { variable: 'DATABASE_NAME', issue: `DATABASE_NAME (${database}) differs from the database in MONGODB_URL's path (${inUrl}); give it in one place` };
+  }
+  const hosts = url.slice(0, url.length - path.length - options.length);
+  return { uri: `${hosts}/${encodeURIComponent(database ?? inUrl)}${options}` };
+}
+
+// TWILIO_WEBHOOK_URL is the whole status callback URL; what the service needs is the base it sits under.
+function baseUrlFromWebhookAlias(webhookUrl: string): { base: string } | Problem {
+  const url = new URL(webhookUrl);
+  const path = trimSlashes(url.pathname);
+  if (!path.endsWith(STATUS_CALLBACK_PATH) || url.search !== '' || url.hash !== '') {
+    return { variable: 'TWILIO_WEBHOOK_URL', issue: `TWILIO_WEBHOOK_URL must end with ${STATUS_CALLBACK_PATH} (the route that receives status callbacks), without a query; or set PUBLIC_BASE_URL instead` };
+  }
+  return { base: `${url.origin}${path.slice(0, -STATUS_CALLBACK_PATH.length)}` };
+}
+
+// Seed 004's variable names, accepted next to ours; an alias that disagrees with the variable it stands
+// for is refused rather than silently overridden. URIs are not echoed: they may carry credentials.
+function resolveAliases(parsed: EnvironmentVariables, invalid: Set<string>): { mongodbUri?: string; publicBaseUrl?: string; problems: Problem[] } {
+  const problems: Problem[] = [];
+  let mongodbUri = parsed.MONGODB_URI;
+  if (parsed.MONGODB_URL !== undefined && !invalid.has('MONGODB_URL') && !invalid.has('DATABASE_NAME')) {
+    const alias = mongodbUriFromAlias(parsed.MONGODB_URL, parsed.DATABASE_NAME);
+    if (!('uri' in alias)) problems.push(alias);
+    else if (mongodbUri !== undefined && mongodbUri !== alias.uri) {
+      problems.push({ variable: 'MONGODB_URL', issue: 'MONGODB_URL (with DATABASE_NAME) and MONGODB_URI name different connections; set only one of them' });
+    } else mongodbUri = alias.uri;
+  } else if (parsed.DATABASE_NAME !== undefined && parsed.MONGODB_URL === undefined) {
+    problems.push({ variable: 'DATABASE_NAME', issue: "DATABASE_NAME is read only with MONGODB_URL; with MONGODB_URI, put the database in the URI's path" });
+  }
+  let publicBaseUrl = parsed.PUBLIC_BASE_URL === undefined ? undefined : trimSlashes(parsed.PUBLIC_BASE_URL);
+  if (parsed.TWILIO_WEBHOOK_URL !== undefined && !invalid.has('TWILIO_WEBHOOK_URL')) {
+    const alias = baseUrlFromWebhookAlias(parsed.TWILIO_WEBHOOK_URL);
+    if (!('base' in alias)) problems.push(alias);
+    else if (publicBaseUrl !== undefined && publicBaseUrl !== alias.base) {
+      problems.push({ variable: 'TWILIO_WEBHOOK_URL', issue: `TWILIO_WEBHOOK_URL implies PUBLIC_BASE_URL=${alias.base}, which conflicts with PUBLIC_BASE_URL=${publicBaseUrl}; set only one of them` });
+    } else publicBaseUrl = alias.base;
+  }
+  return { mongodbUri, publicBaseUrl, problems };
+}
+
 export function loadConfig(env: Record<string, string | undefined>): AppConfigValues {
   const relevant: Record<string, string> = {};
   for (const [key, value] of Object.entries(env)) {
@@ -35,13 +85,15 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfigVa
   }
   const parsed = plainToInstance(EnvironmentVariables, relevant, { exposeDefaultValues: true });
   const errors = validateSync(parsed, { whitelist: false, forbidUnknownValues: false });
-  if (errors.length > 0) throw new ConfigValidationError(flatten(errors));
+  const aliases = resolveAliases(parsed, new Set(errors.map((e) => e.property)));
+  const problems = [...flatten(errors), ...aliases.problems];
+  if (problems.length > 0) throw new ConfigValidationError(problems);
 
   const port = parsed.PORT;
   return {
     nodeEnv: parsed.NODE_ENV as AppConfigValues['nodeEnv'],
     port,
-    mongodbUri: parsed.MONGODB_URI,
+    mongodbUri: aliases.mongodbUri,
     embeddedDb: { dir: parsed.EMBEDDED_DB_DIR, engine: parsed.EMBEDDED_DB_ENGINE, ferretdbPostgresqlUrl: parsed.FERRETDB_POSTGRESQL_URL },
     jwt: {
       secret: parsed.JWT_SECRET,
@@ -49,7 +101,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfigVa
       audience: parsed.JWT_AUDIENCE,
       publicKey: parsed.JWT_PUBLIC_KEY?.replace(/\\n/g, '\n'),
     },
-    publicBaseUrl: (parsed.PUBLIC_BASE_URL ?? `http://localhost:${port}`).replace(/\/+$/, ''),
+    publicBaseUrl: aliases.publicBaseUrl ?? `http://localhost:${port}`,
     callProvider: parsed.CALL_PROVIDER,
     twilio: {
       accountSid: parsed.TWILIO_ACCOUNT_SID,

@@ -58,7 +58,7 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     .setTitle('Call Scheduler API')
     .setDescription(
       'Schedules outbound phone calls on time, exactly once. Every route except webhooks, health, metrics and the job-admin sign-in needs ' +
-        '`Authorization: Bearer <JWT>` (HS256 with JWT_SECRET, or RS256 with JWT_PUBLIC_KEY; claims: sub, exp, optional tenant_id, roles). ' +
+        '`Authorization: Bearer <JWT>` (HS256 with JWT_SECRET, or RS256 with JWT_PUBLIC_KEY; claims: sub, exp, optional tenant_id, roles, user_profile_id, agent_instance_ids). ' +
         'Errors share one body (ErrorBodySchema); `error_id` is the request id also returned in X-Request-Id.',
     )
     .setVersion('1.0')

@@ -25,7 +25,7 @@ export class CallInstructionsService {
     const schedule = log.schedule_id ? await this.schedules.findById(log.schedule_id) : null;
     let say = null;
     try {
-      say = resolveProviderOptions(schedule?.provider_options ?? {}, this.config).say;
+      say = resolveProviderOptions(schedule?.provider_options ?? {}, this.config, 'ignore').say;
     } catch {
       // options that no longer validate still get a spoken message below
     }

@@ -14,7 +14,7 @@ import { DispatchTrigger } from './dispatch/dispatch-trigger';
 import { CreateScheduleDto } from './dto/create-schedule.dto';
 import { IdempotencyKeyRepository } from './idempotency-key.repository';
 import { scheduleChanged } from './schedule-changed';
-import { buildDefinition, definitionContextFor, newScheduleFields, ScheduleDefinition } from './schedule-definition';
+import { buildDefinition, definitionContextFor, newScheduleFields, ScheduleDefinition, withAgentInstance } from './schedule-definition';
 import { ScheduleEventRepository } from './schedule-event.repository';
 import { IdempotencyKeyConflictException } from './schedule.exceptions';
 import { ScheduleRepository } from './schedule.repository';
@@ -92,7 +92,7 @@ export class ScheduleBulkService {
     for (let index = 0; index < items.length; index++) {
       try {
         const dto = await this.validate(items[index]);
-        const definition = buildDefinition(dto, context);
+        const definition = withAgentInstance(principal, buildDefinition(dto, context));
         valid.push({ index, id: idempotencyKey ? derivedId(principal.tenantId, idempotencyKey, index) : this.schedules.newId(), definition });
       } catch (error) {
         if (!(error instanceof AppException)) throw error;

@@ -1,3 +1,4 @@
+import { agentInstanceFor, Principal } from '../auth/principal';
 import { InvalidProviderOptionsError, resolveProviderOptions } from '../calls/provider-options';
 import { ErrorCode } from '../common/errors/error-codes';
 import { AppConfig } from '../config/app-config';
@@ -184,6 +185,11 @@ export function buildDefinition(
     callee_timezone: input.callee_timezone ?? null,
     calling_window: input.calling_window ? toCallingWindow(input.calling_window) : null,
   };
+}
+
+// The definition as this principal may write it: a token scoped to agent instances writes only theirs.
+export function withAgentInstance(principal: Principal, definition: ScheduleDefinition): ScheduleDefinition {
+  return { ...definition, agent_instance_id: agentInstanceFor(principal, definition.agent_instance_id) };
 }
 
 // A new API schedule as stored: its definition, its owner, and the state before its first occurrence.

@@ -30,7 +30,9 @@ export class ScheduleController {
     private readonly bulk: ScheduleBulkService,
   ) {}
 
+  // 200, not 201: the original Schedule Module's clients assert it. A replay is told apart by its header.
   @Post()
+  @HttpCode(200)
   async create(
     @CurrentPrincipal() principal: Principal,
     @Body() dto: CreateScheduleDto,
@@ -38,7 +40,6 @@ export class ScheduleController {
     @Res({ passthrough: true }) res: Response,
   ) {
     const { schedule, replayed } = await this.service.create(principal, dto, idempotencyKeyOf(rawKey));
-    res.status(replayed ? 200 : 201);
     if (replayed) res.setHeader('Idempotent-Replayed', 'true');
     return {
       status: 'success',

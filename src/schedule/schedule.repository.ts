@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { Model, Types } from 'mongoose';
-import { TenantScope } from '../auth/principal';
+import { scopeFilter, TenantScope } from '../auth/principal';
 import { isDuplicateKeyError, toObjectId, op } from '../common/mongo/mongo-query';
 import { findPageWithin } from '../common/mongo/query-time-limit';
 import { duplicatesOnly, writeErrorsOf } from '../common/mongo/write-errors';
@@ -35,10 +35,6 @@ function toSchedule(doc: LeanSchedule): Schedule {
     campaign_id: fields.campaign_id ?? null,
     campaign_contact_id: fields.campaign_contact_id ?? null,
   };
-}
-
-function tenantFilter(scope: TenantScope): Record<string, unknown> {
-  return scope.isAdmin ? {} : { tenant_id: scope.tenantId };
 }
 
 @Injectable()
@@ -92,6 +88,7 @@ export class ScheduleRepository {
           _id: new Types.ObjectId(s.id),
           schedule_id: s.id,
           tenant_id: s.tenant_id,
+          agent_instance_id: s.agent_instance_id,
           job_id: s.job_id,
           next_execution: s.next_execution,
           status: s.status,
@@ -116,12 +113,12 @@ export class ScheduleRepository {
   async findForTenant(id: string, scope: TenantScope): Promise<Schedule | null> {
     const _id = toObjectId(id);
     if (!_id) return null;
-    const doc = await this.schedules.findOne({ _id, deleted_at: null, ...tenantFilter(scope) }).lean<LeanSchedule>();
+    const doc = await this.schedules.findOne({ _id, deleted_at: null, ...scopeFilter(scope) }).lean<LeanSchedule>();
     return doc ? toSchedule(doc) : null;
   }
 
   async listForTenant(scope: TenantScope, filter: ScheduleListFilter, limit: number, offset: number): Promise<{ items: Schedule[]; total: number }> {
-    const query: Record<string, unknown> = { deleted_at: null, ...tenantFilter(scope) };
+    const query: Record<string, unknown> = { deleted_at: null, ...scopeFilter(scope) };
     if (filter.status) query.status = filter.status;
     if (filter.phone) query.phone = filter.phone;
     if (filter.from || filter.to) {
@@ -198,12 +195,19 @@ export class ScheduleRepository {
         await this.active.deleteOne({ _id });
         continue;
       }
-      if (mirror && mirror.status === stored.status && (mirror.next_execution?.getTime() ?? null) === (stored.next_execution?.getTime() ?? null)) return;
+      if (
+        mirror &&
+        mirror.status === stored.status &&
+        (mirror.next_execution?.getTime() ?? null) === (stored.next_execution?.getTime() ?? null) &&
+        (mirror.agent_instance_id ?? null) === (stored.agent_instance_id ?? null)
+      ) {
+        return;
+      }
       try {
         await this.active.updateOne(
           { _id },
           {
-            $set: { schedule_id: schedule.id, tenant_id: stored.tenant_id, next_execution: stored.next_execution, status: stored.status, last_updated: now, job_id: null },
+            $set: { schedule_id: schedule.id, tenant_id: stored.tenant_id, agent_instance_id: stored.agent_instance_id ?? null, next_execution: stored.next_execution, status: stored.status, last_updated: now, job_id: null },
             $setOnInsert: { created_at: now },
           },
           { upsert: true },
@@ -215,7 +219,7 @@ export class ScheduleRepository {
   }
 
   async listActive(scope: TenantScope, limit: number, offset: number): Promise<{ items: ActiveScheduleRecord[]; total: number }> {
-    const query = tenantFilter(scope);
+    const query = scopeFilter(scope);
     const [docs, total] = await findPageWithin<ActiveScheduleDoc, ActiveScheduleDoc & { _id: unknown }>(
       this.active,
       query,

@@ -10,7 +10,7 @@ import { CreateScheduleDto } from './dto/create-schedule.dto';
 import { ListSchedulesQuery } from './dto/list-schedules.query';
 import { UpdateScheduleDto } from './dto/update-schedule.dto';
 import { IdempotencyKeyRepository } from './idempotency-key.repository';
-import { buildDefinition, definitionContextFor, mergeForUpdate, newScheduleFields } from './schedule-definition';
+import { buildDefinition, definitionContextFor, mergeForUpdate, newScheduleFields, withAgentInstance } from './schedule-definition';
 import { ScheduleEventRepository } from './schedule-event.repository';
 import { DispatchTrigger } from './dispatch/dispatch-trigger';
 import { LATEST_EVENTS_LIMIT } from './schedule.constants';
@@ -67,7 +67,7 @@ export class ScheduleService {
 
   async create(principal: Principal, dto: CreateScheduleDto, idempotencyKey?: string): Promise<{ schedule: Schedule; replayed: boolean }> {
     const now = this.clock.now();
-    const definition = buildDefinition(dto, this.definitionContext(now));
+    const definition = withAgentInstance(principal, buildDefinition(dto, this.definitionContext(now)));
     const id = this.schedules.newId();
 
     if (idempotencyKey) {
@@ -131,11 +131,14 @@ export class ScheduleService {
     const current = await this.load(scopeOf(principal), id);
     if (!EDITABLE.includes(current.status)) throw new IllegalScheduleTransitionException('update', current.status);
     const now = this.clock.now();
-    const definition = buildDefinition(mergeForUpdate(current, dto), {
-      ...this.definitionContext(now),
-      previous: current,
-      occurrencesUsed: current.occurrence_count,
-    });
+    const definition = withAgentInstance(
+      principal,
+      buildDefinition(mergeForUpdate(current, dto), {
+        ...this.definitionContext(now),
+        previous: current,
+        occurrencesUsed: current.occurrence_count,
+      }),
+    );
     const updated = await this.schedules.updateIfVersion(id, current.version, EDITABLE, { ...definition, last_updated: now });
     if (!updated) throw await this.conflictFor(principal, id, 'update');
     await this.schedules.syncActive(updated, now);

@@ -108,6 +108,7 @@ export interface OccurrenceClaim {
 export interface ActiveScheduleRecord {
   schedule_id: string;
   tenant_id: string;
+  agent_instance_id?: string | null;
   job_id: string | null;
   next_execution: Date | null;
   status: ScheduleStatus;

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { Model, Types } from 'mongoose';
-import { TenantScope } from '../auth/principal';
+import { scopeFilter, TenantScope } from '../auth/principal';
 import { toObjectId, op } from '../common/mongo/mongo-query';
 import { WriteGate, WriteGateDoc } from '../common/mongo/write-gate';
 import { findPageWithin, QueryTimeLimit, withinTimeLimit } from '../common/mongo/query-time-limit';
@@ -48,7 +48,7 @@ export interface CallOutcomeRow {
 }
 
 function trackingQuery(scope: TenantScope, filter: CallLogFilter): Record<string, unknown> {
-  const query: Record<string, unknown> = scope.isAdmin ? {} : { tenant_id: scope.tenantId };
+  const query: Record<string, unknown> = scopeFilter(scope);
   if (filter.status) query.status = filter.status;
   if (filter.user_profile_id) query.user_profile_id = filter.user_profile_id;
   if (filter.schedule_id) query.schedule_id = filter.schedule_id;

@@ -82,7 +82,7 @@ export class FakeTwilioServer extends LocalHttpServer {
     const step = this.script.shift();
     if (step?.kind === 'status') return this.json(res, step.status, { code: step.code, message: step.message, more_info: `https://www.twilio.com/docs/errors/${step.code}`, status: step.status });
     const missing = REQUIRED.filter((k) => typeof params[k] !== 'string' || params[k] === '');
-    if (missing.length > 0 || (!params.Url && !params.Twiml)) {
+    if (missing.length > 0 || (!params.Url && !params.Twiml && !params.ApplicationSid)) {
       return this.json(res, 400, { code: 21205, message: `Missing ${missing.join(', ') || 'Url or Twiml'}`, status: 400 });
     }
     const call: FakeCall = { sid: `CA${randomBytes(16).toString('hex')}`, to: String(params.To), from: String(params.From), status: 'queued', duration: null, dateCreated: new Date() };

@@ -61,13 +61,16 @@ export class TwilioCallProvider extends CallProvider implements OnModuleInit {
     }
     const base = this.config.publicBaseUrl;
     const logId = encodeURIComponent(request.callLogId);
-    const instructions = o.twiml !== null ? { twiml: o.twiml } : { url: o.url ?? this.config.twilio.defaultTwimlUrl ?? `${base}${TWIML_PATH}/${logId}`, method: 'POST' };
+    const instructions =
+      o.twilio.applicationSid !== undefined ? {} : o.twiml !== null ? { twiml: o.twiml } : { url: o.url ?? this.config.twilio.defaultTwimlUrl ?? `${base}${TWIML_PATH}/${logId}`, method: 'POST' };
     const timeLimit = o.timeLimit ?? (this.config.twilio.timeLimitSeconds || null);
     try {
       const call = await this.twilio().calls.create({
         to: request.phone,
         from,
         ...instructions,
+        // Validated pass-through parameters; they cannot name To or the status callback (refused on write).
+        ...o.twilio,
         // The log id in the callback URL lets a callback find its log even before the CallSid is saved.
         statusCallback: `${base}${STATUS_CALLBACK_PATH}?call_log_id=${logId}`,
         statusCallbackEvent: STATUS_EVENTS,

@@ -12,6 +12,7 @@ export const ERROR_CODES = {
   AUTH_003: { status: 401, message: 'Token expired' },
   AUTH_004: { status: 401, message: 'Token has no expiry' },
   AUTH_005: { status: 403, message: 'Insufficient role' },
+  AUTH_006: { status: 403, message: 'Agent instance not allowed for this token' },
 
   SCHEDULE_001: { status: 400, message: 'Invalid phone number' },
   SCHEDULE_002: { status: 400, message: 'Unknown timezone' },

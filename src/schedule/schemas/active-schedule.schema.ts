@@ -5,6 +5,8 @@ import { HydratedDocument } from 'mongoose';
 export class ActiveScheduleDoc {
   @Prop({ required: true }) schedule_id: string;
   @Prop({ required: true }) tenant_id: string;
+  // Copied from the schedule so that a token scoped to agent instances lists only theirs.
+  @Prop({ type: String, default: null }) agent_instance_id: string | null;
   @Prop({ type: String, default: null }) job_id: string | null;
   @Prop({ type: Date, default: null }) next_execution: Date | null;
   @Prop({ required: true }) status: string;

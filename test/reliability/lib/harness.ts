@@ -218,7 +218,7 @@ export async function createOccurrences(cluster: Cluster, token: string, specs: 
           json: { phone: spec.phone, scheduled_time: scheduledTime.toISOString(), description: 'reliability', misfire_policy: spec.misfirePolicy ?? 'skip' },
           headers: { 'idempotency-key': `rel-${spec.phone.slice(1)}-${scheduledTime.getTime()}` },
         });
-        if (res.status === 201 || res.status === 200) return { ...spec, scheduledTime, id: res.json.schedule_id as string };
+        if (res.status === 200) return { ...spec, scheduledTime, id: res.json.schedule_id as string };
         if (attempt >= 5) throw new Error(`create failed: ${res.status} ${res.text.slice(0, 300)}`);
       } catch (error) {
         // The instance may be down (a kill); the Idempotency-Key makes the retry safe.

@@ -141,7 +141,7 @@ export const time: Scenario = {
         ];
         for (const req of requests) {
           const res = await call(cluster.services[0].url, 'POST', '/schedule/', { token, json: req.body });
-          got[req.key] = res.status === 201 ? `${res.json.next_execution} ${res.json.repeat_config?.compiled_cron ?? ''}`.trim() : `HTTP ${res.status} ${res.json?.error_code ?? ''}`;
+          got[req.key] = res.status === 200 ? `${res.json.next_execution} ${res.json.repeat_config?.compiled_cron ?? ''}`.trim() : `HTTP ${res.status} ${res.json?.error_code ?? ''}`;
         }
         answers.push(got);
       } finally {
