@@ -4,7 +4,7 @@ import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsInt, IsISO8601, IsObject, 
 import { CallingWindowDto } from '../../calling-rules/dto/calling-window.dto';
 import { PageQuery } from '../../common/dto/page.query';
 import { IsIanaTimezone } from '../../common/validation/is-iana-timezone.decorator';
-import { CAMPAIGN_STATUSES, CampaignStatus, CONTACT_STATUSES, ContactStatus } from '../campaign.types';
+import { CAMPAIGN_STATUSES, CampaignStatus, CONTACT_STATUSES, ContactStatus, DUE_DATE_MATCHES, DueDateMatch } from '../campaign.types';
 
 const C = { context: { errorCode: 'CAMPAIGN_003' } };
 export const RETRY_ON_INPUT = ['busy', 'no_answer', 'no-answer', 'failed'] as const;
@@ -93,6 +93,16 @@ export class CreateCampaignDto {
   @Min(0, C)
   @Max(366, C)
   call_days_before?: number;
+
+  @IsOptional()
+  @IsIn(DUE_DATE_MATCHES, C)
+  due_date_match?: DueDateMatch;
+
+  @IsOptional()
+  @IsString(C)
+  @MinLength(1, C)
+  @MaxLength(64, C)
+  required_contact_status?: string;
 }
 
 export class UpdateCampaignDto extends PartialType(CreateCampaignDto) {}
