@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { DateTime } from 'luxon';
 import { CurrentPrincipal } from '../auth/auth.decorators';
 import { Principal } from '../auth/principal';
+import { SchedulerRequestException } from '../scheduler-config/scheduler-config.exceptions';
 import { SchedulerConfigService, ScheduledCall } from '../scheduler-config/scheduler-config.service';
 import { BatchReason, SchedulerConfig } from '../scheduler-config/scheduler-config.types';
 import { CreateScheduledCallDto, PendingCustomersQuery, RenewalCleanupQuery, RenewalConfigDto, RenewalReason, ScheduledCallsQuery, TriggerNowRenewalQuery } from './dto/renewals.dto';
@@ -11,6 +12,16 @@ import { CreateScheduledCallDto, PendingCustomersQuery, RenewalCleanupQuery, Ren
 const SEED_DAYS_BEFORE_EXPIRY = 30;
 const toCoreReason = (r: RenewalReason): BatchReason => (r === 'expiring_policy' ? 'due_date' : r);
 const toSeedReason = (r: BatchReason): RenewalReason => (r === 'due_date' ? 'expiring_policy' : r);
+
+// Errors name the seed's field: its customer is the core's contact.
+async function inSeedTerms<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof SchedulerRequestException && error.details.field === 'contact_id') throw new SchedulerRequestException(error.code, 'customer_id', error.details.issue.replace('contact', 'customer'));
+    throw error;
+  }
+}
 
 function configView(c: SchedulerConfig) {
   return {
@@ -104,14 +115,16 @@ export class RenewalsCompatController {
   @HttpCode(200)
   async createScheduledCall(@CurrentPrincipal() principal: Principal, @Body() dto: CreateScheduledCallDto) {
     const config = await this.scheduler.get(principal.tenantId);
-    const call = await this.scheduler.scheduleCall(principal.tenantId, {
-      contact_id: dto.customer_id,
-      day: dto.scheduled_date,
-      time: dto.scheduled_time,
-      reason: toCoreReason(dto.reason ?? 'manual'),
-      priority: dto.priority,
-      notes: dto.notes,
-    });
+    const call = await inSeedTerms(() =>
+      this.scheduler.scheduleCall(principal.tenantId, {
+        contact_id: dto.customer_id,
+        day: dto.scheduled_date,
+        time: dto.scheduled_time,
+        reason: toCoreReason(dto.reason ?? 'manual'),
+        priority: dto.priority,
+        notes: dto.notes,
+      }),
+    );
     return scheduledCallView(call, config.timezone);
   }
 
