@@ -62,7 +62,7 @@ describe('daily batch: default arming, cron schedule, exact due day, contact sta
     }, 30_000, 200);
     const stats = (await http().get('/scheduler/stats').set(auth).expect(200)).body;
     expect(stats).toMatchObject({ today: '2030-03-05', scheduled_today: 1, total_pending: expect.any(Number), next_run_at: '2030-03-06T10:00:00.000Z' });
-  });
+  }, 180_000);
 
   it('a restarted service arms the job of a tenant whose due-date campaign runs but has no job', async () => {
     clock.set(new Date('2030-03-05T13:00:00Z'));
@@ -72,7 +72,7 @@ describe('daily batch: default arming, cron schedule, exact due day, contact sta
     await t.get<SchedulerJobs>(SchedulerJobs).onApplicationBootstrap();
     const job = await dailyJob('restart-tenant');
     expect(clockTimeOf(job!.nextRunAt as Date).toISOString()).toMatch(/^2030-03-06T(09:59:5\d|10:00:0\d)/);
-  });
+  }, 180_000);
 
   it('runs on a cron expression in the tenant timezone (weekdays at 9, or twice a day); a bad one is refused whole', async () => {
     const auth = bearer(tokenFor('cron-tenant'));
@@ -109,7 +109,7 @@ describe('daily batch: default arming, cron schedule, exact due day, contact sta
     const back = await http().put('/scheduler/config').set(auth).send({ cron_schedule: null }).expect(200);
     expect(back.body.config.cron_schedule).toBeNull();
     expect((await http().get('/scheduler/stats').set(auth).expect(200)).body.next_run_at).toBe(DateTime.fromISO('2030-03-09T10:00', { zone: 'America/New_York' }).toUTC().toISO());
-  });
+  }, 180_000);
 
   it('due-date mode "exactly" selects only contacts due in exactly N days', async () => {
     clock.set(new Date('2030-03-12T13:00:00Z'));
@@ -136,7 +136,7 @@ describe('daily batch: default arming, cron schedule, exact due day, contact sta
     expect(bad.body).toMatchObject({ status: 'error', error_code: 'CAMPAIGN_003', details: { field: 'due_date_match' } });
     expect((await http().post('/campaigns').set(auth).send({ name: 'x', due_date_match: 'exactly' }).expect(400)).body).toMatchObject({ error_code: 'CAMPAIGN_003', details: { field: 'due_date_match' } });
     expect((await http().get('/campaigns').query({ limit: 100 }).set(auth).expect(200)).body.total).toBe(2);
-  });
+  }, 180_000);
 
   it('a campaign requiring a contact status releases only contacts that carry it (seed 002: CONFIRMED appointments, 1 day before)', async () => {
     clock.set(new Date('2030-03-13T13:00:00Z'));
@@ -160,7 +160,7 @@ describe('daily batch: default arming, cron schedule, exact due day, contact sta
     const rejected = await http().post(`/campaigns/${id}/contacts`).set(auth).set('content-type', 'application/json').send(longStatus).expect(200);
     expect(rejected.body).toMatchObject({ accepted: 0 });
     expect((await http().get('/campaigns').query({ limit: 100 }).set(auth).expect(200)).body.total).toBe(1);
-  });
+  }, 180_000);
 
   it('trigger-now honours days and max_calls', async () => {
     clock.set(new Date('2030-03-14T13:00:00Z'));
@@ -181,5 +181,5 @@ describe('daily batch: default arming, cron schedule, exact due day, contact sta
     expect(await dials([phones[3]])).toBe(0);
     expect((await http().post('/scheduler/trigger-now').set(auth).expect(200)).body.queued_count).toBe(0);
     clock.advance(DAY);
-  });
+  }, 180_000);
 });

@@ -175,8 +175,10 @@ export class CampaignService {
     if (dto.call_days_before !== undefined) next.call_days_before = dto.call_days_before;
     if (dto.due_date_match !== undefined) next.due_date_match = dto.due_date_match;
     if (dto.required_contact_status !== undefined) next.required_contact_status = dto.required_contact_status;
-    if (next.call_days_before === null && (next.due_date_match !== 'within' || next.required_contact_status !== null)) {
-      const field = next.required_contact_status !== null ? 'required_contact_status' : 'due_date_match';
+    // Campaigns stored before these settings existed lack them: read as `within` and none.
+    const requiresStatus = (next.required_contact_status ?? null) !== null;
+    if (next.call_days_before === null && ((next.due_date_match ?? 'within') !== 'within' || requiresStatus)) {
+      const field = requiresStatus ? 'required_contact_status' : 'due_date_match';
       throw new InvalidCampaignInputException('CAMPAIGN_003', field, `${field} applies to due-date campaigns only (set call_days_before)`);
     }
     if (dto.provider_options !== undefined) {
