@@ -162,6 +162,22 @@ describe('daily batch: default arming, cron schedule, exact due day, contact sta
     expect((await http().get('/campaigns').query({ limit: 100 }).set(auth).expect(200)).body.total).toBe(1);
   }, 180_000);
 
+  it("days_before_due (seed 001's days_before_expiry) replaces each due-date campaign's window", async () => {
+    clock.set(new Date('2030-03-15T13:00:00Z'));
+    const auth = bearer(tokenFor('window-tenant'));
+    const phones = ['+14157300601', '+14157300602', '+14157300603'];
+    await dueDateCampaign(auth, { call_days_before: 1 }, phones.map((phone, i) => ({ phone, due_date: day([1, 4, 9][i]) })));
+    for (const value of [-1, 367, 'four']) {
+      const bad = await http().put('/scheduler/config').set(auth).send({ days_before_due: value, max_calls_per_day: 1 }).expect(400);
+      expect(bad.body).toMatchObject({ status: 'error', error_code: 'CAMPAIGN_006', details: { field: 'days_before_due' } });
+    }
+    expect((await http().get('/scheduler/config').set(auth).expect(200)).body.config).toMatchObject({ days_before_due: null, max_calls_per_day: 50 });
+    await http().put('/scheduler/config').set(auth).send({ days_before_due: 4 }).expect(200);
+    expect((await http().post('/scheduler/trigger-now').set(auth).expect(200)).body.queued_count).toBe(2);
+    await waitFor(async () => (await dials(phones.slice(0, 2))) === 2, 30_000, 200);
+    expect(await dials([phones[2]])).toBe(0);
+  }, 180_000);
+
   it('trigger-now honours days and max_calls', async () => {
     clock.set(new Date('2030-03-14T13:00:00Z'));
     const auth = bearer(tokenFor('trigger-tenant'));
