@@ -6,6 +6,7 @@ import { AuditModule } from './audit/audit.module';
 import { AuthModule } from './auth/auth.module';
 import { CampaignModule } from './campaign/campaign.module';
 import { SchedulerConfigModule } from './scheduler-config/scheduler-config.module';
+import { RenewalsCompatModule } from './compat-renewals/renewals-compat.module';
 import { CommonModule } from './common/common.module';
 import { AppConfigValues } from './config/app-config';
 import { ConfigModule } from './config/config.module';
@@ -49,6 +50,7 @@ export class AppModule {
         StatusUpdateModule,
         CampaignModule,
         SchedulerConfigModule,
+        RenewalsCompatModule,
         DashboardModule,
       ],
     };

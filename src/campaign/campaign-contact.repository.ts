@@ -10,7 +10,7 @@ import { CAMPAIGN_CONTACT_WRITE_GATE, CampaignContactDoc } from './schemas/campa
 
 type LeanContact = CampaignContactDoc & { _id: Types.ObjectId; rev?: number | null };
 const selectable = (status: string) => (SELECTABLE_CONTACT_STATUSES as readonly string[]).includes(status);
-export type NewContact = Pick<CampaignContact, 'phone' | 'name' | 'timezone' | 'variables' | 'due_date'>;
+export type NewContact = Pick<CampaignContact, 'phone' | 'name' | 'timezone' | 'variables' | 'due_date'> & Partial<Pick<CampaignContact, 'contact_status'>>;
 
 function toContact(doc: LeanContact): CampaignContact {
   const { _id, rev: _rev, ...rest } = doc;
@@ -36,6 +36,7 @@ export class CampaignContactRepository {
   async insertNew(campaignId: string, tenantId: string, rows: NewContact[], now: Date, eligibleFrom: Date): Promise<{ inserted: number; duplicates: number }> {
     if (rows.length === 0) return { inserted: 0, duplicates: 0 };
     const docs = rows.map((r) => ({
+      contact_status: null,
       ...r,
       campaign_id: campaignId,
       tenant_id: tenantId,
@@ -148,11 +149,11 @@ export class CampaignContactRepository {
     return res?.changed === true;
   }
 
-  // The daily batch hands a due contact to its campaign's selection.
-  async release(id: string, now: Date): Promise<boolean> {
+  // The daily batch hands a due contact to its campaign's selection (from `at`, by default at once).
+  async release(id: string, now: Date, at: Date = now): Promise<boolean> {
     const _id = toObjectId(id);
     if (!_id) return false;
-    const res = await this.gate.update(_id, (c) => (selectable(c.status) ? { next_attempt_at: now, updated_at: now } : null));
+    const res = await this.gate.update(_id, (c) => (selectable(c.status) ? { next_attempt_at: at, updated_at: now } : null));
     return res?.changed === true;
   }
 
@@ -171,9 +172,22 @@ export class CampaignContactRepository {
     for (const _id of objectIds) await this.gate.update(_id, (c) => (selectable(c.status) ? (set as Record<string, unknown>) : null));
   }
 
-  async findDueWithin(campaignId: string, fromDate: string, toDate: string, limit: number): Promise<CampaignContact[]> {
+  // A booked release that has not been dialed goes back to waiting for the daily batch.
+  async unrelease(id: string, releasedAt: Date, now: Date, waitUntil: Date): Promise<boolean> {
+    const _id = toObjectId(id);
+    if (!_id) return false;
+    const res = await this.gate.update(_id, (c) => (selectable(c.status) && c.next_attempt_at?.getTime() === releasedAt.getTime() ? { next_attempt_at: waitUntil, updated_at: now } : null));
+    return res?.changed === true;
+  }
+
+  async findDueWithin(campaignId: string, fromDate: string, toDate: string, limit: number, contactStatus: string | null = null): Promise<CampaignContact[]> {
     const docs = await this.contacts
-      .find({ campaign_id: campaignId, status: op({ $in: SELECTABLE_CONTACT_STATUSES }), due_date: op({ $gte: fromDate, $lte: toDate }) })
+      .find({
+        campaign_id: campaignId,
+        status: op({ $in: SELECTABLE_CONTACT_STATUSES }),
+        due_date: op({ $gte: fromDate, $lte: toDate }),
+        ...(contactStatus !== null ? { contact_status: contactStatus } : {}),
+      })
       .sort({ due_date: 1, _id: 1 })
       .limit(limit)
       .lean<LeanContact[]>();

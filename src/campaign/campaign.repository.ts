@@ -73,6 +73,11 @@ export class CampaignRepository {
     return docs.map(toCampaign);
   }
 
+  async listTenantsWithRunningDueDateCampaigns(): Promise<string[]> {
+    const docs = await this.campaigns.find({ status: 'running', deleted_at: null, call_days_before: op({ $ne: null }) }, { tenant_id: 1 }).lean<Array<{ tenant_id: string }>>();
+    return [...new Set(docs.map((d) => d.tenant_id))];
+  }
+
   async changeStatus(id: string, from: CampaignStatus[], to: CampaignStatus, now: Date): Promise<Campaign | null> {
     const _id = toObjectId(id);
     if (!_id) return null;

@@ -18,6 +18,7 @@ import { CampaignRepository, NewCampaign } from './campaign.repository';
 import { Campaign, CampaignAttempt, CampaignContact, CampaignRetryStatus, CampaignStatus, ContactCounters, ContactStatus } from './campaign.types';
 import { ContactImportService, ImportFormat, ImportReport } from './contact-import.service';
 import { CreateCampaignDto, UpdateCampaignDto } from './dto/create-campaign.dto';
+import { DailyRunSchedule } from '../scheduler-config/daily-run.schedule';
 
 const IMPORTABLE: CampaignStatus[] = ['draft', 'running', 'paused', 'completed'];
 const EDITABLE: CampaignStatus[] = ['draft', 'running', 'paused'];
@@ -34,6 +35,7 @@ export class CampaignService {
     private readonly jobs: JobQueueService,
     private readonly clock: Clock,
     private readonly config: AppConfig,
+    private readonly dailyRuns: DailyRunSchedule,
   ) {}
 
   async create(principal: Principal, dto: CreateCampaignDto): Promise<Campaign> {
@@ -57,6 +59,8 @@ export class CampaignService {
       provider_options: {},
       call_days_before: null,
       batch_size: null,
+      due_date_match: 'within',
+      required_contact_status: null,
       status: 'draft',
       created_at: now,
       updated_at: now,
@@ -173,6 +177,8 @@ export class CampaignService {
       throw new IllegalCampaignTransitionException(action, fresh.status);
     }
     if (to === 'running') await this.armTick(id, updated.start_at ? updated.start_at.getTime() - now.getTime() : 0);
+    // Due-date campaigns wait for the tenant's daily batch, which runs on the defaults until configured.
+    if (to === 'running' && updated.call_days_before !== null) await this.dailyRuns.ensureArmed(updated.tenant_id);
     return updated;
   }
 
@@ -198,6 +204,14 @@ export class CampaignService {
     if (dto.priority !== undefined) next.priority = dto.priority;
     if (dto.call_days_before !== undefined) next.call_days_before = dto.call_days_before;
     if (dto.batch_size !== undefined) next.batch_size = dto.batch_size;
+    if (dto.due_date_match !== undefined) next.due_date_match = dto.due_date_match;
+    if (dto.required_contact_status !== undefined) next.required_contact_status = dto.required_contact_status;
+    // Campaigns stored before these settings existed lack them: read as `within` and none.
+    const requiresStatus = (next.required_contact_status ?? null) !== null;
+    if (next.call_days_before === null && ((next.due_date_match ?? 'within') !== 'within' || requiresStatus)) {
+      const field = requiresStatus ? 'required_contact_status' : 'due_date_match';
+      throw new InvalidCampaignInputException('CAMPAIGN_003', field, `${field} applies to due-date campaigns only (set call_days_before)`);
+    }
     if (dto.provider_options !== undefined) {
       const problem = checkFreeObject(dto.provider_options, 'provider_options', this.config.metadataMaxBytes);
       if (problem) throw new InvalidCampaignInputException('SCHEDULE_014', problem.path, problem.issue);

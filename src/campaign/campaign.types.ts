@@ -7,6 +7,9 @@ export const CONTACT_STATUSES = ['pending', 'in_progress', 'completed', 'not_rea
 export type ContactStatus = (typeof CONTACT_STATUSES)[number];
 export const SELECTABLE_CONTACT_STATUSES: ContactStatus[] = ['pending', 'not_reached'];
 
+export const DUE_DATE_MATCHES = ['within', 'exactly'] as const;
+export type DueDateMatch = (typeof DUE_DATE_MATCHES)[number];
+
 export const CAMPAIGN_RETRY_STATUSES = ['busy', 'no_answer', 'failed'] as const;
 export type CampaignRetryStatus = (typeof CAMPAIGN_RETRY_STATUSES)[number];
 
@@ -31,6 +34,10 @@ export interface Campaign {
   call_days_before: number | null;
   // Most attempts one pass starts (null: CAMPAIGN_TICK_BATCH).
   batch_size: number | null;
+  // Due-date mode: `within` selects due dates from today to today+N, `exactly` only today+N.
+  due_date_match: DueDateMatch;
+  // Due-date mode: only contacts carrying this contact_status are released (seed 002: `CONFIRMED`).
+  required_contact_status: string | null;
   status: CampaignStatus;
   created_at: Date;
   updated_at: Date;
@@ -45,6 +52,8 @@ export interface CampaignContact {
   timezone: string | null;
   variables: Record<string, unknown>;
   due_date: string | null;
+  // The contact's own status in the caller's system (an appointment's `CONFIRMED`); not the call progress.
+  contact_status: string | null;
   status: ContactStatus;
   // Dial attempts that count towards max_attempts.
   attempts: number;

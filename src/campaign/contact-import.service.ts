@@ -12,7 +12,7 @@ import { InvalidCampaignInputException } from './campaign.exceptions';
 
 export const MAX_CONTACTS_PER_IMPORT = 100_000;
 export const MAX_IMPORT_BYTES = 64 * 1024 * 1024;
-const KNOWN_COLUMNS = new Set(['phone', 'name', 'timezone', 'due_date', 'variables']);
+const KNOWN_COLUMNS = new Set(['phone', 'name', 'timezone', 'due_date', 'contact_status', 'variables']);
 
 export type ImportFormat = RowImportFormat;
 export type ImportReport = RowImportReport;
@@ -56,6 +56,9 @@ export class ContactImportService {
     const due = optionalCell(record.due_date);
     if (due !== null && (typeof due !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(due) || !DateTime.fromISO(due).isValid)) return 'due_date must be a YYYY-MM-DD date';
 
+    const contactStatus = optionalCell(record.contact_status);
+    if (contactStatus !== null && (typeof contactStatus !== 'string' || contactStatus.length > 64)) return 'contact_status must be a string of at most 64 characters';
+
     let variables: Record<string, unknown> = {};
     if (format === 'csv') {
       for (const [key, value] of Object.entries(record)) if (!KNOWN_COLUMNS.has(key) && value !== '') variables[key] = value;
@@ -77,6 +80,6 @@ export class ContactImportService {
     }
     const problem = checkFreeObject(variables, 'variables', this.config.metadataMaxBytes);
     if (problem) return `${problem.path}: ${problem.issue}`;
-    return { phone, name: name as string | null, timezone: timezone as string | null, variables, due_date: due as string | null };
+    return { phone, name: name as string | null, timezone: timezone as string | null, variables, due_date: due as string | null, contact_status: contactStatus as string | null };
   }
 }

@@ -134,6 +134,16 @@ export class JobQueueService implements OnApplicationShutdown {
     return job.attrs._id!.toString();
   }
 
+  // One job per (name, key), created at runAt when missing; an existing one keeps its schedule.
+  async insertUniqueIfAbsent<T extends object>(name: string, key: Record<string, string>, data: T, runAt: Date | null): Promise<void> {
+    const job = this.agenda.create<T>(name, data);
+    const unique: Record<string, string> = {};
+    for (const [k, v] of Object.entries(key)) unique[`data.${k}`] = v;
+    job.unique(unique, { insertOnly: true });
+    job.attrs.nextRunAt = runAt;
+    await job.save();
+  }
+
   async removeAll(name: string): Promise<number> {
     return this.agenda.cancel({ name });
   }

@@ -11,6 +11,7 @@ import {
   SchedulerConfigSchema,
 } from './schemas/scheduler-config.schema';
 import { SchedulerConfigRepository } from './scheduler-config.repository';
+import { DailyRunSchedule } from './daily-run.schedule';
 
 // The settings alone, without the daily run: campaigns read the tenant's batch limits from here, and the
 // scheduler-config module (which drives campaigns) builds on it, so neither imports the other in a cycle.
@@ -23,8 +24,8 @@ import { SchedulerConfigRepository } from './scheduler-config.repository';
       writeGateFeature(SCHEDULER_CONFIG_WRITE_GATE, 'scheduler_config_write_gates'),
     ]),
   ],
-  providers: [SchedulerConfigRepository],
-  exports: [SchedulerConfigRepository],
+  providers: [SchedulerConfigRepository, DailyRunSchedule],
+  exports: [SchedulerConfigRepository, DailyRunSchedule],
 })
 export class SchedulerConfigStoreModule implements OnModuleInit {
   constructor(private readonly repository: SchedulerConfigRepository) {}

@@ -1,7 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, Post, Put, Query } from '@nestjs/common';
 import { CurrentPrincipal } from '../auth/auth.decorators';
 import { Principal } from '../auth/principal';
-import { CleanupQuery, UpdateSchedulerConfigDto } from './dto/scheduler-config.dto';
+import { CleanupQuery, TriggerNowQuery, UpdateSchedulerConfigDto } from './dto/scheduler-config.dto';
 import { SchedulerConfigService } from './scheduler-config.service';
 import { SchedulerConfig } from './scheduler-config.types';
 
@@ -15,6 +15,8 @@ function configView(c: SchedulerConfig) {
     retry_failed_after_hours: c.retry_failed_after_hours,
     max_retries_per_contact: c.max_retries_per_contact,
     skip_if_called_within_days: c.skip_if_called_within_days,
+    cron_schedule: c.cron_schedule ?? null,
+    days_before_due: c.days_before_due ?? null,
     updated_at: c.updated_at ? c.updated_at.toISOString() : null,
   };
 }
@@ -35,8 +37,8 @@ export class SchedulerConfigController {
 
   @Post('trigger-now')
   @HttpCode(200)
-  async triggerNow(@CurrentPrincipal() principal: Principal) {
-    const queued = await this.service.runSelection(principal.tenantId);
+  async triggerNow(@CurrentPrincipal() principal: Principal, @Query() query: TriggerNowQuery) {
+    const queued = await this.service.runSelection(principal.tenantId, { days: query.days, maxCalls: query.max_calls });
     return { status: 'success', message: `Daily selection ran; ${queued} contact(s) queued`, queued_count: queued };
   }
 

@@ -9,5 +9,6 @@ import { SchedulerJobs } from './scheduler-jobs';
   imports: [SchedulerConfigStoreModule, CampaignModule],
   controllers: [SchedulerConfigController],
   providers: [SchedulerConfigService, SchedulerJobs],
+  exports: [SchedulerConfigService],
 })
 export class SchedulerConfigModule {}

@@ -1,10 +1,35 @@
 import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
-import { Model } from 'mongoose';
-import { insertedUnlessDuplicate, op } from '../common/mongo/mongo-query';
+import { Model, Types } from 'mongoose';
+import { insertedUnlessDuplicate, op, toObjectId } from '../common/mongo/mongo-query';
 import { WriteGate, WriteGateDoc } from '../common/mongo/write-gate';
 import { BatchEntryDoc, BatchSlotDoc, SCHEDULER_CONFIG_WRITE_GATE, SchedulerConfigDoc } from './schemas/scheduler-config.schema';
-import { BatchEntry, SchedulerConfig, SchedulerSettings } from './scheduler-config.types';
+import { BatchEntry, BatchReason, SchedulerConfig, SchedulerSettings, StoredBatchEntry } from './scheduler-config.types';
+
+type LeanEntry = BatchEntryDoc & { _id: Types.ObjectId };
+
+export interface EntryFilter {
+  day?: string;
+  contact_id?: string;
+  reason?: BatchReason;
+}
+
+// Entries written before reasons and bookings existed are the batch's own, released when created.
+function toEntry({ _id, ...doc }: LeanEntry): StoredBatchEntry {
+  return {
+    id: _id.toHexString(),
+    tenant_id: doc.tenant_id,
+    campaign_id: doc.campaign_id,
+    contact_id: doc.contact_id,
+    day: doc.day,
+    created_at: doc.created_at,
+    reason: (doc.reason ?? 'due_date') as BatchReason,
+    release_at: doc.release_at ?? doc.created_at,
+    priority: doc.priority ?? 0,
+    notes: doc.notes ?? null,
+    cancelled_at: doc.cancelled_at ?? null,
+  };
+}
 
 function toConfig({ _id, rev: _rev, ...rest }: SchedulerConfigDoc & { rev?: number | null }): SchedulerConfig {
   return { tenant_id: _id, ...rest };
@@ -71,8 +96,31 @@ export class SchedulerConfigRepository {
     return this.entries.countDocuments({ tenant_id: tenantId, day });
   }
 
-  async entriesForDay(tenantId: string, day: string): Promise<BatchEntry[]> {
-    return this.entries.find({ tenant_id: tenantId, day }, { _id: 0 }).lean<BatchEntry[]>();
+  async entriesForDay(tenantId: string, day: string): Promise<StoredBatchEntry[]> {
+    return this.findEntries(tenantId, { day }, 100_000);
+  }
+
+  async findEntries(tenantId: string, filter: EntryFilter, limit: number): Promise<StoredBatchEntry[]> {
+    const query: Record<string, unknown> = { tenant_id: tenantId };
+    if (filter.day !== undefined) query.day = filter.day;
+    if (filter.contact_id !== undefined) query.contact_id = filter.contact_id;
+    // Entries from before reasons were stored are the batch's own.
+    if (filter.reason !== undefined) query.reason = filter.reason === 'due_date' ? op({ $in: ['due_date', null] }) : filter.reason;
+    const docs = await this.entries.find(query).sort({ day: -1, priority: -1, _id: -1 }).limit(limit).lean<LeanEntry[]>();
+    return docs.map(toEntry);
+  }
+
+  async findEntry(tenantId: string, id: string): Promise<StoredBatchEntry | null> {
+    const _id = toObjectId(id);
+    if (!_id) return null;
+    const doc = await this.entries.findOne({ _id, tenant_id: tenantId }).lean<LeanEntry>();
+    return doc ? toEntry(doc) : null;
+  }
+
+  // Setting the one field twice (two cancels at once) leaves a cancelled entry either way, so this needs
+  // no gate: nothing else ever writes an entry after its insert.
+  async markEntryCancelled(id: string, now: Date): Promise<void> {
+    await this.entries.updateOne({ _id: toObjectId(id)! }, { $set: { cancelled_at: now } });
   }
 
   async deleteEntriesBefore(tenantId: string | null, before: Date): Promise<number> {

@@ -3,9 +3,10 @@ import { IsString, MaxLength, MinLength } from 'class-validator';
 import { parseJobPayload } from '../common/validation/validate-payload';
 import { AppConfig } from '../config/app-config';
 import { JobOutcome, JobQueueService } from '../jobs/job-queue.service';
-import { nextDailyRun, SchedulerConfigService } from './scheduler-config.service';
+import { CampaignRepository } from '../campaign/campaign.repository';
+import { DailyRunSchedule } from './daily-run.schedule';
+import { SchedulerConfigService } from './scheduler-config.service';
 import { CLEANUP_JOB, DAILY_RUN_JOB, DEFAULT_RETENTION_DAYS } from './scheduler-config.types';
-import { Clock } from '../common/clock/clock';
 
 export class DailyRunPayload {
   @IsString()
@@ -24,7 +25,8 @@ export class SchedulerJobs implements OnModuleInit, OnApplicationBootstrap {
     private readonly jobs: JobQueueService,
     private readonly service: SchedulerConfigService,
     private readonly config: AppConfig,
-    private readonly clock: Clock,
+    private readonly dailyRuns: DailyRunSchedule,
+    private readonly campaigns: CampaignRepository,
   ) {}
 
   onModuleInit(): void {
@@ -33,7 +35,10 @@ export class SchedulerJobs implements OnModuleInit, OnApplicationBootstrap {
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    if (this.config.scheduler.enabled) await this.jobs.every('1 day', CLEANUP_JOB);
+    if (!this.config.scheduler.enabled) return;
+    await this.jobs.every('1 day', CLEANUP_JOB);
+    // Tenants whose due-date campaigns started before their job existed (or before an upgrade) get one now.
+    for (const tenantId of await this.campaigns.listTenantsWithRunningDueDateCampaigns()) await this.dailyRuns.ensureArmed(tenantId);
   }
 
   async handleDailyRun(data: unknown): Promise<JobOutcome> {
@@ -42,7 +47,7 @@ export class SchedulerJobs implements OnModuleInit, OnApplicationBootstrap {
     const config = await this.service.get(payload.tenant_id);
     if (!config.enabled) return { outcome: 'disabled', nextRunAt: null };
     const queued = await this.service.runSelection(payload.tenant_id);
-    return { outcome: `queued=${queued}`, nextRunAt: this.service.wallClock(nextDailyRun(config, this.clock.now())) };
+    return { outcome: `queued=${queued}`, nextRunAt: this.dailyRuns.nextWallRun(config) };
   }
 
   async handleCleanup(): Promise<JobOutcome> {

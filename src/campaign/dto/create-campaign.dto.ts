@@ -4,7 +4,7 @@ import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsInt, IsISO8601, IsMongoId,
 import { CallingWindowDto } from '../../calling-rules/dto/calling-window.dto';
 import { PageQuery } from '../../common/dto/page.query';
 import { IsIanaTimezone } from '../../common/validation/is-iana-timezone.decorator';
-import { CAMPAIGN_STATUSES, CampaignStatus, CONTACT_STATUSES, ContactStatus } from '../campaign.types';
+import { CAMPAIGN_STATUSES, CampaignStatus, CONTACT_STATUSES, ContactStatus, DUE_DATE_MATCHES, DueDateMatch } from '../campaign.types';
 
 const C = { context: { errorCode: 'CAMPAIGN_003' } };
 export const RETRY_ON_INPUT = ['busy', 'no_answer', 'no-answer', 'failed'] as const;
@@ -100,6 +100,15 @@ export class CreateCampaignDto {
   @Min(1, C)
   @Max(10_000, C)
   batch_size?: number;
+  @IsOptional()
+  @IsIn(DUE_DATE_MATCHES, C)
+  due_date_match?: DueDateMatch;
+
+  @IsOptional()
+  @IsString(C)
+  @MinLength(1, C)
+  @MaxLength(64, C)
+  required_contact_status?: string;
 }
 
 export class UpdateCampaignDto extends PartialType(CreateCampaignDto) {}

@@ -11,6 +11,7 @@ export class CampaignContactDoc {
   @Prop({ type: String, default: null }) timezone: string | null;
   @Prop({ type: MongooseSchema.Types.Mixed, default: {} }) variables: Record<string, unknown>;
   @Prop({ type: String, default: null }) due_date: string | null;
+  @Prop({ type: String, default: null }) contact_status: string | null;
   @Prop({ required: true, enum: CONTACT_STATUSES }) status: string;
   @Prop({ required: true, default: 0 }) attempts: number;
   @Prop({ required: true, default: 0 }) attempt_seq: number;

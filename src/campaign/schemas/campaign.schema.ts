@@ -22,6 +22,8 @@ export class CampaignDoc {
   @Prop({ type: MongooseSchema.Types.Mixed, default: {} }) provider_options: Record<string, unknown>;
   @Prop({ type: Number, default: null }) call_days_before: number | null;
   @Prop({ type: Number, default: null }) batch_size: number | null;
+  @Prop({ type: String, default: 'within' }) due_date_match: string;
+  @Prop({ type: String, default: null }) required_contact_status: string | null;
   @Prop({ required: true, enum: CAMPAIGN_STATUSES }) status: string;
   @Prop({ type: Date, default: null }) deleted_at: Date | null;
   @Prop({ required: true }) created_at: Date;

@@ -46,6 +46,11 @@ export const ERROR_CODES = {
   CAMPAIGN_005: { status: 413, message: 'Contact import too large' },
   CAMPAIGN_006: { status: 400, message: 'Invalid daily batch request' },
 
+  SCHEDULER_001: { status: 404, message: 'Scheduled call not found' },
+  SCHEDULER_002: { status: 404, message: 'Contact not found' },
+  SCHEDULER_003: { status: 409, message: 'Contact cannot be scheduled' },
+  SCHEDULER_004: { status: 409, message: 'Scheduled call cannot be cancelled' },
+
   WEBHOOK_001: { status: 403, message: 'Invalid webhook signature' },
   WEBHOOK_002: { status: 404, message: 'Unknown call' },
   WEBHOOK_003: { status: 503, message: 'An earlier delivery of this callback is still being applied' },

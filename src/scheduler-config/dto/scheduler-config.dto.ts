@@ -1,5 +1,5 @@
 import { Type } from 'class-transformer';
-import { IsBoolean, IsInt, IsOptional, Matches, Max, Min } from 'class-validator';
+import { IsBoolean, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
 import { IsIanaTimezone } from '../../common/validation/is-iana-timezone.decorator';
 
 const D = { context: { errorCode: 'CAMPAIGN_006' } };
@@ -47,6 +47,35 @@ export class UpdateSchedulerConfigDto {
   @Min(0, D)
   @Max(365, D)
   skip_if_called_within_days?: number;
+
+  // A 5-field cron expression in `timezone` (seed 002's `0 9 * * 1-5`); null returns to daily_call_time.
+  @IsOptional()
+  @IsString({ context: { errorCode: 'SCHEDULE_005' } })
+  @MaxLength(100, { context: { errorCode: 'SCHEDULE_005' } })
+  cron_schedule?: string | null;
+
+  // Null: each due-date campaign's own call_days_before.
+  @IsOptional()
+  @IsInt(D)
+  @Min(0, D)
+  @Max(366, D)
+  days_before_due?: number | null;
+}
+
+export class TriggerNowQuery {
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt(D)
+  @Min(0, D)
+  @Max(366, D)
+  days?: number;
+
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt(D)
+  @Min(1, D)
+  @Max(1_000_000, D)
+  max_calls?: number;
 }
 
 export class CleanupQuery {

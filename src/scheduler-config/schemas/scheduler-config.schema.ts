@@ -12,6 +12,8 @@ export class SchedulerConfigDoc {
   @Prop({ required: true }) retry_failed_after_hours: number;
   @Prop({ required: true }) max_retries_per_contact: number;
   @Prop({ required: true }) skip_if_called_within_days: number;
+  @Prop({ type: String, default: null }) cron_schedule: string | null;
+  @Prop({ type: Number, default: null }) days_before_due: number | null;
   @Prop({ required: true }) updated_at: Date;
 }
 
@@ -26,6 +28,11 @@ export class BatchEntryDoc {
   @Prop({ required: true }) contact_id: string;
   @Prop({ required: true }) day: string;
   @Prop({ required: true }) created_at: Date;
+  @Prop({ type: String, default: 'due_date' }) reason: string;
+  @Prop({ type: Date, default: null }) release_at: Date | null;
+  @Prop({ type: Number, default: 0 }) priority: number;
+  @Prop({ type: String, default: null }) notes: string | null;
+  @Prop({ type: Date, default: null }) cancelled_at: Date | null;
 }
 
 export const BatchEntrySchema = SchemaFactory.createForClass(BatchEntryDoc);
