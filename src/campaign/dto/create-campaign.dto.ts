@@ -100,6 +100,7 @@ export class CreateCampaignDto {
   @Min(1, C)
   @Max(10_000, C)
   batch_size?: number;
+
   @IsOptional()
   @IsIn(DUE_DATE_MATCHES, C)
   due_date_match?: DueDateMatch;
