@@ -18,6 +18,7 @@ import { JobsModule } from './jobs/jobs.module';
 import { NotificationModule } from './notification/notification.module';
 import { ObservabilityModule } from './observability/observability.module';
 import { ScheduleModule } from './schedule/schedule.module';
+import { CompatTasksModule } from './compat-tasks/compat-tasks.module';
 import { SecurityModule } from './security/security.module';
 import { StatusUpdateModule } from './status-update/status-update.module';
 import { TrackingModule } from './tracking/tracking.module';
@@ -44,6 +45,7 @@ export class AppModule {
         NotificationModule,
         TrackingModule,
         ScheduleModule,
+        CompatTasksModule,
         CallingRulesModule,
         DncModule,
         StatusUpdateModule,
