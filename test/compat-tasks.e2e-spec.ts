@@ -8,6 +8,7 @@ import { bearer, tokenFor } from './utils/tokens';
 import { waitFor } from './utils/wait';
 
 const TOKEN = 'internal-backend-token-tasks-0123456789';
+const TASKS_TOKEN = 'seed-000-client-token-0123456789';
 
 // Seed 000's time format: whole seconds, UTC, "Z".
 const seedTime = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -61,7 +62,7 @@ const briefStartExample = {
 describe('seed 000 task API (/tasks) over schedules, against a local agent backend', () => {
   const backend = new FakeAgentBackendServer(TOKEN);
   const clock = new TestClock();
-  const auth = bearer(tokenFor('calleroo-client'));
+  const auth = bearer(tokenFor('calleroo-client', { tenantId: 'calleroo' }));
   let t: TestApp;
   const http = () => request(t.app.getHttpServer());
   const task = async (id: string) => (await http().get(`/tasks/${id}`).set(auth).expect(200)).body;
@@ -74,7 +75,7 @@ describe('seed 000 task API (/tasks) over schedules, against a local agent backe
   beforeAll(async () => {
     await backend.start();
     t = await createTestApp({
-      config: testConfig({ DEFAULT_BACKEND_BASE_URL: backend.url, BACKEND_INTERNAL_TOKEN: TOKEN }),
+      config: testConfig({ DEFAULT_BACKEND_BASE_URL: backend.url, BACKEND_INTERNAL_TOKEN: TOKEN, TASKS_API_TOKEN: TASKS_TOKEN, TASKS_API_TENANT_ID: 'calleroo' }),
       override: (b) => b.overrideProvider(Clock).useValue(clock),
     });
   });
@@ -165,6 +166,20 @@ describe('seed 000 task API (/tasks) over schedules, against a local agent backe
     expect((await http().get('/tasks?status=DONE').set(auth).expect(400)).body).toMatchObject({ status: 'error', details: { field: 'status' } });
     expect((await http().get('/tasks?limit=0').set(auth).expect(400)).body).toMatchObject({ status: 'error', details: { field: 'limit' } });
     await http().get('/tasks').expect(401);
+  });
+
+  it('takes the configured tasks token instead of a JWT, for its tenant only; anything else is a 401', async () => {
+    const body = { ...createExample(seedTime(new Date(Date.now() + 3_600_000)), backend.url), conversationId: 'conv-token' };
+    const { taskId } = (await http().post('/tasks').set(bearer(TASKS_TOKEN)).send(body).expect(200)).body;
+    expect((await http().get(`/tasks/${taskId}`).set(bearer(TASKS_TOKEN)).expect(200)).body).toMatchObject({ taskId, status: 'SCHEDULED', conversationId: 'conv-token' });
+    // The token's tasks are its tenant's schedules: a JWT of that tenant sees them, another tenant's does not.
+    expect((await http().get(`/schedule/${taskId}`).set(auth).expect(200)).body.schedule.tenant_id).toBe('calleroo');
+    await http().get(`/tasks/${taskId}`).set(bearer(tokenFor('someone-else', { tenantId: 'other' }))).expect(404);
+    const wrong = await http().get('/tasks').set(bearer(`${TASKS_TOKEN}x`)).expect(401);
+    expect(wrong.body).toMatchObject({ status: 'error', error_code: 'AUTH_002', details: { field: 'Authorization' } });
+    expect((await http().post('/tasks').send(body).expect(401)).body.error_code).toBe('AUTH_001');
+    // The token opens /tasks only.
+    await http().get('/schedule').set(bearer(TASKS_TOKEN)).expect(401);
   });
 
   it.each([
