@@ -130,6 +130,14 @@ describe('agent backend: attempts end with the hand-off (fake backend over HTTP)
     expect((await http().get(`/schedule/${id}`).set(auth).expect(200)).body.schedule.status).toBe('completed');
   });
 
+  it('a call that ends busy (simulated provider, its signed callbacks) fails the schedule with last_error and schedule.failed', async () => {
+    const id = await schedule('+61731824595', { provider: 'simulated', simulate_outcome: 'busy' });
+    const s = await ended(id);
+    expect(s).toMatchObject({ status: 'failed', last_call_status: 'busy', last_error: 'Call ended busy: SIP 486' });
+    const failed = await waitFor(async () => scheduleEvents.find((e) => e.type === 'schedule.failed' && e.schedule_id === id), 5_000);
+    expect(failed.data).toEqual({ last_error: 'Call ended busy: SIP 486', last_call_status: 'busy' });
+  });
+
   it('a campaign of 20 contacts with max_concurrent_calls 2 finishes on the agent backend', async () => {
     const campaign = (
       await http()
