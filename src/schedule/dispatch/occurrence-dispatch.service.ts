@@ -258,13 +258,14 @@ export class OccurrenceDispatchService {
       case 'rejected':
         await this.retry(() => this.claims.markState(claim.id, open, 'failed', { provider: result.provider, detail: `${result.code}: ${result.message}` }, done));
         await this.retry(() => this.callLogs.markAttemptEnded(log.id, 'failed', { provider: result.provider, error_code: result.code, error_message: result.message }, done));
-        await this.endOneTime(schedule, 'failed', 'failed', done, `${result.code}: ${result.message}`);
+        // The event first: whoever reads the schedule failed finds why in its log.
         await this.record(schedule, 'dispatch_failed', 'error', `Provider refused the call: ${result.code} ${result.message}`, {
           occurrence_at: occurrence.toISOString(),
           call_log_id: log.id,
           attempt_number: attempt,
           error_code: result.code,
         });
+        await this.endOneTime(schedule, 'failed', 'failed', done, `${result.code}: ${result.message}`);
         callEvent('call.failed', 'failed', null, { error_code: result.code, error_message: result.message });
         return;
       case 'expired': {
