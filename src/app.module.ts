@@ -19,6 +19,7 @@ import { JobsModule } from './jobs/jobs.module';
 import { NotificationModule } from './notification/notification.module';
 import { ObservabilityModule } from './observability/observability.module';
 import { ScheduleModule } from './schedule/schedule.module';
+import { CompatTasksModule } from './compat-tasks/compat-tasks.module';
 import { SecurityModule } from './security/security.module';
 import { StatusUpdateModule } from './status-update/status-update.module';
 import { TrackingModule } from './tracking/tracking.module';
@@ -45,6 +46,7 @@ export class AppModule {
         NotificationModule,
         TrackingModule,
         ScheduleModule,
+        CompatTasksModule,
         CallingRulesModule,
         DncModule,
         StatusUpdateModule,

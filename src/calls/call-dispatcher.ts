@@ -26,7 +26,7 @@ export type PreRequestVerdict =
   | { kind: 'skip'; reason: string; detail: string };
 
 export type PlaceCallResult =
-  | { kind: 'placed'; provider: string; callId: string; reconciled?: boolean }
+  | { kind: 'placed'; provider: string; callId: string; reconciled?: boolean; handedOff?: boolean }
   // The provider refused and certainly placed no call (a permanent 4xx): fail now, never retry blindly.
   | { kind: 'rejected'; provider: string; code: string; message: string }
   // The request may have reached the provider: record unknown and reconcile before any new dial.

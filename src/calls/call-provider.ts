@@ -7,7 +7,9 @@ export interface ProviderCallRequest extends PlaceCallRequest {
 }
 
 export type ProviderAttempt =
-  | { kind: 'placed'; callId: string }
+  // handedOff: the call is now the provider's own (an agent backend took it over); no call status follows
+  // unless the provider reports one, so the attempt ends completed when it is accepted.
+  | { kind: 'placed'; callId: string; handedOff?: boolean }
   // The provider did not process the request (429, 5xx, connection refused): safe to send again.
   | { kind: 'retryable'; code: string; message: string }
   | { kind: 'rejected'; code: string; message: string }

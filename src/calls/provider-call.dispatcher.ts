@@ -46,7 +46,9 @@ export class ProviderCallDispatcher extends CallDispatcher {
     const seated = await this.takeSeat(key, call);
     if (!seated) return { kind: 'expired', provider: provider.name, detail: `no free call seat (MAX_CONCURRENT_CALLS=${this.config.dialing.maxConcurrentCalls}) before the grace window ended` };
     const result = await this.attempt(provider, key, call);
-    if (result.kind === 'rejected' || result.kind === 'expired' || result.kind === 'deferred' || result.kind === 'skipped') await this.releaseSeat(call.callLogId);
+    // A call handed off to an agent backend is no longer ours to count: its attempt has ended.
+    const ended = result.kind === 'rejected' || result.kind === 'expired' || result.kind === 'deferred' || result.kind === 'skipped' || (result.kind === 'placed' && result.handedOff === true);
+    if (ended) await this.releaseSeat(call.callLogId);
     return result;
   }
 
@@ -84,7 +86,7 @@ export class ProviderCallDispatcher extends CallDispatcher {
       }));
       switch (outcome.kind) {
         case 'placed':
-          return { kind: 'placed', provider: provider.name, callId: outcome.callId };
+          return { kind: 'placed', provider: provider.name, callId: outcome.callId, ...(outcome.handedOff ? { handedOff: true } : {}) };
         case 'rejected':
           return { kind: 'rejected', provider: provider.name, code: outcome.code, message: outcome.message };
         case 'retryable':

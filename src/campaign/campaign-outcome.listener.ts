@@ -3,7 +3,7 @@ import { OnEvent } from '@nestjs/event-emitter';
 import type { CallChangedEvent, ScheduleChangedEvent } from '../notification/domain-events';
 import { CampaignRunner } from './campaign-runner.service';
 
-const ENDINGS = new Set(['call.completed', 'call.busy', 'call.no_answer', 'call.failed', 'call.skipped', 'call.unknown', 'schedule.completed', 'schedule.missed', 'schedule.cancelled']);
+const ENDINGS = new Set(['call.completed', 'call.busy', 'call.no_answer', 'call.failed', 'call.skipped', 'call.unknown', 'schedule.completed', 'schedule.missed', 'schedule.failed', 'schedule.cancelled']);
 
 // The fast path: an attempt's end is learned from the in-process domain event, and the campaign moves
 // on at once. Events are lost on a crash; the campaign tick settles the same attempts from the database.

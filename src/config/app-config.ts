@@ -30,6 +30,7 @@ export abstract class AppConfig {
   abstract readonly callUnknownSettleAfterMinutes: number;
   abstract readonly apiQueryMaxTimeMs: number;
   abstract readonly agentBackend: { defaultBaseUrl?: string; allowedBaseUrls: string[]; internalToken?: string; requestTimeoutMs: number };
+  abstract readonly tasksApi: { token?: string; tenantId?: string };
   abstract readonly dialing: {
     callsPerSecond: number;
     minGapMs: number;

@@ -167,6 +167,21 @@ export class EnvironmentVariables {
   @IntSetting(1000, 120_000)
   BACKEND_REQUEST_TIMEOUT_MS: number = 15_000;
 
+  // Seed 000 clients (the /tasks routes) may send this bearer token instead of a JWT; their tasks belong
+  // to TASKS_API_TENANT_ID.
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
+  @MinLength(16, { message: 'TASKS_API_TOKEN must be at least 16 characters' })
+  TASKS_API_TOKEN?: string;
+
+  @Transform(emptyToUndefined)
+  @ValidateIf((env: EnvironmentVariables) => env.TASKS_API_TOKEN !== undefined || env.TASKS_API_TENANT_ID !== undefined)
+  @IsString({ message: 'TASKS_API_TENANT_ID is required when TASKS_API_TOKEN is set' })
+  @MinLength(1, { message: 'TASKS_API_TENANT_ID is required when TASKS_API_TOKEN is set' })
+  @Matches(/^.{1,128}$/, { message: 'TASKS_API_TENANT_ID must be at most 128 characters' })
+  TASKS_API_TENANT_ID?: string;
+
   @IntSetting(0, 1000)
   CALLS_PER_SECOND: number = 1;
 

@@ -63,6 +63,13 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ JWT_SECRET: SECRET, SAFE_MODE_ALLOWED_NUMBERS: '4155550100' })).toThrow(/SAFE_MODE_ALLOWED_NUMBERS/);
   });
 
+  it('takes the seed 000 tasks token only with its tenant', () => {
+    expect(loadConfig({ JWT_SECRET: SECRET }).tasksApi).toEqual({ token: undefined, tenantId: undefined });
+    expect(loadConfig({ JWT_SECRET: SECRET, TASKS_API_TOKEN: 't'.repeat(16), TASKS_API_TENANT_ID: 'calleroo' }).tasksApi).toEqual({ token: 't'.repeat(16), tenantId: 'calleroo' });
+    expect(() => loadConfig({ JWT_SECRET: SECRET, TASKS_API_TOKEN: 't'.repeat(16) })).toThrow(/TASKS_API_TENANT_ID/);
+    expect(() => loadConfig({ JWT_SECRET: SECRET, TASKS_API_TOKEN: 'short', TASKS_API_TENANT_ID: 'calleroo' })).toThrow(/TASKS_API_TOKEN/);
+  });
+
   it('rejects a MONGODB_URI that is not a mongodb URL', () => {
     expect(() => loadConfig({ JWT_SECRET: SECRET, MONGODB_URI: 'postgres://x' })).toThrow(/MONGODB_URI/);
   });

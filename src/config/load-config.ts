@@ -124,6 +124,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfigVa
       internalToken: parsed.BACKEND_INTERNAL_TOKEN,
       requestTimeoutMs: parsed.BACKEND_REQUEST_TIMEOUT_MS,
     },
+    tasksApi: { token: parsed.TASKS_API_TOKEN, tenantId: parsed.TASKS_API_TENANT_ID },
     dialing: {
       callsPerSecond: parsed.CALLS_PER_SECOND,
       minGapMs: parsed.CALLS_MIN_GAP_MS,

@@ -7,6 +7,7 @@ export const SCHEDULE_EVENT_NAMES = [
   'schedule.deleted',
   'schedule.completed',
   'schedule.missed',
+  'schedule.failed',
 ] as const;
 export const CALL_EVENT_NAMES = [
   'call.dispatched',

@@ -207,6 +207,7 @@ export function newScheduleFields(
     call_type: 'outbound',
     occurrence_count: 0,
     last_call_status: null,
+    last_error: null,
     last_occurrence_at: null,
     call_id: null,
     duration: null,

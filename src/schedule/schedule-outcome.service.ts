@@ -48,8 +48,10 @@ export class ScheduleOutcomeService {
     const schedule = await this.schedules.findById(outcome.scheduleId);
     if (!schedule) return;
     const now = this.clock.now();
+    const lastError = outcome.status === 'completed' ? null : await this.errorOf(outcome);
     await this.schedules.recordCallProgress(schedule.id, null, {
       last_call_status: outcome.status,
+      ...(lastError ? { last_error: lastError } : {}),
       duration: outcome.duration,
       ...(outcome.callId ? { call_id: outcome.callId } : {}),
       last_updated: now,
@@ -75,6 +77,15 @@ export class ScheduleOutcomeService {
     if (finalStatus === 'completed' && !outcome.announced) {
       this.publisher.publish(scheduleChanged('schedule.completed', { ...schedule, status: 'completed', next_execution: null }, now));
     }
+    if (finalStatus === 'failed' && !outcome.announced) {
+      this.publisher.publish(scheduleChanged('schedule.failed', { ...schedule, status: 'failed', next_execution: null }, now, { last_error: lastError, last_call_status: outcome.status }));
+    }
+  }
+
+  private async errorOf(outcome: FinalCallOutcome): Promise<string> {
+    const log = await this.callLogs.findById(outcome.callLogId);
+    const detail = log?.error_message ?? (log?.error_code ? `error ${log.error_code}` : null);
+    return `Call ended ${outcome.status}${detail ? `: ${detail}` : ''}`.slice(0, 500);
   }
 
   // The outcome sweep's input: one-time schedules still running, whose latest call it checks.

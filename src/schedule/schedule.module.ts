@@ -63,7 +63,7 @@ import { ScheduleEventDoc, ScheduleEventSchema } from './schemas/schedule-event.
     DueScheduleSweeper,
     InternalScheduleService,
   ],
-  exports: [ScheduleOutcomeService, CallInstructionsService, InternalScheduleService],
+  exports: [ScheduleOutcomeService, CallInstructionsService, InternalScheduleService, ScheduleService],
 })
 export class ScheduleModule implements OnModuleInit {
   constructor(

@@ -16,7 +16,7 @@ type LeanSchedule = CallScheduleDoc & { _id: Types.ObjectId; rev?: number | null
 const LIVE: ScheduleStatus[] = ['scheduled', 'paused', 'pending', 'running'];
 
 export interface ScheduleListFilter {
-  status?: ScheduleStatus;
+  status?: ScheduleStatus | ScheduleStatus[];
   phone?: string;
   from?: Date;
   to?: Date;
@@ -34,6 +34,7 @@ function toSchedule(doc: LeanSchedule): Schedule {
     calling_window: fields.calling_window ?? null,
     campaign_id: fields.campaign_id ?? null,
     campaign_contact_id: fields.campaign_contact_id ?? null,
+    last_error: fields.last_error ?? null,
   };
 }
 
@@ -119,7 +120,7 @@ export class ScheduleRepository {
 
   async listForTenant(scope: TenantScope, filter: ScheduleListFilter, limit: number, offset: number): Promise<{ items: Schedule[]; total: number }> {
     const query: Record<string, unknown> = { deleted_at: null, ...scopeFilter(scope) };
-    if (filter.status) query.status = filter.status;
+    if (filter.status) query.status = Array.isArray(filter.status) ? op({ $in: filter.status }) : filter.status;
     if (filter.phone) query.phone = filter.phone;
     if (filter.from || filter.to) {
       query.scheduled_time = op({ ...(filter.from ? { $gte: filter.from } : {}), ...(filter.to ? { $lt: filter.to } : {}) });

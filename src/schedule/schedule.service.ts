@@ -173,6 +173,11 @@ export class ScheduleService {
     return this.transition(principal, id, 'cancel', cancellableFrom, () => ({ status: 'cancelled', next_execution: null }), 'cancelled', 'schedule.cancelled');
   }
 
+  // Newest first, any of the given statuses (an adapter's state can stand for several of ours).
+  async listInStatuses(principal: Principal, statuses: ScheduleStatus[] | undefined, limit: number): Promise<Schedule[]> {
+    return (await this.schedules.listForTenant(scopeOf(principal), { status: statuses }, limit, 0)).items;
+  }
+
   async remove(principal: Principal, id: string): Promise<void> {
     const current = await this.load(scopeOf(principal), id);
     if (!DELETABLE.includes(current.status)) throw new IllegalScheduleTransitionException('delete', current.status);

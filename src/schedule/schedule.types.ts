@@ -61,6 +61,8 @@ export interface Schedule {
   next_execution: Date | null;
   occurrence_count: number;
   last_call_status: string | null;
+  // Why the latest attempt failed (a provider refusal, a call that ended busy or failed); null until one does.
+  last_error: string | null;
   last_occurrence_at: Date | null;
   call_id: string | null;
   duration: number | null;

@@ -10,11 +10,13 @@ import { StatusUpdateController } from './status-update.controller';
 import { StatusUpdateService } from './status-update.service';
 import { TwilioSignatureGuard } from './twilio-signature.guard';
 import { TwimlController } from './twiml.controller';
+import { AgentBackendCallbackController } from './agent-backend/agent-backend-callback.controller';
+import { AgentHandoffListener } from './agent-backend/agent-handoff.listener';
 
 @Module({
   imports: [MongooseModule.forFeature([{ name: CallStatusReceiptDoc.name, schema: CallStatusReceiptSchema }]), TrackingModule, ScheduleModule, CallsModule],
-  controllers: [StatusUpdateController, TwimlController],
-  providers: [StatusUpdateService, CallStatusReceiptRepository, TwilioSignatureGuard, CallReconcileJob],
+  controllers: [StatusUpdateController, TwimlController, AgentBackendCallbackController],
+  providers: [StatusUpdateService, CallStatusReceiptRepository, TwilioSignatureGuard, CallReconcileJob, AgentHandoffListener],
 })
 export class StatusUpdateModule implements OnModuleInit {
   constructor(private readonly receipts: CallStatusReceiptRepository) {}

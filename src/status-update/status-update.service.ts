@@ -18,6 +18,9 @@ import { parseTwilioTimestamp, toInternalStatus } from './status-mapping';
 export type CallbackOutcome = 'applied' | 'duplicate' | 'unknown_call';
 
 export const CALLBACK_SOURCE = 'twilio_callback';
+// An agent backend accepted the call (the attempt ends completed), and what the backend reported later.
+export const AGENT_HANDOFF_SOURCE = 'agent_backend_handoff';
+export const AGENT_CALLBACK_SOURCE = 'agent_backend_callback';
 // Twilio abandons a callback request after 15 s: a receipt older than that whose entry never reached the
 // log belongs to a delivery that died (its instance was killed) between the two writes.
 const ABANDONED_DELIVERY_MS = 15_000;
@@ -73,7 +76,9 @@ export class StatusUpdateService {
       this.logger.warn(`status callback for unknown CallSid ${dto.CallSid} (${dto.CallStatus}); nothing recorded`);
       return 'unknown_call';
     }
-    const dedupeKey = dto.SequenceNumber !== undefined ? `seq:${dto.SequenceNumber}` : `status:${dto.CallStatus}`;
+    // The backend's own report of a status is not a repeat of the hand-off that recorded the same status.
+    const receiptScope = source === AGENT_CALLBACK_SOURCE ? `${source}:` : '';
+    const dedupeKey = `${receiptScope}${dto.SequenceNumber !== undefined ? `seq:${dto.SequenceNumber}` : `status:${dto.CallStatus}`}`;
     const status = toInternalStatus(dto.CallStatus);
     const sequenceNumber = dto.SequenceNumber !== undefined ? Number(dto.SequenceNumber) : null;
     // Every delivery that was applied left this entry, moving the status or not.

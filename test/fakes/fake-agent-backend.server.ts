@@ -11,6 +11,8 @@ export interface BackendRequest {
 // A local voice-agent backend (Calleroo's /call/brief and /call/start) that checks the bearer token.
 export class FakeAgentBackendServer extends LocalHttpServer {
   readonly requests: BackendRequest[] = [];
+  // Numbers /call/start refuses with a 400, as a backend refuses a call it cannot place.
+  readonly refusePhones = new Set<string>();
 
   constructor(private readonly token: string) {
     super();
@@ -32,6 +34,7 @@ export class FakeAgentBackendServer extends LocalHttpServer {
     }
     if (req.method === 'POST' && req.url === '/call/start') {
       if (typeof body.phoneE164 !== 'string' || typeof body.scriptPreview !== 'string') return send(422, { detail: 'phoneE164 and scriptPreview are required' });
+      if (this.refusePhones.has(body.phoneE164)) return send(400, { detail: `cannot call ${body.phoneE164}: number not reachable` });
       return send(200, { callId: `CA${randomBytes(16).toString('hex')}`, status: 'started' });
     }
     send(404, { detail: 'not found' });

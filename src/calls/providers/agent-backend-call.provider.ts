@@ -4,6 +4,7 @@ import { CallProvider, PlacedCallLookup, ProviderAttempt, ProviderCallRequest, P
 import { AgentBackendClient, BackendResponse } from './agent-backend.client';
 import { describeError, wasNeverSent } from './network-errors';
 import { isPlainObject } from '../../common/validation/free-object';
+import { AGENT_BACKEND_CALLBACK_PATH } from '../webhook-paths';
 
 function pick(body: unknown, ...keys: string[]): string | null {
   if (!isPlainObject(body)) return null;
@@ -67,6 +68,8 @@ export class AgentBackendCallProvider extends CallProvider {
       phoneE164: request.phone,
       scriptPreview,
       slots,
+      // Outcomes are signed with the internal token, so without one the backend gets no URL to report to.
+      ...(this.config.agentBackend.internalToken ? { callbackUrl: `${this.config.publicBaseUrl}${AGENT_BACKEND_CALLBACK_PATH}?call_log_id=${encodeURIComponent(request.callLogId)}` } : {}),
     };
     let res: BackendResponse;
     try {
@@ -81,7 +84,8 @@ export class AgentBackendCallProvider extends CallProvider {
     if (res.status >= 300) return { kind: 'rejected', code: String(res.status), message: errorText(res) };
     const callId = pick(res.body, 'callId', 'call_id', 'callSid', 'id');
     if (!callId) return { kind: 'unknown', detail: 'The backend accepted the call but returned no call id' };
-    return { kind: 'placed', callId };
+    // Seed 000's semantics: a call the backend accepted is handed to its agent, and the attempt is done.
+    return { kind: 'placed', callId, handedOff: true };
   }
 
   // The backend has no lookup: an unknown start stays unknown rather than risk a second call.
@@ -89,8 +93,10 @@ export class AgentBackendCallProvider extends CallProvider {
     return { kind: 'unavailable', detail: 'the voice-agent backend offers no call lookup' };
   }
 
-  async fetchCall(): Promise<ProviderCallState | null> {
-    return null;
+  // A call id exists only for a call the backend accepted, which is a completed attempt; the reconciler
+  // uses this to finish an attempt whose hand-off was cut off (a crash right after the dial).
+  async fetchCall(callId: string): Promise<ProviderCallState | null> {
+    return { callId, status: 'completed', duration: null, startTime: null, endTime: null, answeredBy: null };
   }
 
   private baseUrl(request: ProviderCallRequest): string | null {

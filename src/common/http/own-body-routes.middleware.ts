@@ -4,7 +4,8 @@ import { RequestValidationException } from '../errors/app.exception';
 // Routes that read their own body: the contact and DNC imports stream up to 100,000 rows, and
 // /schedule/bulk parses up to 10,000 schedules, all far past the global JSON limit. Registered before the
 // body parsers: it moves the content type aside so that they skip the request.
-const OWN_BODY_ROUTES = [/^\/campaigns\/[^/]+\/contacts\/?$/, /^\/dnc\/import\/?$/, /^\/schedule\/bulk\/?$/];
+// The agent backend's callback reads its raw body to check the signature over it.
+const OWN_BODY_ROUTES = [/^\/campaigns\/[^/]+\/contacts\/?$/, /^\/dnc\/import\/?$/, /^\/schedule\/bulk\/?$/, /^\/webhook\/agent-backend\/call-status\/?$/];
 const STREAMED_CONTENT_TYPE = 'x-streamed-content-type';
 
 export function ownBodyRoutes(req: Request, _res: Response, next: NextFunction): void {

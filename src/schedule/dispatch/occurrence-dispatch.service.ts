@@ -252,18 +252,20 @@ export class OccurrenceDispatchService {
           lag_ms: done.getTime() - dueAt.getTime(),
           reconciled: result.reconciled === true,
         });
-        callEvent('call.dispatched', 'queued', result.callId, { provider: result.provider, occurrence_at: occurrence.toISOString() });
+        // A hand-off ends the attempt; the status-update module records it like a final callback.
+        callEvent('call.dispatched', 'queued', result.callId, { provider: result.provider, occurrence_at: occurrence.toISOString(), ...(result.handedOff ? { handed_off: true } : {}) });
         return;
       case 'rejected':
         await this.retry(() => this.claims.markState(claim.id, open, 'failed', { provider: result.provider, detail: `${result.code}: ${result.message}` }, done));
         await this.retry(() => this.callLogs.markAttemptEnded(log.id, 'failed', { provider: result.provider, error_code: result.code, error_message: result.message }, done));
-        await this.endOneTime(schedule, 'failed', 'failed', done);
+        // The event first: whoever reads the schedule failed finds why in its log.
         await this.record(schedule, 'dispatch_failed', 'error', `Provider refused the call: ${result.code} ${result.message}`, {
           occurrence_at: occurrence.toISOString(),
           call_log_id: log.id,
           attempt_number: attempt,
           error_code: result.code,
         });
+        await this.endOneTime(schedule, 'failed', 'failed', done, `${result.code}: ${result.message}`);
         callEvent('call.failed', 'failed', null, { error_code: result.code, error_message: result.message });
         return;
       case 'expired': {
@@ -366,13 +368,16 @@ export class OccurrenceDispatchService {
   }
 
   // Records how an attempt ended on its schedule; a one-time schedule also ends with it.
-  private async endOneTime(schedule: Schedule, status: ScheduleStatus, lastCallStatus: string, now: Date): Promise<void> {
+  // A failed attempt leaves its reason in last_error; a one-time schedule that fails with it says so (schedule.failed).
+  private async endOneTime(schedule: Schedule, status: ScheduleStatus, lastCallStatus: string, now: Date, lastError?: string): Promise<void> {
+    const error = lastError !== undefined ? { last_error: lastError.slice(0, 500) } : {};
     if (schedule.repeat_config) {
-      await this.retry(() => this.schedules.recordCallProgress(schedule.id, null, { last_call_status: lastCallStatus, last_updated: now }));
+      await this.retry(() => this.schedules.recordCallProgress(schedule.id, null, { last_call_status: lastCallStatus, ...error, last_updated: now }));
       return;
     }
-    const moved = await this.retry(() => this.schedules.recordCallProgress(schedule.id, ['pending', 'running'], { status, last_call_status: lastCallStatus, last_updated: now }));
+    const moved = await this.retry(() => this.schedules.recordCallProgress(schedule.id, ['pending', 'running'], { status, last_call_status: lastCallStatus, ...error, last_updated: now }));
     if (moved) await this.retry(() => this.schedules.syncActive({ ...schedule, status }, now));
+    if (moved && status === 'failed') this.announceSchedule('schedule.failed', { ...schedule, status, next_execution: null }, { last_error: error.last_error ?? null });
   }
 
   // After the claim this run owns the occurrence, so a write that lost the database lock or its connection
@@ -386,7 +391,7 @@ export class OccurrenceDispatchService {
     await this.retry(() => this.events.appendFor(schedule, this.clock.now(), level, type, message, data));
   }
 
-  private announceSchedule(name: 'schedule.missed' | 'schedule.completed', schedule: Schedule, data: Record<string, unknown>): void {
+  private announceSchedule(name: 'schedule.missed' | 'schedule.completed' | 'schedule.failed', schedule: Schedule, data: Record<string, unknown>): void {
     this.publisher.publish(scheduleChanged(name, schedule, this.clock.now(), data));
   }
 }

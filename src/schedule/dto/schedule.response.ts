@@ -39,6 +39,7 @@ export function scheduleView(s: Schedule) {
     campaign_id: s.campaign_id,
     next_execution: iso(s.next_execution),
     last_call_status: s.last_call_status,
+    last_error: s.last_error,
     occurrence_count: s.occurrence_count,
     last_occurrence_at: iso(s.last_occurrence_at),
     call_id: s.call_id,

@@ -43,6 +43,7 @@ export class CallScheduleDoc {
   @Prop({ type: Date, default: null }) next_execution: Date | null;
   @Prop({ required: true, default: 0 }) occurrence_count: number;
   @Prop({ type: String, default: null }) last_call_status: string | null;
+  @Prop({ type: String, default: null }) last_error: string | null;
   @Prop({ type: Date, default: null }) last_occurrence_at: Date | null;
   @Prop({ type: String, default: null }) call_id: string | null;
   @Prop({ type: Number, default: null }) duration: number | null;
