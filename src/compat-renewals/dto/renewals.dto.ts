@@ -1,5 +1,7 @@
+import { PickType } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength } from 'class-validator';
+import { UpdateSchedulerConfigDto } from '../../scheduler-config/dto/scheduler-config.dto';
+import { IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength } from 'class-validator';
 
 const D = { context: { errorCode: 'CAMPAIGN_006' } };
 const HH_MM = /^([01]\d|2[0-3]):[0-5]\d$/;
@@ -9,16 +11,16 @@ export const RENEWAL_REASONS = ['expiring_policy', 'follow_up', 'manual'] as con
 export type RenewalReason = (typeof RENEWAL_REASONS)[number];
 export const RENEWAL_CALL_STATUSES = ['pending', 'queued', 'completed', 'failed', 'cancelled'] as const;
 
-// Seed 001's SchedulerConfig fields (max_retries_per_customer is the core's max_retries_per_contact).
-export class RenewalConfigDto {
-  @IsOptional()
-  @IsBoolean(D)
-  enabled?: boolean;
-
-  @IsOptional()
-  @Matches(HH_MM, { ...D, message: 'daily_call_time must be HH:mm (00:00-23:59)' })
-  daily_call_time?: string;
-
+// Seed 001's SchedulerConfig fields: the core's settings of the same name, plus days_before_expiry and
+// max_retries_per_customer (the core's days_before_due and max_retries_per_contact).
+export class RenewalConfigDto extends PickType(UpdateSchedulerConfigDto, [
+  'enabled',
+  'daily_call_time',
+  'max_calls_per_day',
+  'max_concurrent_calls',
+  'retry_failed_after_hours',
+  'skip_if_called_within_days',
+] as const) {
   @IsOptional()
   @IsInt(D)
   @Min(0, D)
@@ -28,32 +30,8 @@ export class RenewalConfigDto {
   @IsOptional()
   @IsInt(D)
   @Min(0, D)
-  @Max(1_000_000, D)
-  max_calls_per_day?: number;
-
-  @IsOptional()
-  @IsInt(D)
-  @Min(1, D)
-  @Max(1000, D)
-  max_concurrent_calls?: number;
-
-  @IsOptional()
-  @IsInt(D)
-  @Min(0, D)
-  @Max(24 * 365, D)
-  retry_failed_after_hours?: number;
-
-  @IsOptional()
-  @IsInt(D)
-  @Min(0, D)
   @Max(20, D)
   max_retries_per_customer?: number;
-
-  @IsOptional()
-  @IsInt(D)
-  @Min(0, D)
-  @Max(365, D)
-  skip_if_called_within_days?: number;
 }
 
 export class PendingCustomersQuery {

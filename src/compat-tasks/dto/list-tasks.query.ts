@@ -1,16 +1,11 @@
-import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, Max, Min } from 'class-validator';
+import { PickType } from '@nestjs/swagger';
+import { IsIn, IsOptional } from 'class-validator';
+import { PageQuery } from '../../common/dto/page.query';
 import { TASK_STATUSES, TaskStatus } from '../task-status';
 
-export class ListTasksQuery {
+// Seed 000's list takes a status and a limit, no offset.
+export class ListTasksQuery extends PickType(PageQuery, ['limit'] as const) {
   @IsOptional()
   @IsIn(TASK_STATUSES, { message: `status must be one of ${TASK_STATUSES.join(', ')}` })
   status?: TaskStatus;
-
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(500)
-  limit: number = 50;
 }
