@@ -273,8 +273,8 @@ export class OccurrenceDispatchService {
         await this.retry(() => this.callLogs.markAttemptEnded(log.id, 'canceled', { provider: result.provider, error_code: 'start_window_passed', error_message: result.detail }, done));
         // The reconciler gave this claim up first and has recorded the miss itself.
         if (!ownOutcome) return;
-        await this.endOneTime(schedule, 'missed', 'missed', done);
         await this.record(schedule, 'missed', 'warn', `Not dialed: ${result.detail}`, { occurrence_at: occurrence.toISOString(), call_log_id: log.id, attempt_number: attempt });
+        await this.endOneTime(schedule, 'missed', 'missed', done);
         this.announceSchedule('schedule.missed', schedule, { occurrence_at: occurrence.toISOString(), reason: 'start_window_passed' });
         return;
       }
@@ -304,8 +304,9 @@ export class OccurrenceDispatchService {
     const now = this.clock.now();
     await this.retry(() => this.claims.markState(claim.id, ['claimed', 'dialing'], 'skipped', { detail: `${reason}: ${detail}` }, now));
     if (callLogId) await this.retry(() => this.callLogs.markAttemptEnded(callLogId, 'canceled', { error_code: `skipped_${reason}`, error_message: detail }, now));
-    await this.endOneTime(schedule, 'completed', `skipped_${reason}`, now);
+    // The event before the status: a reader that sees the schedule completed finds why it was skipped.
     await this.record(schedule, `skipped_${reason}`, 'warn', `Call skipped (${reason}): ${detail}`, { occurrence_at: occurrence.toISOString(), attempt_number: attempt, reason });
+    await this.endOneTime(schedule, 'completed', `skipped_${reason}`, now);
     this.publisher.publish(
       new CallChangedEvent('call.skipped', '', schedule.id, schedule.tenant_id, schedule.phone, 'skipped', null, attempt, now.toISOString(), { reason, detail, occurrence_at: occurrence.toISOString() }),
     );
