@@ -228,6 +228,9 @@ describe('calling rules (callee-local calling hours, fake Twilio over HTTP)', ()
 });
 
 describe('calling rules re-checked right before the provider request', () => {
+  // Dates a year ahead of the wall clock: the deferred job is stored for the service clock's time, and the real
+  // Agenda, which polls on the wall clock, would run a job dated in the past at once, under the test.
+  const Y = new Date().getUTCFullYear() + 1;
   const fake = new FakeTwilioServer(SID, TOKEN);
   const clock = new TestClock();
   const auth = bearer(tokenFor('recheck-user'));
@@ -264,36 +267,36 @@ describe('calling rules re-checked right before the provider request', () => {
     }, 15_000);
 
   it('defers a call whose wait for a seat carried it past the end of the window', async () => {
-    clock.set(new Date('2026-12-01T20:59:40Z'));
-    const first = await create({ phone: '+14155550001', scheduled_time: '2026-12-01T20:59:42Z', respect_calling_hours: false });
+    clock.set(new Date(`${Y}-12-01T20:59:40Z`));
+    const first = await create({ phone: '+14155550001', scheduled_time: `${Y}-12-01T20:59:42Z`, respect_calling_hours: false });
     const second = '+14155550002';
-    const id = await create({ phone: second, scheduled_time: '2026-12-01T20:59:44Z', callee_timezone: 'UTC', calling_window: DAYTIME });
+    const id = await create({ phone: second, scheduled_time: `${Y}-12-01T20:59:44Z`, callee_timezone: 'UTC', calling_window: DAYTIME });
     await waitFor(async () => (fake.createRequestsTo('+14155550001').length === 1 ? true : null), 15_000);
     const log = await waitingForSeat(id);
     expect((await getSchedule(id)).events.map((e: ScheduleEvent) => e.type)).not.toContain('deferred_calling_hours');
 
-    clock.set(new Date('2026-12-01T21:00:05Z')); // the callee's window has closed
+    clock.set(new Date(`${Y}-12-01T21:00:05Z`)); // the callee's window has closed
     await finishCall(first);
     const event = await waitFor(() => eventOf(id, 'deferred_calling_hours'), 15_000);
-    expect(event.data).toMatchObject({ stage: 'before_request', until: '2026-12-02T08:00:00.000Z', deferral: 1 });
+    expect(event.data).toMatchObject({ stage: 'before_request', until: `${Y}-12-02T08:00:00.000Z`, deferral: 1 });
     expect(fake.createRequestsTo(second)).toHaveLength(0);
     const [ended] = await t.get<CallLogRepository>(CallLogRepository).findForSchedule(id);
     expect(ended).toMatchObject({ id: log.id, status: 'canceled', error_code: 'deferred_calling_hours' });
     const [job] = await deferredJobs(id);
-    expect(job.nextRunAt.toISOString()).toBe('2026-12-02T08:00:00.000Z');
+    expect(job.nextRunAt.toISOString()).toBe(`${Y}-12-02T08:00:00.000Z`);
 
     // At the opening it is dialed under a new call log.
-    clock.set(new Date('2026-12-02T08:00:00Z'));
+    clock.set(new Date(`${Y}-12-02T08:00:00Z`));
     expect((await t.get<CallDeferredJob>(CallDeferredJob).handle(job.data)).outcome).toBe('dispatched');
     expect(fake.createRequestsTo(second)).toHaveLength(1);
     await finishCall(id);
   });
 
   it('skips a call whose number joined the do-not-call list while it waited', async () => {
-    clock.set(new Date('2026-12-03T12:00:00Z'));
-    const first = await create({ phone: '+14155550003', scheduled_time: '2026-12-03T12:00:02Z' });
+    clock.set(new Date(`${Y}-12-03T12:00:00Z`));
+    const first = await create({ phone: '+14155550003', scheduled_time: `${Y}-12-03T12:00:02Z` });
     const blocked = '+14155550004';
-    const id = await create({ phone: blocked, scheduled_time: '2026-12-03T12:00:04Z' });
+    const id = await create({ phone: blocked, scheduled_time: `${Y}-12-03T12:00:04Z` });
     await waitFor(async () => (fake.createRequestsTo('+14155550003').length === 1 ? true : null), 15_000);
     await waitingForSeat(id);
     await http().post('/dnc').set(auth).send({ phone: blocked, reason: 'asked while queued' }).expect(201);

@@ -157,7 +157,11 @@ describe('real Agenda across restarts and instances', () => {
     const second = await createTestApp({ config });
     try {
       const get = async (id: string) => (await request(second.app.getHttpServer()).get(`/schedule/${id}`).set(alice).expect(200)).body.schedule;
-      const skipped = await waitFor(async () => ((await get(skipId)).status === 'missed' ? get(skipId) : null), 10_000);
+      // The status moves first (the guarded step), then its event is written: wait for both.
+      const skipped = await waitFor(async () => {
+        const s = await get(skipId);
+        return s.status === 'missed' && s.events.some((e: { type: string }) => e.type === 'missed') ? s : null;
+      }, 10_000);
       expect(skipped.events.map((e: { type: string }) => e.type)).toContain('missed');
       const once = await waitFor(async () => {
         const s = await get(onceId);
