@@ -71,7 +71,7 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
       const neverSent = claim.state === 'claimed' && (await this.claims.decide(claim.id, 'give_up', RECONCILER, now)) === 'give_up';
       const state: ClaimState = neverSent ? 'missed' : 'unknown';
       const from: ClaimState[] = neverSent ? ['claimed'] : ['claimed', 'dialing'];
-      const schedule = await this.schedules.findById(claim.schedule_id);
+      let schedule = await this.schedules.findById(claim.schedule_id);
       if (schedule && schedule.status === 'scheduled' && schedule.next_execution?.getTime() === claim.occurrence_at.getTime()) {
         // The claimant died before advancing: move the schedule on so later occurrences still fire.
         const next = schedule.repeat_config ? nextWithinBounds(schedule, now, schedule.occurrence_count + 1) : null;
@@ -79,8 +79,13 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
         if (await this.schedules.advanceOccurrence(schedule.id, schedule.version, claim.occurrence_at, { next_execution: next, status, last_call_status: state, last_updated: now }, 1)) {
           await this.schedules.syncActive({ ...schedule, status, next_execution: next }, now);
           this.trigger.armed(schedule.id, status, next);
+        } else {
+          // The claimant's own advance landed first: it died after its write gate and the gate's takeover
+          // wrote its change for it, so a one-time schedule may now read pending, to be ended below.
+          schedule = (await this.schedules.findById(claim.schedule_id)) ?? schedule;
         }
-      } else if (schedule && neverSent && !schedule.repeat_config && schedule.status === 'pending') {
+      }
+      if (schedule && neverSent && !schedule.repeat_config && schedule.status === 'pending') {
         // The dispatcher advanced the one-time schedule to pending, then stopped before dialing.
         await this.endOneTimeMissed(schedule, claim.occurrence_at, now);
       }
