@@ -20,11 +20,22 @@ works() {
 }
 
 if works; then echo "ferretdb $VERSION already at $BIN"; exit 0; fi
+
+# A per-user copy of an earlier build (like Go's own module and build caches): a fresh clone on a machine
+# that built it once takes it in under a second instead of a 15 s (warm Go cache) to 180 s (cold) build.
+CACHE_BIN="${XDG_CACHE_HOME:-$HOME/.cache}/call-scheduler/ferretdb-$VERSION"
+if [ -x "$CACHE_BIN" ]; then
+  cp "$CACHE_BIN" "$BIN.tmp" && mv "$BIN.tmp" "$BIN"
+  if works; then echo "ferretdb $VERSION copied from $CACHE_BIN"; exit 0; fi
+  rm -f "$BIN"
+fi
+remember() { mkdir -p "$(dirname "$CACHE_BIN")" && cp "$BIN" "$CACHE_BIN.tmp.$$" && mv "$CACHE_BIN.tmp.$$" "$CACHE_BIN" || true; }
 command -v go >/dev/null || { echo "install-ferretdb: Go is not installed; install Go or set MONGODB_URI" >&2; exit 1; }
 
 start=$(date +%s)
 if GOBIN="$TOOLS_DIR" go install "github.com/FerretDB/FerretDB/cmd/ferretdb@$VERSION" 2>"$TOOLS_DIR/go-install.err" && works; then
   echo "ferretdb $VERSION installed with go install in $(( $(date +%s) - start )) s"
+  remember
   exit 0
 fi
 echo "go install did not give a working binary ($(head -c 300 "$TOOLS_DIR/go-install.err" | tr '\n' ' ')); building from the module source" >&2
@@ -38,4 +49,5 @@ chmod -R u+w "$work"
 echo "$VERSION" > "$work/build/version/version.txt"
 (cd "$work" && GOFLAGS=-mod=mod go build -trimpath -o "$BIN" ./cmd/ferretdb)
 works || { echo "install-ferretdb: the built binary does not report $VERSION" >&2; exit 1; }
+remember
 echo "ferretdb $VERSION built into $BIN in $(( $(date +%s) - start )) s"

@@ -1,5 +1,5 @@
 'use strict';
-// The markdown table printed after a run (and put in the README with --readme).
+// The markdown table printed after a run (and put in docs/performance.md with --readme).
 const { readFileSync, writeFileSync } = require('node:fs');
 const { join } = require('node:path');
 const { ROOT } = require('./build');
@@ -139,11 +139,11 @@ const START = '<!-- bench:results:start -->';
 const END = '<!-- bench:results:end -->';
 
 function updateReadme(markdown, command) {
-  const path = join(ROOT, 'README.md');
+  const path = join(ROOT, 'docs', 'performance.md');
   const text = readFileSync(path, 'utf8');
   const a = text.indexOf(START);
   const b = text.indexOf(END);
-  if (a < 0 || b < a) throw new Error(`README.md has no ${START} … ${END} block`);
+  if (a < 0 || b < a) throw new Error(`docs/performance.md has no ${START} … ${END} block`);
   writeFileSync(path, `${text.slice(0, a + START.length)}\nProduced by \`${command}\`:\n\n${markdown}\n${text.slice(b)}`);
 }
 

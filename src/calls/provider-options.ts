@@ -84,7 +84,7 @@ function twilioPassThrough(raw: Record<string, unknown>, unknownKeys: UnknownKey
     if (owned || !Object.hasOwn(TWILIO_PASS_THROUGH, key)) {
       if (unknownKeys === 'ignore') continue;
       if (owned) throw new InvalidProviderOptionsError(field, `${key} is set by the service and cannot be given`);
-      throw new InvalidProviderOptionsError(field, `unknown key ${key}: give one the service reads or a Twilio calls.create parameter in snake_case (see the README)`);
+      throw new InvalidProviderOptionsError(field, `unknown key ${key}: give one the service reads or a Twilio calls.create parameter in snake_case (see docs/calls.md, "Providers")`);
     }
     const scalar = (v: unknown) => typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v));
     if (!(scalar(value) || (Array.isArray(value) && value.length > 0 && value.every((v) => typeof v === 'string')))) {

@@ -6,7 +6,7 @@ import { CreateTaskDto } from './dto/create-task.dto';
 import { ListTasksQuery } from './dto/list-tasks.query';
 import { TasksAuthGuard } from './tasks-auth.guard';
 
-// Seed 000's routes and shapes (see README, "Seed 000 task API"). The seed is a FastAPI service: its POSTs answer 200.
+// Seed 000's routes and shapes (see docs/api.md, "Seed 000 task API"). The seed is a FastAPI service: its POSTs answer 200.
 // Public only to the global JWT guard: TasksAuthGuard takes a JWT or the configured tasks token.
 @Public()
 @UseGuards(TasksAuthGuard)

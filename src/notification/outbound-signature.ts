@@ -20,7 +20,7 @@ export function signWebhookBody(secret: string, body: string, at: Date): string 
 
 export type SignatureCheck = 'valid' | 'malformed' | 'mismatch' | 'expired';
 
-// The receiver's side, as documented in the README; kept here so the tests verify what we tell users to do.
+// The receiver's side, as documented in docs/notifications.md ("Verifying a delivery"); kept here so the tests verify what we tell users to do.
 export function verifyWebhookSignature(secret: string, body: string, header: string | undefined, now: Date, toleranceSeconds = DEFAULT_TOLERANCE_SECONDS): SignatureCheck {
   if (!header) return 'malformed';
   const parts = new Map<string, string[]>();

@@ -1,12 +1,9 @@
-import request from 'supertest';
 import { TwilioClientFactory } from '../../src/calls/providers/twilio-client.factory';
-import { Clock } from '../../src/common/clock/clock';
 import { FakeTwilioServer } from '../fakes/fake-twilio.server';
 import { LocalTwilioClientFactory } from '../fakes/local-twilio.client';
-import { createTestApp, TestApp } from './test-app';
+import { createMediumApp, createSchedule, MediumApp, principalFor } from './medium-app';
 import { testConfig } from './test-config';
 import { TestClock } from './test-clock';
-import { bearer, tokenFor } from './tokens';
 import { waitFor } from './wait';
 
 export interface PacingFigures {
@@ -34,7 +31,9 @@ export function busiestOneSecondWindow(times: number[]): number {
 }
 
 // `calls` one-time schedules due at one instant, dialed through the fake Twilio by `instances` service
-// instances on one database; the figures are read from the fake's own arrival times.
+// instances on one database; the figures are read from the fake's own arrival times. The instances are
+// applications without HTTP servers, each running its scheduler (sweeper and job queue) as deployed:
+// pacing is a rate in wall-clock time, so this run takes the seconds the rate implies.
 export async function runPacing(callsPerSecond: number, calls: number, instances: number, env: Record<string, string> = {}): Promise<PacingFigures> {
   const sid = `AC${'fedcba9876543210'.repeat(2)}`;
   const token = 'pacing-twilio-token-0123456789';
@@ -46,6 +45,7 @@ export async function runPacing(callsPerSecond: number, calls: number, instances
     TWILIO_AUTH_TOKEN: token,
     TWILIO_FROM_NUMBER: '+15005550006',
     CALLS_PER_SECOND: String(callsPerSecond),
+    SCHEDULER_ENABLED: 'true',
     SCHEDULER_POLL_INTERVAL_MS: '200',
     // Production's Agenda poll: each poll is one findAndModify per job name, which the embedded FerretDB
     // serializes with every dial's writes.
@@ -55,26 +55,23 @@ export async function runPacing(callsPerSecond: number, calls: number, instances
   });
   // One moved clock for every instance: creating the schedules may take longer than any fixed lead.
   const clock = new TestClock();
-  const apps: TestApp[] = [];
+  const apps: MediumApp[] = [];
   try {
     for (let i = 0; i < instances; i++) {
       apps.push(
-        await createTestApp({
+        await createMediumApp({
           config,
-          override: (b) => b.overrideProvider(Clock).useValue(clock).overrideProvider(TwilioClientFactory).useValue(new LocalTwilioClientFactory(config, fake.url)),
+          clock,
+          override: (b) => b.overrideProvider(TwilioClientFactory).useValue(new LocalTwilioClientFactory(config, fake.url)),
         }),
       );
     }
-    const auth = bearer(tokenFor('pacing'));
+    const auth = principalFor(apps[0], 'pacing');
     const due = new Date(Date.now() + 3_600_000);
     for (let start = 0; start < calls; start += 25) {
       await Promise.all(
         Array.from({ length: Math.min(25, calls - start) }, (_, i) =>
-          request(apps[(start + i) % instances].app.getHttpServer())
-            .post('/schedule/')
-            .set(auth)
-            .send({ phone: `+1415556${String(start + i).padStart(4, '0')}`, scheduled_time: due.toISOString() })
-            .expect(200),
+          createSchedule(apps[(start + i) % instances], auth, { phone: `+1415556${String(start + i).padStart(4, '0')}`, scheduled_time: due.toISOString() }),
         ),
       );
     }

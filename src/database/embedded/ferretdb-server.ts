@@ -70,7 +70,9 @@ export async function dropPostgresDatabase(url: string, timeoutMs = 5000): Promi
   await withClient(maintenanceUrl, timeoutMs, (client) => client.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`));
 }
 
-export async function postgresAnswers(url: string, timeoutMs = 2000): Promise<boolean> {
+// The bound is generous: a refused connection fails at once, and a PostgreSQL busy with a parallel test run
+// can take seconds to accept one (seen: 2 s was not enough at a load of 13 on 2 cores).
+export async function postgresAnswers(url: string, timeoutMs = 10_000): Promise<boolean> {
   try {
     await withClient(databaseOf(url).maintenanceUrl, timeoutMs, (client) => client.query('SELECT 1'));
     return true;

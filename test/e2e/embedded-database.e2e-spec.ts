@@ -1,0 +1,149 @@
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, join, resolve } from 'node:path';
+import { MongoClient } from 'mongodb';
+import { Client } from 'pg';
+import {
+  EmbeddedDatabase,
+  launchEmbeddedDatabase,
+  LaunchOptions,
+  NoEmbeddedEngineError,
+} from '../../src/database/embedded/embedded-database.launcher';
+import { dropPostgresDatabase } from '../../src/database/embedded/ferretdb-server';
+import { FakeMongodbMirror } from '../fakes/fake-mongodb-mirror.server';
+
+const ROOT = resolve(__dirname, '../..');
+const HOUR = 60 * 60 * 1000;
+
+// The FerretDB binary this machine has (PATH or .tools/), for the fallback; null on a Node-only machine.
+function ferretDbBinary(): string | null {
+  for (const dir of [...(process.env.PATH ?? '').split(delimiter), join(ROOT, '.tools')]) {
+    if (dir && existsSync(join(dir, 'ferretdb'))) return join(dir, 'ferretdb');
+  }
+  return null;
+}
+
+describe('embedded database launcher (real engines, fake download mirror)', () => {
+  const mirror = new FakeMongodbMirror();
+  const ferretdb = ferretDbBinary();
+  let work: string;
+  let toolsDir: string;
+  let clock: number;
+  const started: EmbeddedDatabase[] = [];
+  const logs: string[] = [];
+
+  // auto order, with no mongod to be found and MongoDB's archives served by the fake mirror.
+  const options = (): LaunchOptions => ({
+    dataDir: mkdtempSync(join(work, 'data-')),
+    persistent: false,
+    engine: 'auto',
+    toolsDir,
+    projectRoot: ROOT,
+    allowInstall: false,
+    searchPath: join(work, 'empty-path'),
+    // A version no machine has cached, so the launcher must go to the (fake) download host.
+    mongodbDownload: { version: '7.0.3', probeTimeoutMs: 1000, mirror: mirror.url, failureFile: join(toolsDir, 'mongodb-download.json') },
+    now: () => clock,
+    log: (m) => logs.push(m),
+  });
+
+  const launch = async (): Promise<{ db: EmbeddedDatabase | null; reasons: string[] }> => {
+    try {
+      const db = await launchEmbeddedDatabase(options());
+      started.push(db);
+      return { db, reasons: db.skipped };
+    } catch (error) {
+      if (ferretdb || !(error instanceof NoEmbeddedEngineError)) throw error;
+      return { db: null, reasons: error.message.split('\n') };
+    }
+  };
+
+  beforeAll(async () => {
+    work = mkdtempSync(join(tmpdir(), 'launcher-test-'));
+    toolsDir = join(work, 'tools');
+    mkdirSync(toolsDir);
+    if (ferretdb) symlinkSync(ferretdb, join(toolsDir, 'ferretdb'));
+    await mirror.start();
+  });
+  afterAll(async () => {
+    for (const db of started) await db.stop();
+    await mirror.stop();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it('offline: gives up on the download at its bound, says why, falls back, and does not wait again for a day', async () => {
+    clock = Date.parse('2026-12-03T09:00:00Z');
+    mirror.mode = 'hang';
+    const first = await launch();
+    expect(mirror.requests).toHaveLength(1);
+    expect(mirror.requests[0].method).toBe('HEAD');
+    expect(mirror.requests[0].path).toMatch(/mongodb-linux-.*-7\.0\.3\.tgz$/);
+    expect(first.reasons.join('\n')).toContain('mongod: not on PATH');
+    expect(first.reasons.join('\n')).toMatch(/mongodb-memory-server: MongoDB 7\.0\.3 is not cached and cannot be downloaded: .* gave no answer within 1000 ms/);
+    if (ferretdb) {
+      expect(first.db).toMatchObject({ engine: 'ferretdb', handler: 'sqlite' });
+      const client = await MongoClient.connect(first.db!.uri);
+      await client.db('launcher').collection('probe').insertOne({ ok: 1 });
+      expect(await client.db('launcher').collection('probe').countDocuments()).toBe(1);
+      await client.close();
+    }
+    const failure = JSON.parse(readFileSync(join(toolsDir, 'mongodb-download.json'), 'utf8'));
+    expect(failure).toMatchObject({ version: '7.0.3', failed_at: '2026-12-03T09:00:00.000Z' });
+
+    // An hour later: the remembered failure is the answer, and the mirror is not asked again.
+    clock += HOUR;
+    const second = await launch();
+    expect(mirror.requests).toHaveLength(1);
+    expect(second.reasons.join('\n')).toMatch(
+      /mongodb-memory-server: MongoDB 7\.0\.3 is not cached and its download failed at 2026-12-03T09:00:00\.000Z .* not retried before 2026-12-04T09:00:00\.000Z/,
+    );
+    if (ferretdb) expect(second.db?.engine).toBe('ferretdb');
+
+    // A day after the failure it tries again: a mirror that answers 404 is a quick, stated failure.
+    clock += 24 * HOUR;
+    mirror.mode = 'not-found';
+    const third = await launch();
+    expect(mirror.requests).toHaveLength(2);
+    expect(third.reasons.join('\n')).toMatch(/mongodb-memory-server: .* answered HTTP 404/);
+    expect(JSON.parse(readFileSync(join(toolsDir, 'mongodb-download.json'), 'utf8')).failed_at).toBe('2026-12-04T10:00:00.000Z');
+  });
+
+  it('names every engine it passed over, with the commands that fix it, when none can start', async () => {
+    clock = Date.parse('2026-12-10T09:00:00Z');
+    mirror.mode = 'not-found';
+    const noFerret = mkdtempSync(join(work, 'tools-empty-'));
+    const error = await launchEmbeddedDatabase({ ...options(), toolsDir: noFerret, mongodbDownload: { ...options().mongodbDownload, failureFile: join(noFerret, 'f.json') } }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(NoEmbeddedEngineError);
+    const message = (error as Error).message;
+    expect(message).toContain('mongod: not on PATH');
+    expect(message).toContain('answered HTTP 404');
+    expect(message).toContain('ferretdb: not on PATH nor in');
+    expect(message).toContain('MONGODB_URI=mongodb://localhost:27017/call_scheduler npm start');
+    expect(message).toContain('npm run db:install');
+  });
+
+  // Where the suite itself runs on FerretDB's PostgreSQL handler (global-setup found a PostgreSQL).
+  const onPostgresql = ferretdb !== null && (process.env.TEST_DB_ENGINE ?? '').endsWith('postgresql');
+  (onPostgresql ? it : it.skip)('runs FerretDB on PostgreSQL when given a URL, creating the database', async () => {
+    const url = new URL(process.env.FERRETDB_POSTGRESQL_URL || 'postgres://postgres@127.0.0.1:5432/postgres');
+    url.pathname = `/launcher_test_${process.pid}_${Date.now()}`;
+    const name = url.pathname.slice(1);
+    try {
+      const db = await launchEmbeddedDatabase({ ...options(), engine: 'ferretdb', ferretdbPostgresqlUrl: url.toString() });
+      started.push(db);
+      expect(db).toMatchObject({ engine: 'ferretdb', handler: 'postgresql' });
+      const client = await MongoClient.connect(db.uri);
+      await client.db('launcher_pg').collection('probe').insertOne({ ok: 1 });
+      await client.close();
+      const pg = new Client({ connectionString: url.toString() });
+      await pg.connect();
+      const schemas = await pg.query("SELECT schema_name FROM information_schema.schemata WHERE schema_name = 'launcher_pg'");
+      await pg.end();
+      expect(schemas.rowCount).toBe(1);
+      await db.stop();
+      started.splice(started.indexOf(db), 1);
+    } finally {
+      await dropPostgresDatabase(url.toString());
+    }
+  });
+});

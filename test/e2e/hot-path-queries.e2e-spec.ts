@@ -1,0 +1,225 @@
+import request from 'supertest';
+import { getConnectionToken } from '@nestjs/mongoose';
+import { Db, Document, MongoClient, ObjectId, type CommandStartedEvent } from 'mongodb';
+import type { Connection } from 'mongoose';
+import { TwilioClientFactory } from '../../src/calls/providers/twilio-client.factory';
+import { Clock } from '../../src/common/clock/clock';
+import { FakeTwilioServer } from '../fakes/fake-twilio.server';
+import { LocalTwilioClientFactory } from '../fakes/local-twilio.client';
+import { EventWork, sweeperIdle, trackEventWork } from '../utils/settle';
+import { createTestApp, TestApp } from '../utils/test-app';
+import { testConfig, testDatabaseUri } from '../utils/test-config';
+import { TestClock } from '../utils/test-clock';
+import { bearer, tokenFor } from '../utils/tokens';
+import { postTwilioCallback } from '../utils/twilio-callbacks';
+import { waitFor } from '../utils/wait';
+
+const SID = `AC${'0123456789abcdef'.repeat(2)}`;
+const TOKEN = 'fake-twilio-auth-token-0123456789';
+const PUBLIC = 'https://calls.example.com';
+const FERRETDB = (process.env.TEST_DB_ENGINE ?? '').startsWith('ferretdb');
+
+interface Query {
+  command: string;
+  collection: string;
+  filter: Document;
+}
+
+// The filter each command carries: find's filter, count's query, findAndModify's query, every update and
+// delete statement's q, and an aggregation's leading $match (countDocuments is an aggregate).
+function queriesOf(e: CommandStartedEvent): Query[] {
+  const c = e.command;
+  const q = (filter: Document | undefined): Query => ({ command: e.commandName, collection: String(c[e.commandName]), filter: filter ?? {} });
+  switch (e.commandName) {
+    case 'find':
+      return [q(c.filter)];
+    case 'count':
+    case 'findAndModify':
+      return [q(c.query)];
+    case 'update':
+      return (c.updates as Document[]).map((u) => q(u.q));
+    case 'delete':
+      return (c.deletes as Document[]).map((d) => q(d.q));
+    case 'aggregate':
+      return [q((c.pipeline as Document[])[0]?.$match)];
+    default:
+      return [];
+  }
+}
+
+// Background loops that may run while a path is recorded; none of them is part of the dial or callback path.
+const BACKGROUND: Array<{ why: string; is: (q: Query) => boolean }> = [
+  // DueScheduleSweeper's due-list read (ScheduleRepository.findDueSchedules): measured, redesigned elsewhere.
+  { why: 'due-list read', is: (q) => q.collection === 'call_schedules' && 'next_execution' in q.filter },
+  // Agenda polls its job collection through a client of its own; listed in case it ever shares ours.
+  { why: 'agenda', is: (q) => q.collection === 'agenda_jobs' },
+  // ScheduleReconcileJob every 30 s: stuck claims (findStuck) and running one-time schedules (findRunningOneTime).
+  { why: 'schedule reconcile', is: (q) => (q.collection === 'occurrence_claims' && 'claimed_at' in q.filter) || (q.collection === 'call_schedules' && 'repeat_config' in q.filter) },
+  // CallReconcileJob every 30 s: stale, unknown and unsettled call logs, all selected by last_updated.
+  { why: 'call reconcile', is: (q) => q.collection === 'call_logs' && 'last_updated' in q.filter },
+  // CallPacer's prune of spent dial slots: at most once a minute per instance, not once per dial.
+  { why: 'dial slot prune', is: (q) => q.collection === 'dial_slots' && 'at' in q.filter },
+  // WriteGate's prune of gates older than an hour: at most every 10 minutes per collection and instance.
+  { why: 'write gate prune', is: (q) => q.collection.endsWith('_write_gates') && q.command === 'delete' && 'at' in q.filter },
+  // Notification maintenance: its read of stranded webhook deliveries.
+  { why: 'notification maintenance', is: (q) => q.collection === 'notification_deliveries' && 'lease_until' in q.filter },
+];
+
+const isScalar = (v: unknown) => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' || v instanceof Date || v instanceof ObjectId;
+const isEquality = (v: unknown) => isScalar(v) || (typeof v === 'object' && v !== null && !Array.isArray(v) && Object.keys(v).length === 1 && isScalar((v as Document).$eq));
+
+// Values reduced to their types: what the failure messages show.
+function shapeOf(value: unknown): unknown {
+  if (value instanceof ObjectId) return 'ObjectId';
+  if (value instanceof Date) return 'Date';
+  if (value === null || typeof value !== 'object') return value === null ? null : typeof value;
+  if (Array.isArray(value)) return value.map(shapeOf);
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, shapeOf(v)]));
+}
+
+// FerretDB's PostgreSQL handler pushes down `_id` and top-level `k: scalar` / `k: {$eq: scalar}`; null,
+// arrays, dotted paths, ranges, $in and $or are filtered in Go after reading every row the rest let through.
+// An `_id` equality reads one row by itself (explain: filterPushdown true), so other keys beside it are fine.
+function whyNotPushedDown(filter: Document): string | null {
+  if (Object.keys(filter).length === 0) return 'no filter: reads the whole collection';
+  if ('_id' in filter && isEquality(filter._id)) return null;
+  const bad = Object.entries(filter).find(([k, v]) => k.startsWith('$') || k.includes('.') || !isEquality(v));
+  return bad ? `${bad[0]} is not a scalar equality` : null;
+}
+
+async function filterPushdown(db: Db, q: Query): Promise<boolean> {
+  const explain = q.command === 'find' ? { find: q.collection, filter: q.filter } : { aggregate: q.collection, pipeline: [{ $match: q.filter }], cursor: {} };
+  const res = await db.command({ explain, verbosity: 'queryPlanner' });
+  return res.filterPushdown === true;
+}
+
+describe('hot-path queries: dial and status callbacks filter by _id or top-level equality only', () => {
+  const fake = new FakeTwilioServer(SID, TOKEN);
+  const auth = bearer(tokenFor('hot-path-user'));
+  const clock = new TestClock();
+  let t: TestApp;
+  let observer: MongoClient;
+  let db: Db;
+  let recording: Query[] | null = null;
+  let eventWork: EventWork;
+  let phoneSeq = 0;
+  const http = () => request(t.app.getHttpServer());
+
+  beforeAll(async () => {
+    await fake.start();
+    // monitorCommands through the URI: the app's own client (DatabaseModule) then reports every command it sends.
+    const uri = new URL(testDatabaseUri());
+    uri.searchParams.set('monitorCommands', 'true');
+    const config = testConfig({
+      MONGODB_URI: uri.toString(),
+      CALL_PROVIDER: 'twilio',
+      TWILIO_ACCOUNT_SID: SID,
+      TWILIO_AUTH_TOKEN: TOKEN,
+      TWILIO_FROM_NUMBER: '+15005550006',
+      PUBLIC_BASE_URL: PUBLIC,
+      // Pacing and concurrency seats on, as in production (tests turn pacing off by default).
+      CALLS_PER_SECOND: '50',
+      MAX_CONCURRENT_CALLS: '5',
+    });
+    t = await createTestApp({ config, override: (b) => b.overrideProvider(Clock).useValue(clock).overrideProvider(TwilioClientFactory).useValue(new LocalTwilioClientFactory(config, fake.url)) });
+    const client = t.get<Connection>(getConnectionToken()).getClient();
+    expect(client.options.monitorCommands).toBe(true);
+    client.on('commandStarted', (e: CommandStartedEvent) => recording?.push(...queriesOf(e)));
+    eventWork = trackEventWork(t);
+    // The test's own reads (waiting, explain) go through a second client, so they are never recorded.
+    observer = await MongoClient.connect(testDatabaseUri(uri.pathname.slice(1)));
+    db = observer.db();
+  });
+  afterAll(async () => {
+    eventWork?.stop();
+    await observer?.close();
+    await t?.close();
+    await fake.stop();
+  });
+
+  async function record(run: () => Promise<void>): Promise<Query[]> {
+    recording = [];
+    try {
+      await run();
+      // Work that runs after the response (published events, subscribers) belongs to the path too: the
+      // dispatch finishes (it publishes last), then every listener of what was published.
+      await sweeperIdle(t);
+      await eventWork.settled();
+      return recording.filter((q) => !BACKGROUND.some((b) => b.is(q)));
+    } finally {
+      recording = null;
+    }
+  }
+
+  async function expectPushedDown(queries: Query[], collections: string[]): Promise<void> {
+    expect([...new Set(queries.map((q) => q.collection))]).toEqual(expect.arrayContaining(collections));
+    const offending = queries.map((q) => ({ ...q, filter: shapeOf(q.filter), why: whyNotPushedDown(q.filter) })).filter((q) => q.why);
+    expect(offending).toEqual([]);
+    if (!FERRETDB) return;
+    for (const q of queries.filter((q) => q.command === 'find' || q.command === 'aggregate')) {
+      expect({ ...q, filter: shapeOf(q.filter), filterPushdown: await filterPushdown(db, q) }).toMatchObject({ filterPushdown: true });
+    }
+  }
+
+  async function scheduleDue(extra: Record<string, unknown> = {}): Promise<string> {
+    const phone = `+1415555${String(4000 + phoneSeq++).padStart(4, '0')}`;
+    const res = await http().post('/schedule/').set(auth).send({ phone, scheduled_time: new Date(Date.now() + 1500).toISOString(), ...extra }).expect(200);
+    return res.body.schedule_id as string;
+  }
+
+  const dialedLog = (scheduleId: string) =>
+    waitFor(async () => {
+      const log = await db.collection('call_logs').findOne({ schedule_id: scheduleId });
+      const claim = await db.collection('occurrence_claims').findOne({ schedule_id: scheduleId });
+      return log?.call_id && claim?.state === 'dialed' ? log : null;
+    }, 20_000);
+
+  let oneTime: { scheduleId: string; logId: string; callSid: string };
+
+  it('dialing a due one-time schedule through Twilio', async () => {
+    const scheduleId = await scheduleDue();
+    const queries = await record(async () => {
+      const log = await dialedLog(scheduleId);
+      await waitFor(async () => (await db.collection('call_schedules').findOne({ _id: new ObjectId(scheduleId) }))?.status === 'running', 10_000);
+      oneTime = { scheduleId, logId: log._id.toHexString(), callSid: log.call_id };
+    });
+    await expectPushedDown(queries, ['call_schedules', 'occurrence_claims', 'call_logs']);
+  });
+
+  it('applying its status callbacks (ringing, in-progress, completed)', async () => {
+    const queries = await record(async () => {
+      const steps: Array<[string, Record<string, string>]> = [['ringing', {}], ['in-progress', {}], ['completed', { CallDuration: '7' }]];
+      for (const [i, [CallStatus, extra]] of steps.entries()) {
+        const res = await postTwilioCallback(t.app.getHttpServer(), PUBLIC, TOKEN, `/webhook/call-status?call_log_id=${oneTime.logId}`, {
+          AccountSid: SID,
+          CallSid: oneTime.callSid,
+          CallStatus,
+          SequenceNumber: String(i + 1),
+          ...extra,
+        });
+        expect(res.status).toBe(200);
+      }
+      await waitFor(async () => (await db.collection('call_schedules').findOne({ _id: new ObjectId(oneTime.scheduleId) }))?.status === 'completed', 10_000);
+    });
+    expect(await db.collection('call_logs').findOne({ _id: new ObjectId(oneTime.logId) })).toMatchObject({ status: 'completed', duration: 7 });
+    await expectPushedDown(queries, ['call_logs', 'call_schedules']);
+  });
+
+  // A recurring schedule's dial also counts its claims in flight (SCHEDULER_MAX_INSTANCES). Its first
+  // occurrence is on a whole minute: the clock is moved to just before it, and the sweeper dials it.
+  it('dialing a due recurring schedule', async () => {
+    const scheduleId = await scheduleDue({ repeat_config: { enabled: true, frequency: 'hourly', max_occurrences: 3 } });
+    const stored = await db.collection('call_schedules').findOne({ _id: new ObjectId(scheduleId) });
+    try {
+      const queries = await record(async () => {
+        clock.set(new Date(stored!.next_execution.getTime() - 300));
+        await dialedLog(scheduleId);
+        await waitFor(async () => (await db.collection('call_schedules').findOne({ _id: new ObjectId(scheduleId) }))?.occurrence_count === 1, 10_000);
+      });
+      expect(queries.filter((q) => q.collection === 'occurrence_claims' && q.command === 'aggregate')).not.toHaveLength(0);
+      await expectPushedDown(queries, ['call_schedules', 'occurrence_claims', 'call_logs']);
+    } finally {
+      clock.set(new Date());
+    }
+  });
+});

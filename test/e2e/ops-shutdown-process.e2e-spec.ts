@@ -1,0 +1,84 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import request from 'supertest';
+import { CallLogRepository } from '../../src/tracking/call-log.repository';
+import { FakeAgentBackendServer } from '../fakes/fake-agent-backend.server';
+import { buildService, startBuiltService } from '../utils/built-service';
+import { createTestApp } from '../utils/test-app';
+import { TEST_JWT_SECRET, testConfig, testDatabaseUri } from '../utils/test-config';
+import { bearer, tokenFor } from '../utils/tokens';
+import { waitFor } from '../utils/wait';
+
+// Holds every /call/start until released, so that SIGTERM finds a dispatch in flight.
+class HoldingBackend extends FakeAgentBackendServer {
+  held = 0;
+  private release!: () => void;
+  private readonly gate = new Promise<void>((resolve) => (this.release = resolve));
+
+  open(): void {
+    this.release();
+  }
+
+  protected async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (req.url === '/call/start') {
+      this.held++;
+      await this.gate;
+    }
+    return super.handle(req, res);
+  }
+}
+
+describe('SIGTERM in the running service (ops e2e)', () => {
+  const TOKEN = 'backend-token-0123456789abcdef';
+  const backend = new HoldingBackend(TOKEN);
+
+  beforeAll(async () => {
+    await backend.start();
+  });
+  afterAll(async () => {
+    backend.open();
+    await backend.stop();
+  });
+
+  it('answers 503 on readiness while it drains, lets the dispatch in flight finish, and exits 0', async () => {
+    const outDir = await buildService('ops-shutdown-build');
+    const env = {
+      JWT_SECRET: TEST_JWT_SECRET,
+      MONGODB_URI: testDatabaseUri(),
+      CALL_PROVIDER: 'agent_backend',
+      DEFAULT_BACKEND_BASE_URL: backend.url,
+      BACKEND_INTERNAL_TOKEN: TOKEN,
+      CALLS_PER_SECOND: '0',
+      CALLING_HOURS_DEFAULT: '00:00-24:00',
+      SCHEDULER_POLL_INTERVAL_MS: '200',
+      SCHEDULER_SHUTDOWN_TIMEOUT_MS: '20000',
+    };
+    const service = await startBuiltService(outDir, env);
+    const created = await request(service.url)
+      .post('/schedule/')
+      .set(bearer(tokenFor('drain-user')))
+      .send({ phone: '+61731824583', scheduled_time: new Date(Date.now() + 1000).toISOString(), provider_options: { mode: 'DIRECT', payload: { scriptPreview: 'Hello' } } })
+      .expect(200);
+    await waitFor(async () => backend.held === 1, 20_000);
+
+    const exit = service.stop();
+    const draining = await waitFor(async () => {
+      const res = await fetch(`${service.url}/health/ready`).catch(() => null);
+      return res?.status === 503 ? ((await res.json()) as Record<string, unknown>) : null;
+    }, 10_000, 50);
+    expect(draining).toMatchObject({ status: 'error', failing: ['shutdown'] });
+    // Liveness stays up: the process is healthy, only leaving.
+    expect((await fetch(`${service.url}/health`)).status).toBe(200);
+
+    backend.open();
+    expect(await exit).toBe(0);
+
+    const reader = await createTestApp({ config: { ...testConfig(env), scheduler: { ...testConfig(env).scheduler, enabled: false } }, listen: false });
+    try {
+      const logs = await reader.get<CallLogRepository>(CallLogRepository).findForSchedule(created.body.schedule_id as string);
+      expect(logs).toHaveLength(1);
+      expect(logs[0]).toMatchObject({ provider: 'agent_backend', call_id: expect.stringMatching(/^CA[0-9a-f]{32}$/) });
+    } finally {
+      await reader.close();
+    }
+  }, 120_000);
+});

@@ -1,0 +1,235 @@
+import { EventEmitter2 } from '@nestjs/event-emitter';
+import { getConnectionToken } from '@nestjs/mongoose';
+import { Connection } from 'mongoose';
+import request from 'supertest';
+import { CallDispatcher } from '../../src/calls/call-dispatcher';
+import { FormParams, signTwilioRequest } from '../../src/calls/webhook-signature';
+import { Clock } from '../../src/common/clock/clock';
+import { ScheduleRepository } from '../../src/schedule/schedule.repository';
+import { CALL_RETRY_JOB } from '../../src/schedule/schedule.constants';
+import { CallReconcileJob } from '../../src/status-update/call-reconcile.job';
+import { CallStatusReceiptRepository } from '../../src/status-update/call-status-receipt.repository';
+import { CallLogRepository } from '../../src/tracking/call-log.repository';
+import { CallLog } from '../../src/tracking/call-log.types';
+import { CallStatus } from '../../src/tracking/call-status';
+import { RecordingCallDispatcher } from '../utils/recording-dispatcher';
+import { TestClock } from '../utils/test-clock';
+import { createTestApp, TestApp } from '../utils/test-app';
+import { bearer, tokenFor } from '../utils/tokens';
+import { afterQueuedPublications } from '../utils/drive';
+import { waitFor } from '../utils/wait';
+
+const PUBLIC_BASE = 'https://scheduler.example.com';
+const SIGNING_TOKEN = 'reconcile-test-signing-token-0123456789';
+const PATH = '/webhook/call-status';
+const owner = bearer(tokenFor('reconcile-owner'));
+// Past the sweep's grace for outcomes that are merely in progress.
+const PAST_GRACE_MS = 60_000;
+
+// Schedule outcomes the callback path can leave undone, and their repair: by the redelivery of the final
+// callback, and by the periodic call.reconcile sweep.
+describe('status callback outcomes left undone (e2e, real database)', () => {
+  let t: TestApp;
+  let logs: CallLogRepository;
+  let schedules: ScheduleRepository;
+  let receipts: CallStatusReceiptRepository;
+  let reconcile: CallReconcileJob;
+  let db: Connection;
+  const clock = new TestClock();
+  const recorder = new RecordingCallDispatcher();
+  const events: Array<{ type: string; call_log_id?: string; schedule_id?: string }> = [];
+
+  beforeAll(async () => {
+    t = await createTestApp({
+      env: { PUBLIC_BASE_URL: PUBLIC_BASE, SIMULATOR_SIGNING_TOKEN: SIGNING_TOKEN },
+      override: (b) => b.overrideProvider(CallDispatcher).useValue(recorder).overrideProvider(Clock).useValue(clock),
+    });
+    logs = t.get(CallLogRepository);
+    schedules = t.get(ScheduleRepository);
+    receipts = t.get(CallStatusReceiptRepository);
+    reconcile = t.get(CallReconcileJob);
+    db = t.get<Connection>(getConnectionToken());
+    t.get<EventEmitter2>(EventEmitter2).onAny((type: string | string[], event: { call_log_id?: string; schedule_id?: string }) => {
+      events.push({ type: String(type), call_log_id: event?.call_log_id, schedule_id: event?.schedule_id });
+    });
+  });
+  afterAll(() => t.close());
+
+  const http = () => request(t.app.getHttpServer());
+
+  function callback(log: CallLog, params: FormParams) {
+    const query = `?call_log_id=${log.id}`;
+    return http()
+      .post(`${PATH}${query}`)
+      .set('content-type', 'application/x-www-form-urlencoded')
+      .set('x-twilio-signature', signTwilioRequest(SIGNING_TOKEN, `${PUBLIC_BASE}${PATH}${query}`, params))
+      .send(new URLSearchParams(params as Record<string, string>).toString());
+  }
+
+  const params = (callSid: string, status: string, sequence: number, extra: Record<string, string> = {}): Record<string, string> => ({
+    AccountSid: `AC${'0'.repeat(32)}`,
+    CallSid: callSid,
+    CallStatus: status,
+    SequenceNumber: String(sequence),
+    Timestamp: clock.now().toUTCString(),
+    To: '+14155552671',
+    From: '+15005550006',
+    Direction: 'outbound-api',
+    ApiVersion: '2010-04-01',
+    ...extra,
+  });
+
+  async function dispatchedCall(extra: Record<string, unknown> = {}): Promise<{ scheduleId: string; log: CallLog }> {
+    const created = await http()
+      .post('/schedule/')
+      .set(owner)
+      .send({ phone: '+14155552671', scheduled_time: new Date(clock.now().getTime() + 1200).toISOString(), ...extra })
+      .expect(200);
+    const scheduleId = created.body.schedule_id as string;
+    const log = await waitFor(async () => {
+      const [first] = await logs.findForSchedule(scheduleId);
+      return first?.call_id ? first : null;
+    }, 20_000);
+    await waitFor(async () => (await getSchedule(scheduleId)).status === 'running', 10_000);
+    return { scheduleId, log };
+  }
+
+  const getSchedule = async (id: string) => (await http().get(`/schedule/${id}`).set(owner).expect(200)).body.schedule;
+  const eventsOfType = (type: string, key: { call_log_id?: string; schedule_id?: string }) =>
+    events.filter((e) => e.type === type && (key.call_log_id ? e.call_log_id === key.call_log_id : e.schedule_id === key.schedule_id));
+
+  // What a final callback leaves when its processing stops right after the log write and the receipt
+  // cannot be withdrawn (instance killed, database gone): log final, receipt present, schedule untouched.
+  async function cutOffAfterLogWrite(log: CallLog, status: CallStatus, providerStatus: string, sequence: number, duration: number): Promise<void> {
+    const now = clock.now();
+    await logs.applyStatusEvent(
+      log.id,
+      { status, ts: now, received_at: now, sequence_number: sequence, source: 'twilio_callback', provider_status: providerStatus },
+      { call_id: log.call_id as string, end_time: now, duration },
+      now,
+    );
+    expect(await receipts.recordFirstDelivery(log.call_id as string, `seq:${sequence}`, now)).toBe(true);
+  }
+
+  async function expectCompletedOnce(scheduleId: string, logId: string, duration: number): Promise<void> {
+    const schedule = await getSchedule(scheduleId);
+    expect(schedule).toMatchObject({ status: 'completed', last_call_status: 'completed', duration });
+    expect(schedule.events.filter((e: { type: string }) => e.type === 'call_final')).toHaveLength(1);
+    expect((await logs.findById(logId))?.outcome_recorded_at).toBeInstanceOf(Date);
+    expect(await db.collection('active_schedules').countDocuments({ schedule_id: scheduleId })).toBe(0);
+  }
+
+  it('D3: a redelivered final callback whose receipt survived a cut-off delivery still completes the schedule', async () => {
+    const { scheduleId, log } = await dispatchedCall();
+    const sid = log.call_id as string;
+    await cutOffAfterLogWrite(log, 'completed', 'completed', 3, 12);
+    expect((await getSchedule(scheduleId)).status).toBe('running');
+
+    const redelivered = await callback(log, params(sid, 'completed', 3, { CallDuration: '12' })).expect(200);
+    expect(redelivered.body.outcome).toBe('applied');
+    const again = await callback(log, params(sid, 'completed', 3, { CallDuration: '12' })).expect(200);
+    expect(again.body.outcome).toBe('duplicate');
+
+    await expectCompletedOnce(scheduleId, log.id, 12);
+    expect((await logs.findById(log.id))?.timeline.filter((e) => e.source === 'twilio_callback')).toHaveLength(1);
+    await waitFor(async () => eventsOfType('call.completed', { call_log_id: log.id }).length > 0, 5000, 20);
+    // Both deliveries have been answered, and each queued its events before answering: all are out now.
+    await afterQueuedPublications();
+    expect(eventsOfType('call.completed', { call_log_id: log.id })).toHaveLength(1);
+    expect(eventsOfType('schedule.completed', { schedule_id: scheduleId })).toHaveLength(1);
+  });
+
+  it('D3: the sweep completes a schedule whose final callback was cut off and never redelivered, once', async () => {
+    const { scheduleId, log } = await dispatchedCall();
+    await cutOffAfterLogWrite(log, 'completed', 'completed', 4, 21);
+
+    // Within the grace the outcome may still be on its way: the sweep leaves it.
+    await reconcile.handle();
+    expect((await getSchedule(scheduleId)).status).toBe('running');
+
+    clock.advance(PAST_GRACE_MS);
+    const pass = await reconcile.handle();
+    expect(pass.outcome).toMatch(/unrecorded_outcomes=1 /);
+    await expectCompletedOnce(scheduleId, log.id, 21);
+    await waitFor(async () => eventsOfType('call.completed', { call_log_id: log.id }).length > 0, 5000, 20);
+
+    const second = await reconcile.handle();
+    expect(second.outcome).toMatch(/unrecorded_outcomes=0 running_after_final=0/);
+    // Both passes have returned, and a pass queues its events before it returns: all are out now.
+    await afterQueuedPublications();
+    await expectCompletedOnce(scheduleId, log.id, 21);
+    expect(eventsOfType('call.completed', { call_log_id: log.id })).toHaveLength(1);
+    expect(eventsOfType('schedule.completed', { schedule_id: scheduleId })).toHaveLength(1);
+  });
+
+  it('D4: the sweep completes a schedule that a racing pending -> running write put back after its outcome', async () => {
+    const { scheduleId, log } = await dispatchedCall();
+    const sid = log.call_id as string;
+    expect((await callback(log, params(sid, 'completed', 2, { CallDuration: '8' })).expect(200)).body.outcome).toBe('applied');
+    await expectCompletedOnce(scheduleId, log.id, 8);
+    // The dispatcher's conditional write read pending before the outcome landed and wrote after it.
+    expect(await schedules.recordCallProgress(scheduleId, null, { status: 'running' })).toBe(true);
+    expect((await getSchedule(scheduleId)).status).toBe('running');
+
+    clock.advance(PAST_GRACE_MS);
+    const pass = await reconcile.handle();
+    expect(pass.outcome).toMatch(/running_after_final=1/);
+    expect((await getSchedule(scheduleId)).status).toBe('completed');
+    await expectCompletedOnce(scheduleId, log.id, 8);
+    // The callback was answered and the pass has returned; each queued its events before that: all are out now.
+    await afterQueuedPublications();
+    // Repaired, not replayed: no second call or schedule event to subscribers.
+    expect(eventsOfType('call.completed', { call_log_id: log.id })).toHaveLength(1);
+    expect(eventsOfType('schedule.completed', { schedule_id: scheduleId })).toHaveLength(1);
+  });
+
+  it('leaves a schedule alone whose latest attempt the dispatcher ended itself (deferred to calling hours)', async () => {
+    const { scheduleId, log } = await dispatchedCall();
+    const now = clock.now();
+    const deferred = await logs.createForAttempt(
+      {
+        tenant_id: log.tenant_id,
+        created_by: log.created_by,
+        user_profile_id: null,
+        agent_instance_id: null,
+        schedule_id: scheduleId,
+        occurrence_at: log.occurrence_at,
+        status: 'queued',
+        call_type: 'outbound',
+        phone: log.phone,
+        timestamp: now,
+        notes: null,
+        metadata: {},
+        attempt_number: 2,
+        outcome_recorded_at: null,
+      },
+      now,
+    );
+    await logs.markAttemptEnded(deferred.id, 'canceled', { error_code: 'deferred_calling_hours', error_message: 'outside calling hours' }, now);
+    expect(await schedules.recordCallProgress(scheduleId, null, { status: 'pending' })).toBe(true);
+
+    clock.advance(PAST_GRACE_MS);
+    await reconcile.handle();
+    const schedule = await getSchedule(scheduleId);
+    expect(schedule.status).toBe('pending');
+    expect(schedule.events.filter((e: { type: string }) => e.type === 'call_final')).toHaveLength(0);
+    // Marked, so that the scan for unrecorded outcomes does not keep meeting it.
+    expect((await logs.findById(deferred.id))?.outcome_recorded_at).toBeInstanceOf(Date);
+  });
+
+  it('D4 with a retry policy: the repaired schedule waits for its one retry instead of staying running', async () => {
+    const { scheduleId, log } = await dispatchedCall({ retry_policy: { max_attempts: 3, retry_on: ['busy'], delay_seconds: 3600, backoff: 'fixed' } });
+    const sid = log.call_id as string;
+    expect((await callback(log, params(sid, 'busy', 2)).expect(200)).body.outcome).toBe('applied');
+    await waitFor(async () => (await getSchedule(scheduleId)).status === 'pending', 5000);
+    expect(await schedules.recordCallProgress(scheduleId, null, { status: 'running' })).toBe(true);
+
+    clock.advance(PAST_GRACE_MS);
+    expect((await reconcile.handle()).outcome).toMatch(/running_after_final=1/);
+    const schedule = await getSchedule(scheduleId);
+    expect(schedule.status).toBe('pending');
+    expect(schedule.events.filter((e: { type: string }) => e.type === 'retry_scheduled')).toHaveLength(1);
+    expect(schedule.events.filter((e: { type: string }) => e.type === 'call_final')).toHaveLength(1);
+    expect(await db.collection('agenda_jobs').countDocuments({ name: CALL_RETRY_JOB, 'data.schedule_id': scheduleId })).toBe(1);
+  });
+});

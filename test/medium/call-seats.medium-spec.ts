@@ -1,0 +1,51 @@
+import { MongooseModule } from '@nestjs/mongoose';
+import { CallLeaseRepository } from '../../src/calls/pacing/call-lease.repository';
+import { DialSlotRepository } from '../../src/calls/pacing/dial-slot.repository';
+import { CallLeaseDoc, CallLeaseSchema } from '../../src/calls/schemas/call-lease.schema';
+import { DialSlotDoc, DialSlotSchema } from '../../src/calls/schemas/dial-slot.schema';
+import { createMediumModule, MediumModule } from '../utils/medium-app';
+
+// The two cluster-wide primitives of pacing, against the real database: a unique insert decides.
+describe('pacing slots and concurrency seats (repository, real database)', () => {
+  let t: MediumModule;
+  beforeAll(async () => {
+    // The two repositories and their collections (as CallsModule registers them), nothing else.
+    t = await createMediumModule({
+      imports: [
+        MongooseModule.forFeature([
+          { name: DialSlotDoc.name, schema: DialSlotSchema },
+          { name: CallLeaseDoc.name, schema: CallLeaseSchema },
+        ]),
+      ],
+      providers: [DialSlotRepository, CallLeaseRepository],
+    });
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('gives each slot to exactly one of many concurrent reservations', async () => {
+    const slots = t.get<DialSlotRepository>(DialSlotRepository);
+    const at = new Date();
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => slots.reserveSlot('acct-a', 42, at, `holder-${i}`)));
+    expect(results.filter(Boolean)).toHaveLength(1);
+    expect(await slots.reserveSlot('acct-b', 42, at, 'other-key')).toBe(true);
+    await slots.reserveSlot('acct-a', 45, at, 'h');
+    expect(await slots.latestSlot('acct-a')).toBe(45);
+    expect(await slots.pruneBefore(new Date(at.getTime() + 1))).toBe(3);
+  });
+
+  it('holds at most N seats, frees one on release, and reclaims an expired one', async () => {
+    const seats = t.get<CallLeaseRepository>(CallLeaseRepository);
+    const now = new Date();
+    const later = new Date(now.getTime() + 60_000);
+    const taken = await Promise.all(['log-1', 'log-2', 'log-3', 'log-4'].map((id) => seats.takeSeat('acct-s', 2, id, now, later)));
+    expect(taken.filter(Boolean)).toHaveLength(2);
+    const holder = ['log-1', 'log-2', 'log-3', 'log-4'][taken.indexOf(true)];
+    expect(await seats.takeSeat('acct-s', 2, 'log-5', now, later)).toBe(false);
+    expect(await seats.releaseFor(holder)).toBe(1);
+    expect(await seats.takeSeat('acct-s', 2, 'log-5', now, later)).toBe(true);
+    // Both seats are held; once they expire (a final status that never came) they can be taken again.
+    expect(await seats.takeSeat('acct-s', 2, 'log-6', new Date(later.getTime() + 1), new Date(later.getTime() + 60_000))).toBe(true);
+  });
+});

@@ -1,0 +1,198 @@
+import { EventEmitter2 } from '@nestjs/event-emitter';
+import { CallDispatcher, PlaceCallRequest, PlaceCallResult } from '../../src/calls/call-dispatcher';
+import { Principal } from '../../src/auth/principal';
+import { ScheduleChangedEvent } from '../../src/notification/domain-events';
+import { OccurrenceDispatchService } from '../../src/schedule/dispatch/occurrence-dispatch.service';
+import { ScheduleReconcileJob } from '../../src/schedule/dispatch/schedule-reconcile.job';
+import { InternalScheduleService } from '../../src/schedule/internal-schedule.service';
+import { OccurrenceClaimRepository } from '../../src/schedule/occurrence-claim.repository';
+import { ScheduleRepository } from '../../src/schedule/schedule.repository';
+import { activeSchedules, createMediumApp, createSchedule as createScheduleFor, MediumApp, principalFor, scheduleDetails } from '../utils/medium-app';
+import { TestClock } from '../utils/test-clock';
+
+// Stands in for the provider layer: like ProviderCallDispatcher it asks onDialing right before the
+// request leaves and sends nothing when told the run no longer owns the attempt. A test can hold a call
+// before that point (`hold`), as a slow or stalled dispatcher would be.
+class GatedDispatcher extends CallDispatcher {
+  readonly dials: string[] = [];
+  readonly arrived: string[] = [];
+  private gate: Promise<void> | null = null;
+  private open: () => void = () => undefined;
+  private readonly arrivals = new Map<string, () => void>();
+
+  // Resolves once a call of this schedule has reached the dispatcher (and, if held, waits there).
+  arrival(scheduleId: string): Promise<void> {
+    if (this.arrived.includes(scheduleId)) return Promise.resolve();
+    return new Promise((resolve) => this.arrivals.set(scheduleId, resolve));
+  }
+
+  hold(): void {
+    this.gate = new Promise((resolve) => (this.open = resolve));
+  }
+
+  release(): void {
+    this.open();
+    this.gate = null;
+  }
+
+  async placeCall(call: PlaceCallRequest): Promise<PlaceCallResult> {
+    this.arrived.push(call.scheduleId!);
+    this.arrivals.get(call.scheduleId!)?.();
+    if (this.gate) await this.gate;
+    if (call.onDialing && !(await call.onDialing('gated'))) return { kind: 'expired', provider: 'gated', detail: 'this run no longer owns the attempt' };
+    this.dials.push(call.scheduleId!);
+    return { kind: 'placed', provider: 'gated', callId: `GC${call.callLogId.padStart(32, '0')}` };
+  }
+}
+
+describe('reconciling stuck claims (service level, real database)', () => {
+  let t: MediumApp;
+  const clock = new TestClock();
+  const dispatcher = new GatedDispatcher();
+  const missedEvents: ScheduleChangedEvent[] = [];
+  let alice: Principal;
+  const handle = (id: string) => t.get<OccurrenceDispatchService>(OccurrenceDispatchService).dispatchDue(id);
+  const reconcile = () => t.get<ScheduleReconcileJob>(ScheduleReconcileJob).handle();
+  const claims = () => t.get<OccurrenceClaimRepository>(OccurrenceClaimRepository);
+  const getSchedule = (id: string) => scheduleDetails(t, alice, id);
+  const createSchedule = async (at: Date): Promise<string> => (await createScheduleFor(t, alice, { phone: '+14155552671', scheduled_time: at.toISOString() })).id;
+  const pastStuckThreshold = (at: Date) => new Date(at.getTime() + (t.config.scheduler.unknownClaimAfterSeconds + 5) * 1000);
+  const eventTypes = (s: { events: Array<{ type: string }> }) => s.events.map((e) => e.type);
+
+  beforeAll(async () => {
+    // The scheduler is off: every dispatch and reconciliation below is one the test runs itself.
+    t = await createMediumApp({ clock, override: (b) => b.overrideProvider(CallDispatcher).useValue(dispatcher) });
+    alice = principalFor(t, 'alice');
+    t.get<EventEmitter2>(EventEmitter2).on('schedule.missed', (e: ScheduleChangedEvent) => missedEvents.push(e));
+  });
+  afterAll(() => t.close());
+  beforeEach(() => clock.set(new Date()));
+
+  it('D1: a one-time schedule advanced to pending by a dispatcher that died before dialing ends missed', async () => {
+    const at = new Date(Date.now() + 60_000);
+    const id = await createSchedule(at);
+    const schedule = (await t.get<ScheduleRepository>(ScheduleRepository).findById(id))!;
+    // The dead dispatcher's two writes: the claim, then the advance to pending. Nothing was dialed.
+    const won = await claims().claimOccurrence({ scheduleId: id, tenantId: 'alice', occurrenceAt: at, state: 'claimed', instance: 'crashed:1', now: at });
+    expect(won.won).toBe(true);
+    expect(await t.get<ScheduleRepository>(ScheduleRepository).advanceOccurrence(id, schedule.version, at, { next_execution: null, status: 'pending', last_occurrence_at: at, last_updated: at }, 1)).toBe(true);
+    expect((await getSchedule(id)).status).toBe('pending');
+
+    clock.set(pastStuckThreshold(at));
+    await reconcile();
+    const s = await getSchedule(id);
+    expect(s).toMatchObject({ status: 'missed', last_call_status: 'missed' });
+    expect(eventTypes(s)).toEqual(expect.arrayContaining(['occurrence_missed', 'missed']));
+    const [claim] = await claims().findForSchedule(id, 5);
+    expect(claim.state).toBe('missed');
+    expect(missedEvents.filter((e) => e.schedule_id === id)).toHaveLength(1);
+    const active = await activeSchedules(t, alice);
+    expect(JSON.stringify(active)).not.toContain(id);
+    expect(await handle(id)).toEqual({ outcome: 'inactive', nextRunAt: null });
+    // A second pass finds nothing more to do.
+    await reconcile();
+    expect(missedEvents.filter((e) => e.schedule_id === id)).toHaveLength(1);
+    expect(dispatcher.dials.filter((d) => d === id)).toHaveLength(0);
+  });
+
+  it('D10: the reconciler gave the claim up first, so the stalled dispatcher must not dial', async () => {
+    const at = new Date(Date.now() + 60_000);
+    const id = await createSchedule(at);
+    clock.set(at);
+    dispatcher.hold();
+    const run = handle(id);
+    try {
+      await Promise.race([dispatcher.arrival(id), run.then((r) => Promise.reject(new Error(`dispatch ended before reaching the dispatcher: ${r.outcome}`)))]);
+      clock.set(pastStuckThreshold(at));
+      await reconcile();
+    } finally {
+      dispatcher.release();
+    }
+    await run;
+    expect(dispatcher.dials.filter((d) => d === id)).toHaveLength(0);
+    const [claim] = await claims().findForSchedule(id, 5);
+    expect(claim.state).toBe('missed');
+    expect(await claims().decisionFor(claim.id)).toBe('give_up');
+    const s = await getSchedule(id);
+    expect(s.status).toBe('missed');
+    // Recorded once, by the reconciler; the dispatcher that lost the decision adds no second miss.
+    expect(eventTypes(s).filter((type) => type === 'missed')).toHaveLength(1);
+    expect(missedEvents.filter((e) => e.schedule_id === id)).toHaveLength(1);
+  });
+
+  it('D10: the dispatcher decided to dial first, so the reconciler must not record the claim missed', async () => {
+    const at = new Date(Date.now() + 60_000);
+    const id = await createSchedule(at);
+    const won = await claims().claimOccurrence({ scheduleId: id, tenantId: 'alice', occurrenceAt: at, state: 'claimed', instance: 'slow:1', now: at });
+    if (!won.won) throw new Error('claim not won');
+    // The dispatcher's decision is in, but its claimed -> dialing update is not (yet) visible: the
+    // reconciler reads the claim as `claimed`, as it can when FerretDB's updates race.
+    expect(await claims().decide(won.claim.id, 'dial', 'slow:1', at)).toBe('dial');
+    clock.set(pastStuckThreshold(at));
+    await reconcile();
+    const [claim] = await claims().findForSchedule(id, 5);
+    expect(claim.state).toBe('unknown');
+    const s = await getSchedule(id);
+    expect(s.status).not.toBe('missed');
+    expect(eventTypes(s)).not.toContain('occurrence_missed');
+    expect(eventTypes(s)).toContain('occurrence_unknown');
+    expect(missedEvents.filter((e) => e.schedule_id === id)).toHaveLength(0);
+    expect(await claims().decide(won.claim.id, 'give_up', 'reconciler', clock.now())).toBe('dial');
+  });
+
+  it('a dispatch that ran normally left a dial decision and dialed once; the reconciler leaves it alone', async () => {
+    const at = new Date(Date.now() + 60_000);
+    const id = await createSchedule(at);
+    clock.set(at);
+    expect((await handle(id)).outcome).toBe('dispatched');
+    const [claim] = await claims().findForSchedule(id, 5);
+    expect(claim.state).toBe('dialed');
+    expect(await claims().decisionFor(claim.id)).toBe('dial');
+    clock.set(pastStuckThreshold(at));
+    await reconcile();
+    expect((await claims().findForSchedule(id, 5))[0].state).toBe('dialed');
+    expect((await getSchedule(id)).status).toBe('running');
+    expect(dispatcher.dials.filter((d) => d === id)).toHaveLength(1);
+  });
+
+  it('D2: a claim insert repeated after a lost reply recognises its own claim, and only its own', async () => {
+    const at = new Date(Date.now() + 60_000);
+    const id = await createSchedule(at);
+    const input = { scheduleId: id, tenantId: 'alice', occurrenceAt: at, state: 'claimed' as const, instance: 'me:1', now: at, runId: 'run-a' };
+    const first = await claims().claimOccurrence(input);
+    const repeated = await claims().claimOccurrence(input);
+    const other = await claims().claimOccurrence({ ...input, runId: 'run-b' });
+    const anonymous = await claims().claimOccurrence({ ...input, runId: undefined });
+    expect(first.won && repeated.won && repeated.claim.id === first.claim.id).toBe(true);
+    expect(other.won).toBe(false);
+    expect(anonymous.won).toBe(false);
+    expect(await claims().findForSchedule(id, 5)).toHaveLength(1);
+  });
+
+  describe('withdrawing a campaign attempt before its dispatch', () => {
+    const withdraw = (id: string) => t.get<InternalScheduleService>(InternalScheduleService).cancelIfNotStarted(id);
+
+    it('takes the occurrence claim first: a dispatch that read the schedule before the cancel dials nothing', async () => {
+      const at = new Date(Date.now() + 60_000);
+      const id = await createSchedule(at);
+      expect(await withdraw(id)).toBe(true);
+      expect((await getSchedule(id)).status).toBe('cancelled');
+      expect((await claims().findForSchedule(id, 5)).map((c) => [c.state, c.occurrence_at.getTime()])).toEqual([['skipped', at.getTime()]]);
+      // The racing dispatcher's first write after its read is this insert, and it loses.
+      expect((await claims().claimOccurrence({ scheduleId: id, tenantId: 'alice', occurrenceAt: at, state: 'claimed', instance: 'racer:1', now: at, runId: 'racer' })).won).toBe(false);
+      clock.set(at);
+      expect((await handle(id)).outcome).toBe('inactive');
+      expect(dispatcher.arrived).not.toContain(id);
+    });
+
+    it('leaves an occurrence a dispatcher already claimed to finish, even before the schedule shows it', async () => {
+      const at = new Date(Date.now() + 60_000);
+      const id = await createSchedule(at);
+      // Claimed, not yet advanced: the schedule still reads scheduled at the same version.
+      expect((await claims().claimOccurrence({ scheduleId: id, tenantId: 'alice', occurrenceAt: at, state: 'claimed', instance: 'dispatcher:1', now: at })).won).toBe(true);
+      expect(await withdraw(id)).toBe(false);
+      expect((await getSchedule(id)).status).toBe('scheduled');
+      expect((await claims().findForSchedule(id, 5)).map((c) => c.state)).toEqual(['claimed']);
+    });
+  });
+});

@@ -1,0 +1,90 @@
+import mongoose, { Connection, Model, Schema } from 'mongoose';
+import { WriteGate, WriteGateDoc, WriteGateSchema } from '../../src/common/mongo/write-gate';
+import { testDatabaseUri } from '../utils/test-config';
+
+interface Counter {
+  _id: string;
+  n: number;
+  log: string[];
+  rev?: number;
+}
+
+// The primitive every shared document's writes go through, against the real database: no lost update
+// among 20 contenders, a dead winner's change finished by a waiter, and old gates pruned.
+describe('WriteGate (real database)', () => {
+  let connection: Connection;
+  let counters: Model<Counter>;
+  let gates: Model<WriteGateDoc>;
+  // WriteGate prunes in the background (fire and forget). Rather than polling the collection on the wall
+  // clock, a test awaits the first prune that starts after it asked (hooks on the gates' deleteMany).
+  type PruneWaiter = { resolve: () => void; reject: (error: Error) => void };
+  let waiting: PruneWaiter[] = [];
+  const started = new WeakMap<object, PruneWaiter[]>();
+  const nextPrune = () => new Promise<void>((resolve, reject) => waiting.push({ resolve, reject }));
+
+  beforeAll(async () => {
+    connection = await mongoose.createConnection(testDatabaseUri()).asPromise();
+    counters = connection.model<Counter>('Counter', new Schema<Counter>({ _id: String, n: Number, log: [String], rev: Number }, { versionKey: false }), 'counters');
+    const gateSchema = WriteGateSchema.clone();
+    gateSchema.pre('deleteMany', function () {
+      started.set(this, waiting);
+      waiting = [];
+    });
+    gateSchema.post('deleteMany', function () {
+      for (const w of started.get(this) ?? []) w.resolve();
+    });
+    gateSchema.post('deleteMany', function (error: Error, _res: unknown, next: (error?: Error) => void) {
+      for (const w of started.get(this) ?? []) w.reject(error);
+      next(error);
+    });
+    gates = connection.model<WriteGateDoc>('CounterGate', gateSchema, 'counter_write_gates');
+    await gates.syncIndexes();
+  });
+  afterAll(async () => {
+    await connection.dropDatabase();
+    await connection.close();
+  });
+
+  it('applies 20 concurrent read-modify-writes of one document, each on the state the previous one left', async () => {
+    await counters.create({ _id: 'c1', n: 0, log: [] });
+    const gate = new WriteGate<Counter>(counters, gates);
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => gate.update('c1', (doc) => ({ n: doc.n + 1, log: [...doc.log, `w${i}`] }))),
+    );
+    expect(results.every((r) => r?.changed)).toBe(true);
+    const doc = await counters.findById('c1').lean<Counter>();
+    expect(doc).toMatchObject({ n: 20, rev: 20 });
+    expect([...doc!.log].sort()).toEqual(Array.from({ length: 20 }, (_, i) => `w${i}`).sort());
+  });
+
+  it('refuses a change whose condition no longer holds on the fresh read', async () => {
+    await counters.create({ _id: 'c2', n: 0, log: [] });
+    const gate = new WriteGate<Counter>(counters, gates);
+    // 20 contenders each move n from 0 to 1 only if it is still 0: exactly one may.
+    const results = await Promise.all(Array.from({ length: 20 }, () => gate.update('c2', (doc) => (doc.n === 0 ? { n: 1, log: ['first'] } : null))));
+    expect(results.filter((r) => r?.changed)).toHaveLength(1);
+    expect(await counters.findById('c2').lean<Counter>()).toMatchObject({ n: 1, log: ['first'], rev: 1 });
+  });
+
+  it('finishes the change of a winner that died between its gate and its write', async () => {
+    await counters.create({ _id: 'c3', n: 5, log: [], rev: 3 });
+    // The gate of revision 3, won 20 s ago by a writer that never wrote revision 4.
+    await gates.create({ _id: 'c3:3', set: { n: 50, log: ['from the dead writer'] }, at: new Date(Date.now() - 20_000) });
+    const gate = new WriteGate<Counter>(counters, gates);
+    const result = await gate.update('c3', (doc) => ({ n: doc.n + 1, log: [...doc.log, 'next'] }));
+    expect(result?.changed).toBe(true);
+    expect(await counters.findById('c3').lean<Counter>()).toMatchObject({ n: 51, log: ['from the dead writer', 'next'], rev: 5 });
+  });
+
+  it('prunes gates older than an hour and keeps recent ones', async () => {
+    await counters.create({ _id: 'c4', n: 0, log: [] });
+    await gates.create({ _id: 'old:0', set: null, at: new Date(Date.now() - 2 * 60 * 60 * 1000) });
+    await gates.create({ _id: 'recent:0', set: null, at: new Date(Date.now() - 5 * 60 * 1000) });
+    const pruned = nextPrune();
+    await new WriteGate<Counter>(counters, gates).update('c4', (doc) => ({ n: doc.n + 1 }));
+    await pruned;
+    expect(await gates.countDocuments({ _id: 'old:0' })).toBe(0);
+    expect(await gates.countDocuments({ _id: 'recent:0' })).toBe(1);
+    expect(await gates.countDocuments({ _id: 'c4:0' })).toBe(1);
+  });
+});

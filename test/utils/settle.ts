@@ -1,0 +1,62 @@
+import { EventEmitter2 } from '@nestjs/event-emitter';
+import { DomainEventPublisher } from '../../src/notification/domain-event.publisher';
+import { DomainEvent } from '../../src/notification/domain-events';
+import { NotificationService } from '../../src/notification/notification.service';
+import { DueScheduleSweeper } from '../../src/schedule/dispatch/due-schedule.sweeper';
+import { TestApp } from './test-app';
+import { waitFor } from './wait';
+
+// Conditions that say the background work of an app has finished, so that a test can wait for them
+// instead of sleeping: a "nothing more happened" check belongs after the work that would have done it.
+
+// Until every dispatch this app's sweeper has started is over (timers armed for later due times aside).
+export async function sweeperIdle(t: TestApp, timeoutMs = 20_000): Promise<void> {
+  const sweeper = t.get<DueScheduleSweeper>(DueScheduleSweeper);
+  await waitFor(async () => sweeper.backlog() === 0, timeoutMs, 20);
+}
+
+export interface EventWork {
+  // Resolves once every listener of every domain event published so far has finished, the events those
+  // listeners published in turn included.
+  settled(timeoutMs?: number): Promise<void>;
+  stop(): void;
+}
+
+// Makes the work domain events set off awaitable. The app's publisher emits with emit(), which returns
+// nothing to wait on; here it emits with emitAsync(), which calls the very same listeners the same way
+// (EventEmitter2's async option: each starts on the next setImmediate) and also returns a promise of
+// the promisified ones (@OnEvent listeners). NotificationService's catch-all listener is not promisified:
+// its work is the set of promises it keeps itself until they settle.
+export function trackEventWork(t: TestApp): EventWork {
+  const publisher = t.get<DomainEventPublisher>(DomainEventPublisher);
+  const emitter = t.get<EventEmitter2>(EventEmitter2);
+  const notifications = t.get<NotificationService>(NotificationService);
+  const listening = new Set<Promise<unknown>>();
+  const original = Object.getOwnPropertyDescriptor(publisher, 'publish');
+  publisher.publish = (event: DomainEvent): void => {
+    const work: Promise<unknown> = emitter.emitAsync(event.type, event).catch(() => undefined);
+    listening.add(work);
+    void work.finally(() => listening.delete(work));
+  };
+  const notificationWork = () => [...notifications['inFlight']];
+  return {
+    async settled(timeoutMs = 20_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        // Listeners queued by an event published just now start on the next setImmediate.
+        await new Promise((resolve) => setImmediate(resolve));
+        const pending = [...listening, ...notificationWork()];
+        if (pending.length === 0) return;
+        const left = deadline - Date.now();
+        if (left <= 0) throw new Error(`event listeners still running after ${timeoutMs} ms`);
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([Promise.allSettled(pending), new Promise((resolve) => (timer = setTimeout(resolve, left)))]);
+        clearTimeout(timer);
+      }
+    },
+    stop() {
+      if (original) Object.defineProperty(publisher, 'publish', original);
+      else delete (publisher as { publish?: unknown }).publish;
+    },
+  };
+}
