@@ -67,12 +67,12 @@ const PLANS = {
     profileN: 10,
   },
 };
-// Tiny N, one run: only that the harness works end to end.
+// Tiny N, one run, each scenario and mode once: only that the harness works end to end.
 PLANS.smoke = {
   ...PLANS.quick,
   runs: 1,
-  fireSizes: [1, 3],
-  simulatedSizes: [1, 3],
+  fireSizes: [3],
+  simulatedSizes: [3],
   postConnections: 4,
   readConnections: 2,
   callLogs: 200,
