@@ -228,8 +228,9 @@ describe('outbound calls through Twilio (fake Twilio over HTTP)', () => {
   });
 
   it('a reset whose call a status callback attaches to the log before the lookup: still placed, not refused', async () => {
-    // The lookup waits long enough for Twilio's first callback, which names this attempt's log, to land first.
-    const slow = await twilioApp(fake, { UNKNOWN_LOOKUP_DELAY_MS: '2000' });
+    // The lookup waits long enough for Twilio's first callback, which names this attempt's log, to land first:
+    // the test posts it as soon as it sees the log, which on a loaded 2-core machine took over 2 s.
+    const slow = await twilioApp(fake, { UNKNOWN_LOOKUP_DELAY_MS: '8000' });
     try {
       const phone = nextPhone();
       fake.respondWith({ kind: 'drop' });
