@@ -195,9 +195,6 @@ function render(variables, descriptions) {
     '- **Default**: the schema\'s default. `unset`: no value; **required**: no default, always checked.',
     '- **Allowed**: from the schema\'s validators.',
     '- **Description**: the schema\'s comment above the variable; — where it has none.',
-    '',
-    'What each variable does in context, including defaults computed at start-up (such as `PUBLIC_BASE_URL`):',
-    '[operations.md](operations.md#environment-variables).',
   ];
   for (const [title, names] of sections) {
     lines.push('', `## ${title}`, '', '| Variable | Default | Allowed | Description |', '| --- | --- | --- | --- |');

@@ -234,7 +234,8 @@ describe('calling rules (callee-local calling hours, fake Twilio over HTTP)', ()
       const [stored] = await deferredJobs(id);
       return stored && stored.nextRunAt === null && !stored.lockedAt ? stored : null;
     }, 15_000);
-    expect((await t.get<CallDeferredJob>(CallDeferredJob).handle(job.data)).outcome).toBe('inactive');
+    // Its claim refuses a second dial whether or not the call's final callback has ended the schedule yet.
+    expect(['inactive', 'already_claimed']).toContain((await t.get<CallDeferredJob>(CallDeferredJob).handle(job.data)).outcome);
     expect(fake.createRequestsTo(to)).toHaveLength(1);
   });
 });

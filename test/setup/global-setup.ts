@@ -12,10 +12,9 @@ async function postgresqlForRun(): Promise<string | undefined> {
 }
 
 // One database server for the whole run; each test file then works in a database of its own.
-// The unit tier alone (npm run test:unit) needs no database.
-export default async function globalSetup(globalConfig?: { selectProjects?: string[] }): Promise<void> {
-  const selected = globalConfig?.selectProjects ?? [];
-  if (selected.length > 0 && selected.every((name) => name === 'unit')) return;
+// The unit tier alone (npm run test:unit sets TEST_NO_DATABASE) needs no database.
+export default async function globalSetup(): Promise<void> {
+  if (process.env.TEST_NO_DATABASE) return;
   if (process.env.MONGODB_URI) {
     process.env.TEST_MONGODB_URI = process.env.MONGODB_URI;
     process.env.TEST_DB_ENGINE = 'external';
