@@ -116,7 +116,8 @@ describe('campaign attempts, provider refusals, batch_size and run-once (fake Tw
       return c.status === 'completed' ? c : null;
     }, 15_000);
     expect(done).toMatchObject({ attempts: 3, last_outcome: 'completed' });
-    const [last] = (await attemptsOf(id)).attempts;
+    // The settlement writes the contact, then its attempt: the attempt is waited for, not assumed.
+    const last = await waitFor(async () => ((a) => (a.state === 'settled' ? a : null))((await attemptsOf(id)).attempts[0]), 15_000);
     expect(last).toMatchObject({ attempt_number: 3, state: 'settled', outcome: 'completed', call_id: sid, error_code: null });
     await waitFor(async () => ((await campaignOf(id)).status === 'completed' ? true : null), 15_000);
   }, 60_000);
@@ -149,7 +150,8 @@ describe('campaign attempts, provider refusals, batch_size and run-once (fake Tw
     await waitFor(async () => ((await campaignOf(id)).status === 'completed' ? true : null), 30_000);
     expect(await contactOf(id, phone)).toMatchObject({ status: 'failed', attempts: 1, last_outcome: 'invalid_number' });
     expect(fake.createRequestsTo(phone)).toHaveLength(1);
-    expect((await attemptsOf(id)).attempts).toEqual([expect.objectContaining({ attempt_number: 1, state: 'settled', outcome: 'invalid_number', error_code: '21211', call_id: null })]);
+    const settled = await waitFor(async () => ((r) => (r.attempts.every((a) => a.state === 'settled') ? r.attempts : null))(await attemptsOf(id)), 15_000);
+    expect(settled).toEqual([expect.objectContaining({ attempt_number: 1, state: 'settled', outcome: 'invalid_number', error_code: '21211', call_id: null })]);
   }, 60_000);
 
   it('batch_size bounds the attempts one pass starts; run-once runs a pass now; both answer bad input with the standard error body and write nothing', async () => {
@@ -196,7 +198,8 @@ describe('campaign attempts, provider refusals, batch_size and run-once (fake Tw
     const sids = new Map<string, string>();
     for (const phone of phones) sids.set(phone, await completeCallTo(phone));
     await waitFor(async () => ((await campaignOf(id)).status === 'completed' ? true : null), 30_000);
-    const { attempts } = await attemptsOf(id);
+    // The campaign ends with its contacts; each attempt's own settlement follows, so it is waited for.
+    const attempts = await waitFor(async () => ((r) => (r.attempts.every((a) => a.state === 'settled') ? r.attempts : null))(await attemptsOf(id)), 15_000);
     expect(attempts).toHaveLength(5);
     for (const a of attempts) expect(a).toMatchObject({ attempt_number: 1, state: 'settled', outcome: 'completed', call_id: sids.get(a.phone) });
     for (const phone of phones) expect(fake.createRequestsTo(phone)).toHaveLength(1);
