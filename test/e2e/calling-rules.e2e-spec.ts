@@ -1,13 +1,12 @@
 import request from 'supertest';
 import { getConnectionToken } from '@nestjs/mongoose';
 import type { Connection } from 'mongoose';
-import { TwilioClientFactory } from '../../src/calls/providers/twilio-client.factory';
 import { Clock } from '../../src/common/clock/clock';
 import { AGENDA_COLLECTION } from '../../src/jobs/job-queue.service';
 import { CallDeferredJob } from '../../src/schedule/dispatch/call-deferred.job';
 import { CallLogRepository } from '../../src/tracking/call-log.repository';
 import { FakeTwilioServer } from '../fakes/fake-twilio.server';
-import { LocalTwilioClientFactory } from '../fakes/local-twilio.client';
+import { throughFakeTwilio, twilioTestEnv } from '../utils/fake-twilio-app';
 import { createTestApp, TestApp } from '../utils/test-app';
 import { testConfig } from '../utils/test-config';
 import { TestClock } from '../utils/test-clock';
@@ -28,16 +27,12 @@ interface ScheduleEvent {
 
 async function twilioApp(fake: FakeTwilioServer, clock: TestClock, extra: Record<string, string> = {}): Promise<TestApp> {
   const config = testConfig({
-    CALL_PROVIDER: 'twilio',
-    TWILIO_ACCOUNT_SID: SID,
-    TWILIO_AUTH_TOKEN: TOKEN,
-    TWILIO_FROM_NUMBER: '+15005550006',
-    PUBLIC_BASE_URL: PUBLIC,
+    ...twilioTestEnv({ sid: SID, token: TOKEN, publicBaseUrl: PUBLIC }),
     ...extra,
   });
   return createTestApp({
     config,
-    override: (b) => b.overrideProvider(Clock).useValue(clock).overrideProvider(TwilioClientFactory).useValue(new LocalTwilioClientFactory(config, fake.url)),
+    override: (b) => throughFakeTwilio(config, fake.url)(b.overrideProvider(Clock).useValue(clock)),
   });
 }
 

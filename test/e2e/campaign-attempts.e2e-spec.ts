@@ -1,10 +1,9 @@
 import { getConnectionToken } from '@nestjs/mongoose';
 import type { Connection } from 'mongoose';
 import request from 'supertest';
-import { TwilioClientFactory } from '../../src/calls/providers/twilio-client.factory';
 import { Clock } from '../../src/common/clock/clock';
 import { FakeTwilioServer } from '../fakes/fake-twilio.server';
-import { LocalTwilioClientFactory } from '../fakes/local-twilio.client';
+import { throughFakeTwilio, twilioTestEnv } from '../utils/fake-twilio-app';
 import { createTestApp, TestApp } from '../utils/test-app';
 import { testConfig } from '../utils/test-config';
 import { TestClock } from '../utils/test-clock';
@@ -68,11 +67,7 @@ describe('campaign attempts, provider refusals, batch_size and run-once (fake Tw
   beforeAll(async () => {
     await fake.start();
     const config = testConfig({
-      CALL_PROVIDER: 'twilio',
-      TWILIO_ACCOUNT_SID: SID,
-      TWILIO_AUTH_TOKEN: TOKEN,
-      TWILIO_FROM_NUMBER: '+15005550006',
-      PUBLIC_BASE_URL: PUBLIC,
+      ...twilioTestEnv({ sid: SID, token: TOKEN, publicBaseUrl: PUBLIC }),
       // One request per attempt: the dispatcher's own retries of a refusal are tested elsewhere.
       PROVIDER_MAX_RETRIES: '0',
       CAMPAIGN_TICK_INTERVAL_MS: '600000',
@@ -80,7 +75,7 @@ describe('campaign attempts, provider refusals, batch_size and run-once (fake Tw
     });
     t = await createTestApp({
       config,
-      override: (b) => b.overrideProvider(Clock).useValue(clock).overrideProvider(TwilioClientFactory).useValue(new LocalTwilioClientFactory(config, fake.url)),
+      override: (b) => throughFakeTwilio(config, fake.url)(b.overrideProvider(Clock).useValue(clock)),
     });
   });
   afterAll(async () => {

@@ -2,10 +2,9 @@ import request from 'supertest';
 import { getConnectionToken } from '@nestjs/mongoose';
 import { Db, Document, MongoClient, ObjectId, type CommandStartedEvent } from 'mongodb';
 import type { Connection } from 'mongoose';
-import { TwilioClientFactory } from '../../src/calls/providers/twilio-client.factory';
 import { Clock } from '../../src/common/clock/clock';
 import { FakeTwilioServer } from '../fakes/fake-twilio.server';
-import { LocalTwilioClientFactory } from '../fakes/local-twilio.client';
+import { throughFakeTwilio, twilioTestEnv } from '../utils/fake-twilio-app';
 import { EventWork, sweeperIdle, trackEventWork } from '../utils/settle';
 import { createTestApp, TestApp } from '../utils/test-app';
 import { testConfig, testDatabaseUri } from '../utils/test-config';
@@ -112,16 +111,12 @@ describe('hot-path queries: dial and status callbacks filter by _id or top-level
     uri.searchParams.set('monitorCommands', 'true');
     const config = testConfig({
       MONGODB_URI: uri.toString(),
-      CALL_PROVIDER: 'twilio',
-      TWILIO_ACCOUNT_SID: SID,
-      TWILIO_AUTH_TOKEN: TOKEN,
-      TWILIO_FROM_NUMBER: '+15005550006',
-      PUBLIC_BASE_URL: PUBLIC,
+      ...twilioTestEnv({ sid: SID, token: TOKEN, publicBaseUrl: PUBLIC }),
       // Pacing and concurrency seats on, as in production (tests turn pacing off by default).
       CALLS_PER_SECOND: '50',
       MAX_CONCURRENT_CALLS: '5',
     });
-    t = await createTestApp({ config, override: (b) => b.overrideProvider(Clock).useValue(clock).overrideProvider(TwilioClientFactory).useValue(new LocalTwilioClientFactory(config, fake.url)) });
+    t = await createTestApp({ config, override: (b) => throughFakeTwilio(config, fake.url)(b.overrideProvider(Clock).useValue(clock)) });
     const client = t.get<Connection>(getConnectionToken()).getClient();
     expect(client.options.monitorCommands).toBe(true);
     client.on('commandStarted', (e: CommandStartedEvent) => recording?.push(...queriesOf(e)));

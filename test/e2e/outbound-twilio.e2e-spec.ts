@@ -2,7 +2,6 @@ import request from 'supertest';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { getConnectionToken } from '@nestjs/mongoose';
 import type { Connection } from 'mongoose';
-import { TwilioClientFactory } from '../../src/calls/providers/twilio-client.factory';
 import { Clock } from '../../src/common/clock/clock';
 import { CallReconcileJob } from '../../src/status-update/call-reconcile.job';
 import { CallChangedEvent } from '../../src/notification/domain-events';
@@ -12,7 +11,7 @@ import { OccurrenceClaimRepository } from '../../src/schedule/occurrence-claim.r
 import { CALL_RETRY_JOB } from '../../src/schedule/schedule.constants';
 import { CallLogRepository } from '../../src/tracking/call-log.repository';
 import { FakeTwilioServer } from '../fakes/fake-twilio.server';
-import { LocalTwilioClientFactory } from '../fakes/local-twilio.client';
+import { throughFakeTwilio, TWILIO_TEST_FROM, twilioTestEnv } from '../utils/fake-twilio-app';
 import { createTestApp, TestApp } from '../utils/test-app';
 import { testConfig } from '../utils/test-config';
 import { TestClock } from '../utils/test-clock';
@@ -23,26 +22,17 @@ import { waitFor } from '../utils/wait';
 const SID = `AC${'0123456789abcdef'.repeat(2)}`;
 const TOKEN = 'fake-twilio-auth-token-0123456789';
 const PUBLIC = 'https://calls.example.com';
-const FROM = '+15005550006';
+const FROM = TWILIO_TEST_FROM;
 const ALT_FROM = '+15005550007';
 
-const twilioEnv = (extra: Record<string, string> = {}) => ({
-  CALL_PROVIDER: 'twilio',
-  TWILIO_ACCOUNT_SID: SID,
-  TWILIO_AUTH_TOKEN: TOKEN,
-  TWILIO_FROM_NUMBER: FROM,
-  TWILIO_FROM_NUMBERS: ALT_FROM,
-  PUBLIC_BASE_URL: PUBLIC,
-  PROVIDER_RETRY_BASE_MS: '20',
-  UNKNOWN_LOOKUP_DELAY_MS: '50',
-  ...extra,
-});
+const twilioEnv = (extra: Record<string, string> = {}) =>
+  twilioTestEnv({ sid: SID, token: TOKEN, publicBaseUrl: PUBLIC }, { TWILIO_FROM_NUMBERS: ALT_FROM, PROVIDER_RETRY_BASE_MS: '20', UNKNOWN_LOOKUP_DELAY_MS: '50', ...extra });
 
 async function twilioApp(fake: FakeTwilioServer, extra: Record<string, string> = {}, clock = new TestClock()): Promise<TestApp> {
   const config = testConfig(twilioEnv(extra));
   return createTestApp({
     config,
-    override: (b) => b.overrideProvider(Clock).useValue(clock).overrideProvider(TwilioClientFactory).useValue(new LocalTwilioClientFactory(config, fake.url)),
+    override: (b) => throughFakeTwilio(config, fake.url)(b.overrideProvider(Clock).useValue(clock)),
   });
 }
 

@@ -16,7 +16,7 @@ import { RecordingCallDispatcher } from '../utils/recording-dispatcher';
 import { TestClock } from '../utils/test-clock';
 import { createTestApp, TestApp } from '../utils/test-app';
 import { bearer, tokenFor } from '../utils/tokens';
-import { afterQueuedPublications } from '../utils/drive';
+import { afterQueuedPublications } from '../utils/settle';
 import { waitFor } from '../utils/wait';
 
 const PUBLIC_BASE = 'https://scheduler.example.com';

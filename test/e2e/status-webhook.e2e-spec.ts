@@ -13,7 +13,7 @@ import { CallLog } from '../../src/tracking/call-log.types';
 import { RecordingCallDispatcher } from '../utils/recording-dispatcher';
 import { createTestApp, TestApp } from '../utils/test-app';
 import { bearer, tokenFor } from '../utils/tokens';
-import { afterQueuedPublications } from '../utils/drive';
+import { afterQueuedPublications } from '../utils/settle';
 import { waitFor } from '../utils/wait';
 
 const PUBLIC_BASE = 'https://scheduler.example.com';

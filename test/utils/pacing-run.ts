@@ -1,6 +1,5 @@
-import { TwilioClientFactory } from '../../src/calls/providers/twilio-client.factory';
 import { FakeTwilioServer } from '../fakes/fake-twilio.server';
-import { LocalTwilioClientFactory } from '../fakes/local-twilio.client';
+import { throughFakeTwilio, twilioTestEnv } from './fake-twilio-app';
 import { createMediumApp, createSchedule, MediumApp, principalFor } from './medium-app';
 import { testConfig } from './test-config';
 import { TestClock } from './test-clock';
@@ -40,10 +39,7 @@ export async function runPacing(callsPerSecond: number, calls: number, instances
   const fake = new FakeTwilioServer(sid, token);
   await fake.start();
   const config = testConfig({
-    CALL_PROVIDER: 'twilio',
-    TWILIO_ACCOUNT_SID: sid,
-    TWILIO_AUTH_TOKEN: token,
-    TWILIO_FROM_NUMBER: '+15005550006',
+    ...twilioTestEnv({ sid, token }),
     CALLS_PER_SECOND: String(callsPerSecond),
     SCHEDULER_ENABLED: 'true',
     SCHEDULER_POLL_INTERVAL_MS: '200',
@@ -62,7 +58,7 @@ export async function runPacing(callsPerSecond: number, calls: number, instances
         await createMediumApp({
           config,
           clock,
-          override: (b) => b.overrideProvider(TwilioClientFactory).useValue(new LocalTwilioClientFactory(config, fake.url)),
+          override: throughFakeTwilio(config, fake.url),
         }),
       );
     }

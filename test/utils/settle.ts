@@ -9,6 +9,14 @@ import { waitFor } from './wait';
 // Conditions that say the background work of an app has finished, so that a test can wait for them
 // instead of sleeping: a "nothing more happened" check belongs after the work that would have done it.
 
+// The status webhook and the outcome sweep publish call events with setImmediate (after the response is
+// written), queueing them before the request answers or the pass returns. Immediates run in the order
+// they were queued, so once a response or a pass result is in hand, an immediate queued now runs after
+// every event that request or pass will ever publish.
+export function afterQueuedPublications(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 // Until every dispatch this app's sweeper has started is over (timers armed for later due times aside).
 export async function sweeperIdle(t: TestApp, timeoutMs = 20_000): Promise<void> {
   const sweeper = t.get<DueScheduleSweeper>(DueScheduleSweeper);
@@ -44,7 +52,7 @@ export function trackEventWork(t: TestApp): EventWork {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         // Listeners queued by an event published just now start on the next setImmediate.
-        await new Promise((resolve) => setImmediate(resolve));
+        await afterQueuedPublications();
         const pending = [...listening, ...notificationWork()];
         if (pending.length === 0) return;
         const left = deadline - Date.now();
