@@ -1,6 +1,6 @@
 'use strict';
 // Seeds documents straight into the database, shaped exactly like the service's own: the templates are
-// a schedule (with its active-schedule mirror) created through the API and read back.
+// a schedule created through the API and read back.
 const { randomBytes } = require('node:crypto');
 const { ObjectId } = require('mongodb');
 
@@ -42,14 +42,12 @@ async function captureTemplates(db, serviceUrl, token) {
   for (const [kind, id] of [['oneTime', oneTimeId], ['weekly', weeklyId]]) {
     const _id = new ObjectId(id);
     const schedule = await db.collection('call_schedules').findOne({ _id });
-    const active = await db.collection('active_schedules').findOne({ _id });
-    if (!schedule || !active) throw new Error(`template ${kind}: schedule or mirror missing`);
+    if (!schedule) throw new Error(`template ${kind}: schedule missing`);
     // The benchmark measures the dispatcher, not the calling-hours rules: bench numbers are in the US
     // and runs happen at any hour.
     if ('respect_calling_hours' in schedule) schedule.respect_calling_hours = false;
-    templates[kind] = { schedule, active };
+    templates[kind] = { schedule };
     await db.collection('call_schedules').deleteOne({ _id });
-    await db.collection('active_schedules').deleteOne({ _id });
   }
   await db.collection('schedule_events').deleteMany({});
   await db.collection('idempotency_keys').deleteMany({}).catch(() => undefined);
@@ -71,13 +69,11 @@ function clone(template, i, nextExecution, extra = {}) {
     last_updated: now,
     ...extra,
   };
-  const active = { ...template.active, _id, schedule_id: _id.toHexString(), next_execution: nextExecution, created_at: now, last_updated: now };
-  return { schedule, active };
+  return { schedule };
 }
 
 async function insertPairs(db, pairs) {
   await insertInBatches(db.collection('call_schedules'), pairs.map((p) => p.schedule));
-  await insertInBatches(db.collection('active_schedules'), pairs.map((p) => p.active));
 }
 
 // N one-time schedules due at T, as N creates with scheduled_time T would leave them. Inserts are fast on

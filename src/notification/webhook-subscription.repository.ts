@@ -14,9 +14,15 @@ function toSubscription({ _id, rev: _rev, ...rest }: LeanSubscription): WebhookS
   return { id: _id.toHexString(), ...(rest as Omit<WebhookSubscription, 'id'>) };
 }
 
+// Every domain event reads its tenant's active subscriptions: within this long the answer is reused (one
+// read per tenant and second in a burst instead of one per event). A change made on this instance clears it
+// at once; one made on another instance reaches this one's deliveries within this delay.
+const ACTIVE_CACHE_MS = 1000;
+
 @Injectable()
 export class WebhookSubscriptionRepository {
   private readonly gate: WriteGate<LeanSubscription>;
+  private readonly activeByTenant = new Map<string, { at: number; subscriptions: Promise<WebhookSubscription[]> }>();
 
   constructor(
     @InjectModel(WebhookSubscriptionDoc.name) private readonly subscriptions: Model<WebhookSubscriptionDoc>,
@@ -26,7 +32,9 @@ export class WebhookSubscriptionRepository {
   }
 
   async create(fields: Omit<WebhookSubscription, 'id'>): Promise<WebhookSubscription> {
+    this.activeByTenant.clear();
     const doc = await this.subscriptions.create(fields);
+    this.activeByTenant.clear();
     return toSubscription(doc.toObject() as LeanSubscription);
   }
 
@@ -50,9 +58,18 @@ export class WebhookSubscriptionRepository {
     return { items: docs.map(toSubscription), total };
   }
 
-  async findActiveForTenant(tenantId: string): Promise<WebhookSubscription[]> {
-    const docs = await this.subscriptions.find({ tenant_id: tenantId, active: true }).lean<LeanSubscription[]>();
-    return docs.map(toSubscription);
+  findActiveForTenant(tenantId: string): Promise<WebhookSubscription[]> {
+    const cached = this.activeByTenant.get(tenantId);
+    if (cached && Date.now() - cached.at < ACTIVE_CACHE_MS) return cached.subscriptions;
+    const subscriptions = this.subscriptions
+      .find({ tenant_id: tenantId, active: true })
+      .lean<LeanSubscription[]>()
+      .then((docs) => docs.map(toSubscription));
+    const entry = { at: Date.now(), subscriptions };
+    this.activeByTenant.set(tenantId, entry);
+    // A failed read is not remembered.
+    subscriptions.catch(() => this.activeByTenant.get(tenantId) === entry && this.activeByTenant.delete(tenantId));
+    return subscriptions;
   }
 
   async updateForTenant(id: string, scope: TenantScope, changes: SubscriptionChanges, now: Date): Promise<WebhookSubscription | null> {
@@ -60,14 +77,18 @@ export class WebhookSubscriptionRepository {
     if (!filter) return null;
     // Gated: two PATCHes of one subscription at once each land on the other's result, none is lost.
     const set = Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined));
+    this.activeByTenant.clear();
     const res = await this.gate.update(filter._id as Types.ObjectId, (doc) => (scope.isAdmin || doc.tenant_id === scope.tenantId ? { ...set, updated_at: now } : null));
+    this.activeByTenant.clear();
     return res ? toSubscription(res.doc) : null;
   }
 
   async deleteForTenant(id: string, scope: TenantScope): Promise<boolean> {
     const filter = recordFilter(id, scope);
     if (!filter) return false;
+    this.activeByTenant.clear();
     const res = await this.subscriptions.deleteOne(filter);
+    this.activeByTenant.clear();
     return res.deletedCount === 1;
   }
 

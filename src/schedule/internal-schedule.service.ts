@@ -122,7 +122,6 @@ export class InternalScheduleService {
       if (isDuplicateKeyError(error)) return false;
       throw error;
     }
-    await retryOnLockContention(() => this.schedules.syncActive(schedule, now));
     await retryOnLockContention(() =>
       this.events.appendFor(schedule, now, 'info', 'created', 'Schedule created for a campaign attempt', {
         next_execution: schedule.next_execution,
@@ -173,7 +172,6 @@ export class InternalScheduleService {
     for (let tries = 0; tries < 5; tries++) {
       const updated = await this.schedules.updateIfVersion(id, schedule.version, ['scheduled', 'paused'], { status: 'cancelled', next_execution: null, last_updated: now });
       if (updated) {
-        await this.schedules.syncActive(updated, now);
         await this.events.appendFor(updated, now, 'info', 'cancelled', 'Schedule cancelled with its campaign', {});
         this.publisher.publish(scheduleChanged('schedule.cancelled', updated, now));
         return true;

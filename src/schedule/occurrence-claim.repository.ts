@@ -33,7 +33,9 @@ export class OccurrenceClaimRepository {
 
   // The exactly-once gate: a duplicate key means another run already owns this occurrence.
   // `runId` lets a repeated insert (the first one's reply lost to a connection error) find its own claim.
-  async claimOccurrence(input: { scheduleId: string; tenantId: string; occurrenceAt: Date; attemptNumber?: number; deferral?: number; state: ClaimState; instance: string; now: Date; detail?: string; runId?: string }): Promise<ClaimResult> {
+  // `callLogId`: the id the attempt's call log will be created under, named here so that the claim needs no
+  // second write once the log exists (a claim whose run stopped before creating it names a log that never was).
+  async claimOccurrence(input: { scheduleId: string; tenantId: string; occurrenceAt: Date; attemptNumber?: number; deferral?: number; state: ClaimState; instance: string; now: Date; detail?: string; runId?: string; callLogId?: string }): Promise<ClaimResult> {
     try {
       const doc = await this.claims.create({
         schedule_id: input.scheduleId,
@@ -46,9 +48,10 @@ export class OccurrenceClaimRepository {
         claimed_at: input.now,
         run_id: input.runId ?? null,
         detail: input.detail ?? null,
+        call_log_id: input.callLogId ?? null,
         updated_at: input.now,
       });
-      return { won: true, claim: toClaim(doc.toObject() as LeanClaim) };
+      return { won: true, claim: toClaim(this.gate.remember(doc.toObject() as LeanClaim)) };
     } catch (error) {
       if (!isDuplicateKeyError(error)) throw error;
       if (!input.runId) return { won: false };

@@ -119,7 +119,6 @@ export class ScheduleBulkService {
     // Already created by an earlier run of this request: that schedule is kept.
     const { duplicateIds } = await this.schedules.insertMany(docs.map(({ schedule: { id, ...fields } }) => ({ id, fields })));
     const created = docs.filter(({ item }) => !duplicateIds.has(item.id)).map(({ schedule }) => schedule);
-    await this.schedules.insertActiveMany(created, now);
     await this.events.appendMany(
       created.map((s) => ({ schedule_id: s.id, tenant_id: s.tenant_id, ts: now, level: 'info' as const, type: 'created', message: 'Schedule created (bulk)', data: { next_execution: s.next_execution } })),
     );

@@ -71,8 +71,7 @@ export class ScheduleOutcomeService {
     if (!schedule.repeat_config) {
       finalStatus = outcome.status === 'completed' ? 'completed' : 'failed';
       const moved = await this.schedules.recordCallProgress(schedule.id, ['pending', 'running'], { status: finalStatus });
-      if (moved) await this.schedules.syncActive({ ...schedule, status: finalStatus }, now);
-      else finalStatus = null;
+      if (!moved) finalStatus = null;
     }
     if (finalStatus === 'completed' && !outcome.announced) {
       this.publisher.publish(scheduleChanged('schedule.completed', { ...schedule, status: 'completed', next_execution: null }, now));
@@ -108,7 +107,6 @@ export class ScheduleOutcomeService {
     if (!schedule.repeat_config) {
       // Already pending: this outcome was recorded before (a repeat), and an unchanged write reports no change.
       if (schedule.status !== 'pending' && !(await this.schedules.recordCallProgress(schedule.id, ['running', 'pending'], { status: 'pending' }))) return false;
-      await this.schedules.syncActive({ ...schedule, status: 'pending' }, now);
     } else if (schedule.status !== 'scheduled') return false;
     if (alreadyScheduled) return true;
     const attempt = log.attempt_number + 1;

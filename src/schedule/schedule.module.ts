@@ -17,7 +17,6 @@ import { ScheduleOutcomeService } from './schedule-outcome.service';
 import { ScheduleController } from './schedule.controller';
 import { ScheduleRepository } from './schedule.repository';
 import { ScheduleService } from './schedule.service';
-import { ActiveScheduleDoc, ActiveScheduleSchema } from './schemas/active-schedule.schema';
 import { writeGateFeature } from '../common/mongo/write-gate';
 import { CallScheduleDoc, CallScheduleSchema, SCHEDULE_WRITE_GATE } from './schemas/call-schedule.schema';
 import { IdempotencyKeyDoc, IdempotencyKeySchema } from './schemas/idempotency-key.schema';
@@ -32,7 +31,6 @@ import { ScheduleEventDoc, ScheduleEventSchema } from './schemas/schedule-event.
   imports: [
     MongooseModule.forFeature([
       { name: CallScheduleDoc.name, schema: CallScheduleSchema },
-      { name: ActiveScheduleDoc.name, schema: ActiveScheduleSchema },
       { name: ScheduleEventDoc.name, schema: ScheduleEventSchema },
       { name: OccurrenceClaimDoc.name, schema: OccurrenceClaimSchema },
       { name: ClaimDecisionDoc.name, schema: ClaimDecisionSchema },

@@ -2,12 +2,11 @@ import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { Model, Types } from 'mongoose';
 import { scopeFilter, TenantScope } from '../auth/principal';
-import { isDuplicateKeyError, toObjectId, op } from '../common/mongo/mongo-query';
+import { toObjectId, op } from '../common/mongo/mongo-query';
 import { findPageWithin } from '../common/mongo/query-time-limit';
-import { duplicatesOnly, writeErrorsOf } from '../common/mongo/write-errors';
+import { writeErrorsOf } from '../common/mongo/write-errors';
 import { WriteGate, WriteGateDoc } from '../common/mongo/write-gate';
 import { AppConfig } from '../config/app-config';
-import { ActiveScheduleDoc } from './schemas/active-schedule.schema';
 import { CallScheduleDoc, SCHEDULE_WRITE_GATE } from './schemas/call-schedule.schema';
 import { ActiveScheduleRecord, Schedule, ScheduleStatus } from './schedule.types';
 
@@ -47,7 +46,6 @@ export class ScheduleRepository {
 
   constructor(
     @InjectModel(CallScheduleDoc.name) private readonly schedules: Model<CallScheduleDoc>,
-    @InjectModel(ActiveScheduleDoc.name) private readonly active: Model<ActiveScheduleDoc>,
     @InjectModel(SCHEDULE_WRITE_GATE) gates: Model<WriteGateDoc>,
     private readonly config: AppConfig,
   ) {
@@ -60,7 +58,7 @@ export class ScheduleRepository {
 
   async insertSchedule(id: string, fields: ScheduleFields): Promise<Schedule> {
     const created = await this.schedules.create({ _id: new Types.ObjectId(id), ...fields, deleted_at: null });
-    return toSchedule(created.toObject() as LeanSchedule);
+    return toSchedule(this.gate.remember(created.toObject() as LeanSchedule));
   }
 
   // One unordered write for many schedules; ids that already exist come back as duplicates (a replay).
@@ -80,34 +78,11 @@ export class ScheduleRepository {
     return { duplicateIds };
   }
 
-  // The mirror records of freshly created schedules; one that exists already is left as it is.
-  async insertActiveMany(schedules: Schedule[], now: Date): Promise<void> {
-    if (schedules.length === 0) return;
-    try {
-      await this.active.collection.insertMany(
-        schedules.map((s) => ({
-          _id: new Types.ObjectId(s.id),
-          schedule_id: s.id,
-          tenant_id: s.tenant_id,
-          agent_instance_id: s.agent_instance_id,
-          job_id: s.job_id,
-          next_execution: s.next_execution,
-          status: s.status,
-          created_at: now,
-          last_updated: now,
-        })),
-        { ordered: false },
-      );
-    } catch (error) {
-      if (duplicatesOnly(error) === null) throw error;
-    }
-  }
-
   async findById(id: string): Promise<Schedule | null> {
     const _id = toObjectId(id);
     if (!_id) return null;
     const doc = await this.schedules.findOne({ _id, deleted_at: null }).lean<LeanSchedule>();
-    return doc ? toSchedule(doc) : null;
+    return doc ? toSchedule(this.gate.remember(doc)) : null;
   }
 
   // Tenant scoping lives here, not in controllers: a non-admin can never load another tenant's record.
@@ -115,7 +90,7 @@ export class ScheduleRepository {
     const _id = toObjectId(id);
     if (!_id) return null;
     const doc = await this.schedules.findOne({ _id, deleted_at: null, ...scopeFilter(scope) }).lean<LeanSchedule>();
-    return doc ? toSchedule(doc) : null;
+    return doc ? toSchedule(this.gate.remember(doc)) : null;
   }
 
   async listForTenant(scope: TenantScope, filter: ScheduleListFilter, limit: number, offset: number): Promise<{ items: Schedule[]; total: number }> {
@@ -178,64 +153,29 @@ export class ScheduleRepository {
     return docs.map((d) => ({ id: d._id.toHexString(), next_execution: d.next_execution }));
   }
 
-  // ActiveSchedule mirrors every live schedule; terminal schedules drop out of it. Its job_id, kept for
-  // the API's shape, is null: schedules have no Agenda job of their own (see DispatchTrigger).
-  // The mirror is written from the stored schedule, not from the caller's copy, then checked again: of
-  // writers racing on one mirror, the last one to write sees the schedule's latest state and leaves the
-  // mirror matching it, so a stale copy never sticks (a mirror upsert is not atomic on FerretDB either).
-  async syncActive(schedule: Schedule, now: Date): Promise<void> {
-    const _id = new Types.ObjectId(schedule.id);
-    for (let pass = 0; pass < 10; pass++) {
-      const [stored, mirror] = await Promise.all([
-        this.schedules.findById(_id).lean<LeanSchedule>(),
-        this.active.findById(_id).lean<ActiveScheduleDoc>(),
-      ]);
-      const live = stored && !stored.deleted_at && LIVE.includes(stored.status as ScheduleStatus);
-      if (!live) {
-        if (!mirror) return;
-        await this.active.deleteOne({ _id });
-        continue;
-      }
-      if (
-        mirror &&
-        mirror.status === stored.status &&
-        (mirror.next_execution?.getTime() ?? null) === (stored.next_execution?.getTime() ?? null) &&
-        (mirror.agent_instance_id ?? null) === (stored.agent_instance_id ?? null)
-      ) {
-        return;
-      }
-      try {
-        await this.active.updateOne(
-          { _id },
-          {
-            $set: { schedule_id: schedule.id, tenant_id: stored.tenant_id, agent_instance_id: stored.agent_instance_id ?? null, next_execution: stored.next_execution, status: stored.status, last_updated: now, job_id: null },
-            $setOnInsert: { created_at: now },
-          },
-          { upsert: true },
-        );
-      } catch (error) {
-        if (!isDuplicateKeyError(error)) throw error;
-      }
-    }
-  }
-
+  // GET /schedule/active: the live schedules themselves, in due order. (An `active_schedules` mirror
+  // served this until it cost three database commands on every state change and could go stale.)
+  // job_id stays in the shape for clients of the old API; schedules have no job of their own.
   async listActive(scope: TenantScope, limit: number, offset: number): Promise<{ items: ActiveScheduleRecord[]; total: number }> {
-    const query = scopeFilter(scope);
-    const [docs, total] = await findPageWithin<ActiveScheduleDoc, ActiveScheduleDoc & { _id: unknown }>(
-      this.active,
-      query,
-      { next_execution: 1, schedule_id: 1 },
-      { offset, limit },
-      this.config.apiQueryMaxTimeMs,
-    );
+    const query = { deleted_at: null, status: op({ $in: LIVE }), ...scopeFilter(scope) };
+    const [docs, total] = await findPageWithin<CallScheduleDoc, LeanSchedule>(this.schedules, query, { next_execution: 1, _id: 1 }, { offset, limit }, this.config.apiQueryMaxTimeMs);
     return {
-      items: docs.map(({ _id, ...rest }) => rest as ActiveScheduleRecord),
+      items: docs.map((d) => ({
+        schedule_id: d._id.toHexString(),
+        tenant_id: d.tenant_id,
+        agent_instance_id: d.agent_instance_id ?? null,
+        job_id: null,
+        next_execution: d.next_execution ?? null,
+        status: d.status as ScheduleStatus,
+        created_at: d.created_at,
+        last_updated: d.last_updated,
+      })),
       total,
     };
   }
 
   async ensureIndexes(): Promise<void> {
-    await Promise.all([this.schedules.syncIndexes(), this.active.syncIndexes()]);
+    await this.schedules.syncIndexes();
   }
 
   // One-time schedules still running, in id pages (the {status, next_execution} index narrows to the

@@ -88,9 +88,8 @@ export class ScheduleService {
     let schedule: Schedule;
     try {
       schedule = await this.schedules.insertSchedule(id, newScheduleFields(definition, principal, now));
-      await this.schedules.syncActive(schedule, now);
     } catch (error) {
-      // Nothing half-written: a schedule without its mirror is undone, and the idempotency key is freed
+      // Nothing half-written: an insert whose reply was lost may have been applied, so it is undone, and the idempotency key is freed
       // so that the client's retry can succeed.
       await this.schedules.softDelete(id, 1, ['scheduled'], now).catch(() => undefined);
       if (idempotencyKey) await this.idempotency.releaseKey(principal.tenantId, 'schedule.create', idempotencyKey).catch(() => undefined);
@@ -141,7 +140,6 @@ export class ScheduleService {
     );
     const updated = await this.schedules.updateIfVersion(id, current.version, EDITABLE, { ...definition, last_updated: now });
     if (!updated) throw await this.conflictFor(principal, id, 'update');
-    await this.schedules.syncActive(updated, now);
     this.trigger.armed(updated.id, updated.status, updated.next_execution);
     await this.record(updated, 'updated', 'info', 'Schedule updated', { changed: Object.keys(dto), next_execution: updated.next_execution });
     this.announce('schedule.updated', updated);
@@ -183,7 +181,6 @@ export class ScheduleService {
     if (!DELETABLE.includes(current.status)) throw new IllegalScheduleTransitionException('delete', current.status);
     const now = this.clock.now();
     if (!(await this.schedules.softDelete(id, current.version, DELETABLE, now))) throw await this.conflictFor(principal, id, 'delete');
-    await this.schedules.syncActive({ ...current, status: 'cancelled' }, now);
     await this.record(current, 'deleted', 'info', 'Schedule deleted', {});
     this.announce('schedule.deleted', current);
   }
@@ -203,7 +200,6 @@ export class ScheduleService {
     const now = this.clock.now();
     const updated = await this.schedules.updateIfVersion(id, current.version, from, { ...change(current, now), last_updated: now });
     if (!updated) throw await this.conflictFor(principal, id, action, allowedFrom);
-    await this.schedules.syncActive(updated, now);
     this.trigger.armed(updated.id, updated.status, updated.next_execution);
     await this.record(updated, eventType, 'info', `Schedule ${eventType}`, { next_execution: updated.next_execution });
     this.announce(eventName, updated);

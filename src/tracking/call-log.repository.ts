@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { Model, Types } from 'mongoose';
 import { scopeFilter, TenantScope } from '../auth/principal';
-import { toObjectId, op } from '../common/mongo/mongo-query';
+import { isDuplicateKeyError, toObjectId, op } from '../common/mongo/mongo-query';
 import { WriteGate, WriteGateDoc } from '../common/mongo/write-gate';
 import { findPageWithin, QueryTimeLimit, withinTimeLimit } from '../common/mongo/query-time-limit';
 import { AppConfig } from '../config/app-config';
@@ -71,21 +71,35 @@ export class CallLogRepository {
     this.gate = new WriteGate<LeanLog>(logs, gates);
   }
 
-  // One log per attempt, written before the provider is called so the attempt is visible at once.
-  async createForAttempt(fields: NewCallLog, now: Date): Promise<CallLog> {
-    const doc = await this.logs.create({
-      ...fields,
-      timeline: [{ status: fields.status, ts: now, received_at: now, sequence_number: null, source: 'dispatcher', provider_status: null }],
-      last_updated: now,
-    });
-    return toLog(doc.toObject() as LeanLog);
+  newId(): string {
+    return new Types.ObjectId().toHexString();
+  }
+
+  // One log per attempt, written before the provider is called so the attempt is visible at once. Its id
+  // was chosen when the attempt was claimed (the claim names its log): a repeat of an insert whose reply
+  // was lost finds the log already there and returns it.
+  async createForAttempt(id: string, fields: NewCallLog, now: Date): Promise<CallLog> {
+    try {
+      const doc = await this.logs.create({
+        _id: new Types.ObjectId(id),
+        ...fields,
+        timeline: [{ status: fields.status, ts: now, received_at: now, sequence_number: null, source: 'dispatcher', provider_status: null }],
+        last_updated: now,
+      });
+      return toLog(this.gate.remember(doc.toObject() as LeanLog));
+    } catch (error) {
+      if (!isDuplicateKeyError(error)) throw error;
+      const existing = await this.findById(id);
+      if (!existing) throw error;
+      return existing;
+    }
   }
 
   async findById(id: string): Promise<CallLog | null> {
     const _id = toObjectId(id);
     if (!_id) return null;
     const doc = await this.logs.findById(_id).lean<LeanLog>();
-    return doc ? toLog(doc) : null;
+    return doc ? toLog(this.gate.remember(doc)) : null;
   }
 
   // Calls a provider accepted that are still not final: the periodic reconcile asks the provider.

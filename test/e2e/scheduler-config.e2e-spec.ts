@@ -120,6 +120,8 @@ describe('daily batch rules (renewal auto-scheduler) on campaigns', () => {
     expect((await http().delete('/scheduler/cleanup').query({ days: 30 }).set(carol).expect(200)).body.deleted).toEqual({ batch_entries: 0, campaign_attempts: 0 });
     expect((await http().delete('/scheduler/cleanup').query({ days: 0 }).set(carol).expect(400)).body.error_code).toBe('CAMPAIGN_006');
     await waitFor(async () => (await contactsOf(campaign)).every((c) => c.status !== 'in_progress'), 30_000, 200);
+    // Each attempt's settlement is written after its contact's: waited for, not assumed.
+    await waitFor(async () => (await db().collection('campaign_attempts').countDocuments({ campaign_id: campaign, state: 'settled' })) === 7, 30_000, 200);
     clock.advance(31 * DAY);
     const cleaned = (await http().delete('/scheduler/cleanup').query({ days: 30 }).set(carol).expect(200)).body;
     expect(cleaned.deleted).toEqual({ batch_entries: 7, campaign_attempts: 7 });

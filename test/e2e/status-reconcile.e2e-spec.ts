@@ -116,7 +116,8 @@ describe('status callback outcomes left undone (e2e, real database)', () => {
     expect(schedule).toMatchObject({ status: 'completed', last_call_status: 'completed', duration });
     expect(schedule.events.filter((e: { type: string }) => e.type === 'call_final')).toHaveLength(1);
     expect((await logs.findById(logId))?.outcome_recorded_at).toBeInstanceOf(Date);
-    expect(await db.collection('active_schedules').countDocuments({ schedule_id: scheduleId })).toBe(0);
+    const active = (await http().get('/schedule/active?limit=500').set(owner).expect(200)).body.active_schedules;
+    expect(active.filter((a: { schedule_id: string }) => a.schedule_id === scheduleId)).toHaveLength(0);
   }
 
   it('D3: a redelivered final callback whose receipt survived a cut-off delivery still completes the schedule', async () => {
@@ -187,6 +188,7 @@ describe('status callback outcomes left undone (e2e, real database)', () => {
     const { scheduleId, log } = await dispatchedCall();
     const now = clock.now();
     const deferred = await logs.createForAttempt(
+      logs.newId(),
       {
         tenant_id: log.tenant_id,
         created_by: log.created_by,

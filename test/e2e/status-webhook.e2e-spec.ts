@@ -72,6 +72,7 @@ describe('status callback webhook (e2e, signed like Twilio)', () => {
   async function seedLog(callSid: string, scheduleId: string | null = null): Promise<CallLog> {
     const now = new Date();
     const log = await logs.createForAttempt(
+      logs.newId(),
       {
         tenant_id: 'hook-tenant',
         created_by: 'hook-owner',

@@ -27,12 +27,26 @@ describe('pacing slots and concurrency seats (repository, real database)', () =>
   it('gives each slot to exactly one of many concurrent reservations', async () => {
     const slots = t.get<DialSlotRepository>(DialSlotRepository);
     const at = new Date();
-    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => slots.reserveSlot('acct-a', 42, at, `holder-${i}`)));
-    expect(results.filter(Boolean)).toHaveLength(1);
-    expect(await slots.reserveSlot('acct-b', 42, at, 'other-key')).toBe(true);
-    await slots.reserveSlot('acct-a', 45, at, 'h');
+    const one = (slot: number) => [{ slot, at }];
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => slots.reserveSlots('acct-a', one(42), `holder-${i}`)));
+    expect(results.filter((won) => won.has(42))).toHaveLength(1);
+    expect(await slots.reserveSlots('acct-b', one(42), 'other-key')).toEqual(new Set([42]));
+    await slots.reserveSlots('acct-a', one(45), 'h');
     expect(await slots.latestSlot('acct-a')).toBe(45);
     expect(await slots.pruneBefore(new Date(at.getTime() + 1))).toBe(3);
+  });
+
+  it('splits overlapping batches of slots among concurrent reservations, each slot to exactly one', async () => {
+    const slots = t.get<DialSlotRepository>(DialSlotRepository);
+    const at = new Date();
+    // Ten instances each ask for a run of 20 slots, starting at 100, 102, ..., 118.
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => slots.reserveSlots('acct-c', Array.from({ length: 20 }, (_, k) => ({ slot: 100 + 2 * i + k, at })), `holder-${i}`)),
+    );
+    const all = results.flatMap((won) => [...won]);
+    expect(all).toHaveLength(new Set(all).size);
+    expect(new Set(all)).toEqual(new Set(Array.from({ length: 38 }, (_, k) => 100 + k)));
+    expect(await slots.latestSlot('acct-c')).toBe(137);
   });
 
   it('holds at most N seats, frees one on release, and reclaims an expired one', async () => {

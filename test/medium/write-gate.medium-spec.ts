@@ -23,7 +23,7 @@ describe('WriteGate (real database)', () => {
   const nextPrune = () => new Promise<void>((resolve, reject) => waiting.push({ resolve, reject }));
 
   beforeAll(async () => {
-    connection = await mongoose.createConnection(testDatabaseUri()).asPromise();
+    connection = await mongoose.createConnection(testDatabaseUri(), { monitorCommands: true }).asPromise();
     counters = connection.model<Counter>('Counter', new Schema<Counter>({ _id: String, n: Number, log: [String], rev: Number }, { versionKey: false }), 'counters');
     const gateSchema = WriteGateSchema.clone();
     gateSchema.pre('deleteMany', function () {
@@ -87,4 +87,67 @@ describe('WriteGate (real database)', () => {
     expect(await gates.countDocuments({ _id: 'recent:0' })).toBe(1);
     expect(await gates.countDocuments({ _id: 'c4:0' })).toBe(1);
   });
+
+  describe('starting from a remembered copy', () => {
+    it('skips the read when the copy is current, and writes the next revision', async () => {
+      await counters.create({ _id: 'r1', n: 1, log: [] });
+      const gate = new WriteGate<Counter>(counters, gates);
+      gate.remember((await counters.findById('r1').lean<Counter>())!);
+      const reads = await countingFinds(() => gate.update('r1', (doc) => ({ n: doc.n + 1 })));
+      expect(reads).toBe(0);
+      expect(await counters.findById('r1').lean<Counter>()).toMatchObject({ n: 2, rev: 1 });
+      // The write is remembered too: the next update reads nothing either.
+      expect(await countingFinds(() => gate.update('r1', (doc) => ({ n: doc.n + 1 })))).toBe(0);
+      expect(await counters.findById('r1').lean<Counter>()).toMatchObject({ n: 3, rev: 2 });
+    });
+
+    it('computes from the fresh document when another writer moved it since the copy', async () => {
+      await counters.create({ _id: 'r2', n: 0, log: [] });
+      const mine = new WriteGate<Counter>(counters, gates);
+      const theirs = new WriteGate<Counter>(counters, gates);
+      mine.remember((await counters.findById('r2').lean<Counter>())!);
+      await theirs.update('r2', (doc) => ({ n: doc.n + 10, log: [...doc.log, 'theirs'] }));
+      await mine.update('r2', (doc) => ({ n: doc.n + 1, log: [...doc.log, 'mine'] }));
+      expect(await counters.findById('r2').lean<Counter>()).toMatchObject({ n: 11, log: ['theirs', 'mine'], rev: 2 });
+    });
+
+    it('never refuses a change, or finds nothing to do, on a stale copy alone', async () => {
+      await counters.create({ _id: 'r3', n: 0, log: [] });
+      const mine = new WriteGate<Counter>(counters, gates);
+      const theirs = new WriteGate<Counter>(counters, gates);
+      mine.remember((await counters.findById('r3').lean<Counter>())!);
+      await theirs.update('r3', () => ({ n: 5 }));
+      // On the stale copy (n 0) the condition fails; on the document (n 5) it holds.
+      expect((await mine.update('r3', (doc) => (doc.n === 5 ? { log: ['seen 5'] } : null)))?.changed).toBe(true);
+      mine.remember({ _id: 'r3', n: 7, log: ['seen 5'], rev: 1 });
+      // The copy says n is already 7; the document says 5, so the write happens.
+      expect((await mine.update('r3', () => ({ n: 7 })))?.changed).toBe(true);
+      expect(await counters.findById('r3').lean<Counter>()).toMatchObject({ n: 7, log: ['seen 5'], rev: 3 });
+    });
+
+    it('reports a document deleted since the copy as gone', async () => {
+      await counters.create({ _id: 'r4', n: 0, log: [] });
+      const gate = new WriteGate<Counter>(counters, gates);
+      gate.remember((await counters.findById('r4').lean<Counter>())!);
+      await counters.deleteOne({ _id: 'r4' });
+      expect(await gate.update('r4', (doc) => ({ n: doc.n + 1 }))).toBeNull();
+      expect(await counters.countDocuments({ _id: 'r4' })).toBe(0);
+    });
+  });
+
+  // How many finds of the counters collection `work` sends.
+  async function countingFinds(work: () => Promise<unknown>): Promise<number> {
+    let finds = 0;
+    const client = connection.getClient();
+    const onStart = (e: { commandName: string; command: Record<string, unknown> }) => {
+      if (e.commandName === 'find' && e.command.find === 'counters') finds++;
+    };
+    client.on('commandStarted', onStart);
+    try {
+      await work();
+    } finally {
+      client.off('commandStarted', onStart);
+    }
+    return finds;
+  }
 });

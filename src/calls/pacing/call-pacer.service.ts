@@ -14,8 +14,10 @@ export const SEND_TOLERANCE_MS = 15;
 // CALLS_MIN_GAP_MS is a floor on the gap between requests: a request may leave up to SEND_TOLERANCE_MS
 // after its slot and the next one on time, and the HTTP client adds some ±30 ms, so slots are this much wider.
 const GAP_MARGIN_MS = 50;
-// Slots are reserved this far ahead, so the database round trip is off the critical path.
+// Slots are reserved this far ahead, so the database round trip is off the critical path; the waiting
+// calls' slots within it are reserved together, in one insert (at most MAX_BATCH).
 const LOOKAHEAD_MS = 300;
+const MAX_BATCH = 100;
 const PRUNE_EVERY_MS = 60_000;
 const KEEP_SLOTS_MS = 10 * 60_000;
 
@@ -119,22 +121,34 @@ export class CallPacer implements OnApplicationShutdown {
           head.resolve({ kind: 'expired', reason: 'start_by_passed' });
           continue;
         }
-        let won: boolean;
+        // One slot per waiting call, as many as start within the lookahead.
+        const within = Math.floor((now + LOOKAHEAD_MS - at) / width) + 1;
+        const count = Math.max(1, Math.min(lane.waiters.length, within, MAX_BATCH));
+        const batch = Array.from({ length: count }, (_, i) => ({ slot: slot + i, at: new Date((slot + i) * width) }));
+        let won: Set<number>;
         try {
-          won = await this.slots.reserveSlot(key, slot, new Date(at), this.holder);
+          won = await this.slots.reserveSlots(key, batch, this.holder);
         } catch (error) {
           this.logger.warn(`slot reservation failed, retrying: ${error instanceof Error ? error.message : String(error)}`);
           await sleep(100);
           continue;
         }
-        if (won) {
-          lane.next = slot + 1;
-          lane.waiters.shift();
-          head.resolve({ kind: 'granted', startAt: at });
-        } else {
-          // Another instance holds this slot and probably the ones after it: skip past its newest.
+        lane.next = slot + count;
+        // Won slots go to the waiters in order; a waiter whose start-by a slot would pass gives up instead.
+        for (const { slot: s, at: slotAt } of batch) {
+          if (!won.has(s)) continue;
+          let waiter = lane.waiters.shift();
+          while (waiter && waiter.startBy !== null && slotAt.getTime() > waiter.startBy) {
+            waiter.resolve({ kind: 'expired', reason: 'start_by_passed' });
+            waiter = lane.waiters.shift();
+          }
+          // Fewer waiters than slots (the ones left expired): the slot goes unused.
+          waiter?.resolve({ kind: 'granted', startAt: slotAt.getTime() });
+        }
+        if (won.size === 0) {
+          // Another instance holds these slots and probably the ones after them: skip past its newest.
           const latest = await this.slots.latestSlot(key).catch(() => null);
-          lane.next = Math.max(slot + 1, (latest ?? slot) + 1);
+          lane.next = Math.max(slot + count, (latest ?? slot) + 1);
         }
       }
     } finally {

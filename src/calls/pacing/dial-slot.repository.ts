@@ -1,15 +1,29 @@
 import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { Model } from 'mongoose';
-import { insertedUnlessDuplicate, op } from '../../common/mongo/mongo-query';
+import { op } from '../../common/mongo/mongo-query';
+import { writeErrorsOf } from '../../common/mongo/write-errors';
 import { DialSlotDoc } from '../schemas/dial-slot.schema';
 
 @Injectable()
 export class DialSlotRepository {
   constructor(@InjectModel(DialSlotDoc.name) private readonly slots: Model<DialSlotDoc>) {}
 
-  async reserveSlot(key: string, slot: number, at: Date, holder: string): Promise<boolean> {
-    return insertedUnlessDuplicate(() => this.slots.create({ _id: `${key}:${slot}`, key, slot, at, holder }));
+  // Consecutive slots in one unordered insert: each one is won by exactly one instance (its unique _id), and
+  // the ones another instance holds come back as duplicates. Returns the slot numbers won.
+  async reserveSlots(key: string, slots: Array<{ slot: number; at: Date }>, holder: string): Promise<Set<number>> {
+    const won = new Set(slots.map((s) => s.slot));
+    try {
+      await this.slots.collection.insertMany(
+        slots.map(({ slot, at }) => ({ _id: `${key}:${slot}` as unknown as never, key, slot, at, holder })),
+        { ordered: false },
+      );
+    } catch (error) {
+      const failures = writeErrorsOf(error);
+      if (failures.length === 0 || failures.some((f) => f.code !== 11000 || f.index < 0)) throw error;
+      for (const f of failures) won.delete(slots[f.index].slot);
+    }
+    return won;
   }
 
   async latestSlot(key: string): Promise<number | null> {

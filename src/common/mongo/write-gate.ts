@@ -12,6 +12,13 @@ const DEFAULT_TIMEOUT_MS = 45_000;
 // one read and one change computation, far below an hour. Pruned, the gate collection stays small.
 const KEEP_GATES_MS = 60 * 60 * 1000;
 const PRUNE_EVERY_MS = 10 * 60 * 1000;
+// Documents this process just read or wrote, by id: an update starts from the remembered copy instead of
+// reading the document again (the dial path writes one claim, log and schedule several times in a row).
+// Safe because winning the gate `<id>:<rev>` proves nobody moved the document past rev since that copy;
+// a stale copy loses its gate insert (the gate of its revision exists: entries are far younger than
+// KEEP_GATES_MS) and the update reads afresh. A copy never decides a refusal or a no-op on its own.
+const REMEMBER_MS = 60_000;
+const REMEMBER_MAX = 5000;
 
 // One record per (document, revision): its _id is `<document id>:<revision>`, so the unique _id index
 // lets exactly one writer move a document from revision r to r+1. `set` is that writer's change, kept so
@@ -55,6 +62,7 @@ const pause = (ms: number) => new Promise((r) => setTimeout(r, ms + Math.random(
 // Gate timing uses the wall clock, not the injectable Clock: it measures real waiting.
 export class WriteGate<D extends GatedDoc> {
   private lastPrune = 0;
+  private readonly known = new Map<string, { doc: D; at: number }>();
 
   constructor(
     private readonly target: Model<any>, // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -62,25 +70,71 @@ export class WriteGate<D extends GatedDoc> {
     private readonly timeoutMs = DEFAULT_TIMEOUT_MS,
   ) {}
 
+  // Records a copy of the document as just read or inserted, for the next update of it to start from.
+  remember(doc: D): D {
+    const id = String(doc._id);
+    this.known.delete(id);
+    this.known.set(id, { doc, at: Date.now() });
+    if (this.known.size > REMEMBER_MAX) this.known.delete(this.known.keys().next().value as string);
+    return doc;
+  }
+
+  forget(id: Types.ObjectId | string): void {
+    this.known.delete(String(id));
+  }
+
+  private recalled(id: Types.ObjectId | string): D | null {
+    const entry = this.known.get(String(id));
+    if (!entry) return null;
+    if (Date.now() - entry.at > REMEMBER_MS) {
+      this.known.delete(String(id));
+      return null;
+    }
+    return { ...entry.doc };
+  }
+
   async update(id: Types.ObjectId | string, change: (current: D) => Record<string, unknown> | null | Promise<Record<string, unknown> | null>): Promise<GatedWrite<D> | null> {
     const deadline = Date.now() + this.timeoutMs;
+    let current = this.recalled(id);
+    let fresh = current === null;
     for (;;) {
-      const current = await this.target.findById(id).lean<D>();
-      if (!current) return null;
+      if (!current) {
+        current = await this.target.findById(id).lean<D>();
+        fresh = true;
+        if (!current) {
+          this.forget(id);
+          return null;
+        }
+      }
       const rev = current.rev ?? 0;
       const proposed = await change(current);
-      if (!proposed) return null;
-      const set = withoutUndefined(proposed);
+      const set = proposed ? withoutUndefined(proposed) : null;
       const record = current as unknown as Record<string, unknown>;
       // Nothing would change: this read is the document's state at revision r, so there is nothing to write.
-      if (Object.entries(set).every(([k, v]) => isDeepStrictEqual(record[k] ?? null, v ?? null))) return { doc: current, changed: false };
+      const noop = set !== null && Object.entries(set).every(([k, v]) => isDeepStrictEqual(record[k] ?? null, v ?? null));
+      if (!set || noop) {
+        // Only a fresh read may refuse a change or find nothing to do.
+        if (!fresh) {
+          current = null;
+          continue;
+        }
+        this.remember(current);
+        return set ? { doc: current, changed: false } : null;
+      }
       const key = `${String(id)}:${rev}`;
       if (await retryOnLockContention(() => insertedUnlessDuplicate(() => this.gates.create({ _id: key, set, at: new Date() })))) {
-        await retryOnLockContention(() => this.target.updateOne({ _id: id }, { $set: { ...set, rev: rev + 1 } }, { strict: false }));
+        const res = await retryOnLockContention(() => this.target.updateOne({ _id: id }, { $set: { ...set, rev: rev + 1 } }, { strict: false }));
+        if (res.matchedCount === 0) {
+          // Deleted since the remembered copy was taken.
+          this.forget(id);
+          return null;
+        }
         this.pruneOldGates();
-        return { doc: { ...current, ...set, rev: rev + 1 } as D, changed: true };
+        return { doc: this.remember({ ...current, ...set, rev: rev + 1 } as D), changed: true };
       }
-      await this.waitPast(id, rev, key, deadline);
+      // A remembered copy that lost its gate is simply stale: read again at once.
+      if (fresh) await this.waitPast(id, rev, key, deadline);
+      current = null;
     }
   }
 

@@ -81,6 +81,7 @@ export class OccurrenceDispatchService {
       scheduleId,
       tenantId: schedule.tenant_id,
       occurrenceAt: occurrence,
+      callLogId: skip ? undefined : this.callLogs.newId(),
       state: skip ? 'missed' : 'claimed',
       instance: this.instance,
       now,
@@ -109,8 +110,6 @@ export class OccurrenceDispatchService {
       return { outcome: 'superseded', nextRunAt: fresh?.status === 'scheduled' ? fresh.next_execution : null };
     }
     const advancedSchedule: Schedule = { ...schedule, next_execution: next, status, occurrence_count: used, last_occurrence_at: due[due.length - 1] };
-    // A one-time schedule that dials is mirrored once, after the dial, as running or failed.
-    if (recurring || skip) await this.retry(() => this.schedules.syncActive(advancedSchedule, now));
 
     if (skip) {
       await this.record(advancedSchedule, 'missed', 'warn', `Missed ${due.length} occurrence(s) past the misfire grace time; policy skip dialed nothing`, {
@@ -142,7 +141,7 @@ export class OccurrenceDispatchService {
     if (!schedule || !open) return { outcome: 'inactive', nextRunAt: null };
     const now = this.clock.now();
     const runId = randomUUID();
-    const claim = await this.retry(() => this.claims.claimOccurrence({ runId, scheduleId, tenantId: schedule.tenant_id, occurrenceAt, attemptNumber: attempt, state: 'claimed', instance: this.instance, now }));
+    const claim = await this.retry(() => this.claims.claimOccurrence({ runId, scheduleId, tenantId: schedule.tenant_id, occurrenceAt, attemptNumber: attempt, state: 'claimed', instance: this.instance, now, callLogId: this.callLogs.newId() }));
     if (!claim.won) return { outcome: 'already_claimed', nextRunAt: null };
     await this.record(schedule, 'retry_attempt', 'info', `Retry attempt ${attempt} of occurrence ${occurrenceAt.toISOString()}`, {
       occurrence_at: occurrenceAt.toISOString(),
@@ -162,7 +161,7 @@ export class OccurrenceDispatchService {
     const now = this.clock.now();
     if (runAt.getTime() > now.getTime() + EARLY_TOLERANCE_MS) return { outcome: 'early', nextRunAt: runAt };
     const runId = randomUUID();
-    const claim = await this.retry(() => this.claims.claimOccurrence({ runId, scheduleId, tenantId: schedule.tenant_id, occurrenceAt, attemptNumber: attempt, deferral, state: 'claimed', instance: this.instance, now }));
+    const claim = await this.retry(() => this.claims.claimOccurrence({ runId, scheduleId, tenantId: schedule.tenant_id, occurrenceAt, attemptNumber: attempt, deferral, state: 'claimed', instance: this.instance, now, callLogId: this.callLogs.newId() }));
     if (!claim.won) return { outcome: 'already_claimed', nextRunAt: null };
     await this.placeCall(schedule, occurrenceAt, claim.claim, attempt, now);
     return { outcome: 'dispatched', nextRunAt: null };
@@ -174,7 +173,10 @@ export class OccurrenceDispatchService {
     if (decision.action === 'skip') return this.skipDial(schedule, occurrence, claim, attempt, decision.reason, decision.detail, null);
     if (decision.action === 'defer') return this.deferDial(schedule, occurrence, claim, attempt, decision.until, decision.detail, null, { zones: decision.zones, stage: 'before_dial' });
     const now = this.clock.now();
+    // Claims stored before claims named their log get one now.
+    const logId = claim.call_log_id ?? this.callLogs.newId();
     const log = await this.retry(() => this.callLogs.createForAttempt(
+      logId,
       {
         tenant_id: schedule.tenant_id,
         created_by: schedule.created_by,
@@ -192,7 +194,7 @@ export class OccurrenceDispatchService {
       },
       now,
     ));
-    await this.retry(() => this.claims.markState(claim.id, ['claimed'], 'claimed', { call_log_id: log.id }, now));
+    if (!claim.call_log_id) await this.retry(() => this.claims.markState(claim.id, ['claimed'], 'claimed', { call_log_id: log.id }, now));
 
     let result: PlaceCallResult;
     try {
@@ -211,7 +213,7 @@ export class OccurrenceDispatchService {
         startBy: schedule.misfire_policy === 'skip' ? new Date(dueAt.getTime() + this.config.scheduler.misfireGraceSeconds * 1000) : undefined,
         // The claim moves to dialing only when a request is about to leave: a crash before that is
         // provably undialed.
-        onDialing: (provider) => this.decideToDial(claim, provider),
+        onDialing: () => this.decideToDial(claim),
         // A status callback can reach this attempt's own log (its URL names it) before the lookup does, and
         // attach the call to it: only a call owned by another log is someone else's.
         isKnownCall: async (callId) => {
@@ -240,9 +242,9 @@ export class OccurrenceDispatchService {
         await this.retry(() => this.callLogs.attachProviderCall(log.id, result.provider, result.callId, done));
         if (schedule.repeat_config) await this.retry(() => this.schedules.recordCallProgress(schedule.id, null, { call_id: result.callId, last_updated: done }));
         // Only pending -> running: a fast final callback may already have completed the schedule.
-        else if (await this.retry(() => this.schedules.recordCallProgress(schedule.id, ['pending'], { status: 'running', call_id: result.callId, last_updated: done }))) {
-          await this.retry(() => this.schedules.syncActive({ ...schedule, status: 'running' }, done));
-        } else await this.retry(() => this.schedules.recordCallProgress(schedule.id, null, { call_id: result.callId }));
+        else if (!(await this.retry(() => this.schedules.recordCallProgress(schedule.id, ['pending'], { status: 'running', call_id: result.callId, last_updated: done })))) {
+          await this.retry(() => this.schedules.recordCallProgress(schedule.id, null, { call_id: result.callId }));
+        }
         await this.record(schedule, 'dispatched', 'info', `Call placed via ${result.provider}${result.reconciled ? ' (found by lookup after an unanswered request)' : ''}`, {
           occurrence_at: occurrence.toISOString(),
           call_id: result.callId,
@@ -286,7 +288,6 @@ export class OccurrenceDispatchService {
         await this.retry(() => this.claims.markState(claim.id, open, 'unknown', { provider: result.provider, detail: result.detail }, done));
         await this.retry(() => this.callLogs.markAttemptEnded(log.id, 'unknown', { provider: result.provider, error_message: result.detail }, done));
         await this.retry(() => this.schedules.recordCallProgress(schedule.id, null, { last_call_status: 'unknown', last_updated: done }));
-        if (!schedule.repeat_config) await this.retry(() => this.schedules.syncActive(schedule, done));
         await this.record(schedule, 'dispatch_unknown', 'warn', `Outcome of the dial is unknown; it will be reconciled, not redialed: ${result.detail}`, {
           occurrence_at: occurrence.toISOString(),
           call_log_id: log.id,
@@ -347,12 +348,12 @@ export class OccurrenceDispatchService {
   }
 
   // The reconciler may have given this claim up (it looked stuck): the unique decision insert settles who
-  // wins, so a claim recorded missed never rings a phone.
-  private async decideToDial(claim: OccurrenceClaim, provider: string): Promise<boolean> {
+  // wins, so a claim recorded missed never rings a phone. The decision record is what says "dialing": the
+  // claim itself stays `claimed` until the dial's outcome (a reconciler that finds it stuck asks the same
+  // decision and gets `dial`, so it records the outcome unknown, never missed).
+  private async decideToDial(claim: OccurrenceClaim): Promise<boolean> {
     const now = this.clock.now();
-    if ((await this.retry(() => this.claims.decide(claim.id, 'dial', this.instance, now))) !== 'dial') return false;
-    await this.retry(() => this.claims.markState(claim.id, ['claimed'], 'dialing', { provider }, now));
-    return true;
+    return (await this.retry(() => this.claims.decide(claim.id, 'dial', this.instance, now))) === 'dial';
   }
 
   // advanceOccurrence reported no change: either the schedule changed under this run, or this run's own
@@ -377,7 +378,6 @@ export class OccurrenceDispatchService {
       return;
     }
     const moved = await this.retry(() => this.schedules.recordCallProgress(schedule.id, ['pending', 'running'], { status, last_call_status: lastCallStatus, ...error, last_updated: now }));
-    if (moved) await this.retry(() => this.schedules.syncActive({ ...schedule, status }, now));
     if (moved && status === 'failed') this.announceSchedule('schedule.failed', { ...schedule, status, next_execution: null }, { last_error: error.last_error ?? null });
   }
 

@@ -77,7 +77,6 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
         const next = schedule.repeat_config ? nextWithinBounds(schedule, now, schedule.occurrence_count + 1) : null;
         const status = schedule.repeat_config ? (next ? 'scheduled' : 'completed') : neverSent ? 'missed' : 'failed';
         if (await this.schedules.advanceOccurrence(schedule.id, schedule.version, claim.occurrence_at, { next_execution: next, status, last_call_status: state, last_updated: now }, 1)) {
-          await this.schedules.syncActive({ ...schedule, status, next_execution: next }, now);
           this.trigger.armed(schedule.id, status, next);
         } else {
           // The claimant's own advance landed first: it died after its write gate and the gate's takeover
@@ -113,7 +112,6 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
   private async endOneTimeMissed(schedule: Schedule, occurrenceAt: Date, now: Date): Promise<void> {
     if (!(await this.schedules.recordCallProgress(schedule.id, ['pending'], { status: 'missed', last_call_status: 'missed', last_updated: now }))) return;
     const missed: Schedule = { ...schedule, status: 'missed', last_call_status: 'missed' };
-    await this.schedules.syncActive(missed, now);
     await this.events.appendFor(missed, now, 'warn', 'missed', 'Not dialed: its dispatcher stopped after claiming the occurrence', {
       occurrence_at: occurrenceAt.toISOString(),
       reason: 'dispatcher_stopped',
