@@ -1,9 +1,13 @@
 import { EventEmitter2 } from '@nestjs/event-emitter';
+import { getConnectionToken } from '@nestjs/mongoose';
+import type { Connection } from 'mongoose';
 import { CallDispatcher, PlaceCallRequest, PlaceCallResult } from '../../src/calls/call-dispatcher';
 import { Principal } from '../../src/auth/principal';
 import { ScheduleChangedEvent } from '../../src/notification/domain-events';
 import { OccurrenceDispatchService } from '../../src/schedule/dispatch/occurrence-dispatch.service';
 import { ScheduleReconcileJob } from '../../src/schedule/dispatch/schedule-reconcile.job';
+import { CallDeferredJob } from '../../src/schedule/dispatch/call-deferred.job';
+import { CALL_DEFERRED_JOB } from '../../src/schedule/schedule.constants';
 import { InternalScheduleService } from '../../src/schedule/internal-schedule.service';
 import { OccurrenceClaimRepository } from '../../src/schedule/occurrence-claim.repository';
 import { ScheduleRepository } from '../../src/schedule/schedule.repository';
@@ -195,4 +199,97 @@ describe('reconciling stuck claims (service level, real database)', () => {
       expect((await claims().findForSchedule(id, 5)).map((c) => c.state)).toEqual(['claimed']);
     });
   });
+});
+
+// Issue 16: a claim that provably never reached the provider (the reconciler's give-up insert won) is
+// dialed again under a new claim while the occurrence's misfire grace allows, instead of being recorded
+// missed. Past the grace it still ends missed (D1 above).
+describe('dialing a provably unsent occurrence again (service level, real database)', () => {
+  let t: MediumApp;
+  const clock = new TestClock();
+  const dispatcher = new GatedDispatcher();
+  const missedEvents: ScheduleChangedEvent[] = [];
+  let alice: Principal;
+  const reconcile = () => t.get<ScheduleReconcileJob>(ScheduleReconcileJob).handle();
+  const claims = () => t.get<OccurrenceClaimRepository>(OccurrenceClaimRepository);
+  const deferredJobs = (id: string) =>
+    t
+      .get<Connection>(getConnectionToken())
+      .collection('agenda_jobs')
+      .find({ name: CALL_DEFERRED_JOB, 'data.schedule_id': id })
+      .toArray();
+
+  beforeAll(async () => {
+    // Claims count as stuck after 15 s, well within the default 300 s grace.
+    t = await createMediumApp({ clock, env: { SCHEDULER_UNKNOWN_CLAIM_AFTER_SECONDS: '15' }, override: (b) => b.overrideProvider(CallDispatcher).useValue(dispatcher) });
+    alice = principalFor(t, 'alice');
+    t.get<EventEmitter2>(EventEmitter2).on('schedule.missed', (e: ScheduleChangedEvent) => missedEvents.push(e));
+  });
+  afterAll(() => t.close());
+
+  it.each([
+    ['advanced to pending', true],
+    ['not yet advanced', false],
+  ])('a one-time schedule whose dispatcher died before dialing (%s) is dialed once, under deferral 1', async (_label, advanced) => {
+    const at = new Date(Date.now() + 60_000);
+    clock.set(new Date(at.getTime() - 1000));
+    const id = (await createScheduleFor(t, alice, { phone: '+14155552672', scheduled_time: at.toISOString() })).id;
+    const schedule = (await t.get<ScheduleRepository>(ScheduleRepository).findById(id))!;
+    const won = await claims().claimOccurrence({ scheduleId: id, tenantId: 'alice', occurrenceAt: at, state: 'claimed', instance: 'crashed:1', now: at });
+    expect(won.won).toBe(true);
+    if (advanced) {
+      expect(await t.get<ScheduleRepository>(ScheduleRepository).advanceOccurrence(id, schedule.version, at, { next_execution: null, status: 'pending', last_occurrence_at: at, last_updated: at }, 1)).toBe(true);
+    }
+
+    clock.set(new Date(at.getTime() + 20_000));
+    await reconcile();
+    const [job] = await deferredJobs(id);
+    expect(job.data).toMatchObject({ schedule_id: id, occurrence_at: at.toISOString(), attempt_number: 1, deferral: 1, run_at: at.toISOString() });
+    const given = await getDetails(id);
+    expect(given).toMatchObject({ status: 'pending' });
+    expect(given.events.map((e: { type: string }) => e.type)).toContain('occurrence_redialed');
+    expect(dispatcher.dials.filter((d) => d === id)).toHaveLength(0);
+
+    // The job dials it; run again (a second instance, a repeat), its claim lets it dial only once.
+    expect((await t.get<CallDeferredJob>(CallDeferredJob).handle(job.data)).outcome).toBe('dispatched');
+    // Its schedule is running now (inactive), and its claim is taken (already_claimed): either way, no dial.
+    expect(['inactive', 'already_claimed']).toContain((await t.get<CallDeferredJob>(CallDeferredJob).handle(job.data)).outcome);
+    await reconcile();
+    expect(dispatcher.dials.filter((d) => d === id)).toHaveLength(1);
+    const byDeferral = (await claims().findForSchedule(id, 5)).sort((a, b) => a.deferral - b.deferral);
+    expect(byDeferral.map((c) => [c.deferral, c.state])).toEqual([
+      [0, 'missed'],
+      [1, 'dialed'],
+    ]);
+    expect(byDeferral[0].detail).toContain('dialed again under deferral 1');
+    const after = await getDetails(id);
+    expect(after.status).toBe('running');
+    expect(after.events.map((e: { type: string }) => e.type)).not.toContain('missed');
+    expect(missedEvents.filter((e) => e.schedule_id === id)).toHaveLength(0);
+  });
+
+  it('a stalled dispatcher that lost the decision leaves the occurrence to the reconciler, which dials it again', async () => {
+    const at = new Date(Date.now() + 120_000);
+    clock.set(new Date(at.getTime() - 1000));
+    const id = (await createScheduleFor(t, alice, { phone: '+14155552673', scheduled_time: at.toISOString() })).id;
+    clock.set(at);
+    dispatcher.hold();
+    const run = t.get<OccurrenceDispatchService>(OccurrenceDispatchService).dispatchDue(id);
+    try {
+      await Promise.race([dispatcher.arrival(id), run.then((r) => Promise.reject(new Error(`dispatch ended before reaching the dispatcher: ${r.outcome}`)))]);
+      clock.set(new Date(at.getTime() + 20_000));
+      await reconcile();
+    } finally {
+      dispatcher.release();
+    }
+    await run;
+    expect(dispatcher.dials.filter((d) => d === id)).toHaveLength(0);
+    expect((await getDetails(id)).status).toBe('pending');
+    const [job] = await deferredJobs(id);
+    expect((await t.get<CallDeferredJob>(CallDeferredJob).handle(job.data)).outcome).toBe('dispatched');
+    expect(dispatcher.dials.filter((d) => d === id)).toHaveLength(1);
+    expect(missedEvents.filter((e) => e.schedule_id === id)).toHaveLength(0);
+  });
+
+  const getDetails = (id: string) => scheduleDetails(t, alice, id);
 });

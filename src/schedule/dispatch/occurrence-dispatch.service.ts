@@ -196,6 +196,7 @@ export class OccurrenceDispatchService {
     ));
     if (!claim.call_log_id) await this.retry(() => this.claims.markState(claim.id, ['claimed'], 'claimed', { call_log_id: log.id }, now));
 
+    let givenUp = false;
     let result: PlaceCallResult;
     try {
       result = await this.dispatcher.placeCall({
@@ -213,7 +214,11 @@ export class OccurrenceDispatchService {
         startBy: schedule.misfire_policy === 'skip' ? new Date(dueAt.getTime() + this.config.scheduler.misfireGraceSeconds * 1000) : undefined,
         // The claim moves to dialing only when a request is about to leave: a crash before that is
         // provably undialed.
-        onDialing: () => this.decideToDial(claim),
+        onDialing: async () => {
+          const dial = await this.decideToDial(claim);
+          givenUp = !dial;
+          return dial;
+        },
         // A status callback can reach this attempt's own log (its URL names it) before the lookup does, and
         // attach the call to it: only a call owned by another log is someone else's.
         isKnownCall: async (callId) => {
@@ -271,6 +276,12 @@ export class OccurrenceDispatchService {
         callEvent('call.failed', 'failed', null, { error_code: result.code, error_message: result.message });
         return;
       case 'expired': {
+        if (givenUp) {
+          // The reconciler's give-up won the decision: the claim and the schedule are its to settle (it may
+          // dial the occurrence again under a new claim). Only this run's log ends here.
+          await this.retry(() => this.callLogs.markAttemptEnded(log.id, 'canceled', { provider: result.provider, error_code: 'given_up', error_message: result.detail }, done));
+          return;
+        }
         const ownOutcome = await this.retry(() => this.claims.markState(claim.id, open, 'missed', { provider: result.provider, detail: result.detail }, done));
         await this.retry(() => this.callLogs.markAttemptEnded(log.id, 'canceled', { provider: result.provider, error_code: 'start_window_passed', error_message: result.detail }, done));
         // The reconciler gave this claim up first and has recorded the miss itself.

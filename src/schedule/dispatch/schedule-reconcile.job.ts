@@ -9,8 +9,9 @@ import { ScheduleEventRepository } from '../schedule-event.repository';
 import { ScheduleRepository } from '../schedule.repository';
 import { scheduleChanged } from '../schedule-changed';
 import { nextWithinBounds } from '../schedule-timing';
-import { ClaimState, Schedule } from '../schedule.types';
-import { LEGACY_DISPATCH_JOB, RECONCILE_EVERY, RECONCILE_JOB } from '../schedule.constants';
+import { ClaimState, OccurrenceClaim, Schedule } from '../schedule.types';
+import { CALL_DEFERRED_JOB, LEGACY_DISPATCH_JOB, RECONCILE_EVERY, RECONCILE_JOB } from '../schedule.constants';
+import { CallDeferredPayload } from './call-deferred.payload';
 import { DispatchTrigger } from './dispatch-trigger';
 
 const BATCH = 200;
@@ -20,8 +21,10 @@ const PASS_BUDGET_MS = 40_000;
 const RECONCILER = 'reconciler';
 
 // Cluster-wide (one Agenda job, so one instance runs each tick):
-//  - claims stuck between claim and dial (a crash) become `missed` (provably never sent) or `unknown`:
-//    visible, and never dialed again; a one-time schedule left `pending` by a never-sent claim ends missed;
+//  - claims stuck between claim and dial (a crash) become `missed` (provably never sent) or `unknown`
+//    (never dialed again). A provably unsent occurrence still within its misfire grace (or under
+//    misfire_policy run_once) is dialed again under a new claim (deferral n+1, through a call.deferred
+//    job); past it, a one-time schedule left `pending` by the unsent claim ends missed;
 //  - jobs of the retired per-schedule Agenda job kind are removed (data from before the sweeper alone
 //    triggered schedules).
 @Injectable()
@@ -72,10 +75,11 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
       const state: ClaimState = neverSent ? 'missed' : 'unknown';
       const from: ClaimState[] = neverSent ? ['claimed'] : ['claimed', 'dialing'];
       let schedule = await this.schedules.findById(claim.schedule_id);
+      const redial = neverSent && schedule !== null && this.mayDialAgain(schedule, claim, now);
       if (schedule && schedule.status === 'scheduled' && schedule.next_execution?.getTime() === claim.occurrence_at.getTime()) {
         // The claimant died before advancing: move the schedule on so later occurrences still fire.
         const next = schedule.repeat_config ? nextWithinBounds(schedule, now, schedule.occurrence_count + 1) : null;
-        const status = schedule.repeat_config ? (next ? 'scheduled' : 'completed') : neverSent ? 'missed' : 'failed';
+        const status = schedule.repeat_config ? (next ? 'scheduled' : 'completed') : redial ? 'pending' : neverSent ? 'missed' : 'failed';
         if (await this.schedules.advanceOccurrence(schedule.id, schedule.version, claim.occurrence_at, { next_execution: next, status, last_call_status: state, last_updated: now }, 1)) {
           this.trigger.armed(schedule.id, status, next);
         } else {
@@ -84,29 +88,62 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
           schedule = (await this.schedules.findById(claim.schedule_id)) ?? schedule;
         }
       }
-      if (schedule && neverSent && !schedule.repeat_config && schedule.status === 'pending') {
+      if (redial && schedule) {
+        // Written before the claim is marked: a pass cut off in between leaves the claim stuck, and the next
+        // pass writes the job again; of two jobs, the claim of deferral n+1 lets one dial.
+        const payload: CallDeferredPayload = {
+          schedule_id: schedule.id,
+          occurrence_at: claim.occurrence_at.toISOString(),
+          attempt_number: claim.attempt_number,
+          deferral: claim.deferral + 1,
+          run_at: this.dueReference(claim).toISOString(),
+        };
+        await this.jobs.createJob(CALL_DEFERRED_JOB, payload, now);
+      } else if (schedule && neverSent && !schedule.repeat_config && schedule.status === 'pending') {
         // The dispatcher advanced the one-time schedule to pending, then stopped before dialing.
         await this.endOneTimeMissed(schedule, claim.occurrence_at, now);
       }
-      if (!(await this.claims.markState(claim.id, from, state, { detail: `stuck in ${claim.state} since ${claim.claimed_at.toISOString()}` }, now))) continue;
+      const detail = `stuck in ${claim.state} since ${claim.claimed_at.toISOString()}${redial ? `; dialed again under deferral ${claim.deferral + 1}` : ''}`;
+      if (!(await this.claims.markState(claim.id, from, state, { detail }, now))) continue;
       count++;
       // Only once the claim is ours to end: a dispatcher that finished meanwhile keeps its log as it wrote it.
       if (claim.call_log_id) {
         await this.callLogs.markAttemptEnded(claim.call_log_id, neverSent ? 'canceled' : 'unknown', { error_message: `dispatcher stopped while ${claim.state}` }, now);
       }
       if (schedule) {
-        await this.events.appendFor(
-          schedule,
-          now,
-          'warn',
-          neverSent ? 'occurrence_missed' : 'occurrence_unknown',
-          `Occurrence ${claim.occurrence_at.toISOString()} was ${claim.state} when its dispatcher stopped; it is recorded ${state} and will not be redialed`,
-          { occurrence_at: claim.occurrence_at.toISOString(), claim_state: claim.state, call_log_id: claim.call_log_id },
-        );
+        const [type, message] = redial
+          ? ['occurrence_redialed', `Occurrence ${claim.occurrence_at.toISOString()} was never sent when its dispatcher stopped; it is dialed again under a new claim (deferral ${claim.deferral + 1})`]
+          : [
+              neverSent ? 'occurrence_missed' : 'occurrence_unknown',
+              `Occurrence ${claim.occurrence_at.toISOString()} was ${claim.state} when its dispatcher stopped; it is recorded ${state} and will not be redialed`,
+            ];
+        await this.events.appendFor(schedule, now, 'warn', type, message, {
+          occurrence_at: claim.occurrence_at.toISOString(),
+          claim_state: claim.state,
+          call_log_id: claim.call_log_id,
+          ...(redial ? { deferral: claim.deferral + 1 } : {}),
+        });
       }
       this.logger.warn(`claim ${claim.id} (${claim.schedule_id} @ ${claim.occurrence_at.toISOString()}) marked ${state}`);
     }
     return count;
+  }
+
+  // The time the stuck run was due at: the occurrence, or for a deferred run the time it was claimed (its
+  // window opening or redial, about when its job ran).
+  private dueReference(claim: OccurrenceClaim): Date {
+    return claim.deferral > 0 ? claim.claimed_at : claim.occurrence_at;
+  }
+
+  // A provably unsent occurrence is dialed again while its schedule still expects it: within the misfire
+  // grace (misfire_policy skip), or at any lateness under run_once, like a late trigger.
+  private mayDialAgain(schedule: Schedule, claim: OccurrenceClaim, now: Date): boolean {
+    const open = schedule.repeat_config
+      ? schedule.status === 'scheduled' || schedule.status === 'completed'
+      : schedule.status === 'pending' || (schedule.status === 'scheduled' && schedule.next_execution?.getTime() === claim.occurrence_at.getTime());
+    if (!open) return false;
+    if (schedule.misfire_policy !== 'skip') return true;
+    return now.getTime() - this.dueReference(claim).getTime() <= this.config.scheduler.misfireGraceSeconds * 1000;
   }
 
   private async endOneTimeMissed(schedule: Schedule, occurrenceAt: Date, now: Date): Promise<void> {

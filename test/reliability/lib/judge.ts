@@ -44,6 +44,7 @@ interface ScheduleDoc {
 interface ClaimDoc {
   schedule_id: string;
   attempt_number: number;
+  deferral?: number;
   state: string;
   detail: string | null;
 }
@@ -57,7 +58,13 @@ export async function judge(cluster: Cluster, occurrences: CreatedOccurrence[], 
   const claims = (await db.collection<ClaimDoc>('occurrence_claims').find({}).toArray()) as ClaimDoc[];
   const byId = new Map(schedules.map((s) => [String(s._id), s]));
   const claimOf = new Map<string, ClaimDoc>();
-  for (const c of claims) if ((c.attempt_number ?? 1) === 1) claimOf.set(c.schedule_id, c);
+  // An occurrence's first attempt ends with its latest run: a run deferred to calling hours, or dialed again
+  // after its dispatcher died unsent, claims deferral n+1.
+  for (const c of claims) {
+    if ((c.attempt_number ?? 1) !== 1) continue;
+    const seen = claimOf.get(c.schedule_id);
+    if (!seen || (c.deferral ?? 0) > (seen.deferral ?? 0)) claimOf.set(c.schedule_id, c);
+  }
   const created = cluster.twilio.createdByPhone();
 
   const verdicts: OccurrenceVerdict[] = occurrences.map((o) => {
