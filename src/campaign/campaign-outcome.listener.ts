@@ -1,9 +1,11 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { OnEvent } from '@nestjs/event-emitter';
-import type { CallChangedEvent, ScheduleChangedEvent } from '../notification/domain-events';
+import { type CallChangedEvent, isFinalCallEvent, type ScheduleChangedEvent } from '../notification/domain-events';
 import { CampaignRunner } from './campaign-runner.service';
 
-const ENDINGS = new Set(['call.completed', 'call.busy', 'call.no_answer', 'call.failed', 'call.skipped', 'call.unknown', 'schedule.completed', 'schedule.missed', 'schedule.failed', 'schedule.cancelled']);
+// Besides a final call outcome (isFinalCallEvent): a skip, an unknown dial (its campaign seat is given back
+// at once), or the end of the attempt's schedule.
+const ENDINGS = new Set(['call.skipped', 'call.unknown', 'schedule.completed', 'schedule.missed', 'schedule.failed', 'schedule.cancelled']);
 
 // The fast path: an attempt's end is learned from the in-process domain event, and the campaign moves
 // on at once. Events are lost on a crash; the campaign tick settles the same attempts from the database.
@@ -24,7 +26,7 @@ export class CampaignOutcomeListener {
   }
 
   private async onEnding(type: string, scheduleId: string | null): Promise<void> {
-    if (!ENDINGS.has(type) || !scheduleId) return;
+    if (!(isFinalCallEvent(type) || ENDINGS.has(type)) || !scheduleId) return;
     try {
       if (type === 'call.unknown') await this.runner.releaseSeatBySchedule(scheduleId);
       const campaignId = await this.runner.settleBySchedule(scheduleId);

@@ -22,6 +22,16 @@ export const CALL_EVENT_NAMES = [
 ] as const;
 export type ScheduleEventName = (typeof SCHEDULE_EVENT_NAMES)[number];
 export type CallEventName = (typeof CALL_EVENT_NAMES)[number];
+
+// The one definition of a call's final outcome: the provider reported how the call ended (the call log's
+// FINAL_CALL_STATUSES). `call.skipped` never reached a provider, and `call.unknown` is not final: the request
+// may have reached the provider, and a late callback or the call reconciler may still settle it. Each
+// consumer decides about those two itself.
+export const FINAL_CALL_EVENTS: ReadonlySet<CallEventName> = new Set<CallEventName>(['call.completed', 'call.busy', 'call.no_answer', 'call.failed']);
+
+export function isFinalCallEvent(type: string): boolean {
+  return FINAL_CALL_EVENTS.has(type as CallEventName);
+}
 export type DomainEventName = ScheduleEventName | CallEventName;
 export const DOMAIN_EVENT_NAMES: readonly DomainEventName[] = [...SCHEDULE_EVENT_NAMES, ...CALL_EVENT_NAMES];
 

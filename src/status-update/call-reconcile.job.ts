@@ -9,12 +9,12 @@ import { CallLogRepository } from '../tracking/call-log.repository';
 import { CallLog } from '../tracking/call-log.types';
 import { isFinalCallStatus } from '../tracking/call-status';
 import { TwilioCallStatus } from './dto/twilio-status-callback.dto';
+import { toInternalStatus } from './status-mapping';
 import { AGENT_CALLBACK_SOURCE, AGENT_HANDOFF_SOURCE, CALLBACK_SOURCE, StatusUpdateService } from './status-update.service';
 
 export const CALL_RECONCILE_JOB = 'call.reconcile';
 const CALL_RECONCILE_EVERY = '30 seconds';
 const BATCH = 100;
-const FINAL_PROVIDER_STATUSES: TwilioCallStatus[] = ['completed', 'busy', 'failed', 'no-answer', 'canceled'];
 // A final call's outcome is written right after its log within one request, well inside Twilio's 15 s
 // answer timeout: one older than this with its schedule still open was cut off, not in progress.
 const OUTCOME_GRACE_MS = 30_000;
@@ -68,7 +68,7 @@ export class CallReconcileJob implements OnModuleInit, OnApplicationBootstrap {
       try {
         const state = await this.providers.get(log.provider as CallProviderName).fetchCall(log.call_id);
         // A call still running at the provider is asked about again on a later tick.
-        if (!state || !FINAL_PROVIDER_STATUSES.includes(state.status as TwilioCallStatus)) continue;
+        if (!state || !isFinalCallStatus(toInternalStatus(state.status as TwilioCallStatus))) continue;
         const outcome = await this.statusUpdates.applyCallback(
           {
             CallSid: state.callId,

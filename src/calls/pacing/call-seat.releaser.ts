@@ -1,12 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { OnEvent } from '@nestjs/event-emitter';
 import { AppConfig } from '../../config/app-config';
-import type { CallChangedEvent } from '../../notification/domain-events';
+import { type CallChangedEvent, isFinalCallEvent } from '../../notification/domain-events';
 import { CallLeaseRepository } from './call-lease.repository';
 
-const FINAL_EVENTS = new Set(['call.completed', 'call.busy', 'call.no_answer', 'call.failed']);
-
-// A call's concurrency seat is given back when its final status is recorded.
+// A call's concurrency seat is given back when its final status is recorded. An unknown dial keeps its seat
+// (the call may be live at the provider) until it is settled or the seat expires.
 @Injectable()
 export class CallSeatReleaser {
   constructor(
@@ -16,7 +15,7 @@ export class CallSeatReleaser {
 
   @OnEvent('call.*', { async: true, promisify: true, suppressErrors: true })
   async onCallChanged(event: CallChangedEvent): Promise<void> {
-    if (this.config.dialing.maxConcurrentCalls <= 0 || !FINAL_EVENTS.has(event.type)) return;
+    if (this.config.dialing.maxConcurrentCalls <= 0 || !isFinalCallEvent(event.type)) return;
     await this.leases.releaseFor(event.call_log_id);
   }
 }

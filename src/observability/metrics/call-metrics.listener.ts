@@ -1,10 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { OnEvent } from '@nestjs/event-emitter';
-import type { CallChangedEvent } from '../../notification/domain-events';
+import { type CallChangedEvent, isFinalCallEvent } from '../../notification/domain-events';
 import { CallLogRepository } from '../../tracking/call-log.repository';
 import { MetricsRecorder } from './metrics-recorder';
 
-const FINAL = new Set(['call.completed', 'call.busy', 'call.no_answer', 'call.failed']);
 const REMEMBERED_CALLS = 10_000;
 
 // Call metrics from the domain events the dispatcher and the status webhook already publish. A final
@@ -34,7 +33,7 @@ export class CallMetricsListener {
       this.metrics.providerErrors.inc({ provider: await this.providerOf(event.call_log_id), code: 'unknown_outcome' });
       return;
     }
-    if (!FINAL.has(event.type)) return;
+    if (!isFinalCallEvent(event.type)) return;
     const provider = await this.providerOf(event.call_log_id);
     this.providers.delete(event.call_log_id);
     const status = event.type.slice('call.'.length);
