@@ -1,3 +1,4 @@
+import type { CallStatus } from '../tracking/call-status';
 import type { CallProviderName } from '../config/environment.schema';
 import type { PlaceCallRequest } from './call-dispatcher';
 import type { ResolvedProviderOptions } from './provider-options';
@@ -17,9 +18,11 @@ export type ProviderAttempt =
 
 export type PlacedCallLookup = { kind: 'found'; callId: string } | { kind: 'not_found' } | { kind: 'unavailable'; detail: string };
 
+// A call looked up at its provider, its status translated by the adapter (null: a word it does not know).
 export interface ProviderCallState {
   callId: string;
-  status: string;
+  status: CallStatus | null;
+  providerStatus: string;
   duration: number | null;
   startTime: Date | null;
   endTime: Date | null;

@@ -8,8 +8,6 @@ import { ScheduleOutcomeService } from '../schedule/schedule-outcome.service';
 import { CallLogRepository } from '../tracking/call-log.repository';
 import { CallLog } from '../tracking/call-log.types';
 import { isFinalCallStatus } from '../tracking/call-status';
-import { TwilioCallStatus } from './dto/twilio-status-callback.dto';
-import { toInternalStatus } from './status-mapping';
 import { AGENT_CALLBACK_SOURCE, AGENT_HANDOFF_SOURCE, CALLBACK_SOURCE, StatusUpdateService } from './status-update.service';
 
 export const CALL_RECONCILE_JOB = 'call.reconcile';
@@ -68,14 +66,18 @@ export class CallReconcileJob implements OnModuleInit, OnApplicationBootstrap {
       try {
         const state = await this.providers.get(log.provider as CallProviderName).fetchCall(log.call_id);
         // A call still running at the provider is asked about again on a later tick.
-        if (!state || !isFinalCallStatus(toInternalStatus(state.status as TwilioCallStatus))) continue;
-        const outcome = await this.statusUpdates.applyCallback(
+        if (!state?.status || !isFinalCallStatus(state.status)) continue;
+        const outcome = await this.statusUpdates.applyReport(
           {
-            CallSid: state.callId,
-            CallStatus: state.status as TwilioCallStatus,
-            ...(state.duration !== null ? { CallDuration: String(state.duration) } : {}),
-            ...(state.answeredBy ? { AnsweredBy: state.answeredBy } : {}),
-            ...(state.endTime ? { Timestamp: state.endTime.toUTCString() } : {}),
+            callId: state.callId,
+            status: state.status,
+            providerStatus: state.providerStatus,
+            sequence: null,
+            at: state.endTime,
+            duration: state.duration,
+            answeredBy: state.answeredBy,
+            errorCode: null,
+            errorMessage: null,
           },
           log.id,
           LOOKUP_SOURCE,

@@ -4,6 +4,7 @@ import { RequestValidationException } from '../common/errors/app.exception';
 import { StatusCallbackQuery, TwilioStatusCallbackDto } from './dto/twilio-status-callback.dto';
 import { FormBody, RawQuery } from './form-body.decorator';
 import { StatusUpdateService } from './status-update.service';
+import { twilioCallbackReport } from '../calls/providers/twilio-status';
 import { TwilioSignatureGuard } from './twilio-signature.guard';
 
 const lenient = new ValidationPipe({
@@ -28,7 +29,7 @@ export class StatusUpdateController {
   @HttpCode(200)
   @UseGuards(TwilioSignatureGuard)
   async callStatus(@FormBody(lenient) body: TwilioStatusCallbackDto, @RawQuery(lenient) query: StatusCallbackQuery) {
-    const outcome = await this.service.applyCallback(body, query.call_log_id);
+    const outcome = await this.service.applyReport(twilioCallbackReport(body), query.call_log_id);
     return { status: 'success', outcome };
   }
 }

@@ -12,8 +12,7 @@ import { CallStatus, isFinalCallStatus } from '../tracking/call-status';
 import { CallStatusReceiptRepository } from './call-status-receipt.repository';
 import { ConcurrencyLimit } from './concurrency-limit';
 import { KeyedSerializer } from './keyed-serializer';
-import { TwilioStatusCallbackDto } from './dto/twilio-status-callback.dto';
-import { parseTwilioTimestamp, toInternalStatus } from './status-mapping';
+import type { CallStatusReport } from '../calls/call-status-report';
 
 export type CallbackOutcome = 'applied' | 'duplicate' | 'unknown_call';
 
@@ -65,56 +64,57 @@ export class StatusUpdateService {
   //
   // Callbacks of one call are applied one at a time: FerretDB (SQLite) runs an update as read, modify,
   // write without isolation, so concurrent updates of one log lose each other's timeline entries.
-  applyCallback(dto: TwilioStatusCallbackDto, callLogId?: string, source = CALLBACK_SOURCE): Promise<CallbackOutcome> {
-    return this.perCall.run(dto.CallSid, () => this.dbWork.run(() => retryOnLockContention(() => this.applyOnce(dto, callLogId, source))));
+  // A provider's report (see CallStatusReport), translated from its wire format by its adapter.
+  applyReport(report: CallStatusReport, callLogId?: string, source = CALLBACK_SOURCE): Promise<CallbackOutcome> {
+    return this.perCall.run(report.callId, () => this.dbWork.run(() => retryOnLockContention(() => this.applyOnce(report, callLogId, source))));
   }
 
-  private async applyOnce(dto: TwilioStatusCallbackDto, callLogId: string | undefined, source: string): Promise<CallbackOutcome> {
+  private async applyOnce(report: CallStatusReport, callLogId: string | undefined, source: string): Promise<CallbackOutcome> {
     const now = this.clock.now();
-    const log = await this.findLog(dto.CallSid, callLogId);
+    const callSid = report.callId;
+    const log = await this.findLog(callSid, callLogId);
     if (!log) {
-      this.logger.warn(`status callback for unknown CallSid ${dto.CallSid} (${dto.CallStatus}); nothing recorded`);
+      this.logger.warn(`status report for unknown call ${callSid} (${report.providerStatus}); nothing recorded`);
       return 'unknown_call';
     }
     // The backend's own report of a status is not a repeat of the hand-off that recorded the same status.
     const receiptScope = source === AGENT_CALLBACK_SOURCE ? `${source}:` : '';
-    const dedupeKey = `${receiptScope}${dto.SequenceNumber !== undefined ? `seq:${dto.SequenceNumber}` : `status:${dto.CallStatus}`}`;
-    const status = toInternalStatus(dto.CallStatus);
-    const sequenceNumber = dto.SequenceNumber !== undefined ? Number(dto.SequenceNumber) : null;
+    const dedupeKey = `${receiptScope}${report.sequence !== null ? `seq:${report.sequence}` : `status:${report.providerStatus}`}`;
+    const status = report.status;
+    const sequenceNumber = report.sequence;
     // Every delivery that was applied left this entry, moving the status or not.
     const inTimeline = (l: CallLog) => l.timeline.some((e) => e.source === source && e.status === status && e.sequence_number === sequenceNumber);
     let current = log;
-    if (!(await this.receipts.recordFirstDelivery(dto.CallSid, dedupeKey, now))) {
+    if (!(await this.receipts.recordFirstDelivery(callSid, dedupeKey, now))) {
       if (inTimeline(log)) {
         // The receipt stays when a delivery is cut off after the log write (instance killed, database gone
         // before the receipt could be withdrawn): the redelivery still finishes the schedule outcome.
         if (!this.outcomeLeftUndone(log, status)) return 'duplicate';
-        const duration = dto.CallDuration !== undefined ? Number(dto.CallDuration) : log.duration;
-        await this.afterTransition(log, status, dto.CallSid, { duration, answered_by: log.answered_by, error_code: log.error_code });
+        const duration = report.duration ?? log.duration;
+        await this.afterTransition(log, status, callSid, { duration, answered_by: log.answered_by, error_code: log.error_code });
         return 'applied';
       }
       // A receipt without its entry: the first delivery is being applied on another instance right now, or
       // it was cut off between the receipt and the log write and this copy is all that is left of it.
-      const receivedAt = await this.receipts.receivedAt(dto.CallSid, dedupeKey);
+      const receivedAt = await this.receipts.receivedAt(callSid, dedupeKey);
       if (receivedAt && now.getTime() - receivedAt.getTime() < ABANDONED_DELIVERY_MS) throw new CallbackDeliveryInProgressException();
-      await this.receipts.renewDelivery(dto.CallSid, dedupeKey, now);
+      await this.receipts.renewDelivery(callSid, dedupeKey, now);
       current = (await this.callLogs.findById(log.id)) ?? log;
       if (inTimeline(current)) return 'duplicate';
-      this.logger.warn(`callback ${dto.CallSid} ${dto.CallStatus} (${dedupeKey}) was received before but never applied; applying this delivery`);
+      this.logger.warn(`report ${callSid} ${report.providerStatus} (${dedupeKey}) was received before but never applied; applying this delivery`);
     }
 
     try {
-      const ts = parseTwilioTimestamp(dto.Timestamp, now);
-      const progress: CallLogProgress = { call_id: dto.CallSid };
+      const ts = report.at ?? now;
+      const progress: CallLogProgress = { call_id: callSid };
       if (status === 'in_progress') progress.start_time = ts;
       if (isFinalCallStatus(status)) {
         progress.end_time = ts;
-        progress.duration = dto.CallDuration !== undefined ? Number(dto.CallDuration) : null;
+        progress.duration = report.duration;
       }
-      if (dto.AnsweredBy) progress.answered_by = dto.AnsweredBy;
-      if (dto.ErrorCode) progress.error_code = dto.ErrorCode;
-      if (dto.ErrorMessage) progress.error_message = dto.ErrorMessage;
-      else if (dto.SipResponseCode && isFinalCallStatus(status) && status !== 'completed') progress.error_message = `SIP ${dto.SipResponseCode}`;
+      if (report.answeredBy) progress.answered_by = report.answeredBy;
+      if (report.errorCode) progress.error_code = report.errorCode;
+      if (report.errorMessage) progress.error_message = report.errorMessage;
 
       // This very callback is already in the timeline when an earlier delivery was applied but failed
       // afterwards (its receipt was withdrawn): the transition is not repeated, only what it left undone.
@@ -123,15 +123,15 @@ export class StatusUpdateService {
         !alreadyApplied &&
         (await this.callLogs.applyStatusEvent(
           current.id,
-          { status, ts, received_at: now, sequence_number: sequenceNumber, source, provider_status: dto.CallStatus },
+          { status, ts, received_at: now, sequence_number: sequenceNumber, source, provider_status: report.providerStatus },
           progress,
           now,
         ));
-      if (moved || (alreadyApplied && this.outcomeLeftUndone(current, status))) await this.afterTransition(current, status, dto.CallSid, progress);
+      if (moved || (alreadyApplied && this.outcomeLeftUndone(current, status))) await this.afterTransition(current, status, callSid, progress);
       return 'applied';
     } catch (error) {
       // Let a redelivery try again: the receipt only stands for a callback that was applied.
-      await this.receipts.forgetDelivery(dto.CallSid, dedupeKey).catch(() => undefined);
+      await this.receipts.forgetDelivery(callSid, dedupeKey).catch(() => undefined);
       throw error;
     }
   }

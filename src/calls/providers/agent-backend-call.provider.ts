@@ -96,7 +96,7 @@ export class AgentBackendCallProvider extends CallProvider {
   // A call id exists only for a call the backend accepted, which is a completed attempt; the reconciler
   // uses this to finish an attempt whose hand-off was cut off (a crash right after the dial).
   async fetchCall(callId: string): Promise<ProviderCallState | null> {
-    return { callId, status: 'completed', duration: null, startTime: null, endTime: null, answeredBy: null };
+    return { callId, status: 'completed', providerStatus: 'completed', duration: null, startTime: null, endTime: null, answeredBy: null };
   }
 
   private baseUrl(request: ProviderCallRequest): string | null {

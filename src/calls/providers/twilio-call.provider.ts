@@ -3,6 +3,7 @@ import { AppConfig } from '../../config/app-config';
 import { CallProvider, PlacedCallLookup, ProviderAttempt, ProviderCallRequest, ProviderCallState } from '../call-provider';
 import { STATUS_CALLBACK_PATH, TWIML_PATH } from '../webhook-paths';
 import { describeError, wasNeverSent } from './network-errors';
+import { twilioStatusOf } from './twilio-status';
 import { TwilioClient, TwilioClientFactory } from './twilio-client.factory';
 
 const STATUS_EVENTS = ['initiated', 'ringing', 'answered', 'completed'];
@@ -106,7 +107,8 @@ export class TwilioCallProvider extends CallProvider implements OnModuleInit {
       const call = await this.twilio().calls(callId).fetch();
       return {
         callId: call.sid,
-        status: call.status,
+        status: twilioStatusOf(call.status),
+        providerStatus: call.status,
         duration: call.duration ? Number(call.duration) : null,
         startTime: call.startTime ?? null,
         endTime: call.endTime ?? null,

@@ -8,7 +8,7 @@ import { AGENT_BACKEND_CALLBACK_PATH } from '../../calls/webhook-paths';
 import { AppException, RequestValidationException } from '../../common/errors/app.exception';
 import { AppConfig } from '../../config/app-config';
 import { AGENT_CALLBACK_SOURCE, StatusUpdateService } from '../status-update.service';
-import { AgentBackendCallbackDto, AgentBackendCallbackQuery, toTwilioStatus } from './agent-backend-callback.dto';
+import { AgentBackendCallbackDto, AgentBackendCallbackQuery, agentBackendStatusOf } from './agent-backend-callback.dto';
 
 const BODY_LIMIT_BYTES = 16 * 1024;
 
@@ -57,13 +57,20 @@ export class AgentBackendCallbackController {
     }
     const query = validated(AgentBackendCallbackQuery, req.query);
     const body = validated(AgentBackendCallbackDto, parsed);
-    const outcome = await this.service.applyCallback(
+    const status = agentBackendStatusOf(body.status)!;
+    const at = body.timestamp ? new Date(body.timestamp) : null;
+    const outcome = await this.service.applyReport(
       {
-        CallSid: body.callId,
-        CallStatus: toTwilioStatus(body.status)!,
-        ...(body.durationSeconds !== undefined ? { CallDuration: String(body.durationSeconds) } : {}),
-        ...(body.error ? { ErrorMessage: body.error } : {}),
-        ...(body.timestamp ? { Timestamp: body.timestamp } : {}),
+        callId: body.callId,
+        status,
+        // Recorded in the timeline in one spelling whichever the backend used (`no-answer`, like Twilio's).
+        providerStatus: status.replace(/_/g, '-'),
+        sequence: null,
+        at: at && !Number.isNaN(at.getTime()) ? at : null,
+        duration: body.durationSeconds ?? null,
+        answeredBy: null,
+        errorCode: null,
+        errorMessage: body.error || null,
       },
       query.call_log_id,
       AGENT_CALLBACK_SOURCE,

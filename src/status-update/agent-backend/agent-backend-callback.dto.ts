@@ -1,20 +1,19 @@
 import { IsIn, IsInt, IsMongoId, IsOptional, IsString, Max, MaxLength, Min, MinLength } from 'class-validator';
-import type { TwilioCallStatus } from '../dto/twilio-status-callback.dto';
+import type { CallStatus } from '../../tracking/call-status';
 
-// Seed 000's upper-case states and Twilio's words are both accepted; they map onto Twilio's, which the
-// status-update path already speaks.
-export const AGENT_BACKEND_STATUSES: Record<string, TwilioCallStatus> = {
+// Seed 000's upper-case states and Twilio's words are both accepted, onto the service's own statuses.
+export const AGENT_BACKEND_STATUSES: Record<string, CallStatus> = {
   RINGING: 'ringing',
-  IN_PROGRESS: 'in-progress',
+  IN_PROGRESS: 'in_progress',
   COMPLETED: 'completed',
   BUSY: 'busy',
-  NO_ANSWER: 'no-answer',
+  NO_ANSWER: 'no_answer',
   FAILED: 'failed',
   CANCELED: 'canceled',
   CANCELLED: 'canceled',
 };
 
-export function toTwilioStatus(status: string): TwilioCallStatus | undefined {
+export function agentBackendStatusOf(status: string): CallStatus | undefined {
   return AGENT_BACKEND_STATUSES[status.trim().toUpperCase().replace(/-/g, '_')];
 }
 

@@ -16,7 +16,11 @@ export class AgentHandoffListener {
   async onDispatched(event: CallChangedEvent): Promise<void> {
     if (event.data.handed_off !== true || !event.call_id) return;
     try {
-      await this.statusUpdates.applyCallback({ CallSid: event.call_id, CallStatus: 'completed' }, event.call_log_id, AGENT_HANDOFF_SOURCE);
+      await this.statusUpdates.applyReport(
+        { callId: event.call_id, status: 'completed', providerStatus: 'completed', sequence: null, at: null, duration: null, answeredBy: null, errorCode: null, errorMessage: null },
+        event.call_log_id,
+        AGENT_HANDOFF_SOURCE,
+      );
     } catch (error) {
       this.logger.warn(`hand-off of call ${event.call_id} not recorded yet (the reconciler will): ${error instanceof Error ? error.message : String(error)}`);
     }

@@ -1,10 +1,9 @@
 import { IsIn, IsMongoId, IsNumberString, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
-
-export const TWILIO_CALL_STATUSES = ['queued', 'initiated', 'ringing', 'in-progress', 'completed', 'busy', 'failed', 'no-answer', 'canceled'] as const;
-export type TwilioCallStatus = (typeof TWILIO_CALL_STATUSES)[number];
+import { TWILIO_CALL_STATUSES, TwilioCallbackFields, type TwilioCallStatus } from '../../calls/providers/twilio-status';
 
 // The form fields we act on. Twilio posts many more; those are kept for the signature and ignored here.
-export class TwilioStatusCallbackDto {
+// The Twilio adapter (twilioCallbackReport) turns them into the service's own CallStatusReport.
+export class TwilioStatusCallbackDto implements TwilioCallbackFields {
   @IsString()
   @Matches(/^[A-Za-z]{2}[0-9a-fA-F]{32}$/, { message: 'CallSid must be a Twilio call sid' })
   CallSid: string;
