@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { Model, Types } from 'mongoose';
-import { op, retryOnLockContention } from '../common/mongo/mongo-query';
+import { insertedUnlessDuplicate, op, retryOnLockContention } from '../common/mongo/mongo-query';
 import { DomainEventName } from './domain-events';
 import { NotificationEventDoc } from './schemas/notification-event.schema';
 import { StoredEvent } from './notification.types';
@@ -10,6 +10,16 @@ type LeanEvent = NotificationEventDoc & { _id: Types.ObjectId };
 
 function toEvent({ _id, ...rest }: LeanEvent): StoredEvent {
   return { id: _id.toHexString(), tenant_id: rest.tenant_id, type: rest.type as DomainEventName, created_at: rest.created_at, data: rest.data };
+}
+
+// Events appended while a write is in flight go out together in the next one, up to this many.
+const MAX_BATCH = 500;
+// What recording an event may add to its way to SSE and webhooks.
+const GATHER_MS = 10;
+
+interface Pending {
+  doc: Omit<StoredEvent, 'id'> & { _id: Types.ObjectId };
+  settle: (error?: unknown) => void;
 }
 
 export interface StreamScope {
@@ -21,12 +31,45 @@ export interface StreamScope {
 export class NotificationEventRepository {
   constructor(@InjectModel(NotificationEventDoc.name) private readonly events: Model<NotificationEventDoc>) {}
 
+  private queue: Pending[] = [];
+  private writing: Promise<void> | null = null;
+
   // Ids are ObjectIds minted here, in publish order: within one process they are strictly increasing,
-  // which is what Last-Event-ID resume compares.
-  async append(event: Omit<StoredEvent, 'id'>): Promise<StoredEvent> {
+  // which is what Last-Event-ID resume compares. Every domain event lands here (a burst of dials and
+  // callbacks makes many at once), so appends are written together, one ordered insert at a time: one
+  // database command for many events, and never a later id stored before an earlier one of this process.
+  // Resolves once the event is stored.
+  append(event: Omit<StoredEvent, 'id'>): Promise<StoredEvent> {
     const _id = new Types.ObjectId();
-    await retryOnLockContention(() => this.events.create({ _id, ...event }));
-    return { id: _id.toHexString(), ...event };
+    return new Promise<StoredEvent>((resolve, reject) => {
+      this.queue.push({ doc: { _id, ...event }, settle: (error) => (error === undefined ? resolve({ id: _id.toHexString(), ...event }) : reject(error)) });
+      this.writing ??= this.writeQueued();
+    });
+  }
+
+  private async writeQueued(): Promise<void> {
+    // Appends made within GATHER_MS join the first write (dials and callbacks end a few ms apart).
+    await new Promise((resolve) => setTimeout(resolve, GATHER_MS));
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, MAX_BATCH);
+      try {
+        await this.insertInOrder(batch.map((p) => p.doc));
+        for (const p of batch) p.settle();
+      } catch (error) {
+        for (const p of batch) p.settle(error);
+      }
+    }
+    this.writing = null;
+  }
+
+  // One ordered insert; if it fails part way (a lost connection, a busy database), the rest one at a time,
+  // in order, where a duplicate key is a document the failed attempt had stored after all.
+  private async insertInOrder(docs: Pending['doc'][]): Promise<void> {
+    try {
+      await this.events.collection.insertMany(docs, { ordered: true });
+    } catch {
+      for (const doc of docs) await retryOnLockContention(() => insertedUnlessDuplicate(() => this.events.collection.insertOne(doc)));
+    }
   }
 
   async listAfter(scope: StreamScope, afterId: string, limit: number): Promise<StoredEvent[]> {
