@@ -212,7 +212,7 @@ export class OccurrenceDispatchService {
         // Past the grace window a call waiting for pacing (or delayed by a database outage) is a misfire,
         // like a late trigger: policy skip gives it up, policy run_once still dials it once.
         startBy: schedule.misfire_policy === 'skip' ? new Date(dueAt.getTime() + this.config.scheduler.misfireGraceSeconds * 1000) : undefined,
-        // The claim moves to dialing only when a request is about to leave: a crash before that is
+        // The dial decision is written only when a request is about to leave: a crash before that is
         // provably undialed.
         onDialing: async () => {
           const dial = await this.decideToDial(claim);

@@ -80,7 +80,7 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
         // The claimant died before advancing: move the schedule on so later occurrences still fire.
         const next = schedule.repeat_config ? nextWithinBounds(schedule, now, schedule.occurrence_count + 1) : null;
         const status = schedule.repeat_config ? (next ? 'scheduled' : 'completed') : redial ? 'pending' : neverSent ? 'missed' : 'failed';
-        if (await this.schedules.advanceOccurrence(schedule.id, schedule.version, claim.occurrence_at, { next_execution: next, status, last_call_status: state, last_updated: now }, 1)) {
+        if (await this.schedules.advanceOccurrence(schedule.id, schedule.version, claim.occurrence_at, { next_execution: next, status, ...(redial ? {} : { last_call_status: state }), last_updated: now }, 1)) {
           this.trigger.armed(schedule.id, status, next);
         } else {
           // The claimant's own advance landed first: it died after its write gate and the gate's takeover
