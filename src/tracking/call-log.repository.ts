@@ -8,6 +8,7 @@ import { findPageWithin, QueryTimeLimit, withinTimeLimit } from '../common/mongo
 import { AppConfig } from '../config/app-config';
 import { CallStatus, FINAL_CALL_STATUSES, statusesBelow } from './call-status';
 import { CallLog, CallTimelineEntry } from './call-log.types';
+import { LogCursor } from './log-cursor';
 import { CallLogDoc, CALL_LOG_WRITE_GATE } from './schemas/call-log.schema';
 
 const IN_FLIGHT_STATUSES: CallStatus[] = ['queued', 'initiated', 'ringing', 'in_progress'];
@@ -178,9 +179,13 @@ export class CallLogRepository {
   }
 
   // Tenant scoping lives here: a non-admin's query always carries its tenant.
-  async listForTenant(scope: TenantScope, filter: CallLogFilter, limit: number, offset: number): Promise<{ items: CallLog[]; total: number }> {
+  // Newest first. `after`: keyset paging, the logs strictly after that position in this order (on MongoDB an
+  // index range on {tenant_id, timestamp}, where an offset reads and skips every earlier log); the total
+  // counts the whole filter either way.
+  async listForTenant(scope: TenantScope, filter: CallLogFilter, limit: number, offset: number, after: LogCursor | null = null): Promise<{ items: CallLog[]; total: number }> {
     const query = trackingQuery(scope, filter);
-    const [docs, total] = await findPageWithin<CallLogDoc, LeanLog>(this.logs, query, { timestamp: -1, _id: -1 }, { offset, limit }, this.config.apiQueryMaxTimeMs);
+    const page = after ? { ...query, $or: [{ timestamp: op({ $lt: after.timestamp }) }, { timestamp: after.timestamp, _id: op({ $lt: after.id }) }] } : query;
+    const [docs, total] = await findPageWithin<CallLogDoc, LeanLog>(this.logs, page, { timestamp: -1, _id: -1 }, { offset, limit }, this.config.apiQueryMaxTimeMs, query);
     return { items: docs.map(toLog), total };
   }
 

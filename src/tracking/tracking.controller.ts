@@ -12,8 +12,8 @@ export class TrackingController {
 
   @Get('logs')
   async logs(@CurrentPrincipal() principal: Principal, @Query() query: ListCallLogsQuery) {
-    const { items, total } = await this.service.listLogs(principal, query);
-    return { status: 'success', total, limit: query.limit, offset: query.offset, logs: items.map(callLogView) };
+    const { items, total, nextCursor } = await this.service.listLogs(principal, query);
+    return { status: 'success', total, limit: query.limit, offset: query.offset, next_cursor: nextCursor, logs: items.map(callLogView) };
   }
 
   @Get('stats')

@@ -5,6 +5,8 @@ import { CallLogFilter, CallLogRepository } from './call-log.repository';
 import { CallLog } from './call-log.types';
 import { CallStats, CallStatsTally } from './call-stats';
 import { CallStatsQuery, ListCallLogsQuery, TrackingFilterQuery } from './dto/tracking-filter.query';
+import { RequestValidationException } from '../common/errors/app.exception';
+import { decodeLogCursor, encodeLogCursor } from './log-cursor';
 import { InvalidDateRangeException } from './tracking.exceptions';
 
 const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
@@ -22,8 +24,13 @@ export interface CallStatsReport extends CallStats {
 export class TrackingService {
   constructor(private readonly logs: CallLogRepository) {}
 
-  async listLogs(principal: Principal, query: ListCallLogsQuery): Promise<{ items: CallLog[]; total: number }> {
-    return this.logs.listForTenant(scopeOf(principal), { ...this.filterOf(query), status: query.status }, query.limit, query.offset);
+  // next_cursor: where the next page starts, when this one is full.
+  async listLogs(principal: Principal, query: ListCallLogsQuery): Promise<{ items: CallLog[]; total: number; nextCursor: string | null }> {
+    if (query.cursor !== undefined && query.offset > 0) throw new RequestValidationException('VALIDATION_001', 'offset', 'use either cursor or offset, not both');
+    const after = query.cursor !== undefined ? decodeLogCursor(query.cursor) : null;
+    const { items, total } = await this.logs.listForTenant(scopeOf(principal), { ...this.filterOf(query), status: query.status }, query.limit, query.offset, after);
+    const last = items[items.length - 1];
+    return { items, total, nextCursor: items.length === query.limit && last ? encodeLogCursor(last.timestamp, last.id) : null };
   }
 
   async stats(principal: Principal, query: CallStatsQuery): Promise<CallStatsReport> {

@@ -191,6 +191,24 @@ describe('tracking API (e2e)', () => {
       expect(ids).toEqual(expected.map((r) => r.id));
     });
 
+    it('pages by cursor through the same logs in the same order, and the last page says there is no more', async () => {
+      const expected = ofTenant(TENANT_A).filter((r) => r.status === 'completed').sort(newestFirst);
+      const ids: string[] = [];
+      let cursor: string | null = null;
+      for (let page = 0; page === 0 || (cursor && page < 100); page++) {
+        const res: request.Response = await http()
+          .get('/schedule/tracking/logs')
+          .query({ status: 'completed', limit: 37, ...(cursor ? { cursor } : {}) })
+          .set(userA)
+          .expect(200);
+        expect(res.body).toMatchObject({ status: 'success', total: expected.length, limit: 37, offset: 0 });
+        ids.push(...res.body.logs.map((l: { id: string }) => l.id));
+        cursor = res.body.next_cursor;
+        if (res.body.logs.length < 37) expect(cursor).toBeNull();
+      }
+      expect(ids).toEqual(expected.map((r) => r.id));
+    });
+
     it('defaults to 50, caps at 500 and returns the documented fields', async () => {
       const all = ofTenant(TENANT_A).sort(newestFirst);
       const first = await http().get('/schedule/tracking/logs').set(userA).expect(200);
@@ -229,6 +247,9 @@ describe('tracking API (e2e)', () => {
       ['limit=501', 'VALIDATION_001', 'limit'],
       ['limit=ten', 'VALIDATION_001', 'limit'],
       ['offset=-1', 'VALIDATION_001', 'offset'],
+      ['cursor=not*a*cursor', 'VALIDATION_001', 'cursor'],
+      ['cursor=anVuaw', 'VALIDATION_001', 'cursor'],
+      ['cursor=MTcwMDAwMDAwMDAwMC42NTAwMDAwMDAwMDAwMDAwMDAwMDAwMDA&offset=5', 'VALIDATION_001', 'offset'],
       ['status=done', 'VALIDATION_001', 'status'],
       ['status=completed&status=busy', 'VALIDATION_001', 'status'],
       ['verbose=1', 'VALIDATION_003', 'verbose'],

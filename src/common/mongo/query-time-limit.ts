@@ -65,11 +65,13 @@ export function findPageWithin<D, T>(
   sort: Record<string, 1 | -1>,
   page: { offset: number; limit: number },
   limitMs: number,
+  // What the total counts, when the page's query narrows it further (keyset paging).
+  countQuery: Record<string, unknown> = query,
 ): Promise<[T[], number]> {
   return withinTimeLimit(limitMs, (limit) =>
     Promise.all([
       model.find(query).sort(sort).skip(page.offset).limit(page.limit).setOptions(limit.options).lean<T[]>().exec(),
-      model.countDocuments(query).setOptions(limit.options).exec(),
+      model.countDocuments(countQuery).setOptions(limit.options).exec(),
     ]),
   );
 }

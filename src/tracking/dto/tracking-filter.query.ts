@@ -49,7 +49,16 @@ class StatusFilter {
   status?: CallStatus;
 }
 
-export class ListCallLogsQuery extends IntersectionType(PageQuery, TrackingFilterQuery, StatusFilter) {}
+class CursorQuery {
+  // Keyset paging: the next_cursor of the previous page, instead of an offset (which reads and skips every
+  // earlier log on each page).
+  @IsOptional()
+  @IsString()
+  @Matches(/^[A-Za-z0-9_-]{1,64}$/, { message: 'cursor must be a next_cursor returned by this endpoint' })
+  cursor?: string;
+}
+
+export class ListCallLogsQuery extends IntersectionType(PageQuery, TrackingFilterQuery, StatusFilter, CursorQuery) {}
 
 export class CallStatsQuery extends TrackingFilterQuery {
   @IsOptional()
