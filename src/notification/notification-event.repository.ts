@@ -52,23 +52,28 @@ export class NotificationEventRepository {
     await new Promise((resolve) => setTimeout(resolve, GATHER_MS));
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, MAX_BATCH);
-      try {
-        await this.insertInOrder(batch.map((p) => p.doc));
-        for (const p of batch) p.settle();
-      } catch (error) {
-        for (const p of batch) p.settle(error);
-      }
+      const { stored, error } = await this.insertInOrder(batch.map((p) => p.doc));
+      batch.forEach((p, i) => p.settle(i < stored ? undefined : (error ?? new Error('notification event not stored'))));
     }
     this.writing = null;
   }
 
   // One ordered insert; if it fails part way (a lost connection, a busy database), the rest one at a time,
-  // in order, where a duplicate key is a document the failed attempt had stored after all.
-  private async insertInOrder(docs: Pending['doc'][]): Promise<void> {
+  // in order, where a duplicate key is a document the failed attempt had stored after all. Returns how many
+  // (from the start) are stored, and the error that stopped the rest.
+  private async insertInOrder(docs: Pending['doc'][]): Promise<{ stored: number; error: unknown }> {
     try {
       await this.events.collection.insertMany(docs, { ordered: true });
+      return { stored: docs.length, error: undefined };
     } catch {
-      for (const doc of docs) await retryOnLockContention(() => insertedUnlessDuplicate(() => this.events.collection.insertOne(doc)));
+      for (let i = 0; i < docs.length; i++) {
+        try {
+          await retryOnLockContention(() => insertedUnlessDuplicate(() => this.events.collection.insertOne(docs[i])));
+        } catch (error) {
+          return { stored: i, error };
+        }
+      }
+      return { stored: docs.length, error: undefined };
     }
   }
 

@@ -82,6 +82,17 @@ export class OccurrenceClaimRepository {
     return stored.decision;
   }
 
+  // The reconciler's decision to dial a given-up claim's occurrence again, recorded once, before its job is
+  // written: a later pass that finds the claim still stuck (the first was cut off) keeps to it instead of
+  // deciding afresh, say that the occurrence is missed while the re-dial is already under way.
+  async recordRedial(claimId: string, by: string, now: Date): Promise<void> {
+    await insertedUnlessDuplicate(() => this.decisions.create({ _id: `${claimId}:redial`, decision: 'redial', decided_by: by, decided_at: now }));
+  }
+
+  async redialRecorded(claimId: string): Promise<boolean> {
+    return (await this.decisions.exists({ _id: `${claimId}:redial` })) !== null;
+  }
+
   async decisionFor(claimId: string): Promise<ClaimDecision | null> {
     const stored = await this.decisions.findById(claimId).lean<{ decision: ClaimDecision }>();
     return stored?.decision ?? null;

@@ -291,5 +291,52 @@ describe('dialing a provably unsent occurrence again (service level, real databa
     expect(missedEvents.filter((e) => e.schedule_id === id)).toHaveLength(0);
   });
 
+  it('a recurring schedule edited since its claimant died has replaced that occurrence: it is not dialed again', async () => {
+    const at = new Date(Math.ceil((Date.now() + 3_600_000) / 3_600_000) * 3_600_000);
+    clock.set(new Date(at.getTime() - 60_000));
+    const id = (await createScheduleFor(t, alice, { phone: '+14155552674', scheduled_time: at.toISOString(), repeat_config: { enabled: true, frequency: 'hourly' } })).id;
+    const repo = t.get<ScheduleRepository>(ScheduleRepository);
+    const schedule = (await repo.findById(id))!;
+    expect(schedule.next_execution?.getTime()).toBe(at.getTime());
+    expect((await claims().claimOccurrence({ scheduleId: id, tenantId: 'alice', occurrenceAt: at, state: 'claimed', instance: 'crashed:1', now: at })).won).toBe(true);
+    // Edited before its advance: a new version, due half an hour later.
+    const moved = new Date(at.getTime() + 1_800_000);
+    expect(await repo.updateIfVersion(id, schedule.version, ['scheduled'], { next_execution: moved, scheduled_time: moved })).not.toBeNull();
+
+    clock.set(new Date(at.getTime() + 20_000));
+    await reconcile();
+    expect(await deferredJobs(id)).toHaveLength(0);
+    const [claim] = await claims().findForSchedule(id, 5);
+    expect(claim).toMatchObject({ state: 'missed' });
+    expect(claim.detail).not.toContain('dialed again');
+    const s = await getDetails(id);
+    expect(s).toMatchObject({ status: 'scheduled', next_execution: moved.toISOString() });
+    expect(s.events.map((e: { type: string }) => e.type)).toContain('occurrence_missed');
+  });
+
+  it('keeps a re-dial an earlier pass decided, even once the grace has passed', async () => {
+    const at = new Date(Date.now() + 60_000);
+    clock.set(new Date(at.getTime() - 1000));
+    const id = (await createScheduleFor(t, alice, { phone: '+14155552675', scheduled_time: at.toISOString() })).id;
+    const repo = t.get<ScheduleRepository>(ScheduleRepository);
+    const schedule = (await repo.findById(id))!;
+    const won = await claims().claimOccurrence({ scheduleId: id, tenantId: 'alice', occurrenceAt: at, state: 'claimed', instance: 'crashed:1', now: at });
+    expect(won.won).toBe(true);
+    expect(await repo.advanceOccurrence(id, schedule.version, at, { next_execution: null, status: 'pending', last_occurrence_at: at, last_updated: at }, 1)).toBe(true);
+    // An earlier pass gave the claim up and decided to dial again, then stopped before writing its job.
+    const claimId = won.won ? won.claim.id : '';
+    expect(await claims().decide(claimId, 'give_up', 'reconciler', new Date(at.getTime() + 20_000))).toBe('give_up');
+    await claims().recordRedial(claimId, 'reconciler', new Date(at.getTime() + 20_000));
+
+    clock.set(new Date(at.getTime() + (t.config.scheduler.misfireGraceSeconds + 60) * 1000));
+    await reconcile();
+    const [job] = await deferredJobs(id);
+    expect(job.data).toMatchObject({ deferral: 1, run_at: at.toISOString() });
+    const s = await getDetails(id);
+    expect(s.status).toBe('pending');
+    expect(s.events.map((e: { type: string }) => e.type)).not.toContain('missed');
+    expect(missedEvents.filter((e) => e.schedule_id === id)).toHaveLength(0);
+  });
+
   const getDetails = (id: string) => scheduleDetails(t, alice, id);
 });

@@ -163,7 +163,8 @@ export class OccurrenceDispatchService {
     const runId = randomUUID();
     const claim = await this.retry(() => this.claims.claimOccurrence({ runId, scheduleId, tenantId: schedule.tenant_id, occurrenceAt, attemptNumber: attempt, deferral, state: 'claimed', instance: this.instance, now, callLogId: this.callLogs.newId() }));
     if (!claim.won) return { outcome: 'already_claimed', nextRunAt: null };
-    await this.placeCall(schedule, occurrenceAt, claim.claim, attempt, now);
+    // Due at run_at (the window opening, or a re-dial's original due time): its misfire grace runs from there.
+    await this.placeCall(schedule, occurrenceAt, claim.claim, attempt, runAt);
     return { outcome: 'dispatched', nextRunAt: null };
   }
 

@@ -75,12 +75,16 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
       const state: ClaimState = neverSent ? 'missed' : 'unknown';
       const from: ClaimState[] = neverSent ? ['claimed'] : ['claimed', 'dialing'];
       let schedule = await this.schedules.findById(claim.schedule_id);
-      const redial = neverSent && schedule !== null && this.mayDialAgain(schedule, claim, now);
+      // Dial it again if its grace allows, or if an earlier pass already decided so.
+      const wanted = neverSent && schedule !== null && ((await this.claims.redialRecorded(claim.id)) || this.withinGrace(schedule, claim, now));
+      let advancedHere = false;
       if (schedule && schedule.status === 'scheduled' && schedule.next_execution?.getTime() === claim.occurrence_at.getTime()) {
         // The claimant died before advancing: move the schedule on so later occurrences still fire.
         const next = schedule.repeat_config ? nextWithinBounds(schedule, now, schedule.occurrence_count + 1) : null;
-        const status = schedule.repeat_config ? (next ? 'scheduled' : 'completed') : redial ? 'pending' : neverSent ? 'missed' : 'failed';
-        if (await this.schedules.advanceOccurrence(schedule.id, schedule.version, claim.occurrence_at, { next_execution: next, status, ...(redial ? {} : { last_call_status: state }), last_updated: now }, 1)) {
+        const status = schedule.repeat_config ? (next ? 'scheduled' : 'completed') : wanted ? 'pending' : neverSent ? 'missed' : 'failed';
+        if (await this.schedules.advanceOccurrence(schedule.id, schedule.version, claim.occurrence_at, { next_execution: next, status, ...(wanted ? {} : { last_call_status: state }), last_updated: now }, 1)) {
+          advancedHere = true;
+          schedule = { ...schedule, status, next_execution: next, last_occurrence_at: claim.occurrence_at };
           this.trigger.armed(schedule.id, status, next);
         } else {
           // The claimant's own advance landed first: it died after its write gate and the gate's takeover
@@ -88,9 +92,12 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
           schedule = (await this.schedules.findById(claim.schedule_id)) ?? schedule;
         }
       }
+      const redial = wanted && schedule !== null && this.stillExpects(schedule, claim, advancedHere);
       if (redial && schedule) {
-        // Written before the claim is marked: a pass cut off in between leaves the claim stuck, and the next
-        // pass writes the job again; of two jobs, the claim of deferral n+1 lets one dial.
+        // Recorded, then written, before the claim is marked: a pass cut off in between leaves the claim stuck,
+        // and the next pass keeps to the decision and writes the job again; of two jobs, the claim of
+        // deferral n+1 lets one dial.
+        await this.claims.recordRedial(claim.id, RECONCILER, now);
         const payload: CallDeferredPayload = {
           schedule_id: schedule.id,
           occurrence_at: claim.occurrence_at.toISOString(),
@@ -135,15 +142,22 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
     return claim.deferral > 0 ? claim.claimed_at : claim.occurrence_at;
   }
 
-  // A provably unsent occurrence is dialed again while its schedule still expects it: within the misfire
-  // grace (misfire_policy skip), or at any lateness under run_once, like a late trigger.
-  private mayDialAgain(schedule: Schedule, claim: OccurrenceClaim, now: Date): boolean {
-    const open = schedule.repeat_config
-      ? schedule.status === 'scheduled' || schedule.status === 'completed'
-      : schedule.status === 'pending' || (schedule.status === 'scheduled' && schedule.next_execution?.getTime() === claim.occurrence_at.getTime());
-    if (!open) return false;
+  // A provably unsent occurrence may be dialed again within the misfire grace (misfire_policy skip), or at
+  // any lateness under run_once, like a late trigger. (The re-dial's own start-by is the same deadline.)
+  private withinGrace(schedule: Schedule, claim: OccurrenceClaim, now: Date): boolean {
     if (schedule.misfire_policy !== 'skip') return true;
     return now.getTime() - this.dueReference(claim).getTime() <= this.config.scheduler.misfireGraceSeconds * 1000;
+  }
+
+  // ...and only while its schedule still expects this occurrence: a one-time schedule advanced to pending
+  // (by its claimant or by this pass); a recurring one still running whose advance past this occurrence
+  // was the claimant's or this pass's. A schedule edited, paused or resumed since has replaced it: the old
+  // run is dropped, as the dispatcher drops a superseded one.
+  private stillExpects(schedule: Schedule, claim: OccurrenceClaim, advancedHere: boolean): boolean {
+    if (!schedule.repeat_config) return schedule.status === 'pending';
+    const running = schedule.status === 'scheduled' || schedule.status === 'completed';
+    const advancedPast = advancedHere || (schedule.last_occurrence_at !== null && schedule.last_occurrence_at.getTime() >= claim.occurrence_at.getTime());
+    return running && advancedPast;
   }
 
   private async endOneTimeMissed(schedule: Schedule, occurrenceAt: Date, now: Date): Promise<void> {

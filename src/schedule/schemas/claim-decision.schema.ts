@@ -1,7 +1,8 @@
 import { Prop, Schema, SchemaFactory } from '@nestjs/mongoose';
 import { HydratedDocument } from 'mongoose';
 
-export const CLAIM_DECISIONS = ['dial', 'give_up'] as const;
+// `redial` is stored under `<claim id>:redial` (see OccurrenceClaimRepository.recordRedial).
+export const CLAIM_DECISIONS = ['dial', 'give_up', 'redial'] as const;
 export type ClaimDecision = (typeof CLAIM_DECISIONS)[number];
 
 // Whether a claim's run may dial or was given up. _id is the claim id, so the first insert decides: the
