@@ -32,7 +32,6 @@ export class WebhookSubscriptionRepository {
   }
 
   async create(fields: Omit<WebhookSubscription, 'id'>): Promise<WebhookSubscription> {
-    this.activeByTenant.clear();
     const doc = await this.subscriptions.create(fields);
     this.activeByTenant.clear();
     return toSubscription(doc.toObject() as LeanSubscription);
@@ -77,7 +76,6 @@ export class WebhookSubscriptionRepository {
     if (!filter) return null;
     // Gated: two PATCHes of one subscription at once each land on the other's result, none is lost.
     const set = Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined));
-    this.activeByTenant.clear();
     const res = await this.gate.update(filter._id as Types.ObjectId, (doc) => (scope.isAdmin || doc.tenant_id === scope.tenantId ? { ...set, updated_at: now } : null));
     this.activeByTenant.clear();
     return res ? toSubscription(res.doc) : null;
@@ -86,7 +84,6 @@ export class WebhookSubscriptionRepository {
   async deleteForTenant(id: string, scope: TenantScope): Promise<boolean> {
     const filter = recordFilter(id, scope);
     if (!filter) return false;
-    this.activeByTenant.clear();
     const res = await this.subscriptions.deleteOne(filter);
     this.activeByTenant.clear();
     return res.deletedCount === 1;

@@ -4,15 +4,14 @@ import { Model, Types } from 'mongoose';
 import { scopeFilter, TenantScope } from '../auth/principal';
 import { toObjectId, op } from '../common/mongo/mongo-query';
 import { findPageWithin } from '../common/mongo/query-time-limit';
-import { writeErrorsOf } from '../common/mongo/write-errors';
+import { duplicateIndexes } from '../common/mongo/write-errors';
 import { WriteGate, WriteGateDoc } from '../common/mongo/write-gate';
 import { AppConfig } from '../config/app-config';
 import { CallScheduleDoc, SCHEDULE_WRITE_GATE } from './schemas/call-schedule.schema';
-import { ActiveScheduleRecord, Schedule, ScheduleStatus } from './schedule.types';
+import { ActiveScheduleRecord, LIVE_SCHEDULE_STATUSES, Schedule, ScheduleStatus } from './schedule.types';
 
 type ScheduleFields = Omit<Schedule, 'id'>;
 type LeanSchedule = CallScheduleDoc & { _id: Types.ObjectId; rev?: number | null };
-const LIVE: ScheduleStatus[] = ['scheduled', 'paused', 'pending', 'running'];
 
 export interface ScheduleListFilter {
   status?: ScheduleStatus | ScheduleStatus[];
@@ -71,9 +70,9 @@ export class ScheduleRepository {
         { ordered: false },
       );
     } catch (error) {
-      const failures = writeErrorsOf(error);
-      if (failures.length === 0 || failures.some((f) => f.code !== 11000)) throw error;
-      for (const f of failures) duplicateIds.add(items[f.index].id);
+      const refused = duplicateIndexes(error);
+      if (!refused) throw error;
+      for (const index of refused) duplicateIds.add(items[index].id);
     }
     return { duplicateIds };
   }
@@ -157,7 +156,7 @@ export class ScheduleRepository {
   // served this until it cost three database commands on every state change and could go stale.)
   // job_id stays in the shape for clients of the old API; schedules have no job of their own.
   async listActive(scope: TenantScope, limit: number, offset: number): Promise<{ items: ActiveScheduleRecord[]; total: number }> {
-    const query = { deleted_at: null, status: op({ $in: LIVE }), ...scopeFilter(scope) };
+    const query = { deleted_at: null, status: op({ $in: [...LIVE_SCHEDULE_STATUSES] }), ...scopeFilter(scope) };
     const [docs, total] = await findPageWithin<CallScheduleDoc, LeanSchedule>(this.schedules, query, { next_execution: 1, _id: 1 }, { offset, limit }, this.config.apiQueryMaxTimeMs);
     return {
       items: docs.map((d) => ({

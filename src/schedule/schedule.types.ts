@@ -2,6 +2,8 @@ import type { CallingWindow } from '../calling-rules/calling-window';
 import type { Frequency } from './recurrence/recurrence';
 
 export const SCHEDULE_STATUSES = ['scheduled', 'paused', 'pending', 'running', 'completed', 'failed', 'cancelled', 'missed'] as const;
+// The statuses of a schedule that is still live (GET /schedule/active, the gauges).
+export const LIVE_SCHEDULE_STATUSES = ['scheduled', 'paused', 'pending', 'running'] as const;
 export type ScheduleStatus = (typeof SCHEDULE_STATUSES)[number];
 export const TERMINAL_SCHEDULE_STATUSES: readonly ScheduleStatus[] = ['completed', 'failed', 'cancelled', 'missed'];
 export const MISFIRE_POLICIES = ['skip', 'run_once'] as const;

@@ -49,6 +49,14 @@ class GatedDispatcher extends CallDispatcher {
   }
 }
 
+// The scheduler is off: every dispatch and reconciliation is one the test runs itself. The provider layer
+// is the GatedDispatcher, and every schedule.missed the app publishes lands in `missedEvents`.
+async function startReconcilerApp(clock: TestClock, dispatcher: GatedDispatcher, missedEvents: ScheduleChangedEvent[], env: Record<string, string> = {}) {
+  const t = await createMediumApp({ clock, env, override: (b) => b.overrideProvider(CallDispatcher).useValue(dispatcher) });
+  t.get<EventEmitter2>(EventEmitter2).on('schedule.missed', (e: ScheduleChangedEvent) => missedEvents.push(e));
+  return { t, alice: principalFor(t, 'alice') };
+}
+
 describe('reconciling stuck claims (service level, real database)', () => {
   let t: MediumApp;
   const clock = new TestClock();
@@ -64,10 +72,7 @@ describe('reconciling stuck claims (service level, real database)', () => {
   const eventTypes = (s: { events: Array<{ type: string }> }) => s.events.map((e) => e.type);
 
   beforeAll(async () => {
-    // The scheduler is off: every dispatch and reconciliation below is one the test runs itself.
-    t = await createMediumApp({ clock, override: (b) => b.overrideProvider(CallDispatcher).useValue(dispatcher) });
-    alice = principalFor(t, 'alice');
-    t.get<EventEmitter2>(EventEmitter2).on('schedule.missed', (e: ScheduleChangedEvent) => missedEvents.push(e));
+    ({ t, alice } = await startReconcilerApp(clock, dispatcher, missedEvents));
   });
   afterAll(() => t.close());
   beforeEach(() => clock.set(new Date()));
@@ -221,9 +226,7 @@ describe('dialing a provably unsent occurrence again (service level, real databa
 
   beforeAll(async () => {
     // Claims count as stuck after 15 s, well within the default 300 s grace.
-    t = await createMediumApp({ clock, env: { SCHEDULER_UNKNOWN_CLAIM_AFTER_SECONDS: '15' }, override: (b) => b.overrideProvider(CallDispatcher).useValue(dispatcher) });
-    alice = principalFor(t, 'alice');
-    t.get<EventEmitter2>(EventEmitter2).on('schedule.missed', (e: ScheduleChangedEvent) => missedEvents.push(e));
+    ({ t, alice } = await startReconcilerApp(clock, dispatcher, missedEvents, { SCHEDULER_UNKNOWN_CLAIM_AFTER_SECONDS: '15' }));
   });
   afterAll(() => t.close());
 

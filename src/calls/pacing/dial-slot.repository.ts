@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { Model } from 'mongoose';
 import { op } from '../../common/mongo/mongo-query';
-import { writeErrorsOf } from '../../common/mongo/write-errors';
+import { duplicateIndexes } from '../../common/mongo/write-errors';
 import { DialSlotDoc } from '../schemas/dial-slot.schema';
 
 @Injectable()
@@ -19,9 +19,9 @@ export class DialSlotRepository {
         { ordered: false },
       );
     } catch (error) {
-      const failures = writeErrorsOf(error);
-      if (failures.length === 0 || failures.some((f) => f.code !== 11000 || f.index < 0)) throw error;
-      for (const f of failures) won.delete(slots[f.index].slot);
+      const refused = duplicateIndexes(error);
+      if (!refused) throw error;
+      for (const index of refused) won.delete(slots[index].slot);
     }
     return won;
   }

@@ -16,3 +16,9 @@ export function duplicatesOnly(error: unknown): number | null {
   const failures = writeErrorsOf(error);
   return failures.length > 0 && failures.every((f) => f.code === 11000) ? failures.length : null;
 }
+
+// The same, as the batch indexes of the documents refused (null for any other error, or one without indexes).
+export function duplicateIndexes(error: unknown): number[] | null {
+  const failures = writeErrorsOf(error);
+  return failures.length > 0 && failures.every((f) => f.code === 11000 && f.index >= 0) ? failures.map((f) => f.index) : null;
+}

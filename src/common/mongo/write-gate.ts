@@ -79,7 +79,7 @@ export class WriteGate<D extends GatedDoc> {
     return doc;
   }
 
-  forget(id: Types.ObjectId | string): void {
+  private forget(id: Types.ObjectId | string): void {
     this.known.delete(String(id));
   }
 

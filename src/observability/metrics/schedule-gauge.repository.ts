@@ -1,9 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { InjectConnection } from '@nestjs/mongoose';
 import { Connection } from 'mongoose';
+import { LIVE_SCHEDULE_STATUSES } from '../../schedule/schedule.types';
 
 const SCHEDULES = 'call_schedules';
-const LIVE = ['scheduled', 'paused', 'pending', 'running'];
 
 // Read-only counts over live schedules for the gauges (the schedule module owns and writes the
 // collection); $group with $sum:1 works on FerretDB.
@@ -14,7 +14,7 @@ export class ScheduleGaugeRepository {
   async countActiveByStatus(): Promise<Array<{ status: string; count: number }>> {
     const rows = await this.connection
       .collection(SCHEDULES)
-      .aggregate<{ _id: string; count: number }>([{ $match: { deleted_at: null, status: { $in: LIVE } } }, { $group: { _id: '$status', count: { $sum: 1 } } }])
+      .aggregate<{ _id: string; count: number }>([{ $match: { deleted_at: null, status: { $in: [...LIVE_SCHEDULE_STATUSES] } } }, { $group: { _id: '$status', count: { $sum: 1 } } }])
       .toArray();
     return rows.map((r) => ({ status: String(r._id), count: r.count }));
   }

@@ -76,7 +76,7 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
       const from: ClaimState[] = neverSent ? ['claimed'] : ['claimed', 'dialing'];
       let schedule = await this.schedules.findById(claim.schedule_id);
       // Dial it again if its grace allows, or if an earlier pass already decided so.
-      const wanted = neverSent && schedule !== null && ((await this.claims.redialRecorded(claim.id)) || this.withinGrace(schedule, claim, now));
+      const wanted = neverSent && schedule !== null && (this.withinGrace(schedule, claim, now) || (await this.claims.redialRecorded(claim.id)));
       let advancedHere = false;
       if (schedule && schedule.status === 'scheduled' && schedule.next_execution?.getTime() === claim.occurrence_at.getTime()) {
         // The claimant died before advancing: move the schedule on so later occurrences still fire.
