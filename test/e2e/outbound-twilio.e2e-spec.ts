@@ -355,7 +355,9 @@ describe('TwiML hand-off to a voice agent, and safe mode', () => {
     await waitFor(async () => fake.createRequestsTo(allowed).length === 1, 15_000);
     const s = await waitFor(async () => {
       const res = await request(t.app.getHttpServer()).get(`/schedule/${blocked.body.schedule_id}`).set(auth).expect(200);
-      return res.body.schedule.events.some((e: { type: string }) => e.type === 'skipped_safe_mode') ? res.body.schedule : null;
+      // The event and the schedule's advance are separate writes; wait for both.
+      const settled = res.body.schedule.status === 'completed' && res.body.schedule.events.some((e: { type: string }) => e.type === 'skipped_safe_mode');
+      return settled ? res.body.schedule : null;
     }, 10_000);
     expect(s).toMatchObject({ status: 'completed', last_call_status: 'skipped_safe_mode' });
     expect(fake.createRequestsTo('+14155550199')).toHaveLength(0);
