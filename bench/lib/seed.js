@@ -101,7 +101,10 @@ async function seedWeekly(db, templates, n, from, onProgress) {
   }
 }
 
-const STATUSES = ['completed', 'completed', 'completed', 'busy', 'no_answer', 'failed', 'in_progress', 'canceled'];
+// Settled logs, as the read routes usually find them: the one not final is `unknown` with its outcome
+// recorded, which no reconcile pass picks up again (an old in-progress call would be looked up at the
+// provider, and 12,500 of them keep the database busy with the reconciler instead of the reads measured).
+const STATUSES = ['completed', 'completed', 'completed', 'busy', 'no_answer', 'failed', 'unknown', 'canceled'];
 
 // A call log as the dispatcher writes it; `final` ones carry a finished timeline.
 function callLog(i, tenant, timestamp, status = 'queued') {
@@ -136,14 +139,34 @@ function callLog(i, tenant, timestamp, status = 'queued') {
 }
 
 // n finished call logs over the last 30 days.
+// As the service leaves them: each log counted in the hourly stats sums, one document per tenant and day
+// (src/tracking/call-stats.repository.ts), written here from the same documents.
 async function seedCallLogs(db, n, tenant, onProgress) {
   const now = Date.now();
+  const days = new Map();
   for (let start = 0; start < n; start += 10_000) {
     const docs = [];
-    for (let i = start; i < Math.min(n, start + 10_000); i++) docs.push(callLog(i, tenant, new Date(now - Math.floor((i / n) * 30 * 86_400_000)), STATUSES[i % STATUSES.length]));
+    for (let i = start; i < Math.min(n, start + 10_000); i++) {
+      const log = callLog(i, tenant, new Date(now - Math.floor((i / n) * 30 * 86_400_000)), STATUSES[i % STATUSES.length]);
+      const hour = new Date(Math.floor(log.timestamp.getTime() / 3_600_000) * 3_600_000);
+      const doc = { ...log, in_stats: true, hour };
+      docs.push(doc);
+      const id = `${tenant}|${hour.toISOString().slice(0, 10)}`;
+      let day = days.get(id);
+      if (!day) days.set(id, (day = { _id: id, tenant_id: tenant, day: new Date(`${id.slice(-10)}T00:00:00Z`), hours: {}, folded_until: new Date(now), rev: 0 }));
+      const hh = hour.toISOString().slice(11, 13);
+      const sums = (day.hours[hh] ??= { counts: {}, total_duration: 0, completed_duration: 0, completed_with_duration: 0 });
+      sums.counts[doc.status] = (sums.counts[doc.status] ?? 0) + 1;
+      sums.total_duration += doc.duration ?? 0;
+      if (doc.status === 'completed' && doc.duration !== null) {
+        sums.completed_duration += doc.duration;
+        sums.completed_with_duration += 1;
+      }
+    }
     await insertInBatches(db.collection('call_logs'), docs);
     onProgress?.(Math.min(n, start + 10_000));
   }
+  await insertInBatches(db.collection('call_stats_daily'), [...days.values()]);
 }
 
 module.exports = { captureTemplates, seedOneTime, seedWeekly, seedCallLogs, callLog, insertInBatches };

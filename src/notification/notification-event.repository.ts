@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { Model, Types } from 'mongoose';
+import { InsertBatcher } from '../common/mongo/insert-batcher';
 import { insertedUnlessDuplicate, op, retryOnLockContention } from '../common/mongo/mongo-query';
 import { DomainEventName } from './domain-events';
 import { NotificationEventDoc } from './schemas/notification-event.schema';
@@ -17,10 +18,7 @@ const MAX_BATCH = 500;
 // What recording an event may add to its way to SSE and webhooks.
 const GATHER_MS = 10;
 
-interface Pending {
-  doc: Omit<StoredEvent, 'id'> & { _id: Types.ObjectId };
-  settle: (error?: unknown) => void;
-}
+type EventDoc = Omit<StoredEvent, 'id'> & { _id: Types.ObjectId };
 
 export interface StreamScope {
   tenantId: string;
@@ -31,37 +29,26 @@ export interface StreamScope {
 export class NotificationEventRepository {
   constructor(@InjectModel(NotificationEventDoc.name) private readonly events: Model<NotificationEventDoc>) {}
 
-  private queue: Pending[] = [];
-  private writing: Promise<void> | null = null;
+  // Every domain event lands here (a burst of dials and callbacks makes many at once): appends are written
+  // together, one ordered insert at a time.
+  private readonly batcher = new InsertBatcher<EventDoc>(async (docs) => {
+    const { stored, error } = await this.insertInOrder(docs);
+    return docs.map((_, i) => (i < stored ? undefined : (error ?? new Error('notification event not stored'))));
+  }, GATHER_MS, MAX_BATCH);
 
   // Ids are ObjectIds minted here, in publish order: within one process they are strictly increasing,
-  // which is what Last-Event-ID resume compares. Every domain event lands here (a burst of dials and
-  // callbacks makes many at once), so appends are written together, one ordered insert at a time: one
-  // database command for many events, and never a later id stored before an earlier one of this process.
-  // Resolves once the event is stored.
-  append(event: Omit<StoredEvent, 'id'>): Promise<StoredEvent> {
+  // which is what Last-Event-ID resume compares. The batches are ordered inserts, one at a time, so a later
+  // id of this process is never stored before an earlier one. Resolves once the event is stored.
+  async append(event: Omit<StoredEvent, 'id'>): Promise<StoredEvent> {
     const _id = new Types.ObjectId();
-    return new Promise<StoredEvent>((resolve, reject) => {
-      this.queue.push({ doc: { _id, ...event }, settle: (error) => (error === undefined ? resolve({ id: _id.toHexString(), ...event }) : reject(error)) });
-      this.writing ??= this.writeQueued();
-    });
-  }
-
-  private async writeQueued(): Promise<void> {
-    // Appends made within GATHER_MS join the first write (dials and callbacks end a few ms apart).
-    await new Promise((resolve) => setTimeout(resolve, GATHER_MS));
-    while (this.queue.length > 0) {
-      const batch = this.queue.splice(0, MAX_BATCH);
-      const { stored, error } = await this.insertInOrder(batch.map((p) => p.doc));
-      batch.forEach((p, i) => p.settle(i < stored ? undefined : (error ?? new Error('notification event not stored'))));
-    }
-    this.writing = null;
+    await this.batcher.add({ _id, ...event });
+    return { id: _id.toHexString(), ...event };
   }
 
   // One ordered insert; if it fails part way (a lost connection, a busy database), the rest one at a time,
   // in order, where a duplicate key is a document the failed attempt had stored after all. Returns how many
   // (from the start) are stored, and the error that stopped the rest.
-  private async insertInOrder(docs: Pending['doc'][]): Promise<{ stored: number; error: unknown }> {
+  private async insertInOrder(docs: EventDoc[]): Promise<{ stored: number; error: unknown }> {
     try {
       await this.events.collection.insertMany(docs, { ordered: true });
       return { stored: docs.length, error: undefined };

@@ -8,14 +8,22 @@ import { findPageWithin, QueryTimeLimit, withinTimeLimit } from '../common/mongo
 import { AppConfig } from '../config/app-config';
 import { CallStatus, FINAL_CALL_STATUSES, statusesBelow } from './call-status';
 import { CallLog, CallTimelineEntry } from './call-log.types';
+import { CallStatsRepository, CountedLog, HOUR_MS, hourOf } from './call-stats.repository';
 import { LogCursor } from './log-cursor';
 import { CallLogDoc, CALL_LOG_WRITE_GATE } from './schemas/call-log.schema';
 
+const BACKFILL_IN_FLIGHT = 20;
 const IN_FLIGHT_STATUSES: CallStatus[] = ['queued', 'initiated', 'ringing', 'in_progress'];
 
-type LeanLog = CallLogDoc & { _id: Types.ObjectId; rev?: number | null };
+type LeanLog = CallLogDoc & { _id: Types.ObjectId; rev?: number | null; in_stats?: boolean | null };
 
-function toLog({ _id, rev: _rev, ...rest }: LeanLog): CallLog {
+// A log counts in the hourly stats once it is marked in_stats (every log since they exist; older ones
+// when the backfill reaches them).
+function counted(log: LeanLog): CountedLog | null {
+  return log.in_stats ? { tenant_id: log.tenant_id, timestamp: log.timestamp, status: log.status as CallStatus, duration: typeof log.duration === 'number' ? log.duration : null } : null;
+}
+
+function toLog({ _id, rev: _rev, in_stats: _inStats, hour: _hour, ...rest }: LeanLog): CallLog {
   return { id: _id.toHexString(), ...(rest as unknown as Omit<CallLog, 'id'>) };
 }
 
@@ -68,8 +76,11 @@ export class CallLogRepository {
     @InjectModel(CallLogDoc.name) private readonly logs: Model<CallLogDoc>,
     @InjectModel(CALL_LOG_WRITE_GATE) gates: Model<WriteGateDoc>,
     private readonly config: AppConfig,
+    private readonly stats: CallStatsRepository,
   ) {
-    this.gate = new WriteGate<LeanLog>(logs, gates);
+    // The stats change of each revision is stored before the revision itself: a crash in between leaves a
+    // change whose write the gate's next writer finishes (see WriteGate), never a write the stats miss.
+    this.gate = new WriteGate<LeanLog>(logs, gates, undefined, (before, after, rev) => this.stats.recordChange(`${String(before._id)}:${rev}`, counted(before), counted(after)));
   }
 
   newId(): string {
@@ -80,10 +91,14 @@ export class CallLogRepository {
   // was chosen when the attempt was claimed (the claim names its log): a repeat of an insert whose reply
   // was lost finds the log already there and returns it.
   async createForAttempt(id: string, fields: NewCallLog, now: Date): Promise<CallLog> {
+    // Counted before it is stored: a repeat of the insert repeats the same change, which is refused.
+    await this.stats.recordChange(`${id}:c`, null, { tenant_id: fields.tenant_id, timestamp: fields.timestamp, status: fields.status, duration: null });
     try {
       const doc = await this.logs.create({
         _id: new Types.ObjectId(id),
         ...fields,
+        in_stats: true,
+        hour: hourOf(fields.timestamp),
         timeline: [{ status: fields.status, ts: now, received_at: now, sequence_number: null, source: 'dispatcher', provider_status: null }],
         last_updated: now,
       });
@@ -189,6 +204,19 @@ export class CallLogRepository {
     return { items: docs.map(toLog), total };
   }
 
+  // One UTC hour's logs, newest first (see TrackingService.listLogs). `hour` is an equality the stand-in
+  // database filters on before anything reaches the service; the timestamp bounds are the same hour, for an
+  // index on {tenant_id, timestamp}.
+  async listInHour(scope: TenantScope, hour: Date, status: CallStatus | undefined, after: LogCursor | null, skip: number, limit: number): Promise<CallLog[]> {
+    const query: Record<string, unknown> = { ...scopeFilter(scope), hour, timestamp: op({ $gte: hour, $lt: new Date(hour.getTime() + HOUR_MS) }) };
+    if (status) query.status = status;
+    if (after) query.$or = [{ timestamp: op({ $lt: after.timestamp }) }, { timestamp: after.timestamp, _id: op({ $lt: after.id }) }];
+    const docs = await withinTimeLimit(this.config.apiQueryMaxTimeMs, (limitMs) =>
+      this.logs.find(query).sort({ timestamp: -1, _id: -1 }).skip(skip).limit(limit).setOptions(limitMs.options).lean<LeanLog[]>().exec(),
+    );
+    return docs.map(toLog);
+  }
+
   // Counts per (status, duration) instead of $sum over durations, which FerretDB answers with 0.
   async countOutcomes(scope: TenantScope, filter: CallLogFilter): Promise<CallOutcomeGroup[]> {
     const limitMs = this.config.apiQueryMaxTimeMs;
@@ -220,6 +248,18 @@ export class CallLogRepository {
     } finally {
       limit.finish();
     }
+  }
+
+  // Counts up to `limit` logs stored before the hourly stats existed into them (one gated write each: its
+  // stats change is the whole log). Returns how many it found.
+  // A few at a time, so their stats changes share inserts; each starts from the copy just read (a copy
+  // that went stale since loses its gate and reads again).
+  async countOlderLogsInStats(limit: number): Promise<number> {
+    const docs = await this.logs.find({ in_stats: op({ $ne: true }) }).limit(limit).lean<LeanLog[]>();
+    for (let i = 0; i < docs.length; i += BACKFILL_IN_FLIGHT) {
+      await Promise.all(docs.slice(i, i + BACKFILL_IN_FLIGHT).map((doc) => this.gate.update(this.gate.remember(doc)._id, (log) => (log.in_stats ? null : { in_stats: true, hour: hourOf(log.timestamp) }))));
+    }
+    return docs.length;
   }
 
   async ensureIndexes(): Promise<void> {

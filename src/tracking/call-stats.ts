@@ -16,6 +16,41 @@ export interface CallStats {
   by_status: Record<CallStatus, number>;
 }
 
+// What a set of logs adds to the stats, in sums: a count per status and the duration sums. A log
+// contributes its current status and duration; a change of a log is the difference of its contributions,
+// so the sums of many changes (negative counts included) are the contributions of the logs as they are now.
+export interface StatsSums {
+  counts: Partial<Record<CallStatus, number>>;
+  total_duration: number;
+  completed_duration: number;
+  completed_with_duration: number;
+}
+
+export const emptySums = (): StatsSums => ({ counts: {}, total_duration: 0, completed_duration: 0, completed_with_duration: 0 });
+
+export function sumsOf(log: { status: CallStatus; duration: number | null }): StatsSums {
+  const duration = typeof log.duration === 'number' ? log.duration : null;
+  const completed = log.status === 'completed' && duration !== null;
+  return { counts: { [log.status]: 1 }, total_duration: duration ?? 0, completed_duration: completed ? duration : 0, completed_with_duration: completed ? 1 : 0 };
+}
+
+// into += sign × add
+export function addSums(into: StatsSums, add: StatsSums, sign = 1): StatsSums {
+  for (const [status, n] of Object.entries(add.counts) as Array<[CallStatus, number]>) {
+    const sum = (into.counts[status] ?? 0) + sign * n;
+    if (sum === 0) delete into.counts[status];
+    else into.counts[status] = sum;
+  }
+  into.total_duration += sign * add.total_duration;
+  into.completed_duration += sign * add.completed_duration;
+  into.completed_with_duration += sign * add.completed_with_duration;
+  return into;
+}
+
+export function isZeroSums(s: StatsSums): boolean {
+  return Object.keys(s.counts).length === 0 && s.total_duration === 0 && s.completed_duration === 0 && s.completed_with_duration === 0;
+}
+
 const oneDecimal = (n: number) => Math.round(n * 10) / 10;
 
 // Sums are done here, not in the database: FerretDB's $sum over a field returns 0.
@@ -33,6 +68,13 @@ export class CallStatsTally {
       this.completedDuration += duration * count;
       this.completedWithDuration += count;
     }
+  }
+
+  addSums(sums: StatsSums): void {
+    for (const [status, n] of Object.entries(sums.counts) as Array<[CallStatus, number]>) this.counts.set(status, (this.counts.get(status) ?? 0) + n);
+    this.totalDuration += sums.total_duration;
+    this.completedDuration += sums.completed_duration;
+    this.completedWithDuration += sums.completed_with_duration;
   }
 
   // success_rate: completed share of all calls in %, as the original module reported it.

@@ -2,6 +2,7 @@ import { getConnectionToken } from '@nestjs/mongoose';
 import type { Connection } from 'mongoose';
 import { Types } from 'mongoose';
 import request from 'supertest';
+import { CallStatsFoldJob } from '../../src/tracking/call-stats-fold.job';
 import { startLatencyProxy, LatencyProxy } from '../utils/latency-proxy';
 import { createTestApp, TestApp } from '../utils/test-app';
 import { testDatabaseUri } from '../utils/test-config';
@@ -40,6 +41,7 @@ describe('API reads under a query time limit (e2e, real database)', () => {
       timeline: [],
     }));
     await t.get<Connection>(getConnectionToken()).collection('call_logs').insertMany(logs);
+    await t.get<CallStatsFoldJob>(CallStatsFoldJob).catchUp();
     await http()
       .post('/schedule/')
       .set(owner)

@@ -64,10 +64,15 @@ export class WriteGate<D extends GatedDoc> {
   private lastPrune = 0;
   private readonly known = new Map<string, { doc: D; at: number }>();
 
+  // beforeWrite: told of each change after its gate is won and before the document is written, by the
+  // winner or by the waiter that finishes a dead winner's write: so a record of the change that must not
+  // be lost (an outbox entry) is stored before the change itself. It may be told twice of one revision
+  // (a winner that died after telling it), so what it stores must be keyed by the revision.
   constructor(
     private readonly target: Model<any>, // eslint-disable-line @typescript-eslint/no-explicit-any
     private readonly gates: Model<WriteGateDoc>,
     private readonly timeoutMs = DEFAULT_TIMEOUT_MS,
+    private readonly beforeWrite?: (before: D, after: D, rev: number) => Promise<void>,
   ) {}
 
   // Records a copy of the document as just read or inserted, for the next update of it to start from.
@@ -123,6 +128,7 @@ export class WriteGate<D extends GatedDoc> {
       }
       const key = `${String(id)}:${rev}`;
       if (await retryOnLockContention(() => insertedUnlessDuplicate(() => this.gates.create({ _id: key, set, at: new Date() })))) {
+        if (this.beforeWrite) await this.beforeWrite(current, { ...current, ...set, rev: rev + 1 } as D, rev + 1);
         const res = await retryOnLockContention(() => this.target.updateOne({ _id: id }, { $set: { ...set, rev: rev + 1 } }, { strict: false }));
         if (res.matchedCount === 0) {
           // Deleted since the remembered copy was taken.
@@ -157,6 +163,10 @@ export class WriteGate<D extends GatedDoc> {
       // change it recorded. Only a winner whose single update took longer than the takeover delay could
       // still land after this, with the same content.
       if (await insertedUnlessDuplicate(() => this.gates.create({ _id: `${key}:takeover`, set: null, at: new Date() }))) {
+        if (this.beforeWrite) {
+          const before = await this.target.findById(id).lean<D>();
+          if (before && (before.rev ?? 0) === rev) await this.beforeWrite(before, { ...before, ...(gate.set ?? {}), rev: rev + 1 } as D, rev + 1);
+        }
         await retryOnLockContention(() => this.target.updateOne({ _id: id }, { $set: { ...(gate.set ?? {}), rev: rev + 1 } }, { strict: false }));
         return;
       }

@@ -38,6 +38,10 @@ export class CallLogDoc {
   @Prop({ type: [CallTimelineEntryDoc], default: [] }) timeline: CallTimelineEntryDoc[];
   @Prop({ required: true }) last_updated: Date;
   @Prop({ type: Date, default: null }) outcome_recorded_at: Date | null;
+  // Counted in the hourly stats (see CallStatsRepository); false only on logs stored before they existed.
+  @Prop({ type: Boolean, default: false }) in_stats: boolean;
+  // The UTC hour of `timestamp`, set with in_stats: the listing reads a tenant's logs hour by hour.
+  @Prop({ type: Date, default: null }) hour: Date | null;
 }
 
 // Gate records of call log writes (see WriteGate).
@@ -60,5 +64,7 @@ CallLogSchema.index({ timestamp: -1, _id: -1 });
 CallLogSchema.index({ status: 1, last_updated: 1 });
 // A schedule's attempts in order.
 CallLogSchema.index({ schedule_id: 1, attempt_number: 1 });
+// The stats catch-up's scan for logs not counted in the hourly stats yet (see CallStatsFoldJob).
+CallLogSchema.index({ in_stats: 1 });
 // The outcome sweep's scan for final calls whose schedule outcome was never recorded.
 CallLogSchema.index({ status: 1, outcome_recorded_at: 1, last_updated: 1 });

@@ -1,0 +1,149 @@
+import { getModelToken } from '@nestjs/mongoose';
+import { Model, Types } from 'mongoose';
+import { Principal } from '../../src/auth/principal';
+import { CallLogRepository } from '../../src/tracking/call-log.repository';
+import { CallStatsTally } from '../../src/tracking/call-stats';
+import { CallStatsFoldJob } from '../../src/tracking/call-stats-fold.job';
+import { CallStatsRepository } from '../../src/tracking/call-stats.repository';
+import { CallStatus } from '../../src/tracking/call-status';
+import { CallLogDoc } from '../../src/tracking/schemas/call-log.schema';
+import { CallStatChangeDoc } from '../../src/tracking/schemas/call-stats.schema';
+import { TrackingService } from '../../src/tracking/tracking.service';
+import { createMediumApp, MediumApp, principalFor } from '../utils/medium-app';
+
+const HOUR_MS = 3_600_000;
+// Past every change stored so far: a fold with this cutoff takes them all.
+const everything = () => new Date(Date.now() + 10 * 60_000);
+
+// The stats read from the hourly sums (the call-stat changes folded or not) must be the numbers the call
+// logs themselves give, whatever the writers and folds do at the same time.
+describe('hourly call stats (service level, real database)', () => {
+  let t: MediumApp;
+  let alice: Principal;
+  let logs: CallLogRepository;
+  let model: Model<CallLogDoc>;
+  const base = new Date(Math.floor(Date.now() / HOUR_MS) * HOUR_MS - 5 * HOUR_MS);
+
+  beforeAll(async () => {
+    t = await createMediumApp();
+    alice = principalFor(t, 'stats-alice');
+    logs = t.get(CallLogRepository);
+    model = t.get<Model<CallLogDoc>>(getModelToken(CallLogDoc.name));
+    // The scheduler is off, so the start-up pass that lets reads use the hourly sums is the test's to run.
+    await t.get(CallStatsFoldJob).catchUp();
+  });
+  afterAll(() => t.close());
+
+  const newLog = (i: number) =>
+    logs.createForAttempt(
+      logs.newId(),
+      {
+        tenant_id: alice.tenantId,
+        created_by: alice.sub,
+        user_profile_id: null,
+        agent_instance_id: null,
+        schedule_id: null,
+        occurrence_at: null,
+        status: 'queued',
+        call_type: 'outbound',
+        phone: '+14155550100',
+        // Spread over three hours, minutes apart.
+        timestamp: new Date(base.getTime() + i * 17 * 60_000),
+        notes: null,
+        metadata: {},
+        attempt_number: 1,
+      },
+      new Date(),
+    );
+
+  // The test's own count, from the logs as stored.
+  async function fromLogs(byDay = false) {
+    const rows = await model.find({ tenant_id: alice.tenantId }).lean();
+    const overall = new CallStatsTally();
+    const days = new Map<string, CallStatsTally>();
+    for (const r of rows) {
+      const duration = typeof r.duration === 'number' ? r.duration : null;
+      overall.add(r.status as CallStatus, duration);
+      const day = r.timestamp.toISOString().slice(0, 10);
+      if (!days.has(day)) days.set(day, new CallStatsTally());
+      days.get(day)!.add(r.status as CallStatus, duration);
+    }
+    const result = { ...overall.result(), timezone: 'UTC' };
+    if (!byDay) return result;
+    const by_day = [...days.keys()].sort().map((date) => {
+      const { by_status: _omit, ...rest } = days.get(date)!.result();
+      return { date, ...rest };
+    });
+    return { ...result, by_day };
+  }
+
+  const stats = (group_by?: 'day') => t.get(TrackingService).stats(alice, { group_by });
+  const unfolded = () => t.get<Model<CallStatChangeDoc>>(getModelToken(CallStatChangeDoc.name)).countDocuments({ tenant_id: alice.tenantId });
+
+  it('add up under 20 concurrent writers and 3 concurrent folds, before and after folding', async () => {
+    const created = await Promise.all(Array.from({ length: 10 }, (_, i) => newLog(i)));
+    const outcomes: Array<[CallStatus, number | null]> = [
+      ['ringing', null],
+      ['in_progress', null],
+      ['completed', 42],
+      ['busy', 0],
+      ['no_answer', null],
+      ['completed', 7],
+      ['failed', null],
+    ];
+    const at = new Date();
+    // 20 writers on 10 logs (two callbacks per log, in either order), with folds in between.
+    const writers = Array.from({ length: 20 }, (_, i) => {
+      const [status, duration] = outcomes[i % outcomes.length];
+      const log = created[i % created.length];
+      return logs.applyStatusEvent(log.id, { status, ts: at, received_at: at, sequence_number: i, source: 'provider_callback', provider_status: status }, { duration }, at);
+    });
+    const folds = Array.from({ length: 3 }, () => t.get(CallStatsRepository).fold(everything()));
+    await Promise.all([...writers, ...folds]);
+
+    expect(await stats()).toEqual(await fromLogs());
+    expect(await stats('day')).toEqual(await fromLogs(true));
+    expect((await stats()).total_calls).toBe(10);
+
+    await t.get(CallStatsRepository).fold(everything());
+    expect(await unfolded()).toBe(0);
+    // Read from the hourly sums alone now: three hours, ten calls.
+    const hours = await t.get(CallStatsRepository).hoursWithin(alice.tenantId, undefined, undefined);
+    expect(hours.length).toBe(3);
+    expect(hours.reduce((n, h) => n + Object.values(h.sums.counts).reduce((a, b) => a + b, 0), 0)).toBe(10);
+    expect(await stats()).toEqual(await fromLogs());
+    expect(await stats('day')).toEqual(await fromLogs(true));
+  });
+
+  it('counts a repeated insert of a log once, and a log stored without a change once the catch-up has run', async () => {
+    const id = logs.newId();
+    const before = await stats();
+    // The repeat of an insert whose reply was lost: the same log id.
+    const fields = { tenant_id: alice.tenantId, created_by: alice.sub, user_profile_id: null, agent_instance_id: null, schedule_id: null, occurrence_at: null, status: 'queued' as const, call_type: 'outbound', phone: '+14155550101', timestamp: new Date(), notes: null, metadata: {}, attempt_number: 1 };
+    await logs.createForAttempt(id, fields, new Date());
+    await logs.createForAttempt(id, fields, new Date());
+    expect((await stats()).total_calls).toBe(before.total_calls + 1);
+
+    // Written behind the service's back (as by a version before the hourly stats): not counted until the catch-up.
+    const raw = Array.from({ length: 5 }, (_, i) => ({
+      _id: new Types.ObjectId(),
+      ...fields,
+      status: i % 2 ? 'completed' : 'in_progress',
+      duration: i % 2 ? 30 + i : null,
+      timestamp: new Date(base.getTime() + i * HOUR_MS),
+      timeline: [],
+      last_updated: new Date(),
+    }));
+    await model.collection.insertMany(raw);
+    expect((await stats()).total_calls).toBe(before.total_calls + 1);
+    // A callback on one of them while the catch-up runs: the gate orders the two, and the log counts once, as it ends.
+    const done = new Date();
+    await Promise.all([
+      t.get(CallStatsFoldJob).catchUp(),
+      logs.applyStatusEvent(raw[0]._id.toHexString(), { status: 'completed', ts: done, received_at: done, sequence_number: 9, source: 'provider_callback', provider_status: 'completed' }, { duration: 11 }, done),
+    ]);
+    expect(await stats()).toEqual(await fromLogs());
+    await t.get(CallStatsRepository).fold(everything());
+    expect(await stats('day')).toEqual(await fromLogs(true));
+  });
+});
