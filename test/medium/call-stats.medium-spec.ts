@@ -27,10 +27,10 @@ describe('hourly call stats (service level, real database)', () => {
   beforeAll(async () => {
     t = await createMediumApp();
     alice = principalFor(t, 'stats-alice');
-    logs = t.get(CallLogRepository);
+    logs = t.get<CallLogRepository>(CallLogRepository);
     model = t.get<Model<CallLogDoc>>(getModelToken(CallLogDoc.name));
     // The scheduler is off, so the start-up pass that lets reads use the hourly sums is the test's to run.
-    await t.get(CallStatsFoldJob).catchUp();
+    await t.get<CallStatsFoldJob>(CallStatsFoldJob).catchUp();
   });
   afterAll(() => t.close());
 
@@ -77,7 +77,7 @@ describe('hourly call stats (service level, real database)', () => {
     return { ...result, by_day };
   }
 
-  const stats = (group_by?: 'day') => t.get(TrackingService).stats(alice, { group_by });
+  const stats = (group_by?: 'day') => t.get<TrackingService>(TrackingService).stats(alice, { group_by });
   const unfolded = () => t.get<Model<CallStatChangeDoc>>(getModelToken(CallStatChangeDoc.name)).countDocuments({ tenant_id: alice.tenantId });
 
   it('add up under 20 concurrent writers and 3 concurrent folds, before and after folding', async () => {
@@ -98,17 +98,17 @@ describe('hourly call stats (service level, real database)', () => {
       const log = created[i % created.length];
       return logs.applyStatusEvent(log.id, { status, ts: at, received_at: at, sequence_number: i, source: 'provider_callback', provider_status: status }, { duration }, at);
     });
-    const folds = Array.from({ length: 3 }, () => t.get(CallStatsRepository).fold(everything()));
+    const folds = Array.from({ length: 3 }, () => t.get<CallStatsRepository>(CallStatsRepository).fold(everything()));
     await Promise.all([...writers, ...folds]);
 
     expect(await stats()).toEqual(await fromLogs());
     expect(await stats('day')).toEqual(await fromLogs(true));
     expect((await stats()).total_calls).toBe(10);
 
-    await t.get(CallStatsRepository).fold(everything());
+    await t.get<CallStatsRepository>(CallStatsRepository).fold(everything());
     expect(await unfolded()).toBe(0);
     // Read from the hourly sums alone now: three hours, ten calls.
-    const hours = await t.get(CallStatsRepository).hoursWithin(alice.tenantId, undefined, undefined);
+    const hours = await t.get<CallStatsRepository>(CallStatsRepository).hoursWithin(alice.tenantId, undefined, undefined);
     expect(hours.length).toBe(3);
     expect(hours.reduce((n, h) => n + Object.values(h.sums.counts).reduce((a, b) => a + b, 0), 0)).toBe(10);
     expect(await stats()).toEqual(await fromLogs());
@@ -139,11 +139,11 @@ describe('hourly call stats (service level, real database)', () => {
     // A callback on one of them while the catch-up runs: the gate orders the two, and the log counts once, as it ends.
     const done = new Date();
     await Promise.all([
-      t.get(CallStatsFoldJob).catchUp(),
+      t.get<CallStatsFoldJob>(CallStatsFoldJob).catchUp(),
       logs.applyStatusEvent(raw[0]._id.toHexString(), { status: 'completed', ts: done, received_at: done, sequence_number: 9, source: 'provider_callback', provider_status: 'completed' }, { duration: 11 }, done),
     ]);
     expect(await stats()).toEqual(await fromLogs());
-    await t.get(CallStatsRepository).fold(everything());
+    await t.get<CallStatsRepository>(CallStatsRepository).fold(everything());
     expect(await stats('day')).toEqual(await fromLogs(true));
   });
 });
