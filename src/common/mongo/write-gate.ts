@@ -162,11 +162,14 @@ export class WriteGate<D extends GatedDoc> {
       // The winner of revision r died before writing it: one waiter (a unique insert again) writes the
       // change it recorded. Only a winner whose single update took longer than the takeover delay could
       // still land after this, with the same content.
+      // Told before the takeover is claimed: a hook that fails here leaves the takeover to the next waiter
+      // instead of to nobody. Several waiters may tell it; what it stores is keyed by the revision.
+      if (this.beforeWrite) {
+        const before = await this.target.findById(id).lean<D>();
+        if (!before || (before.rev ?? 0) !== rev) return;
+        await this.beforeWrite(before, { ...before, ...(gate.set ?? {}), rev: rev + 1 } as D, rev + 1);
+      }
       if (await insertedUnlessDuplicate(() => this.gates.create({ _id: `${key}:takeover`, set: null, at: new Date() }))) {
-        if (this.beforeWrite) {
-          const before = await this.target.findById(id).lean<D>();
-          if (before && (before.rev ?? 0) === rev) await this.beforeWrite(before, { ...before, ...(gate.set ?? {}), rev: rev + 1 } as D, rev + 1);
-        }
         await retryOnLockContention(() => this.target.updateOne({ _id: id }, { $set: { ...(gate.set ?? {}), rev: rev + 1 } }, { strict: false }));
         return;
       }
