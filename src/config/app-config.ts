@@ -49,6 +49,7 @@ export abstract class AppConfig {
     pollIntervalMs: number;
     jobPollIntervalMs: number;
     concurrency: number;
+    dispatchConcurrency: number;
     // How far ahead each sweep reads due schedules into in-memory timers (at least one poll interval).
     lookaheadMs: number;
     sweepBatch: number;

@@ -315,9 +315,15 @@ export class EnvironmentVariables {
   @IntSetting(50, 60_000)
   SCHEDULER_POLL_INTERVAL_MS: number = 5000;
 
-  // Dispatches and Agenda jobs one instance runs at once (webhook deliveries: half of it).
+  // Agenda jobs one instance runs at once (webhook deliveries: half of it), deferred and retried dials included.
   @IntSetting(1, 10_000)
   SCHEDULER_CONCURRENCY: number = 8;
+
+  // Due occurrences one instance dispatches at once. A dispatch mostly waits (on the database and on the
+  // provider's answer, 100-500 ms at Twilio), and what the dispatches write meanwhile shares commands, so
+  // this bounds waiting, not work; CALLS_PER_SECOND and MAX_CONCURRENT_CALLS are the account's limits.
+  @IntSetting(1, 10_000)
+  SCHEDULER_DISPATCH_CONCURRENCY: number = 64;
 
   // How often Agenda looks for due jobs: retries, deferred calls, webhook deliveries, campaign ticks, upkeep.
   @IntSetting(100, 600_000)

@@ -151,6 +151,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfigVa
       pollIntervalMs: parsed.SCHEDULER_POLL_INTERVAL_MS,
       jobPollIntervalMs: parsed.SCHEDULER_JOB_POLL_INTERVAL_MS,
       concurrency: parsed.SCHEDULER_CONCURRENCY,
+      dispatchConcurrency: parsed.SCHEDULER_DISPATCH_CONCURRENCY,
       lookaheadMs: Math.max(parsed.SCHEDULER_LOOKAHEAD_MS, parsed.SCHEDULER_POLL_INTERVAL_MS),
       sweepBatch: parsed.SCHEDULER_SWEEP_BATCH,
       lockLifetimeMs: parsed.SCHEDULER_LOCK_LIFETIME_MS,

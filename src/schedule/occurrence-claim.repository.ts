@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { Model, Types } from 'mongoose';
+import { CoalescedInserts } from '../common/mongo/coalesced-inserts';
 import { insertedUnlessDuplicate, isDuplicateKeyError, op } from '../common/mongo/mongo-query';
 import { WriteGate, WriteGateDoc } from '../common/mongo/write-gate';
 import { ClaimDecision, ClaimDecisionDoc } from './schemas/claim-decision.schema';
@@ -22,6 +23,9 @@ const IN_FLIGHT: ClaimState[] = ['claimed', 'dialing'];
 export class OccurrenceClaimRepository {
   // The dispatcher and the reconciler both move a claim's state: one at a time, through the gate.
   private readonly gate: WriteGate<LeanClaim>;
+  // A burst of due occurrences claims and decides many at once: one insertMany each.
+  private readonly claimInserts: CoalescedInserts<OccurrenceClaimDoc>;
+  private readonly decisionInserts: CoalescedInserts<ClaimDecisionDoc>;
 
   constructor(
     @InjectModel(OccurrenceClaimDoc.name) private readonly claims: Model<OccurrenceClaimDoc>,
@@ -29,6 +33,8 @@ export class OccurrenceClaimRepository {
     @InjectModel(OCCURRENCE_CLAIM_WRITE_GATE) gates: Model<WriteGateDoc>,
   ) {
     this.gate = new WriteGate<LeanClaim>(claims, gates);
+    this.claimInserts = new CoalescedInserts(claims);
+    this.decisionInserts = new CoalescedInserts(decisions);
   }
 
   // The exactly-once gate: a duplicate key means another run already owns this occurrence.
@@ -37,7 +43,7 @@ export class OccurrenceClaimRepository {
   // second write once the log exists (a claim whose run stopped before creating it names a log that never was).
   async claimOccurrence(input: { scheduleId: string; tenantId: string; occurrenceAt: Date; attemptNumber?: number; deferral?: number; state: ClaimState; instance: string; now: Date; detail?: string; runId?: string; callLogId?: string }): Promise<ClaimResult> {
     try {
-      const doc = await this.claims.create({
+      const doc = await this.claimInserts.insert<LeanClaim>({
         schedule_id: input.scheduleId,
         tenant_id: input.tenantId,
         occurrence_at: input.occurrenceAt,
@@ -51,7 +57,7 @@ export class OccurrenceClaimRepository {
         call_log_id: input.callLogId ?? null,
         updated_at: input.now,
       });
-      return { won: true, claim: toClaim(this.gate.remember(doc.toObject() as LeanClaim)) };
+      return { won: true, claim: toClaim(this.gate.remember(doc)) };
     } catch (error) {
       if (!isDuplicateKeyError(error)) throw error;
       if (!input.runId) return { won: false };
@@ -76,7 +82,7 @@ export class OccurrenceClaimRepository {
   // Dial or give up, decided once per claim by whoever inserts first; the loser gets the winner's decision.
   // Idempotent: a caller that repeats its own insert (a lost reply) reads back its own decision.
   async decide(claimId: string, decision: ClaimDecision, by: string, now: Date): Promise<ClaimDecision> {
-    if (await insertedUnlessDuplicate(() => this.decisions.create({ _id: claimId, decision, decided_by: by, decided_at: now }))) return decision;
+    if (await insertedUnlessDuplicate(() => this.decisionInserts.insert({ _id: claimId, decision, decided_by: by, decided_at: now }))) return decision;
     const stored = await this.decisions.findById(claimId).lean<{ decision: ClaimDecision }>();
     if (!stored) throw new Error(`claim ${claimId}: decision insert reported a duplicate but none is stored`);
     return stored.decision;

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { Model, Types } from 'mongoose';
+import { CoalescedInserts } from '../common/mongo/coalesced-inserts';
 import { ScheduleEventDoc } from './schemas/schedule-event.schema';
 import { EventLevel, ScheduleEventRecord } from './schedule.types';
 
@@ -8,10 +9,15 @@ export type NewScheduleEvent = Omit<ScheduleEventRecord, 'id'>;
 
 @Injectable()
 export class ScheduleEventRepository {
-  constructor(@InjectModel(ScheduleEventDoc.name) private readonly events: Model<ScheduleEventDoc>) {}
+  // Every dial records an event on its schedule: a burst's events share one insertMany.
+  private readonly inserts: CoalescedInserts<ScheduleEventDoc>;
+
+  constructor(@InjectModel(ScheduleEventDoc.name) private readonly events: Model<ScheduleEventDoc>) {
+    this.inserts = new CoalescedInserts(events);
+  }
 
   async append(event: NewScheduleEvent): Promise<void> {
-    await this.events.create(event);
+    await this.inserts.insert({ ...event });
   }
 
   async appendMany(events: NewScheduleEvent[]): Promise<void> {

@@ -142,14 +142,28 @@ export class ScheduleRepository {
     return res?.changed === true;
   }
 
-  // The sweeper's batch read: every schedule due by `horizon`, in due order, as ids and times only.
+  // The sweeper's batch read: every schedule due by `horizon`, in due order. The whole documents are
+  // remembered (FerretDB reads them whole for the filter anyway), so that the dispatch of one due now
+  // need not read it again (see recalled).
   async findDueSchedules(horizon: Date, limit: number): Promise<Array<{ id: string; next_execution: Date }>> {
     const docs = await this.schedules
-      .find({ status: 'scheduled', deleted_at: null, next_execution: op({ $ne: null, $lte: horizon }) }, { _id: 1, next_execution: 1 })
+      .find({ status: 'scheduled', deleted_at: null, next_execution: op({ $ne: null, $lte: horizon }) })
       .sort({ next_execution: 1 })
       .limit(limit)
-      .lean<Array<{ _id: Types.ObjectId; next_execution: Date }>>();
-    return docs.map((d) => ({ id: d._id.toHexString(), next_execution: d.next_execution }));
+      .lean<LeanSchedule[]>();
+    return docs.map((d) => {
+      this.gate.remember(d);
+      return { id: d._id.toHexString(), next_execution: d.next_execution as Date };
+    });
+  }
+
+  // The copy this process last read or wrote, if recent (WriteGate.recall), without a database read.
+  // It may be stale: only a write through the gate proves it current, so a caller may act on it only
+  // where that write follows and decides (the dispatcher's claim is undone when its advance is refused).
+  recalled(id: string): Schedule | null {
+    const _id = toObjectId(id);
+    const doc = _id ? this.gate.recall(_id) : null;
+    return doc && !doc.deleted_at ? toSchedule(doc) : null;
   }
 
   // GET /schedule/active: the live schedules themselves, in due order. (An `active_schedules` mirror

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { Model, Types } from 'mongoose';
 import { scopeFilter, TenantScope } from '../auth/principal';
+import { CoalescedInserts } from '../common/mongo/coalesced-inserts';
 import { isDuplicateKeyError, toObjectId, op } from '../common/mongo/mongo-query';
 import { WriteGate, WriteGateDoc } from '../common/mongo/write-gate';
 import { findPageWithin, QueryTimeLimit, withinTimeLimit } from '../common/mongo/query-time-limit';
@@ -71,6 +72,8 @@ export class CallLogRepository {
   // A log is written by the dispatcher, by callbacks (several at once, on several instances) and by the
   // reconcilers: every write after the insert goes through the gate, one at a time (see WriteGate).
   private readonly gate: WriteGate<LeanLog>;
+  // Every dial creates its log: a burst's logs share one insertMany.
+  private readonly inserts: CoalescedInserts<CallLogDoc>;
 
   constructor(
     @InjectModel(CallLogDoc.name) private readonly logs: Model<CallLogDoc>,
@@ -80,6 +83,7 @@ export class CallLogRepository {
   ) {
     // The stats change of each revision is stored before the revision itself: a crash in between leaves a
     // change whose write the gate's next writer finishes (see WriteGate), never a write the stats miss.
+    this.inserts = new CoalescedInserts(logs);
     this.gate = new WriteGate<LeanLog>(logs, gates, undefined, (before, after, rev) => this.stats.recordChange(`${String(before._id)}:${rev}`, counted(before), counted(after)));
   }
 
@@ -94,7 +98,7 @@ export class CallLogRepository {
     // Counted before it is stored: a repeat of the insert repeats the same change, which is refused.
     await this.stats.recordChange(`${id}:c`, null, { tenant_id: fields.tenant_id, timestamp: fields.timestamp, status: fields.status, duration: null });
     try {
-      const doc = await this.logs.create({
+      const doc = await this.inserts.insert<LeanLog>({
         _id: new Types.ObjectId(id),
         ...fields,
         in_stats: true,
@@ -102,7 +106,7 @@ export class CallLogRepository {
         timeline: [{ status: fields.status, ts: now, received_at: now, sequence_number: null, source: 'dispatcher', provider_status: null }],
         last_updated: now,
       });
-      return toLog(this.gate.remember(doc.toObject() as LeanLog));
+      return toLog(this.gate.remember(doc));
     } catch (error) {
       if (!isDuplicateKeyError(error)) throw error;
       const existing = await this.findById(id);

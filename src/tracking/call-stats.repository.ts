@@ -12,8 +12,9 @@ import { addSums, emptySums, isZeroSums, StatsSums, sumsOf } from './call-stats'
 import { CALL_STATS_DAY_WRITE_GATE, CallStatChangeDoc, CallStatsDayDoc, CallStatsStateDoc } from './schemas/call-stats.schema';
 
 export const HOUR_MS = 3_600_000;
-// What a change may wait for others to join its insert (a burst of callbacks ends a few ms apart).
-const GATHER_MS = 10;
+// No wait to gather: the log write waits on this insert, and changes made while one is in flight still
+// share the next (the batcher's queue).
+const GATHER_MS = 0;
 const BACKFILLED = 'backfilled';
 
 // A call log as the stats see it: null when it does not count (yet).

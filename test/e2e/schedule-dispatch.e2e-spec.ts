@@ -5,6 +5,7 @@ import { DueScheduleSweeper } from '../../src/schedule/dispatch/due-schedule.swe
 import { OccurrenceDispatchService } from '../../src/schedule/dispatch/occurrence-dispatch.service';
 import { ScheduleReconcileJob } from '../../src/schedule/dispatch/schedule-reconcile.job';
 import { OccurrenceClaimRepository } from '../../src/schedule/occurrence-claim.repository';
+import { ScheduleRepository } from '../../src/schedule/schedule.repository';
 import { CallLogRepository } from '../../src/tracking/call-log.repository';
 import { RecordingCallDispatcher } from '../utils/recording-dispatcher';
 import { createTestApp, TestApp } from '../utils/test-app';
@@ -105,6 +106,30 @@ describe('dispatch driven by an injectable clock (service level, real database)'
     clock.set(at);
     expect((await handle(id)).outcome).toBe('early');
     expect(recorder.dials.filter((d) => d.scheduleId === id)).toHaveLength(0);
+  });
+
+  it('a remembered copy that another instance has made stale dials nothing and leaves the occurrence unclaimed', async () => {
+    const at = new Date(Date.now() + 60_000);
+    const later = new Date(Date.now() + 7_200_000);
+    const id = await createSchedule(at);
+    // This instance's sweep read the schedule due at `at` (the dispatch starts from that copy)...
+    const schedules = t.get<ScheduleRepository>(ScheduleRepository);
+    await schedules.findDueSchedules(new Date(at.getTime() + 1000), 10_000);
+    expect(schedules.recalled(id)?.next_execution).toEqual(at);
+    // ...and another instance moved it on.
+    const other = await createTestApp({ config: { ...t.config, scheduler: { ...t.config.scheduler, enabled: false } } });
+    try {
+      await request(other.app.getHttpServer()).put(`/schedule/${id}`).set(alice).send({ scheduled_time: later.toISOString() }).expect(200);
+    } finally {
+      await other.close();
+    }
+    clock.set(at);
+    expect(await handle(id)).toEqual({ outcome: 'superseded', nextRunAt: later });
+    expect(recorder.dials.filter((d) => d.scheduleId === id)).toHaveLength(0);
+    expect(await t.get<OccurrenceClaimRepository>(OccurrenceClaimRepository).findForSchedule(id, 5)).toEqual([]);
+    clock.set(later);
+    expect((await handle(id)).outcome).toBe('dispatched');
+    expect(recorder.dials.filter((d) => d.scheduleId === id)).toHaveLength(1);
   });
 
   it.each([

@@ -1,4 +1,5 @@
 import mongoose, { Connection, Model, Schema } from 'mongoose';
+import { CoalescedInserts } from '../../src/common/mongo/coalesced-inserts';
 import { WriteGate, WriteGateDoc, WriteGateSchema } from '../../src/common/mongo/write-gate';
 import { testDatabaseUri } from '../utils/test-config';
 
@@ -134,6 +135,79 @@ describe('WriteGate (real database)', () => {
       expect(await counters.countDocuments({ _id: 'r4' })).toBe(0);
     });
   });
+
+  describe('many documents at once', () => {
+    it('shares commands among concurrent updates, applies each once, and never asks the database for more than it can hold', async () => {
+      const ids = Array.from({ length: 150 }, (_, i) => `m${i}`);
+      await counters.insertMany(ids.map((_id) => ({ _id, n: 0, log: [] })));
+      const gate = new WriteGate<Counter>(counters, gates);
+      // Three writers per document, 450 updates in flight: a bulkWrite of more than 50 updates (or 64
+      // single ones at once) left FerretDB's PostgreSQL handler waiting forever.
+      const { commands, result } = await counting(['update', 'insert'], () =>
+        Promise.all(ids.flatMap((id) => [1, 2, 3].map((w) => gate.update(id, (doc) => ({ n: doc.n + 1, log: [...doc.log, `w${w}`] }))))),
+      );
+      expect(result.every((r) => r?.changed)).toBe(true);
+      const docs = await counters.find({ _id: { $in: ids } }).lean<Counter[]>();
+      expect(docs).toHaveLength(150);
+      for (const doc of docs) {
+        expect(doc).toMatchObject({ n: 3, rev: 3 });
+        expect([...doc.log].sort()).toEqual(['w1', 'w2', 'w3']);
+      }
+      // 450 gates and 450 writes, in far fewer commands than one each.
+      expect(commands.update).toBeLessThan(450 / 3);
+      expect(commands.insert).toBeLessThan(450 / 3);
+    });
+
+    it('reports the deleted document of a batch gone and writes the others', async () => {
+      await counters.insertMany(['d1', 'd2', 'd3'].map((_id) => ({ _id, n: 0, log: [] })));
+      const gate = new WriteGate<Counter>(counters, gates);
+      for (const doc of await counters.find({ _id: { $in: ['d1', 'd2', 'd3'] } }).lean<Counter[]>()) gate.remember(doc);
+      await counters.deleteOne({ _id: 'd2' });
+      const results = await Promise.all(['d1', 'd2', 'd3'].map((id) => gate.update(id, (doc) => ({ n: doc.n + 1 }))));
+      expect(results.map((r) => r?.changed ?? null)).toEqual([true, null, true]);
+      expect(await counters.find({ _id: { $in: ['d1', 'd3'] } }).sort({ _id: 1 }).lean<Counter[]>()).toMatchObject([{ n: 1, rev: 1 }, { n: 1, rev: 1 }]);
+    });
+  });
+
+  describe('CoalescedInserts', () => {
+    it('stores a burst in one insertMany and refuses each duplicate on its own, as a single insert would', async () => {
+      await counters.create({ _id: 'i-dup', n: 0, log: [] });
+      const inserts = new CoalescedInserts(counters);
+      const ids = ['i-dup', ...Array.from({ length: 30 }, (_, i) => `i${i}`), 'i3'];
+      const { commands, result } = await counting(['insert'], () =>
+        Promise.all(ids.map((_id) => inserts.insert({ _id, n: 1, log: [] }).then(() => 'stored', (e: { code?: number }) => (e.code === 11000 ? 'duplicate' : 'failed')))),
+      );
+      expect(result[0]).toBe('duplicate');
+      expect(result.slice(1, 31).every((r) => r === 'stored')).toBe(true);
+      // The same key twice in one burst: one of the two is stored.
+      expect([result[4], result[31]].sort()).toEqual(['duplicate', 'stored']);
+      expect(commands.insert).toBeLessThanOrEqual(2);
+      expect(await counters.countDocuments({ _id: { $in: ids } })).toBe(31);
+      expect(await counters.findById('i-dup').lean<Counter>()).toMatchObject({ n: 0 });
+    });
+
+    it('validates like Model.create before anything is sent', async () => {
+      const inserts = new CoalescedInserts(counters);
+      await expect(inserts.insert({ _id: 'bad', n: 'not a number', log: [] })).rejects.toThrow(/Cast to Number failed/);
+      expect(await counters.countDocuments({ _id: 'bad' })).toBe(0);
+    });
+  });
+
+  // How many commands of each name `work` sends to the counters collection or its gates.
+  async function counting<T>(names: string[], work: () => Promise<T>): Promise<{ commands: Record<string, number>; result: T }> {
+    const commands: Record<string, number> = Object.fromEntries(names.map((n) => [n, 0]));
+    const client = connection.getClient();
+    const onStart = (e: { commandName: string; command: Record<string, unknown> }) => {
+      const target = e.command[e.commandName];
+      if (names.includes(e.commandName) && (target === 'counters' || target === 'counter_write_gates')) commands[e.commandName]++;
+    };
+    client.on('commandStarted', onStart);
+    try {
+      return { commands, result: await work() };
+    } finally {
+      client.off('commandStarted', onStart);
+    }
+  }
 
   // How many finds of the counters collection `work` sends.
   async function countingFinds(work: () => Promise<unknown>): Promise<number> {

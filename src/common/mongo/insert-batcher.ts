@@ -1,38 +1,49 @@
-// Inserts handed in while a write is in flight go out together in the next one, up to maxBatch: one
+export type Settled<R> = { error: unknown } | { value: R };
+
+// Items handed in while a command is in flight go out together in the next one, up to maxBatch: one
 // database command for many documents when a burst of dials and callbacks makes many at once. `add`
-// resolves once its document is stored (or rejects with the error that kept it out), so a caller that
-// must not go on before its document is durable still waits for it.
-export class InsertBatcher<T> {
-  private queue: Array<{ doc: T; settle: (error?: unknown) => void }> = [];
+// resolves with the item's own result once the command that carried it returns (or rejects with the error
+// that concerned it), so a caller that must not go on before its write is durable still waits for it.
+// While the database keeps up, batches stay small and add no latency; when it falls behind, they grow.
+export class Batcher<T, R> {
+  private queue: Array<{ item: T; settle: (outcome: Settled<R>) => void }> = [];
   private writing: Promise<void> | null = null;
 
-  // write: stores the batch and returns, per document, undefined (stored) or the error that kept it out.
+  // write: sends the batch and returns, per item, its result or the error that concerned it.
   constructor(
-    private readonly write: (docs: T[]) => Promise<Array<unknown>>,
+    private readonly write: (items: T[]) => Promise<Array<Settled<R>>>,
     private readonly gatherMs: number,
     private readonly maxBatch = 500,
   ) {}
 
-  add(doc: T): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.queue.push({ doc, settle: (error) => (error === undefined ? resolve() : reject(error)) });
+  add(item: T): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      this.queue.push({ item, settle: (o) => ('error' in o ? reject(o.error) : resolve(o.value)) });
       this.writing ??= this.writeQueued();
     });
   }
 
   private async writeQueued(): Promise<void> {
-    // Documents added within gatherMs join the first write (dials and callbacks end a few ms apart).
-    await new Promise((resolve) => setTimeout(resolve, this.gatherMs));
+    // Items added within gatherMs join the first command. With 0, those added in the same turn of the event
+    // loop do, at no added latency.
+    await new Promise((resolve) => (this.gatherMs > 0 ? setTimeout(resolve, this.gatherMs) : setImmediate(resolve)));
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, this.maxBatch);
-      let errors: unknown[];
+      let outcomes: Array<Settled<R>>;
       try {
-        errors = await this.write(batch.map((p) => p.doc));
+        outcomes = await this.write(batch.map((p) => p.item));
       } catch (error) {
-        errors = batch.map(() => error);
+        outcomes = batch.map(() => ({ error }));
       }
-      batch.forEach((p, i) => p.settle(errors[i]));
+      batch.forEach((p, i) => p.settle(outcomes[i] ?? { error: new Error('no outcome for a batched write') }));
     }
     this.writing = null;
+  }
+}
+
+// Inserts: write returns, per document, undefined (stored) or the error that kept it out.
+export class InsertBatcher<T> extends Batcher<T, void> {
+  constructor(write: (docs: T[]) => Promise<Array<unknown>>, gatherMs: number, maxBatch = 500) {
+    super(async (docs) => (await write(docs)).map((error) => (error === undefined ? { value: undefined } : { error })), gatherMs, maxBatch);
   }
 }

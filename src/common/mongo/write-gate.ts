@@ -1,7 +1,10 @@
 import { Prop, Schema, SchemaFactory } from '@nestjs/mongoose';
 import { isDeepStrictEqual } from 'node:util';
 import { Model, Schema as MongooseSchema, Types } from 'mongoose';
+import { CoalescedInserts } from './coalesced-inserts';
+import { Batcher, Settled } from './insert-batcher';
 import { insertedUnlessDuplicate, op, retryOnLockContention } from './mongo-query';
+import { perItemFailures } from './write-errors';
 
 // A writer that won the gate of revision r but never wrote r+1 (its process died in between) is taken
 // over after this long by a writer waiting on it: it applies the change recorded in the gate.
@@ -19,6 +22,43 @@ const PRUNE_EVERY_MS = 10 * 60 * 1000;
 // KEEP_GATES_MS) and the update reads afresh. A copy never decides a refusal or a no-op on its own.
 const REMEMBER_MS = 60_000;
 const REMEMBER_MAX = 5000;
+// FerretDB's PostgreSQL handler holds a pooled PostgreSQL connection for each update statement until its
+// command ends, and needs another one to write: once its pool (50) is held that way, every update waits
+// forever, and the whole server with it. Measured: one bulkWrite of 55 updates, or two of 30 at once,
+// never return; one of 45, or two of 20, do; 64 dispatches in flight, each with its own updateOne, hung.
+// So each process keeps at most this many gated update statements in flight, batched or not: three
+// instances stay well below the pool whatever they do, and reads and inserts, which hold no connection
+// while they wait for another, always get through.
+const UPDATE_STATEMENTS_IN_FLIGHT = 12;
+
+class Permits {
+  private free: number;
+  private readonly waiting: Array<{ n: number; go: () => void }> = [];
+
+  constructor(capacity: number) {
+    this.free = capacity;
+  }
+
+  async acquire(n: number): Promise<void> {
+    if (this.waiting.length === 0 && this.free >= n) {
+      this.free -= n;
+      return;
+    }
+    await new Promise<void>((go) => this.waiting.push({ n, go }));
+  }
+
+  release(n: number): void {
+    this.free += n;
+    while (this.waiting.length > 0 && this.free >= this.waiting[0].n) {
+      const next = this.waiting.shift()!;
+      this.free -= next.n;
+      next.go();
+    }
+  }
+}
+
+// Shared by every WriteGate of the process.
+const updatePermits = new Permits(UPDATE_STATEMENTS_IN_FLIGHT);
 
 // One record per (document, revision): its _id is `<document id>:<revision>`, so the unique _id index
 // lets exactly one writer move a document from revision r to r+1. `set` is that writer's change, kept so
@@ -63,6 +103,11 @@ const pause = (ms: number) => new Promise((r) => setTimeout(r, ms + Math.random(
 export class WriteGate<D extends GatedDoc> {
   private lastPrune = 0;
   private readonly known = new Map<string, { doc: D; at: number }>();
+  // Gates won and writes made meanwhile by other updates of this collection (other documents, or the
+  // same one at other revisions) share one command each: a burst of dials moves many claims, logs and
+  // schedules at once. Each gate is still its own unique key, won or lost on its own.
+  private readonly gateInserts: CoalescedInserts<WriteGateDoc>;
+  private readonly writes: Batcher<{ id: Types.ObjectId | string; set: Record<string, unknown> }, boolean>;
 
   // beforeWrite: told of each change after its gate is won and before the document is written, by the
   // winner or by the waiter that finishes a dead winner's write: so a record of the change that must not
@@ -73,7 +118,48 @@ export class WriteGate<D extends GatedDoc> {
     private readonly gates: Model<WriteGateDoc>,
     private readonly timeoutMs = DEFAULT_TIMEOUT_MS,
     private readonly beforeWrite?: (before: D, after: D, rev: number) => Promise<void>,
-  ) {}
+  ) {
+    this.gateInserts = new CoalescedInserts(gates);
+    this.writes = new Batcher((items) => this.writeEach(items), 0, UPDATE_STATEMENTS_IN_FLIGHT);
+  }
+
+  // One unordered bulkWrite; per item, whether its document was there to write. Each item is a different
+  // revision whose gate this process won, so no two of them undo each other.
+  private async writeEach(items: Array<{ id: Types.ObjectId | string; set: Record<string, unknown> }>): Promise<Array<Settled<boolean>>> {
+    // Cast per item (a cast error is that item's alone); fields outside the schema (rev) go as they are.
+    const ops: Array<{ updateOne: { filter: Record<string, unknown>; update: Record<string, unknown> } } | Error> = items.map(({ id, set }) => {
+      try {
+        return { updateOne: { filter: { _id: id }, update: { $set: { ...set, ...this.target.castObject(set) } } } };
+      } catch (error) {
+        return error instanceof Error ? error : new Error(String(error));
+      }
+    });
+    const valid = ops.flatMap((o, i) => (o instanceof Error ? [] : [{ o, i }]));
+    const outcomes: Array<Settled<boolean> | undefined> = ops.map((o) => (o instanceof Error ? { error: o } : undefined));
+    if (valid.length === 0) return outcomes as Array<Settled<boolean>>;
+    let failures: Array<Error | undefined> = valid.map(() => undefined);
+    let matched = -1;
+    await updatePermits.acquire(valid.length);
+    try {
+      const res = await this.target.collection.bulkWrite(valid.map((v) => v.o), { ordered: false });
+      matched = res.matchedCount;
+    } catch (error) {
+      const each = perItemFailures(error, valid.length);
+      if (!each) return ops.map((o, i) => outcomes[i] ?? { error });
+      failures = each;
+    } finally {
+      updatePermits.release(valid.length);
+    }
+    const allThere = matched === valid.length;
+    await Promise.all(
+      valid.map(async ({ o, i }, k) => {
+        if (failures[k]) outcomes[i] = { error: failures[k] };
+        // Some matched nothing: a document is deleted, never re-created, so whether it exists now tells.
+        else outcomes[i] = { value: allThere || (await this.target.exists(o.updateOne.filter)) !== null };
+      }),
+    );
+    return outcomes as Array<Settled<boolean>>;
+  }
 
   // Records a copy of the document as just read or inserted, for the next update of it to start from.
   remember(doc: D): D {
@@ -88,7 +174,8 @@ export class WriteGate<D extends GatedDoc> {
     this.known.delete(String(id));
   }
 
-  private recalled(id: Types.ObjectId | string): D | null {
+  // The remembered copy (a fresh object), or null. Not proof of the document's state: see `remember`.
+  recall(id: Types.ObjectId | string): D | null {
     const entry = this.known.get(String(id));
     if (!entry) return null;
     if (Date.now() - entry.at > REMEMBER_MS) {
@@ -100,7 +187,7 @@ export class WriteGate<D extends GatedDoc> {
 
   async update(id: Types.ObjectId | string, change: (current: D) => Record<string, unknown> | null | Promise<Record<string, unknown> | null>): Promise<GatedWrite<D> | null> {
     const deadline = Date.now() + this.timeoutMs;
-    let current = this.recalled(id);
+    let current = this.recall(id);
     let fresh = current === null;
     for (;;) {
       if (!current) {
@@ -127,10 +214,10 @@ export class WriteGate<D extends GatedDoc> {
         return set ? { doc: current, changed: false } : null;
       }
       const key = `${String(id)}:${rev}`;
-      if (await retryOnLockContention(() => insertedUnlessDuplicate(() => this.gates.create({ _id: key, set, at: new Date() })))) {
+      if (await retryOnLockContention(() => insertedUnlessDuplicate(() => this.gateInserts.insert({ _id: key, set, at: new Date() })))) {
         if (this.beforeWrite) await this.beforeWrite(current, { ...current, ...set, rev: rev + 1 } as D, rev + 1);
-        const res = await retryOnLockContention(() => this.target.updateOne({ _id: id }, { $set: { ...set, rev: rev + 1 } }, { strict: false }));
-        if (res.matchedCount === 0) {
+        const there = await retryOnLockContention(() => this.writes.add({ id, set: { ...set, rev: rev + 1 } }));
+        if (!there) {
           // Deleted since the remembered copy was taken.
           this.forget(id);
           return null;
@@ -170,7 +257,12 @@ export class WriteGate<D extends GatedDoc> {
         await this.beforeWrite(before, { ...before, ...(gate.set ?? {}), rev: rev + 1 } as D, rev + 1);
       }
       if (await insertedUnlessDuplicate(() => this.gates.create({ _id: `${key}:takeover`, set: null, at: new Date() }))) {
-        await retryOnLockContention(() => this.target.updateOne({ _id: id }, { $set: { ...(gate.set ?? {}), rev: rev + 1 } }, { strict: false }));
+        await updatePermits.acquire(1);
+        try {
+          await retryOnLockContention(() => this.target.updateOne({ _id: id }, { $set: { ...(gate.set ?? {}), rev: rev + 1 } }, { strict: false }));
+        } finally {
+          updatePermits.release(1);
+        }
         return;
       }
     }

@@ -124,7 +124,7 @@ export class DueScheduleSweeper implements OnApplicationBootstrap, OnApplication
   }
 
   private backlogIsFull(): boolean {
-    return this.waiting.size >= this.config.scheduler.concurrency * BACKLOG_PER_SLOT;
+    return this.waiting.size >= this.config.scheduler.dispatchConcurrency * BACKLOG_PER_SLOT;
   }
 
   // Once the backlog is worked off, at most one read a second.
@@ -162,7 +162,7 @@ export class DueScheduleSweeper implements OnApplicationBootstrap, OnApplication
 
   private drain(): void {
     for (const [id, at] of this.waiting) {
-      if (this.stopped || this.inFlight.size >= this.config.scheduler.concurrency) return;
+      if (this.stopped || this.inFlight.size >= this.config.scheduler.dispatchConcurrency) return;
       this.waiting.delete(id);
       const run = this.dispatch
         .dispatchDue(id)

@@ -23,6 +23,9 @@ import { ClaimState, EventLevel, OccurrenceClaim, Schedule, ScheduleStatus } fro
 // A job woken a little early (clock skew between instances) still counts as on time.
 const EARLY_TOLERANCE_MS = 250;
 const MAX_COLLAPSED_OCCURRENCES = 1000;
+// The rules are checked again right before the provider request only when it leaves this much later than
+// the first check (a pacing or seat wait).
+const RECHECK_AFTER_MS = 250;
 
 function dialSubjectOf(schedule: Schedule): DialSubject {
   return {
@@ -34,6 +37,10 @@ function dialSubjectOf(schedule: Schedule): DialSubject {
     callingWindow: schedule.calling_window,
     campaignId: schedule.campaign_id,
   };
+}
+
+function isDueBy(schedule: Schedule | null, now: Date): schedule is Schedule {
+  return schedule !== null && schedule.status === 'scheduled' && schedule.next_execution !== null && schedule.next_execution.getTime() <= now.getTime() + EARLY_TOLERANCE_MS;
 }
 
 @Injectable()
@@ -55,9 +62,13 @@ export class OccurrenceDispatchService {
   ) {}
 
   async dispatchDue(scheduleId: string): Promise<JobOutcome> {
-    const schedule = await this.schedules.findById(scheduleId);
-    if (!schedule || schedule.status !== 'scheduled' || !schedule.next_execution) return { outcome: 'inactive', nextRunAt: null };
     const now = this.clock.now();
+    // The sweeper's read has just brought most due schedules. A remembered copy that says "due now" saves
+    // a read: if it is stale, the advance below is refused (its gate and version check read the stored
+    // schedule) and the claim is released. A copy that says anything else is read again before it counts.
+    let schedule = this.schedules.recalled(scheduleId);
+    if (!isDueBy(schedule, now)) schedule = await this.schedules.findById(scheduleId);
+    if (!schedule || schedule.status !== 'scheduled' || !schedule.next_execution) return { outcome: 'inactive', nextRunAt: null };
     const occurrence = schedule.next_execution;
     if (occurrence.getTime() > now.getTime() + EARLY_TOLERANCE_MS) return { outcome: 'early', nextRunAt: occurrence };
     // Only a recurring schedule can have several occurrences in flight (SCHEDULER_MAX_INSTANCES).
@@ -170,7 +181,9 @@ export class OccurrenceDispatchService {
 
   private async placeCall(schedule: Schedule, occurrence: Date, claim: OccurrenceClaim, attempt: number, dueAt: Date): Promise<void> {
     const subject = dialSubjectOf(schedule);
-    const decision = await this.retry(() => this.dialPolicy.check(subject, this.clock.now()));
+    const checkedAt = this.clock.now();
+    const checkedAtWall = Date.now();
+    const decision = await this.retry(() => this.dialPolicy.check(subject, checkedAt));
     if (decision.action === 'skip') return this.skipDial(schedule, occurrence, claim, attempt, decision.reason, decision.detail, null);
     if (decision.action === 'defer') return this.deferDial(schedule, occurrence, claim, attempt, decision.until, decision.detail, null, { zones: decision.zones, stage: 'before_dial' });
     const now = this.clock.now();
@@ -227,7 +240,10 @@ export class OccurrenceDispatchService {
           return owner !== null && owner.id !== log.id;
         },
         checkBeforeRequest: async (at) => {
-          const verdict = await this.retry(() => this.dialPolicy.check(subject, at));
+          // A request that leaves right after the first check (no pacing wait) is not worth a second read of
+          // the do-not-call list: a number listed in that instant races the request either way.
+          const soon = at.getTime() - checkedAt.getTime() < RECHECK_AFTER_MS && Date.now() - checkedAtWall < RECHECK_AFTER_MS;
+          const verdict = soon ? this.dialPolicy.checkCallingHours(subject, at) : await this.retry(() => this.dialPolicy.check(subject, at));
           if (verdict.action === 'dial') return { kind: 'proceed' };
           if (verdict.action === 'defer') return { kind: 'defer', until: verdict.until, detail: verdict.detail };
           return { kind: 'skip', reason: verdict.reason, detail: verdict.detail };
