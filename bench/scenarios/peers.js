@@ -11,7 +11,7 @@ const { leadMs, fmt, stalled } = require('../lib/burst');
 const { lagFigures } = require('../lib/util');
 const { summarizeRuns } = require('./fire');
 
-const CONCURRENCY = 8; // SCHEDULER_CONCURRENCY's default
+const CONCURRENCY = 64; // SCHEDULER_DISPATCH_CONCURRENCY's default: each peer may have as many jobs in flight as we have dispatches
 const POLL_MS = 1000; // a 1 s poll: what a user after calls on time would give raw Agenda (its default is 5 s)
 
 function startWorker(script, env) {

@@ -57,6 +57,14 @@ class Permits {
   }
 }
 
+// A per-item result of Mongoose's bulkWrite: null (written), a cast error, or the driver's WriteError.
+function asError(result: unknown): Error | undefined {
+  if (!result) return undefined;
+  if (result instanceof Error) return result;
+  const w = result as { errmsg?: string; code?: number };
+  return Object.assign(new Error(w.errmsg ?? 'write failed'), { code: w.code });
+}
+
 // Shared by every WriteGate of the process.
 const updatePermits = new Permits(UPDATE_STATEMENTS_IN_FLIGHT);
 
@@ -124,41 +132,31 @@ export class WriteGate<D extends GatedDoc> {
   }
 
   // One unordered bulkWrite; per item, whether its document was there to write. Each item is a different
-  // revision whose gate this process won, so no two of them undo each other.
+  // revision whose gate this process won, so no two of them undo each other. Mongoose casts each item as
+  // updateOne would; one that fails its cast fails alone (throwOnValidationError reports it per item,
+  // after the others are written).
   private async writeEach(items: Array<{ id: Types.ObjectId | string; set: Record<string, unknown> }>): Promise<Array<Settled<boolean>>> {
-    // Cast per item (a cast error is that item's alone); fields outside the schema (rev) go as they are.
-    const ops: Array<{ updateOne: { filter: Record<string, unknown>; update: Record<string, unknown> } } | Error> = items.map(({ id, set }) => {
-      try {
-        return { updateOne: { filter: { _id: id }, update: { $set: { ...set, ...this.target.castObject(set) } } } };
-      } catch (error) {
-        return error instanceof Error ? error : new Error(String(error));
-      }
-    });
-    const valid = ops.flatMap((o, i) => (o instanceof Error ? [] : [{ o, i }]));
-    const outcomes: Array<Settled<boolean> | undefined> = ops.map((o) => (o instanceof Error ? { error: o } : undefined));
-    if (valid.length === 0) return outcomes as Array<Settled<boolean>>;
-    let failures: Array<Error | undefined> = valid.map(() => undefined);
-    let matched = -1;
-    await updatePermits.acquire(valid.length);
+    const ops = items.map(({ id, set }) => ({ updateOne: { filter: { _id: id }, update: { $set: set } } }));
+    let failures: Array<unknown> = items.map(() => undefined);
+    let allThere = false;
+    await updatePermits.acquire(items.length);
     try {
-      const res = await this.target.collection.bulkWrite(valid.map((v) => v.o), { ordered: false });
-      matched = res.matchedCount;
+      const res = await this.target.bulkWrite(ops as never, { ordered: false, strict: false, throwOnValidationError: true });
+      allThere = res.matchedCount === items.length;
     } catch (error) {
-      const each = perItemFailures(error, valid.length);
-      if (!each) return ops.map((o, i) => outcomes[i] ?? { error });
+      const results = (error as { results?: unknown[] }).results;
+      const each = Array.isArray(results) && results.length === items.length ? results.map(asError) : perItemFailures(error, items.length);
+      if (!each) return items.map(() => ({ error }));
       failures = each;
     } finally {
-      updatePermits.release(valid.length);
+      updatePermits.release(items.length);
     }
-    const allThere = matched === valid.length;
-    await Promise.all(
-      valid.map(async ({ o, i }, k) => {
-        if (failures[k]) outcomes[i] = { error: failures[k] };
-        // Some matched nothing: a document is deleted, never re-created, so whether it exists now tells.
-        else outcomes[i] = { value: allThere || (await this.target.exists(o.updateOne.filter)) !== null };
-      }),
+    // Some matched nothing: a document is deleted, never re-created, so whether it exists now tells.
+    return Promise.all(
+      items.map(async ({ id }, i): Promise<Settled<boolean>> =>
+        failures[i] ? { error: failures[i] } : { value: allThere || (await this.target.exists({ _id: id })) !== null },
+      ),
     );
-    return outcomes as Array<Settled<boolean>>;
   }
 
   // Records a copy of the document as just read or inserted, for the next update of it to start from.
