@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { Model } from 'mongoose';
+import { CoalescedInserts } from '../common/mongo/coalesced-inserts';
 import { op, retryOnLockContention } from '../common/mongo/mongo-query';
 import { findPageWithin } from '../common/mongo/query-time-limit';
 import { AppConfig } from '../config/app-config';
@@ -19,10 +20,15 @@ export class AuditRepository {
   constructor(
     @InjectModel(AuditEntryDoc.name) private readonly entries: Model<AuditEntryDoc>,
     private readonly config: AppConfig,
-  ) {}
+  ) {
+    this.inserts = new CoalescedInserts(entries);
+  }
+
+  // Every API write records an entry: concurrent ones share one insertMany.
+  private readonly inserts: CoalescedInserts<AuditEntryDoc>;
 
   async append(entry: NewAuditEntry): Promise<void> {
-    await retryOnLockContention(() => this.entries.create(entry));
+    await retryOnLockContention(() => this.inserts.insert({ ...entry }));
   }
 
   async findPage(filter: AuditFilter, limit: number, offset: number): Promise<{ total: number; entries: AuditEntry[] }> {

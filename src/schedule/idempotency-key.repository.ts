@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { Model } from 'mongoose';
+import { CoalescedInserts } from '../common/mongo/coalesced-inserts';
 import { isDuplicateKeyError } from '../common/mongo/mongo-query';
 import { IdempotencyKeyDoc } from './schemas/idempotency-key.schema';
 
@@ -10,11 +11,15 @@ export type Reservation =
 
 @Injectable()
 export class IdempotencyKeyRepository {
-  constructor(@InjectModel(IdempotencyKeyDoc.name) private readonly keys: Model<IdempotencyKeyDoc>) {}
+  private readonly inserts: CoalescedInserts<IdempotencyKeyDoc>;
+
+  constructor(@InjectModel(IdempotencyKeyDoc.name) private readonly keys: Model<IdempotencyKeyDoc>) {
+    this.inserts = new CoalescedInserts(keys);
+  }
 
   async reserveKey(input: { tenantId: string; scope: string; key: string; requestHash: string; resourceId: string; now: Date }): Promise<Reservation> {
     try {
-      await this.keys.create({
+      await this.inserts.insert({
         tenant_id: input.tenantId,
         scope: input.scope,
         key: input.key,

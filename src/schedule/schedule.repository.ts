@@ -4,6 +4,7 @@ import { Model, Types } from 'mongoose';
 import { scopeFilter, TenantScope } from '../auth/principal';
 import { toObjectId, op } from '../common/mongo/mongo-query';
 import { findPageWithin } from '../common/mongo/query-time-limit';
+import { CoalescedInserts } from '../common/mongo/coalesced-inserts';
 import { duplicateIndexes } from '../common/mongo/write-errors';
 import { WriteGate, WriteGateDoc } from '../common/mongo/write-gate';
 import { AppConfig } from '../config/app-config';
@@ -41,6 +42,8 @@ export class ScheduleRepository {
   // A schedule is written by the API (edit, pause, resume, cancel, delete), the dispatcher, callbacks and the
   // reconciler, possibly at once on several instances: every write after the insert goes through the
   // gate, so each is checked against, and applied to, the schedule exactly as the previous write left it.
+  // Concurrent creates share one insertMany.
+  private readonly inserts: CoalescedInserts<CallScheduleDoc>;
   private readonly gate: WriteGate<LeanSchedule>;
 
   constructor(
@@ -49,6 +52,7 @@ export class ScheduleRepository {
     private readonly config: AppConfig,
   ) {
     this.gate = new WriteGate<LeanSchedule>(schedules, gates);
+    this.inserts = new CoalescedInserts(schedules);
   }
 
   newId(): string {
@@ -56,8 +60,8 @@ export class ScheduleRepository {
   }
 
   async insertSchedule(id: string, fields: ScheduleFields): Promise<Schedule> {
-    const created = await this.schedules.create({ _id: new Types.ObjectId(id), ...fields, deleted_at: null });
-    return toSchedule(this.gate.remember(created.toObject() as LeanSchedule));
+    const created = await this.inserts.insert<LeanSchedule>({ _id: new Types.ObjectId(id), ...fields, deleted_at: null });
+    return toSchedule(this.gate.remember(created));
   }
 
   // One unordered write for many schedules; ids that already exist come back as duplicates (a replay).

@@ -1,16 +1,22 @@
 import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { Model } from 'mongoose';
+import { CoalescedInserts } from '../common/mongo/coalesced-inserts';
 import { insertedUnlessDuplicate } from '../common/mongo/mongo-query';
 import { CallStatusReceiptDoc } from './schemas/call-status-receipt.schema';
 
 @Injectable()
 export class CallStatusReceiptRepository {
-  constructor(@InjectModel(CallStatusReceiptDoc.name) private readonly receipts: Model<CallStatusReceiptDoc>) {}
+  // A burst of callbacks records its receipts in one insertMany; each is still its own unique key.
+  private readonly inserts: CoalescedInserts<CallStatusReceiptDoc>;
+
+  constructor(@InjectModel(CallStatusReceiptDoc.name) private readonly receipts: Model<CallStatusReceiptDoc>) {
+    this.inserts = new CoalescedInserts(receipts);
+  }
 
   // true the first time this (call, sequence) is seen; false for a redelivery.
   async recordFirstDelivery(callSid: string, dedupeKey: string, now: Date): Promise<boolean> {
-    return insertedUnlessDuplicate(() => this.receipts.create({ call_sid: callSid, dedupe_key: dedupeKey, received_at: now }));
+    return insertedUnlessDuplicate(() => this.inserts.insert({ call_sid: callSid, dedupe_key: dedupeKey, received_at: now }));
   }
 
   async receivedAt(callSid: string, dedupeKey: string): Promise<Date | null> {

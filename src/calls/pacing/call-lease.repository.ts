@@ -1,12 +1,18 @@
 import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { Model } from 'mongoose';
+import { CoalescedInserts } from '../../common/mongo/coalesced-inserts';
 import { insertedUnlessDuplicate, op } from '../../common/mongo/mongo-query';
 import { CallLeaseDoc } from '../schemas/call-lease.schema';
 
 @Injectable()
 export class CallLeaseRepository {
-  constructor(@InjectModel(CallLeaseDoc.name) private readonly leases: Model<CallLeaseDoc>) {}
+  // Dials taking seats at once share one insertMany; each seat is still its own unique key.
+  private readonly inserts: CoalescedInserts<CallLeaseDoc>;
+
+  constructor(@InjectModel(CallLeaseDoc.name) private readonly leases: Model<CallLeaseDoc>) {
+    this.inserts = new CoalescedInserts(leases);
+  }
 
   // Takes a free seat among `seats`, starting at a random one so instances rarely collide.
   async takeSeat(key: string, seats: number, callLogId: string, now: Date, expiresAt: Date): Promise<boolean> {
@@ -27,6 +33,6 @@ export class CallLeaseRepository {
   }
 
   private insert(_id: string, key: string, callLogId: string, now: Date, expiresAt: Date): Promise<boolean> {
-    return insertedUnlessDuplicate(() => this.leases.create({ _id, key, call_log_id: callLogId, acquired_at: now, expires_at: expiresAt }));
+    return insertedUnlessDuplicate(() => this.inserts.insert({ _id, key, call_log_id: callLogId, acquired_at: now, expires_at: expiresAt }));
   }
 }
