@@ -1,5 +1,5 @@
 import mongoose, { Connection, Model, Schema } from 'mongoose';
-import { CoalescedInserts } from '../../src/common/mongo/coalesced-inserts';
+import { CoalescedInserts, insertEach } from '../../src/common/mongo/coalesced-inserts';
 import { WriteGate, WriteGateDoc, WriteGateSchema } from '../../src/common/mongo/write-gate';
 import { testDatabaseUri } from '../utils/test-config';
 
@@ -198,6 +198,26 @@ describe('WriteGate (real database)', () => {
       expect(commands.insert).toBeLessThanOrEqual(2);
       expect(await counters.countDocuments({ _id: { $in: ids } })).toBe(31);
       expect(await counters.findById('i-dup').lean<Counter>()).toMatchObject({ n: 0 });
+    });
+
+    it('after a command that failed as a whole, tells the documents it stored from duplicates', async () => {
+      // FerretDB may store part of an insertMany before failing it as a whole: each document is then tried
+      // alone, and one found stored under its own _id, identical, counts as stored.
+      await counters.collection.insertOne({ _id: 'w1', n: 1, log: [] } as never);
+      await counters.collection.insertOne({ _id: 'w2', n: 9, log: [] } as never);
+      // A document the driver cannot serialize fails the whole command before anything is sent.
+      const cyclic: Record<string, unknown> = { _id: 'w4', n: 1 };
+      cyclic.self = cyclic;
+      const out = await insertEach(counters.collection, [{ _id: 'w1', n: 1, log: [] }, { _id: 'w2', n: 1, log: [] }, { _id: 'w3', n: 1, log: [] }, cyclic]);
+      expect(out[0]).toBeUndefined();
+      expect((out[1] as { code?: number }).code).toBe(11000);
+      expect(out[2]).toBeUndefined();
+      expect(out[3]).toBeInstanceOf(Error);
+      expect(await counters.find({ _id: { $in: ['w1', 'w2', 'w3', 'w4'] } }).sort({ _id: 1 }).lean<Counter[]>()).toEqual([
+        { _id: 'w1', n: 1, log: [] },
+        { _id: 'w2', n: 9, log: [] },
+        { _id: 'w3', n: 1, log: [] },
+      ]);
     });
 
     it('validates like Model.create before anything is sent', async () => {

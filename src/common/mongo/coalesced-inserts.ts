@@ -1,6 +1,15 @@
+import { BSON } from 'mongodb';
 import { Collection, Model } from 'mongoose';
 import { InsertBatcher } from './insert-batcher';
+import { isDuplicateKeyError } from './mongo-query';
 import { perItemFailures } from './write-errors';
+
+// Key order does not matter, values do (ObjectIds, dates and numbers compared as extended JSON).
+function canonical(value: unknown): string {
+  const sort = (v: unknown): unknown =>
+    Array.isArray(v) ? v.map(sort) : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, sort((v as Record<string, unknown>)[k])])) : v;
+  return JSON.stringify(sort(BSON.EJSON.serialize(value, { relaxed: false })));
+}
 
 // One unordered insertMany; per document, undefined (stored) or the error a single insert would have thrown.
 export async function insertEach(collection: Collection, docs: Array<Record<string, unknown>>): Promise<unknown[]> {
@@ -8,7 +17,23 @@ export async function insertEach(collection: Collection, docs: Array<Record<stri
     await collection.insertMany(docs, { ordered: false });
     return docs.map(() => undefined);
   } catch (error) {
-    return perItemFailures(error, docs.length) ?? docs.map(() => error);
+    const each = perItemFailures(error, docs.length);
+    if (each) return each;
+    // The command failed as a whole (a lost lock, a lost connection), and FerretDB may have stored part of
+    // it first. Each document is inserted alone; one already stored under its own _id, identical, was
+    // stored by the failed command, so it is ours, not a duplicate.
+    return Promise.all(
+      docs.map(async (doc) => {
+        try {
+          await collection.insertOne(doc);
+          return undefined;
+        } catch (failure) {
+          if (!isDuplicateKeyError(failure)) return failure;
+          const stored = await collection.findOne({ _id: doc._id } as never).catch(() => null);
+          return stored && canonical(stored) === canonical(doc) ? undefined : failure;
+        }
+      }),
+    );
   }
 }
 

@@ -144,8 +144,12 @@ export class WriteGate<D extends GatedDoc> {
       const res = await this.target.bulkWrite(ops as never, { ordered: false, strict: false, throwOnValidationError: true });
       allThere = res.matchedCount === items.length;
     } catch (error) {
-      const results = (error as { results?: unknown[] }).results;
-      const each = Array.isArray(results) && results.length === items.length ? results.map(asError) : perItemFailures(error, items.length);
+      // With a cast failure among the items, Mongoose lists every item's result (on its own error, or on
+      // the driver's as `mongoose.results`); the driver's writeErrors count only the items it was sent.
+      const e = error as { results?: unknown[]; mongoose?: { results?: unknown[]; validationErrors?: unknown[] } };
+      const results = e.mongoose?.results ?? e.results;
+      const castFailed = (e.mongoose?.validationErrors?.length ?? 0) > 0;
+      const each = Array.isArray(results) && results.length === items.length ? results.map(asError) : castFailed ? null : perItemFailures(error, items.length);
       if (!each) return items.map(() => ({ error }));
       failures = each;
     } finally {
@@ -153,9 +157,15 @@ export class WriteGate<D extends GatedDoc> {
     }
     // Some matched nothing: a document is deleted, never re-created, so whether it exists now tells.
     return Promise.all(
-      items.map(async ({ id }, i): Promise<Settled<boolean>> =>
-        failures[i] ? { error: failures[i] } : { value: allThere || (await this.target.exists({ _id: id })) !== null },
-      ),
+      items.map(async ({ id }, i): Promise<Settled<boolean>> => {
+        if (failures[i]) return { error: failures[i] };
+        if (allThere) return { value: true };
+        try {
+          return { value: (await this.target.exists({ _id: id })) !== null };
+        } catch (error) {
+          return { error };
+        }
+      }),
     );
   }
 
