@@ -78,6 +78,7 @@ export abstract class AppConfig {
   abstract readonly operations: {
     metricsToken?: string;
     auditRetentionDays: number;
+    claimRetentionDays: number;
     rateLimitPerMinute: number;
     requestBodyLimitKb: number;
     corsOrigins: string[];

@@ -431,6 +431,11 @@ export class EnvironmentVariables {
   @IntSetting(1, 3650)
   AUDIT_RETENTION_DAYS: number = 90;
 
+  // Days a settled occurrence claim (and its dial decision) is kept; the hourly schedule.claims-cleanup job
+  // deletes older ones. Claims are written on every dial, so the collection is kept to recent occurrences.
+  @IntSetting(1, 3650)
+  CLAIM_RETENTION_DAYS: number = 7;
+
   // API requests per minute per token (per client IP without a valid one), counted per instance.
   // 0 turns the limit off; webhooks, /health and /metrics are never limited.
   @IntSetting(0, 1_000_000)

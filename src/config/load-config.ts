@@ -178,6 +178,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfigVa
     operations: {
       metricsToken: parsed.METRICS_TOKEN,
       auditRetentionDays: parsed.AUDIT_RETENTION_DAYS,
+      claimRetentionDays: parsed.CLAIM_RETENTION_DAYS,
       rateLimitPerMinute: parsed.RATE_LIMIT_PER_MINUTE,
       requestBodyLimitKb: parsed.REQUEST_BODY_LIMIT_KB,
       corsOrigins: list(parsed.CORS_ORIGINS).map((o) => o.replace(/\/+$/, '')),

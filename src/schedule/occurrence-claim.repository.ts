@@ -6,7 +6,7 @@ import { insertedUnlessDuplicate, isDuplicateKeyError, op } from '../common/mong
 import { WriteGate, WriteGateDoc } from '../common/mongo/write-gate';
 import { ClaimDecision, ClaimDecisionDoc } from './schemas/claim-decision.schema';
 import { OCCURRENCE_CLAIM_WRITE_GATE, OccurrenceClaimDoc } from './schemas/occurrence-claim.schema';
-import { ClaimState, OccurrenceClaim } from './schedule.types';
+import { CLAIM_STATES, ClaimState, OccurrenceClaim } from './schedule.types';
 
 type LeanClaim = OccurrenceClaimDoc & { _id: Types.ObjectId; rev?: number | null };
 
@@ -18,6 +18,8 @@ function toClaim({ _id, run_id: _run, rev: _rev, ...rest }: LeanClaim): Occurren
 export type ClaimResult = { won: true; claim: OccurrenceClaim } | { won: false };
 
 const IN_FLIGHT: ClaimState[] = ['claimed', 'dialing'];
+// A claim in any other state is settled: its run has ended, and its schedule has moved past its occurrence.
+const SETTLED: ClaimState[] = CLAIM_STATES.filter((state) => !IN_FLIGHT.includes(state));
 
 @Injectable()
 export class OccurrenceClaimRepository {
@@ -123,6 +125,19 @@ export class OccurrenceClaimRepository {
   async findForSchedule(scheduleId: string, limit: number): Promise<OccurrenceClaim[]> {
     const docs = await this.claims.find({ schedule_id: scheduleId }).sort({ occurrence_at: -1 }).limit(limit).lean<LeanClaim[]>();
     return docs.map(toClaim);
+  }
+
+  // Retention: settled claims claimed before `cutoff`, with their decisions, at most `limit` per call.
+  // Every dispatch inserts and updates a claim, and on FerretDB each update scans the collection, so it
+  // is kept to recent occurrences. Safe to delete: a schedule never moves back to an occurrence it passed,
+  // and a retry or deferral claims under a key of its own. Returns how many claims were deleted.
+  async deleteSettledBefore(cutoff: Date, limit: number): Promise<number> {
+    const ids = (await this.claims.find({ state: op({ $in: SETTLED }), claimed_at: op({ $lt: cutoff }) }, { _id: 1 }).limit(limit).lean<Array<{ _id: Types.ObjectId }>>()).map((c) => c._id);
+    if (ids.length === 0) return 0;
+    const names = ids.map((id) => id.toHexString());
+    await this.decisions.deleteMany({ _id: op({ $in: [...names, ...names.map((n) => `${n}:redial`)] }) });
+    const res = await this.claims.deleteMany({ _id: op({ $in: ids }), state: op({ $in: SETTLED }) });
+    return res.deletedCount;
   }
 
   async ensureIndexes(): Promise<void> {

@@ -8,6 +8,7 @@ import { CallDeferredJob } from './dispatch/call-deferred.job';
 import { DispatchTrigger } from './dispatch/dispatch-trigger';
 import { DueScheduleSweeper } from './dispatch/due-schedule.sweeper';
 import { OccurrenceDispatchService } from './dispatch/occurrence-dispatch.service';
+import { ClaimsCleanupJob } from './dispatch/claims-cleanup.job';
 import { ScheduleReconcileJob } from './dispatch/schedule-reconcile.job';
 import { IdempotencyKeyRepository } from './idempotency-key.repository';
 import { InternalScheduleService } from './internal-schedule.service';
@@ -57,6 +58,7 @@ import { ScheduleEventDoc, ScheduleEventSchema } from './schemas/schedule-event.
     CallRetryJob,
     CallDeferredJob,
     ScheduleReconcileJob,
+    ClaimsCleanupJob,
     DispatchTrigger,
     DueScheduleSweeper,
     InternalScheduleService,

@@ -1,0 +1,47 @@
+import { ClaimsCleanupJob } from '../../src/schedule/dispatch/claims-cleanup.job';
+import { OccurrenceClaimRepository } from '../../src/schedule/occurrence-claim.repository';
+import { ClaimState } from '../../src/schedule/schedule.types';
+import { createMediumApp, MediumApp } from '../utils/medium-app';
+
+const DAY_MS = 86_400_000;
+
+// Occurrence claims are written on every dial; the hourly cleanup keeps the collection to recent ones.
+describe('claims cleanup (real database)', () => {
+  let t: MediumApp;
+  beforeAll(async () => {
+    t = await createMediumApp({ env: { CLAIM_RETENTION_DAYS: '7' } });
+  });
+  afterAll(() => t.close());
+
+  it('deletes settled claims older than CLAIM_RETENTION_DAYS with their decisions, and keeps in-flight and recent ones', async () => {
+    const claims = t.get<OccurrenceClaimRepository>(OccurrenceClaimRepository);
+    const now = new Date('2026-12-04T12:00:00Z');
+    t.clock.set(now);
+    const claim = async (scheduleId: string, at: Date, settled?: ClaimState): Promise<string> => {
+      const result = await claims.claimOccurrence({ scheduleId, tenantId: 'alice', occurrenceAt: at, state: 'claimed', instance: 'test', now: at });
+      if (!result.won) throw new Error(`claim of ${scheduleId} not won`);
+      if (settled) {
+        expect(await claims.decide(result.claim.id, 'dial', 'test', at)).toBe('dial');
+        expect(await claims.markState(result.claim.id, ['claimed'], settled, {}, at)).toBe(true);
+      }
+      return result.claim.id;
+    };
+    const old = new Date(now.getTime() - 8 * DAY_MS);
+    const recent = new Date(now.getTime() - 6 * DAY_MS);
+    const oldDialed = await claim('old-dialed', old, 'dialed');
+    await claim('old-missed', old, 'missed');
+    // Still claimed after 8 days: the reconciler's to settle, never deleted here.
+    await claim('old-stuck', old);
+    const recentDialed = await claim('recent-dialed', recent, 'dialed');
+
+    expect(await t.get<ClaimsCleanupJob>(ClaimsCleanupJob).handle()).toEqual({ outcome: 'deleted=2' });
+    expect(await claims.findForSchedule('old-dialed', 5)).toEqual([]);
+    expect(await claims.findForSchedule('old-missed', 5)).toEqual([]);
+    expect(await claims.decisionFor(oldDialed)).toBeNull();
+    expect((await claims.findForSchedule('old-stuck', 5)).map((c) => c.state)).toEqual(['claimed']);
+    expect((await claims.findForSchedule('recent-dialed', 5)).map((c) => c.state)).toEqual(['dialed']);
+    expect(await claims.decisionFor(recentDialed)).toBe('dial');
+    // A second pass finds nothing more.
+    expect(await t.get<ClaimsCleanupJob>(ClaimsCleanupJob).handle()).toEqual({ outcome: 'deleted=0' });
+  });
+});
