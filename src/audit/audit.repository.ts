@@ -17,15 +17,15 @@ function toEntry(doc: LeanEntry): AuditEntry {
 
 @Injectable()
 export class AuditRepository {
+  // Every API write records an entry: concurrent ones share one insertMany.
+  private readonly inserts: CoalescedInserts<AuditEntryDoc>;
+
   constructor(
     @InjectModel(AuditEntryDoc.name) private readonly entries: Model<AuditEntryDoc>,
     private readonly config: AppConfig,
   ) {
     this.inserts = new CoalescedInserts(entries);
   }
-
-  // Every API write records an entry: concurrent ones share one insertMany.
-  private readonly inserts: CoalescedInserts<AuditEntryDoc>;
 
   async append(entry: NewAuditEntry): Promise<void> {
     await retryOnLockContention(() => this.inserts.insert({ ...entry }));

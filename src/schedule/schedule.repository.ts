@@ -42,9 +42,9 @@ export class ScheduleRepository {
   // A schedule is written by the API (edit, pause, resume, cancel, delete), the dispatcher, callbacks and the
   // reconciler, possibly at once on several instances: every write after the insert goes through the
   // gate, so each is checked against, and applied to, the schedule exactly as the previous write left it.
+  private readonly gate: WriteGate<LeanSchedule>;
   // Concurrent creates share one insertMany.
   private readonly inserts: CoalescedInserts<CallScheduleDoc>;
-  private readonly gate: WriteGate<LeanSchedule>;
 
   constructor(
     @InjectModel(CallScheduleDoc.name) private readonly schedules: Model<CallScheduleDoc>,
