@@ -10,7 +10,7 @@ import { CallLogProgress, CallLogRepository } from '../tracking/call-log.reposit
 import { CallLog } from '../tracking/call-log.types';
 import { CallStatus, isFinalCallStatus } from '../tracking/call-status';
 import { CallStatusReceiptRepository } from './call-status-receipt.repository';
-import { ConcurrencyLimit } from './concurrency-limit';
+import { ConcurrencyLimit } from '../common/concurrency-limit';
 import { KeyedSerializer } from './keyed-serializer';
 import type { CallStatusReport } from '../calls/call-status-report';
 

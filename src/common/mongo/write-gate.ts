@@ -1,6 +1,7 @@
 import { Prop, Schema, SchemaFactory } from '@nestjs/mongoose';
 import { isDeepStrictEqual } from 'node:util';
 import { Model, Schema as MongooseSchema, Types } from 'mongoose';
+import { ConcurrencyLimit } from '../concurrency-limit';
 import { CoalescedInserts } from './coalesced-inserts';
 import { Batcher, Settled } from './insert-batcher';
 import { insertedUnlessDuplicate, op, retryOnLockContention } from './mongo-query';
@@ -31,32 +32,6 @@ const REMEMBER_MAX = 5000;
 // while they wait for another, always get through.
 const UPDATE_STATEMENTS_IN_FLIGHT = 12;
 
-class Permits {
-  private free: number;
-  private readonly waiting: Array<{ n: number; go: () => void }> = [];
-
-  constructor(capacity: number) {
-    this.free = capacity;
-  }
-
-  async acquire(n: number): Promise<void> {
-    if (this.waiting.length === 0 && this.free >= n) {
-      this.free -= n;
-      return;
-    }
-    await new Promise<void>((go) => this.waiting.push({ n, go }));
-  }
-
-  release(n: number): void {
-    this.free += n;
-    while (this.waiting.length > 0 && this.free >= this.waiting[0].n) {
-      const next = this.waiting.shift()!;
-      this.free -= next.n;
-      next.go();
-    }
-  }
-}
-
 // A per-item result of Mongoose's bulkWrite: null (written), a cast error, or the driver's WriteError.
 function asError(result: unknown): Error | undefined {
   if (!result) return undefined;
@@ -65,8 +40,8 @@ function asError(result: unknown): Error | undefined {
   return Object.assign(new Error(w.errmsg ?? 'write failed'), { code: w.code });
 }
 
-// Shared by every WriteGate of the process.
-const updatePermits = new Permits(UPDATE_STATEMENTS_IN_FLIGHT);
+// Shared by every WriteGate of the process: one slot per update statement.
+const updateSlots = new ConcurrencyLimit(UPDATE_STATEMENTS_IN_FLIGHT);
 
 // One record per (document, revision): its _id is `<document id>:<revision>`, so the unique _id index
 // lets exactly one writer move a document from revision r to r+1. `set` is that writer's change, kept so
@@ -139,9 +114,8 @@ export class WriteGate<D extends GatedDoc> {
     const ops = items.map(({ id, set }) => ({ updateOne: { filter: { _id: id }, update: { $set: set } } }));
     let failures: Array<unknown> = items.map(() => undefined);
     let allThere = false;
-    await updatePermits.acquire(items.length);
     try {
-      const res = await this.target.bulkWrite(ops as never, { ordered: false, strict: false, throwOnValidationError: true });
+      const res = await updateSlots.run(() => this.target.bulkWrite(ops as never, { ordered: false, strict: false, throwOnValidationError: true }), items.length);
       allThere = res.matchedCount === items.length;
     } catch (error) {
       // With a cast failure among the items, Mongoose lists every item's result (on its own error, or on
@@ -152,8 +126,6 @@ export class WriteGate<D extends GatedDoc> {
       const each = Array.isArray(results) && results.length === items.length ? results.map(asError) : castFailed ? null : perItemFailures(error, items.length);
       if (!each) return items.map(() => ({ error }));
       failures = each;
-    } finally {
-      updatePermits.release(items.length);
     }
     // Some matched nothing: a document is deleted, never re-created, so whether it exists now tells.
     return Promise.all(
@@ -265,12 +237,7 @@ export class WriteGate<D extends GatedDoc> {
         await this.beforeWrite(before, { ...before, ...(gate.set ?? {}), rev: rev + 1 } as D, rev + 1);
       }
       if (await insertedUnlessDuplicate(() => this.gates.create({ _id: `${key}:takeover`, set: null, at: new Date() }))) {
-        await updatePermits.acquire(1);
-        try {
-          await retryOnLockContention(() => this.target.updateOne({ _id: id }, { $set: { ...(gate.set ?? {}), rev: rev + 1 } }, { strict: false }));
-        } finally {
-          updatePermits.release(1);
-        }
+        await updateSlots.run(() => retryOnLockContention(() => this.target.updateOne({ _id: id }, { $set: { ...(gate.set ?? {}), rev: rev + 1 } }, { strict: false })));
         return;
       }
     }

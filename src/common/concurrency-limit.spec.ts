@@ -24,4 +24,30 @@ describe('ConcurrencyLimit', () => {
     expect(limit.queued).toBe(0);
     await expect(limit.run(async () => 'after')).resolves.toBe('after');
   });
+
+  it('holds a task of weight n until n slots are free, in arrival order', async () => {
+    const limit = new ConcurrencyLimit(4);
+    const started: string[] = [];
+    const gates = new Map<string, () => void>();
+    const task = (name: string) => () =>
+      new Promise<string>((resolve) => {
+        started.push(name);
+        gates.set(name, () => resolve(name));
+      });
+    const a = limit.run(task('a'), 3);
+    const b = limit.run(task('b'), 2);
+    // c would fit beside a, but b came first.
+    const c = limit.run(task('c'), 1);
+    await tick(0);
+    expect(started).toEqual(['a']);
+    expect(limit.queued).toBe(2);
+    gates.get('a')!();
+    await a;
+    await tick(0);
+    expect(started).toEqual(['a', 'b', 'c']);
+    gates.get('b')!();
+    gates.get('c')!();
+    await expect(Promise.all([b, c])).resolves.toEqual(['b', 'c']);
+    expect(limit.queued).toBe(0);
+  });
 });
