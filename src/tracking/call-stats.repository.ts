@@ -26,6 +26,8 @@ export interface CountedLog {
 }
 
 type LeanDay = CallStatsDayDoc & { rev?: number | null };
+// A change before insertChanges stamps its `at`.
+type UnstampedChange = Omit<CallStatChangeDoc, 'at'>;
 
 export interface StatsHour {
   hour: Date;
@@ -58,7 +60,7 @@ const sumsFrom = (d: StatsSums): StatsSums => ({
 @Injectable()
 export class CallStatsRepository {
   private readonly gate: WriteGate<LeanDay>;
-  private readonly batcher: InsertBatcher<CallStatChangeDoc>;
+  private readonly batcher: InsertBatcher<UnstampedChange>;
   private backfilled = false;
 
   constructor(
@@ -69,7 +71,7 @@ export class CallStatsRepository {
     private readonly config: AppConfig,
   ) {
     this.gate = new WriteGate<LeanDay>(days, gates);
-    this.batcher = new InsertBatcher<CallStatChangeDoc>((docs) => this.insertChanges(docs), GATHER_MS);
+    this.batcher = new InsertBatcher<UnstampedChange>((docs) => this.insertChanges(docs), GATHER_MS);
   }
 
   // Resolves once the change is stored. Called before the log write it describes (see CallLogRepository).
@@ -80,11 +82,11 @@ export class CallStatsRepository {
     if (after) addSums(delta, sumsOf(after));
     if (before) addSums(delta, sumsOf(before), -1);
     if (isZeroSums(delta)) return;
-    await this.batcher.add({ _id: key, tenant_id: log.tenant_id, hour: hourOf(log.timestamp), at: new Date(), ...delta } as CallStatChangeDoc);
+    await this.batcher.add({ _id: key, tenant_id: log.tenant_id, hour: hourOf(log.timestamp), ...delta } as UnstampedChange);
   }
 
   // `at` is stamped when the insert is sent, so a change is never stored long after its `at` (see fold).
-  private async insertChanges(docs: CallStatChangeDoc[]): Promise<unknown[]> {
+  private async insertChanges(docs: UnstampedChange[]): Promise<unknown[]> {
     const at = new Date();
     const stamped = docs.map((d) => ({ ...d, at }));
     try {
