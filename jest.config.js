@@ -31,6 +31,7 @@ module.exports = {
   // More workers than cores: much of an e2e file's time is waiting on the service's polls and the fakes.
   // On 2 cores, 4 workers take the suite from 644 s (in band) to 243 s (docs/decisions/0012).
   maxWorkers: Number(process.env.JEST_WORKERS) || Math.max(4, require('node:os').availableParallelism()),
+  testSequencer: '<rootDir>/test/setup/slowest-first.sequencer.js',
   globalSetup: '<rootDir>/test/setup/global-setup.ts',
   globalTeardown: '<rootDir>/test/setup/global-teardown.ts',
   projects: [

@@ -154,14 +154,18 @@ export async function main(argv: string[]): Promise<number> {
       for (const f of r.failures) log(`  FAILURE: ${f}`);
     };
     // Lanes share nothing but the database server (each scenario has databases, ports and fakes of its own).
-    const dispatchLanes: Scenario[][] = Array.from({ length: Math.max(1, args.lanes - 1) }, () => []);
-    chosen.filter((s) => s.id <= 5).forEach((s, i) => dispatchLanes[i % dispatchLanes.length].push(s));
-    const lanes = args.lanes > 1 ? [...dispatchLanes, chosen.filter((s) => s.id > 5)] : [chosen];
-    await Promise.all(
-      lanes.map(async (lane) => {
-        for (const scenario of lane) await runOne(scenario);
-      }),
-    );
+    // The dispatch lanes take the next dispatch scenario from one queue as each finishes: dealt out in turn,
+    // crash (about 60 s) had outage and shutdown queued behind it while the other lane idled after 50 s.
+    const run = async (queue: Scenario[]) => {
+      for (let next = queue.shift(); next; next = queue.shift()) await runOne(next);
+    };
+    if (args.lanes > 1) {
+      const dispatch = chosen.filter((s) => s.id <= 5);
+      const api = chosen.filter((s) => s.id > 5);
+      await Promise.all([...Array.from({ length: args.lanes - 1 }, () => run(dispatch)), run(api)]);
+    } else {
+      await run([...chosen]);
+    }
     results.push(...chosen.map((s) => byId.get(s.id)!));
   } finally {
     await shared?.destroy();
