@@ -11,10 +11,11 @@ import { waitFor } from '../utils/wait';
 // the simulated provider; no dial falls outside any callee's window, none goes to a DNC number, and the
 // counters add up to the contact count. Agenda runs on real time, so the window is built around now:
 // some zones are inside it, the others must be deferred (not dialed) until the window is widened.
-// npm test runs 100 contacts; `npm run test:done-when` runs the full 1,000 (35 minutes on this 2-core machine:
-// FerretDB reads whole collections for most filters, so each dial costs more as the campaign grows).
+// npm test runs 48 contacts, 6 per zone; `npm run test:done-when` runs the full 1,000 (35 minutes on this
+// 2-core machine: FerretDB reads whole collections for most filters, so each dial costs more as the campaign
+// grows).
 
-const COUNT = Number(process.env.DONE_WHEN_CONTACTS ?? 100);
+const COUNT = Number(process.env.DONE_WHEN_CONTACTS ?? 48);
 const DNC_EVERY = 50;
 const ZONES = ['Pacific/Honolulu', 'America/Los_Angeles', 'America/New_York', 'Europe/London', 'Europe/Berlin', 'Asia/Kolkata', 'Asia/Tokyo', 'Australia/Sydney'];
 const MARGIN_MIN = 30;
@@ -66,7 +67,7 @@ describe('done when: a 1,000-contact campaign across timezones runs to completio
 
   beforeAll(async () => {
     // At 1,000 contacts, production polling: every sweep and Agenda poll scans a growing collection on
-    // FerretDB, and the test settings' fast polls would starve the dials. At npm test's 100, fast polls.
+    // FerretDB, and the test settings' fast polls would starve the dials. At npm test's 48, fast polls.
     const large = COUNT > 200;
     t = await createTestApp({
       env: {

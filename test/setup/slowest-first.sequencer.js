@@ -1,13 +1,12 @@
 // Runs the longest test files first, so that no long file starts near the end and becomes the run's tail.
 // Jest orders by the durations in its cache when it has them; a fresh clone (CI) has none and falls back
-// to file size, which started campaign-done-when (54-97 s) late. The estimates below are seconds measured
+// to file size, which started campaign-done-when (then 54-97 s) late. The estimates below are seconds measured
 // on a fresh clone's `.ci/run` (2026-12-04, commit b6d808a); they stand in only where the cache has no
 // duration of its own, and a file with neither keeps Jest's order after the others.
 const Sequencer = require('@jest/test-sequencer').default;
 const { relative } = require('node:path');
 
 const MEASURED_SECONDS = {
-  'test/e2e/campaign-done-when.e2e-spec.ts': 97,
   'test/e2e/campaign.e2e-spec.ts': 95,
   'test/e2e/tracking-api.e2e-spec.ts': 92,
   'test/e2e/schedule-dispatch.e2e-spec.ts': 73,
