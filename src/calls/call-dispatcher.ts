@@ -13,6 +13,9 @@ export interface PlaceCallRequest {
   // Called once, right before the first request leaves for the provider: until then nothing was dialed.
   // False means this run no longer owns the attempt, and nothing may be sent.
   onDialing?: (provider: string) => Promise<boolean>;
+  // Called before each later request (the retry of one the provider did not process), numbered from 2.
+  // False means the reconciler has fenced the attempt to look the call up: nothing more may be sent.
+  onRetry?: (provider: string, request: number) => Promise<boolean>;
   // Whether a provider call id already belongs to another attempt (used when reconciling an unknown one).
   isKnownCall?: (callId: string) => Promise<boolean>;
   // The calling rules again, for the instant the request would leave: waiting for a seat or a pacing slot
@@ -37,7 +40,22 @@ export type PlaceCallResult =
   | { kind: 'deferred'; provider: string; until: Date; detail: string }
   | { kind: 'skipped'; provider: string; reason: string; detail: string };
 
+// A request leaves within this long of onDialing or onRetry granting it, or not at all: a reconciler that
+// finds no call at the provider after this, the request's time limit and a margin knows none was created.
+export const REQUEST_LEAVES_WITHIN_MS = 10_000;
+
+// Whether the provider created a call for an attempt whose requests have all ended (isKnownCall excludes
+// calls that belong to other attempts).
+export type CallLookup =
+  | { kind: 'found'; provider: string; callId: string }
+  | { kind: 'not_found'; provider: string }
+  | { kind: 'unavailable'; provider: string; detail: string };
+
 // The port the schedule module dials through; providers live behind it in src/calls.
 export abstract class CallDispatcher {
   abstract placeCall(request: PlaceCallRequest): Promise<PlaceCallResult>;
+  // A dispatcher that cannot ask its provider leaves the attempt's outcome unknown.
+  async lookUpCall(request: PlaceCallRequest, _firstRequestAt: Date): Promise<CallLookup> {
+    return { kind: 'unavailable', provider: String(request.providerOptions.provider ?? 'unknown'), detail: 'this dispatcher cannot look calls up' };
+  }
 }

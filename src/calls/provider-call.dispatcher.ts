@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Injectable, Logger } from '@nestjs/common';
 import { Clock } from '../common/clock/clock';
 import { AppConfig } from '../config/app-config';
-import { CallDispatcher, PlaceCallRequest, PlaceCallResult } from './call-dispatcher';
+import { CallDispatcher, CallLookup, PlaceCallRequest, PlaceCallResult, REQUEST_LEAVES_WITHIN_MS } from './call-dispatcher';
 import { CallProvider, ProviderAttempt, ProviderCallRequest } from './call-provider';
 import { CallProviderRegistry } from './call-provider.registry';
 import { CallLeaseRepository } from './pacing/call-lease.repository';
@@ -56,6 +56,10 @@ export class ProviderCallDispatcher extends CallDispatcher {
     const { providerMaxRetries, providerRetryBaseMs } = this.config.dialing;
     let dialing = false;
     let retries = 0;
+    // Requests sent, and the number of the next one once onRetry has granted it.
+    let sent = 0;
+    let granted = 1;
+    let grantedAt = 0;
     for (;;) {
       const grant = await this.pacer.reserve(key, { dueAt: call.occurrenceAt, priority: call.options.priority, startBy: call.startBy ?? null });
       if (grant.kind === 'expired') {
@@ -74,12 +78,22 @@ export class ProviderCallDispatcher extends CallDispatcher {
       if (!dialing) {
         if (call.onDialing && !(await call.onDialing(provider.name))) return { kind: 'expired', provider: provider.name, detail: 'this run no longer owns the attempt' };
         dialing = true;
+        grantedAt = this.clock.now().getTime();
+      } else if (granted === sent) {
+        if (call.onRetry && !(await call.onRetry(provider.name, sent + 1))) return { kind: 'expired', provider: provider.name, detail: 'this run no longer owns the attempt' };
+        granted = sent + 1;
+        grantedAt = this.clock.now().getTime();
       }
       await sleep(Math.max(0, grant.startAt - this.clock.now().getTime()));
       // Sent late, this request could crowd the next second's window: give the slot up and take another.
       if (this.pacer.enabled && this.clock.now().getTime() - grant.startAt > SEND_TOLERANCE_MS) continue;
 
       const startedAt = this.clock.now();
+      // Stalled since the grant (a frozen process): the reconciler may already count this request as ended.
+      if (startedAt.getTime() - grantedAt > REQUEST_LEAVES_WITHIN_MS) {
+        return { kind: 'expired', provider: provider.name, detail: `the request did not leave within ${REQUEST_LEAVES_WITHIN_MS / 1000} s of its dial decision` };
+      }
+      sent++;
       const outcome: ProviderAttempt = await provider.placeCall(call).catch((error: unknown) => ({
         kind: 'unknown' as const,
         detail: error instanceof Error ? error.message : String(error),
@@ -101,6 +115,27 @@ export class ProviderCallDispatcher extends CallDispatcher {
         case 'unknown':
           return this.reconcileUnknown(provider, call, startedAt, outcome.detail);
       }
+    }
+  }
+
+  async lookUpCall(request: PlaceCallRequest, firstRequestAt: Date): Promise<CallLookup> {
+    const name = String(request.providerOptions.provider ?? this.config.callProvider);
+    let options;
+    try {
+      options = resolveProviderOptions(request.providerOptions, this.config, 'ignore');
+    } catch (error) {
+      if (!(error instanceof InvalidProviderOptionsError)) throw error;
+      return { kind: 'unavailable', provider: name, detail: `${error.field}: ${error.issue}` };
+    }
+    const provider = this.providers.get(options.provider);
+    const found = await provider.findPlacedCall({ ...request, options }, firstRequestAt, request.isKnownCall ?? (async () => false));
+    switch (found.kind) {
+      case 'found':
+        return { kind: 'found', provider: provider.name, callId: found.callId };
+      case 'not_found':
+        return { kind: 'not_found', provider: provider.name };
+      case 'unavailable':
+        return { kind: 'unavailable', provider: provider.name, detail: found.detail };
     }
   }
 

@@ -233,6 +233,12 @@ export class OccurrenceDispatchService {
           givenUp = !dial;
           return dial;
         },
+        // The reconciler fences a claim's later requests before it asks the provider about the call.
+        onRetry: async (_provider, request) => {
+          const own = await this.retry(() => this.claims.takeRequest(claim.id, request, this.instance, this.clock.now()));
+          givenUp = !own;
+          return own;
+        },
         // A status callback can reach this attempt's own log (its URL names it) before the lookup does, and
         // attach the call to it: only a call owned by another log is someone else's.
         isKnownCall: async (callId) => {
@@ -259,26 +265,11 @@ export class OccurrenceDispatchService {
     const open: ClaimState[] = ['claimed', 'dialing'];
 
     switch (result.kind) {
-      case 'placed':
+      case 'placed': {
         await this.retry(() => this.claims.markState(claim.id, open, 'dialed', { call_id: result.callId, provider: result.provider }, done));
-        await this.retry(() => this.callLogs.attachProviderCall(log.id, result.provider, result.callId, done));
-        if (schedule.repeat_config) await this.retry(() => this.schedules.recordCallProgress(schedule.id, null, { call_id: result.callId, last_updated: done }));
-        // Only pending -> running: a fast final callback may already have completed the schedule.
-        else if (!(await this.retry(() => this.schedules.recordCallProgress(schedule.id, ['pending'], { status: 'running', call_id: result.callId, last_updated: done })))) {
-          await this.retry(() => this.schedules.recordCallProgress(schedule.id, null, { call_id: result.callId }));
-        }
-        await this.record(schedule, 'dispatched', 'info', `Call placed via ${result.provider}${result.reconciled ? ' (found by lookup after an unanswered request)' : ''}`, {
-          occurrence_at: occurrence.toISOString(),
-          call_id: result.callId,
-          call_log_id: log.id,
-          attempt_number: attempt,
-          ...(claim.deferral > 0 ? { deferral: claim.deferral } : {}),
-          lag_ms: done.getTime() - dueAt.getTime(),
-          reconciled: result.reconciled === true,
-        });
-        // A hand-off ends the attempt; the status-update module records it like a final callback.
-        callEvent('call.dispatched', 'queued', result.callId, { provider: result.provider, occurrence_at: occurrence.toISOString(), ...(result.handedOff ? { handed_off: true } : {}) });
-        return;
+        const how = result.reconciled ? ' (found by lookup after an unanswered request)' : '';
+        return this.recordPlaced(schedule, occurrence, claim, log.id, attempt, result, done.getTime() - dueAt.getTime(), how, done);
+      }
       case 'rejected':
         await this.retry(() => this.claims.markState(claim.id, open, 'failed', { provider: result.provider, detail: `${result.code}: ${result.message}` }, done));
         await this.retry(() => this.callLogs.markAttemptEnded(log.id, 'failed', { provider: result.provider, error_code: result.code, error_message: result.message }, done));
@@ -325,6 +316,44 @@ export class OccurrenceDispatchService {
         this.logger.warn(`schedule ${schedule.id} occurrence ${occurrence.toISOString()}: unknown dial outcome: ${result.detail}`);
         return;
     }
+  }
+
+  // After the claim is marked dialed (by this run, or by the reconciler that found the call at the
+  // provider): the log, the schedule, its event and the call.dispatched notification.
+  async recordPlaced(
+    schedule: Schedule,
+    occurrence: Date,
+    claim: OccurrenceClaim,
+    logId: string,
+    attempt: number,
+    placed: { provider: string; callId: string; reconciled?: boolean; handedOff?: boolean },
+    lagMs: number,
+    how: string,
+    now: Date,
+  ): Promise<void> {
+    await this.retry(() => this.callLogs.attachProviderCall(logId, placed.provider, placed.callId, now));
+    if (schedule.repeat_config) await this.retry(() => this.schedules.recordCallProgress(schedule.id, null, { call_id: placed.callId, last_updated: now }));
+    // Only pending -> running: a fast final callback may already have completed the schedule.
+    else if (!(await this.retry(() => this.schedules.recordCallProgress(schedule.id, ['pending'], { status: 'running', call_id: placed.callId, last_updated: now })))) {
+      await this.retry(() => this.schedules.recordCallProgress(schedule.id, null, { call_id: placed.callId }));
+    }
+    await this.record(schedule, 'dispatched', 'info', `Call placed via ${placed.provider}${how}`, {
+      occurrence_at: occurrence.toISOString(),
+      call_id: placed.callId,
+      call_log_id: logId,
+      attempt_number: attempt,
+      ...(claim.deferral > 0 ? { deferral: claim.deferral } : {}),
+      lag_ms: lagMs,
+      reconciled: placed.reconciled === true,
+    });
+    // A hand-off ends the attempt; the status-update module records it like a final callback.
+    this.publisher.publish(
+      new CallChangedEvent('call.dispatched', logId, schedule.id, schedule.tenant_id, schedule.phone, 'queued', placed.callId, attempt, now.toISOString(), {
+        provider: placed.provider,
+        occurrence_at: occurrence.toISOString(),
+        ...(placed.handedOff ? { handed_off: true } : {}),
+      }),
+    );
   }
 
   // A rule (safe mode, DNC) forbids this dial: nothing reaches a provider. Checked before the call log is

@@ -1,4 +1,5 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnModuleInit } from '@nestjs/common';
+import { CallDispatcher, CallLookup, PlaceCallRequest, REQUEST_LEAVES_WITHIN_MS } from '../../calls/call-dispatcher';
 import { Clock } from '../../common/clock/clock';
 import { AppConfig } from '../../config/app-config';
 import { JobOutcome, JobQueueService } from '../../jobs/job-queue.service';
@@ -12,6 +13,7 @@ import { nextWithinBounds } from '../schedule-timing';
 import { ClaimState, OccurrenceClaim, Schedule } from '../schedule.types';
 import { CALL_DEFERRED_JOB, LEGACY_DISPATCH_JOB, RECONCILE_EVERY, RECONCILE_JOB } from '../schedule.constants';
 import { CallDeferredPayload } from './call-deferred.payload';
+import { OccurrenceDispatchService } from './occurrence-dispatch.service';
 import { DispatchTrigger } from './dispatch-trigger';
 
 const BATCH = 200;
@@ -19,12 +21,17 @@ const BATCH = 200;
 // next pass goes on from what is still stuck, instead of being cancelled and redone from the start.
 const PASS_BUDGET_MS = 40_000;
 const RECONCILER = 'reconciler';
+// Past the time a request has to leave and its time limit, before "not found" proves it created no call:
+// the provider may still be creating a call it took just before the limit, and instances' clocks differ.
+const REQUEST_SETTLE_MS = 15_000;
 
 // Cluster-wide (one Agenda job, so one instance runs each tick):
 //  - claims stuck between claim and dial (a crash) become `missed` (provably never sent) or `unknown`
-//    (never dialed again). A provably unsent occurrence still within its misfire grace (or under
-//    misfire_policy run_once) is dialed again under a new claim (deferral n+1, through a call.deferred
-//    job); past it, a one-time schedule left `pending` by the unsent claim ends missed;
+//    (never dialed again). A claim decided `dial` is fenced and looked up at the provider first: a call
+//    found there ends it `dialed`, and "not found" proves it unsent. A provably unsent occurrence still
+//    within its misfire grace (or under misfire_policy run_once) is dialed again under a new claim
+//    (deferral n+1, through a call.deferred job); past it, a one-time schedule left `pending` by the
+//    unsent claim ends missed;
 //  - jobs of the retired per-schedule Agenda job kind are removed (data from before the sweeper alone
 //    triggered schedules).
 @Injectable()
@@ -41,6 +48,8 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
     private readonly clock: Clock,
     private readonly config: AppConfig,
     private readonly publisher: DomainEventPublisher,
+    private readonly dispatcher: CallDispatcher,
+    private readonly dispatch: OccurrenceDispatchService,
   ) {}
 
   onModuleInit(): void {
@@ -71,10 +80,19 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
       if (Date.now() > deadline) break;
       // A claim that never reached `dialing` sent nothing, unless its dispatcher decided to dial first (it
       // may be dialing right now): giving up is decided by the same unique insert the dispatcher makes.
-      const neverSent = claim.state === 'claimed' && (await this.claims.decide(claim.id, 'give_up', RECONCILER, now)) === 'give_up';
-      const state: ClaimState = neverSent ? 'missed' : 'unknown';
-      const from: ClaimState[] = neverSent ? ['claimed'] : ['claimed', 'dialing'];
+      const gaveUp = claim.state === 'claimed' && (await this.claims.decide(claim.id, 'give_up', RECONCILER, now)) === 'give_up';
       let schedule = await this.schedules.findById(claim.schedule_id);
+      // Decided to dial: the provider is asked whether the call exists, once nothing more can be sent.
+      const lookup = gaveUp ? null : await this.lookUp(claim, schedule, now);
+      if (lookup === 'in_flight') continue;
+      if (lookup?.kind === 'found' && schedule) {
+        if (await this.recordFound(claim, schedule, lookup, now)) count++;
+        continue;
+      }
+      const notFound = lookup?.kind === 'not_found';
+      const neverSent = gaveUp || notFound;
+      const state: ClaimState = neverSent ? 'missed' : 'unknown';
+      const from: ClaimState[] = gaveUp ? ['claimed'] : ['claimed', 'dialing'];
       // Dial it again if its grace allows, or if an earlier pass already decided so.
       const wanted = neverSent && schedule !== null && (this.withinGrace(schedule, claim, now) || (await this.claims.redialRecorded(claim.id)));
       let advancedHere = false;
@@ -110,7 +128,8 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
         // The dispatcher advanced the one-time schedule to pending, then stopped before dialing.
         await this.endOneTimeMissed(schedule, claim.occurrence_at, now);
       }
-      const detail = `stuck in ${claim.state} since ${claim.claimed_at.toISOString()}${redial ? `; dialed again under deferral ${claim.deferral + 1}` : ''}`;
+      const checked = notFound ? `; ${lookup.provider} has no record of its call` : lookup?.kind === 'unavailable' ? `; lookup: ${lookup.detail}` : '';
+      const detail = `stuck in ${claim.state} since ${claim.claimed_at.toISOString()}${checked}${redial ? `; dialed again under deferral ${claim.deferral + 1}` : ''}`;
       if (!(await this.claims.markState(claim.id, from, state, { detail }, now))) continue;
       count++;
       // Only once the claim is ours to end: a dispatcher that finished meanwhile keeps its log as it wrote it.
@@ -118,8 +137,9 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
         await this.callLogs.markAttemptEnded(claim.call_log_id, neverSent ? 'canceled' : 'unknown', { error_message: `dispatcher stopped while ${claim.state}` }, now);
       }
       if (schedule) {
+        const unsent = notFound ? `was not found at ${lookup.provider} after its dispatcher stopped` : 'was never sent when its dispatcher stopped';
         const [type, message] = redial
-          ? ['occurrence_redialed', `Occurrence ${claim.occurrence_at.toISOString()} was never sent when its dispatcher stopped; it is dialed again under a new claim (deferral ${claim.deferral + 1})`]
+          ? ['occurrence_redialed', `Occurrence ${claim.occurrence_at.toISOString()} ${unsent}; it is dialed again under a new claim (deferral ${claim.deferral + 1})`]
           : [
               neverSent ? 'occurrence_missed' : 'occurrence_unknown',
               `Occurrence ${claim.occurrence_at.toISOString()} was ${claim.state} when its dispatcher stopped; it is recorded ${state} and will not be redialed`,
@@ -134,6 +154,48 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
       this.logger.warn(`claim ${claim.id} (${claim.schedule_id} @ ${claim.occurrence_at.toISOString()}) marked ${state}`);
     }
     return count;
+  }
+
+  // A claim decided `dial` whose dispatcher stopped (or stalls): every request it has not sent yet is
+  // fenced, then the provider is asked whether it created the call. Its answer counts only once the last
+  // request the dispatcher did send has had its time limit and a margin to end; until then the claim is
+  // left for a later pass.
+  private async lookUp(claim: OccurrenceClaim, schedule: Schedule | null, now: Date): Promise<CallLookup | 'in_flight' | null> {
+    const logId = claim.call_log_id;
+    if (!logId || !schedule) return null;
+    const requests = await this.claims.fenceRequests(claim.id, RECONCILER, now);
+    if (!requests) return null;
+    const request: PlaceCallRequest = {
+      callLogId: logId,
+      scheduleId: schedule.id,
+      tenantId: schedule.tenant_id,
+      phone: schedule.phone,
+      occurrenceAt: claim.occurrence_at,
+      attemptNumber: claim.attempt_number,
+      agentInstanceId: schedule.agent_instance_id,
+      providerOptions: schedule.provider_options,
+      metadata: schedule.metadata,
+      isKnownCall: async (callId) => {
+        const owner = await this.callLogs.findByCallId(callId);
+        return owner !== null && owner.id !== logId;
+      },
+    };
+    const found = await this.dispatcher.lookUpCall(request, requests.first);
+    const settleMs = REQUEST_LEAVES_WITHIN_MS + Math.max(this.config.twilio.requestTimeoutMs, this.config.agentBackend.requestTimeoutMs) + REQUEST_SETTLE_MS;
+    // A live dispatcher still waiting for its answer records the call itself; only a lookup that can tell
+    // nothing is acted on at once.
+    if (found.kind !== 'unavailable' && now.getTime() - requests.last.getTime() < settleMs) return 'in_flight';
+    return found;
+  }
+
+  // The stopped dispatcher's call exists: the claim ends dialed and the rest is recorded as the dispatcher
+  // would have; the call's status comes by its callbacks, or the call reconciler fetches it.
+  private async recordFound(claim: OccurrenceClaim, schedule: Schedule, found: { provider: string; callId: string }, now: Date): Promise<boolean> {
+    const detail = `found at ${found.provider} after its dispatcher stopped`;
+    if (!(await this.claims.markState(claim.id, ['claimed', 'dialing'], 'dialed', { call_id: found.callId, provider: found.provider, detail }, now))) return false;
+    await this.dispatch.recordPlaced(schedule, claim.occurrence_at, claim, claim.call_log_id!, claim.attempt_number, { ...found, reconciled: true }, now.getTime() - this.dueReference(claim).getTime(), ` (${detail})`, now);
+    this.logger.warn(`claim ${claim.id} (${claim.schedule_id} @ ${claim.occurrence_at.toISOString()}): call ${found.callId} ${detail}`);
+    return true;
   }
 
   // The time the stuck run was due at: the occurrence, or for a deferred run the time it was claimed (its
