@@ -11,11 +11,12 @@ export interface PlaceCallRequest {
   // A call over the pacing limit waits; past this instant it may no longer start and is handled as a misfire.
   startBy?: Date;
   // Called once, right before the first request leaves for the provider: until then nothing was dialed.
-  // False means this run no longer owns the attempt, and nothing may be sent.
-  onDialing?: (provider: string) => Promise<boolean>;
-  // Called before each later request (the retry of one the provider did not process), numbered from 2.
-  // False means the reconciler has fenced the attempt to look the call up: nothing more may be sent.
-  onRetry?: (provider: string, request: number) => Promise<boolean>;
+  // False means this run no longer owns the attempt, and nothing may be sent. `at` is the grant's time.
+  onDialing?: (provider: string, at: Date) => Promise<boolean>;
+  // Grants each later request (a retry of one the provider did not process, or a send whose grant went
+  // stale waiting for a pacing slot), numbered from 2. False means the reconciler has fenced the attempt
+  // to look the call up, or the numbers ran out: nothing more may be sent.
+  onRetry?: (provider: string, request: number, at: Date) => Promise<boolean>;
   // Whether a provider call id already belongs to another attempt (used when reconciling an unknown one).
   isKnownCall?: (callId: string) => Promise<boolean>;
   // The calling rules again, for the instant the request would leave: waiting for a seat or a pacing slot

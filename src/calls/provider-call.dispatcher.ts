@@ -32,12 +32,9 @@ export class ProviderCallDispatcher extends CallDispatcher {
   }
 
   async placeCall(request: PlaceCallRequest): Promise<PlaceCallResult> {
-    let options;
-    try {
-      options = resolveProviderOptions(request.providerOptions, this.config, 'ignore');
-    } catch (error) {
-      if (!(error instanceof InvalidProviderOptionsError)) throw error;
-      return { kind: 'rejected', provider: String(request.providerOptions.provider ?? this.config.callProvider), code: 'invalid_provider_options', message: `${error.field}: ${error.issue}` };
+    const options = this.optionsOf(request);
+    if (options instanceof InvalidProviderOptionsError) {
+      return { kind: 'rejected', provider: this.providerNameOf(request), code: 'invalid_provider_options', message: `${options.field}: ${options.issue}` };
     }
     const provider = this.providers.get(options.provider);
     const call: ProviderCallRequest = { ...request, options };
@@ -54,12 +51,13 @@ export class ProviderCallDispatcher extends CallDispatcher {
 
   private async attempt(provider: CallProvider, key: string, call: ProviderCallRequest): Promise<PlaceCallResult> {
     const { providerMaxRetries, providerRetryBaseMs } = this.config.dialing;
-    let dialing = false;
     let retries = 0;
-    // Requests sent, and the number of the next one once onRetry has granted it.
-    let sent = 0;
-    let granted = 1;
+    // Every request leaves within REQUEST_LEAVES_WITHIN_MS of a grant of its own (the dial decision, then
+    // onRetry), so that a reconciler knows when all of a stopped dispatcher's requests have ended. A grant
+    // not used in time (a send moved to a later pacing slot) is replaced by the next one.
+    let granted = 0;
     let grantedAt = 0;
+    let grantUsed = true;
     for (;;) {
       const grant = await this.pacer.reserve(key, { dueAt: call.occurrenceAt, priority: call.options.priority, startBy: call.startBy ?? null });
       if (grant.kind === 'expired') {
@@ -75,25 +73,22 @@ export class ProviderCallDispatcher extends CallDispatcher {
         if (verdict.kind === 'defer') return { kind: 'deferred', provider: provider.name, until: verdict.until, detail: verdict.detail };
         if (verdict.kind === 'skip') return { kind: 'skipped', provider: provider.name, reason: verdict.reason, detail: verdict.detail };
       }
-      if (!dialing) {
-        if (call.onDialing && !(await call.onDialing(provider.name))) return { kind: 'expired', provider: provider.name, detail: 'this run no longer owns the attempt' };
-        dialing = true;
-        grantedAt = this.clock.now().getTime();
-      } else if (granted === sent) {
-        if (call.onRetry && !(await call.onRetry(provider.name, sent + 1))) return { kind: 'expired', provider: provider.name, detail: 'this run no longer owns the attempt' };
-        granted = sent + 1;
-        grantedAt = this.clock.now().getTime();
+      if (grantUsed) {
+        // Read before the grant is stored, so that its stored time is never later than the one measured here.
+        const at = this.clock.now();
+        const own = granted === 0 ? !call.onDialing || (await call.onDialing(provider.name, at)) : !call.onRetry || (await call.onRetry(provider.name, granted + 1, at));
+        if (!own) return { kind: 'expired', provider: provider.name, detail: 'this run no longer owns the attempt' };
+        granted++;
+        grantedAt = at.getTime();
+        grantUsed = false;
       }
       await sleep(Math.max(0, grant.startAt - this.clock.now().getTime()));
       // Sent late, this request could crowd the next second's window: give the slot up and take another.
       if (this.pacer.enabled && this.clock.now().getTime() - grant.startAt > SEND_TOLERANCE_MS) continue;
 
       const startedAt = this.clock.now();
-      // Stalled since the grant (a frozen process): the reconciler may already count this request as ended.
-      if (startedAt.getTime() - grantedAt > REQUEST_LEAVES_WITHIN_MS) {
-        return { kind: 'expired', provider: provider.name, detail: `the request did not leave within ${REQUEST_LEAVES_WITHIN_MS / 1000} s of its dial decision` };
-      }
-      sent++;
+      grantUsed = true;
+      if (startedAt.getTime() - grantedAt > REQUEST_LEAVES_WITHIN_MS) continue;
       const outcome: ProviderAttempt = await provider.placeCall(call).catch((error: unknown) => ({
         kind: 'unknown' as const,
         detail: error instanceof Error ? error.message : String(error),
@@ -119,14 +114,8 @@ export class ProviderCallDispatcher extends CallDispatcher {
   }
 
   async lookUpCall(request: PlaceCallRequest, firstRequestAt: Date): Promise<CallLookup> {
-    const name = String(request.providerOptions.provider ?? this.config.callProvider);
-    let options;
-    try {
-      options = resolveProviderOptions(request.providerOptions, this.config, 'ignore');
-    } catch (error) {
-      if (!(error instanceof InvalidProviderOptionsError)) throw error;
-      return { kind: 'unavailable', provider: name, detail: `${error.field}: ${error.issue}` };
-    }
+    const options = this.optionsOf(request);
+    if (options instanceof InvalidProviderOptionsError) return { kind: 'unavailable', provider: this.providerNameOf(request), detail: `${options.field}: ${options.issue}` };
     const provider = this.providers.get(options.provider);
     const found = await provider.findPlacedCall({ ...request, options }, firstRequestAt, request.isKnownCall ?? (async () => false));
     switch (found.kind) {
@@ -137,6 +126,19 @@ export class ProviderCallDispatcher extends CallDispatcher {
       case 'unavailable':
         return { kind: 'unavailable', provider: provider.name, detail: found.detail };
     }
+  }
+
+  private optionsOf(request: PlaceCallRequest): ReturnType<typeof resolveProviderOptions> | InvalidProviderOptionsError {
+    try {
+      return resolveProviderOptions(request.providerOptions, this.config, 'ignore');
+    } catch (error) {
+      if (error instanceof InvalidProviderOptionsError) return error;
+      throw error;
+    }
+  }
+
+  private providerNameOf(request: PlaceCallRequest): string {
+    return String(request.providerOptions.provider ?? this.config.callProvider);
   }
 
   // The request may have reached the provider. Before anything could dial again, ask the provider

@@ -132,6 +132,13 @@ export class CallLogRepository {
     return docs.map(toLog);
   }
 
+  // A status callback can attach a call to its own log before a lookup asks: only another log's call is
+  // someone else's.
+  async belongsToAnotherLog(callId: string, logId: string): Promise<boolean> {
+    const owner = await this.findByCallId(callId);
+    return owner !== null && owner.id !== logId;
+  }
+
   async findByCallId(callId: string): Promise<CallLog | null> {
     const doc = await this.logs.findOne({ call_id: callId }).lean<LeanLog>();
     return doc ? toLog(doc) : null;

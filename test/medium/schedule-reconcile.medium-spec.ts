@@ -24,6 +24,10 @@ class GatedDispatcher extends CallDispatcher {
   private open: () => void = () => undefined;
   private readonly arrivals = new Map<string, () => void>();
 
+  constructor(private readonly clock: TestClock) {
+    super();
+  }
+
   // Resolves once a call of this schedule has reached the dispatcher (and, if held, waits there).
   arrival(scheduleId: string): Promise<void> {
     if (this.arrived.includes(scheduleId)) return Promise.resolve();
@@ -43,7 +47,7 @@ class GatedDispatcher extends CallDispatcher {
     this.arrived.push(call.scheduleId!);
     this.arrivals.get(call.scheduleId!)?.();
     if (this.gate) await this.gate;
-    if (call.onDialing && !(await call.onDialing('gated'))) return { kind: 'expired', provider: 'gated', detail: 'this run no longer owns the attempt' };
+    if (call.onDialing && !(await call.onDialing('gated', this.clock.now()))) return { kind: 'expired', provider: 'gated', detail: 'this run no longer owns the attempt' };
     this.dials.push(call.scheduleId!);
     return { kind: 'placed', provider: 'gated', callId: `GC${call.callLogId.padStart(32, '0')}` };
   }
@@ -60,7 +64,7 @@ async function startReconcilerApp(clock: TestClock, dispatcher: GatedDispatcher,
 describe('reconciling stuck claims (service level, real database)', () => {
   let t: MediumApp;
   const clock = new TestClock();
-  const dispatcher = new GatedDispatcher();
+  const dispatcher = new GatedDispatcher(clock);
   const missedEvents: ScheduleChangedEvent[] = [];
   let alice: Principal;
   const handle = (id: string) => t.get<OccurrenceDispatchService>(OccurrenceDispatchService).dispatchDue(id);
@@ -212,7 +216,7 @@ describe('reconciling stuck claims (service level, real database)', () => {
 describe('dialing a provably unsent occurrence again (service level, real database)', () => {
   let t: MediumApp;
   const clock = new TestClock();
-  const dispatcher = new GatedDispatcher();
+  const dispatcher = new GatedDispatcher(clock);
   const missedEvents: ScheduleChangedEvent[] = [];
   let alice: Principal;
   const reconcile = () => t.get<ScheduleReconcileJob>(ScheduleReconcileJob).handle();

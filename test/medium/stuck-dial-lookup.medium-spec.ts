@@ -70,13 +70,13 @@ describe('a stuck claim decided `dial` is looked up at the provider (service lev
     const callSid = `CA${randomBytes(16).toString('hex')}`;
     fake.calls.push({ sid: callSid, to: phone, from: TWILIO_TEST_FROM, status: 'in-progress', duration: null, dateCreated: new Date(at.getTime() + 1000) });
 
-    // 20 s after the decision its request could still be waiting for Twilio's answer (its 15 s limit plus
-    // the margins): a live dispatcher would record the call itself, so the claim is left alone.
+    // 20 s after the decision its request could still be waiting for Twilio's answer, and the dispatcher
+    // then for its own lookup (58 s in all with the defaults): a live one would record the call itself.
     t.clock.set(new Date(at.getTime() + 20_000));
     await reconcile();
     expect((await claims().findForSchedule(id, 5)).map((c) => [c.state, c.call_id])).toEqual([['claimed', null]]);
 
-    t.clock.set(new Date(at.getTime() + 60_000));
+    t.clock.set(new Date(at.getTime() + 90_000));
     await reconcile();
     const [claim] = await claims().findForSchedule(id, 5);
     expect(claim).toMatchObject({ id: claimId, state: 'dialed', call_id: callSid, provider: 'twilio' });
@@ -87,30 +87,35 @@ describe('a stuck claim decided `dial` is looked up at the provider (service lev
     expect(createRequestsTo(phone)).toBe(0);
 
     // Settled: a later pass changes nothing and dials nothing.
-    t.clock.set(new Date(at.getTime() + 120_000));
+    t.clock.set(new Date(at.getTime() + 180_000));
     await reconcile();
     expect((await claims().findForSchedule(id, 5)).map((c) => c.state)).toEqual(['dialed']);
     expect(createRequestsTo(phone)).toBe(0);
   });
 
-  it('no call at Twilio: fenced at once, then dialed again once no request can still be in flight', async () => {
+  it('no call at Twilio: once no request can still be under way, the claim is fenced and the occurrence dialed again once', async () => {
     const phone = '+14155553102';
     const { id, at, claimId } = await dialDecidedThenStopped(phone);
 
-    // 20 s after the decision a request could still be under way: "not found" proves nothing yet, but the
-    // dispatcher, were it alive, could send no retry.
+    // 20 s after the decision a request could still be under way: "not found" proves nothing yet.
     t.clock.set(new Date(at.getTime() + 20_000));
     await reconcile();
     expect((await claims().findForSchedule(id, 5)).map((c) => c.state)).toEqual(['claimed']);
-    expect(await claims().takeRequest(claimId, 2, 'crashed:1', t.clock.now())).toBe(false);
     expect(await deferredJobs(id)).toHaveLength(0);
 
-    t.clock.set(new Date(at.getTime() + 60_000));
+    t.clock.set(new Date(at.getTime() + 90_000));
     await reconcile();
-    const [job] = await deferredJobs(id);
-    expect(job.data).toMatchObject({ schedule_id: id, occurrence_at: at.toISOString(), deferral: 1 });
-    expect(await t.get<CallDeferredJob>(CallDeferredJob).handle(job.data)).toMatchObject({ outcome: 'dispatched' });
+    // Fenced: the dispatcher, were it alive, could send no retry now.
+    expect(await claims().takeRequest(claimId, 2, 'crashed:1', t.clock.now())).toBe(false);
+    const jobs = await deferredJobs(id);
+    expect(jobs).toHaveLength(1);
+    expect(jobs[0].data).toMatchObject({ schedule_id: id, occurrence_at: at.toISOString(), deferral: 1 });
+    expect(await t.get<CallDeferredJob>(CallDeferredJob).handle(jobs[0].data)).toMatchObject({ outcome: 'dispatched' });
+    // A second run of the job (another instance, a repeat) dials nothing: the new claim is taken.
+    expect(['inactive', 'already_claimed']).toContain((await t.get<CallDeferredJob>(CallDeferredJob).handle(jobs[0].data)).outcome);
+    await reconcile();
     expect(createRequestsTo(phone)).toBe(1);
+    expect(await deferredJobs(id)).toHaveLength(1);
 
     const byDeferral = (await claims().findForSchedule(id, 5)).sort((a, b) => a.deferral - b.deferral);
     expect(byDeferral.map((c) => [c.deferral, c.state])).toEqual([
@@ -123,7 +128,27 @@ describe('a stuck claim decided `dial` is looked up at the provider (service lev
     expect(details.events.map((e: { type: string }) => e.type)).toContain('occurrence_redialed');
   });
 
-  it('a retry refused by onRetry is never sent', async () => {
+  it('a dispatcher still granting itself retries keeps its claim: the reconciler waits until its last request has settled', async () => {
+    const phone = '+14155553104';
+    const { id, at, claimId } = await dialDecidedThenStopped(phone);
+    // Alive, and retrying: its second request was granted 85 s after the first.
+    expect(await claims().takeRequest(claimId, 2, 'crashed:1', new Date(at.getTime() + 85_000))).toBe(true);
+
+    t.clock.set(new Date(at.getTime() + 90_000));
+    await reconcile();
+    expect((await claims().findForSchedule(id, 5)).map((c) => c.state)).toEqual(['claimed']);
+    expect(await deferredJobs(id)).toHaveLength(0);
+    // Not fenced yet: its next retry is still its own to send.
+    expect(await claims().takeRequest(claimId, 3, 'crashed:1', new Date(at.getTime() + 95_000))).toBe(true);
+
+    t.clock.set(new Date(at.getTime() + 95_000 + 60_000));
+    await reconcile();
+    expect((await claims().findForSchedule(id, 5)).map((c) => c.state)).toEqual(['missed']);
+    expect(await deferredJobs(id)).toHaveLength(1);
+    expect(await claims().takeRequest(claimId, 4, 'crashed:1', t.clock.now())).toBe(false);
+  });
+
+  it('a request that onRetry refuses is never sent', async () => {
     const phone = '+14155553103';
     fake.respondWith({ kind: 'status', status: 429, code: 20429, message: 'Too Many Requests' });
     const asked: number[] = [];
@@ -138,7 +163,7 @@ describe('a stuck claim decided `dial` is looked up at the provider (service lev
       providerOptions: {},
       metadata: {},
       onDialing: async () => true,
-      onRetry: async (_provider, request) => {
+      onRetry: async (_provider, request, _at) => {
         asked.push(request);
         return false;
       },

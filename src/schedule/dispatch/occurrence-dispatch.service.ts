@@ -228,23 +228,21 @@ export class OccurrenceDispatchService {
         startBy: schedule.misfire_policy === 'skip' ? new Date(dueAt.getTime() + this.config.scheduler.misfireGraceSeconds * 1000) : undefined,
         // The dial decision is written only when a request is about to leave: a crash before that is
         // provably undialed.
-        onDialing: async () => {
-          const dial = await this.decideToDial(claim);
+        onDialing: async (_provider, at) => {
+          const dial = await this.decideToDial(claim, at);
           givenUp = !dial;
           return dial;
         },
-        // The reconciler fences a claim's later requests before it asks the provider about the call.
-        onRetry: async (_provider, request) => {
-          const own = await this.retry(() => this.claims.takeRequest(claim.id, request, this.instance, this.clock.now()));
+        // Each later request is granted by a unique insert that the reconciler's fence, taken before it acts
+        // on a lookup, refuses.
+        onRetry: async (_provider, request, at) => {
+          const own = await this.retry(() => this.claims.takeRequest(claim.id, request, this.instance, at));
           givenUp = !own;
           return own;
         },
         // A status callback can reach this attempt's own log (its URL names it) before the lookup does, and
         // attach the call to it: only a call owned by another log is someone else's.
-        isKnownCall: async (callId) => {
-          const owner = await this.retry(() => this.callLogs.findByCallId(callId));
-          return owner !== null && owner.id !== log.id;
-        },
+        isKnownCall: (callId) => this.retry(() => this.callLogs.belongsToAnotherLog(callId, log.id)),
         checkBeforeRequest: async (at) => {
           // A request that leaves right after the first check (no pacing wait) is not worth a second read of
           // the do-not-call list: a number listed in that instant races the request either way.
@@ -266,13 +264,15 @@ export class OccurrenceDispatchService {
 
     switch (result.kind) {
       case 'placed': {
-        await this.retry(() => this.claims.markState(claim.id, open, 'dialed', { call_id: result.callId, provider: result.provider }, done));
+        const marked = await this.retry(() => this.claims.markState(claim.id, open, 'dialed', { call_id: result.callId, provider: result.provider }, done));
+        if (!(await this.ownsOutcome(claim, marked, done))) return;
         const how = result.reconciled ? ' (found by lookup after an unanswered request)' : '';
         return this.recordPlaced(schedule, occurrence, claim, log.id, attempt, result, done.getTime() - dueAt.getTime(), how, done);
       }
-      case 'rejected':
-        await this.retry(() => this.claims.markState(claim.id, open, 'failed', { provider: result.provider, detail: `${result.code}: ${result.message}` }, done));
+      case 'rejected': {
+        const marked = await this.retry(() => this.claims.markState(claim.id, open, 'failed', { provider: result.provider, detail: `${result.code}: ${result.message}` }, done));
         await this.retry(() => this.callLogs.markAttemptEnded(log.id, 'failed', { provider: result.provider, error_code: result.code, error_message: result.message }, done));
+        if (!(await this.ownsOutcome(claim, marked, done))) return;
         // The event first: whoever reads the schedule failed finds why in its log.
         await this.record(schedule, 'dispatch_failed', 'error', `Provider refused the call: ${result.code} ${result.message}`, {
           occurrence_at: occurrence.toISOString(),
@@ -283,6 +283,7 @@ export class OccurrenceDispatchService {
         await this.endOneTime(schedule, 'failed', 'failed', done, `${result.code}: ${result.message}`);
         callEvent('call.failed', 'failed', null, { error_code: result.code, error_message: result.message });
         return;
+      }
       case 'expired': {
         if (givenUp) {
           // The reconciler's give-up won the decision: the claim and the schedule are its to settle (it may
@@ -303,9 +304,10 @@ export class OccurrenceDispatchService {
         return this.deferDial(schedule, occurrence, claim, attempt, result.until, result.detail, log.id, { stage: 'before_request' });
       case 'skipped':
         return this.skipDial(schedule, occurrence, claim, attempt, result.reason, result.detail, log.id);
-      case 'unknown':
-        await this.retry(() => this.claims.markState(claim.id, open, 'unknown', { provider: result.provider, detail: result.detail }, done));
+      case 'unknown': {
+        const marked = await this.retry(() => this.claims.markState(claim.id, open, 'unknown', { provider: result.provider, detail: result.detail }, done));
         await this.retry(() => this.callLogs.markAttemptEnded(log.id, 'unknown', { provider: result.provider, error_message: result.detail }, done));
+        if (!(await this.ownsOutcome(claim, marked, done))) return;
         await this.retry(() => this.schedules.recordCallProgress(schedule.id, null, { last_call_status: 'unknown', last_updated: done }));
         await this.record(schedule, 'dispatch_unknown', 'warn', `Outcome of the dial is unknown; it will be reconciled, not redialed: ${result.detail}`, {
           occurrence_at: occurrence.toISOString(),
@@ -315,6 +317,7 @@ export class OccurrenceDispatchService {
         callEvent('call.unknown', 'unknown', null, { detail: result.detail });
         this.logger.warn(`schedule ${schedule.id} occurrence ${occurrence.toISOString()}: unknown dial outcome: ${result.detail}`);
         return;
+      }
     }
   }
 
@@ -407,10 +410,18 @@ export class OccurrenceDispatchService {
   // The reconciler may have given this claim up (it looked stuck): the unique decision insert settles who
   // wins, so a claim recorded missed never rings a phone. The decision record is what says "dialing": the
   // claim itself stays `claimed` until the dial's outcome (a reconciler that finds it stuck asks the same
-  // decision and gets `dial`, so it records the outcome unknown, never missed).
-  private async decideToDial(claim: OccurrenceClaim): Promise<boolean> {
-    const now = this.clock.now();
-    return (await this.retry(() => this.claims.decide(claim.id, 'dial', this.instance, now))) === 'dial';
+  // decision and gets `dial`, so it looks the call up at the provider, never records it missed blindly).
+  // `at` is the grant's time, read by the provider layer before this insert.
+  private async decideToDial(claim: OccurrenceClaim, at: Date): Promise<boolean> {
+    return (await this.retry(() => this.claims.decide(claim.id, 'dial', this.instance, at))) === 'dial';
+  }
+
+  // Whether this run records its outcome on the schedule. A claim this run could not move was ended by the
+  // reconciler (this run stalled past its margins) or is a retry of this run's own write: the reconciler
+  // takes the outcome before it records a call it found or dials the occurrence again, and then this run
+  // records nothing more. A claim the reconciler could only call unknown still gets this run's outcome.
+  private async ownsOutcome(claim: OccurrenceClaim, marked: boolean, now: Date): Promise<boolean> {
+    return marked || this.retry(() => this.claims.takeOutcome(claim.id, this.instance, now));
   }
 
   // advanceOccurrence reported no change: either the schedule changed under this run, or this run's own

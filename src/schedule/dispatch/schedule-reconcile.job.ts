@@ -21,7 +21,7 @@ const BATCH = 200;
 // next pass goes on from what is still stuck, instead of being cancelled and redone from the start.
 const PASS_BUDGET_MS = 40_000;
 const RECONCILER = 'reconciler';
-// Past the time a request has to leave and its time limit, before "not found" proves it created no call:
+// After a stopped dispatcher's last request and lookup could have ended, before the provider's answer counts:
 // the provider may still be creating a call it took just before the limit, and instances' clocks differ.
 const REQUEST_SETTLE_MS = 15_000;
 
@@ -64,10 +64,10 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
   async handle(): Promise<JobOutcome> {
     // Schedules need no repair here: every instance's sweeper reads all due schedules, overdue included.
     await this.jobs.removeAll(LEGACY_DISPATCH_JOB);
-    return { outcome: `stuck=${await this.markStuckClaimsUnknown()}` };
+    return { outcome: `stuck=${await this.settleStuckClaims()}` };
   }
 
-  async markStuckClaimsUnknown(): Promise<number> {
+  async settleStuckClaims(): Promise<number> {
     const now = this.clock.now();
     const before = new Date(now.getTime() - this.config.scheduler.unknownClaimAfterSeconds * 1000);
     const stuck = await this.claims.findStuck(before, BATCH);
@@ -90,6 +90,9 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
         continue;
       }
       const notFound = lookup?.kind === 'not_found';
+      // Taken before anything is dialed again: a dispatcher that did not stop, and moves the claim first,
+      // records its own outcome.
+      if (notFound && !(await this.claims.takeOutcome(claim.id, RECONCILER, now))) continue;
       const neverSent = gaveUp || notFound;
       const state: ClaimState = neverSent ? 'missed' : 'unknown';
       const from: ClaimState[] = gaveUp ? ['claimed'] : ['claimed', 'dialing'];
@@ -156,15 +159,15 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
     return count;
   }
 
-  // A claim decided `dial` whose dispatcher stopped (or stalls): every request it has not sent yet is
-  // fenced, then the provider is asked whether it created the call. Its answer counts only once the last
-  // request the dispatcher did send has had its time limit and a margin to end; until then the claim is
-  // left for a later pass.
+  // A claim decided `dial` whose dispatcher stopped (or stalls): the provider is asked whether it created
+  // the call. An answer counts only once the last request the dispatcher was granted has had its time to
+  // leave and end, and the dispatcher its own lookup after an unanswered one; then every number it has not
+  // taken is fenced, so that it sends nothing more. Until then the claim is left for a later pass.
   private async lookUp(claim: OccurrenceClaim, schedule: Schedule | null, now: Date): Promise<CallLookup | 'in_flight' | null> {
     const logId = claim.call_log_id;
     if (!logId || !schedule) return null;
-    const requests = await this.claims.fenceRequests(claim.id, RECONCILER, now);
-    if (!requests) return null;
+    const granted = await this.claims.requestsGranted(claim.id);
+    if (!granted) return null;
     const request: PlaceCallRequest = {
       callLogId: logId,
       scheduleId: schedule.id,
@@ -175,23 +178,32 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
       agentInstanceId: schedule.agent_instance_id,
       providerOptions: schedule.provider_options,
       metadata: schedule.metadata,
-      isKnownCall: async (callId) => {
-        const owner = await this.callLogs.findByCallId(callId);
-        return owner !== null && owner.id !== logId;
-      },
+      isKnownCall: (callId) => this.callLogs.belongsToAnotherLog(callId, logId),
     };
-    const found = await this.dispatcher.lookUpCall(request, requests.first);
-    const settleMs = REQUEST_LEAVES_WITHIN_MS + Math.max(this.config.twilio.requestTimeoutMs, this.config.agentBackend.requestTimeoutMs) + REQUEST_SETTLE_MS;
-    // A live dispatcher still waiting for its answer records the call itself; only a lookup that can tell
-    // nothing is acted on at once.
-    if (found.kind !== 'unavailable' && now.getTime() - requests.last.getTime() < settleMs) return 'in_flight';
+    const found = await this.dispatcher.lookUpCall(request, granted.first);
+    // A provider that cannot be asked: unknown at once, as before there was a lookup.
+    if (found.kind === 'unavailable') return found;
+    if (!this.settled(granted.last, now)) return 'in_flight';
+    await this.claims.fenceRequests(claim.id, RECONCILER, now);
+    // A request granted between the read and the fence may still leave: a later pass decides.
+    const fenced = await this.claims.requestsGranted(claim.id);
+    if (!fenced || !this.settled(fenced.last, now)) return 'in_flight';
     return found;
+  }
+
+  private settled(lastGrant: Date, now: Date): boolean {
+    const { twilio, agentBackend, dialing } = this.config;
+    const requestMs = Math.max(twilio.requestTimeoutMs, agentBackend.requestTimeoutMs);
+    // Its time to leave, the request, the dispatcher's wait and lookup after an unanswered one, a margin.
+    return now.getTime() - lastGrant.getTime() >= REQUEST_LEAVES_WITHIN_MS + requestMs + dialing.unknownLookupDelayMs + requestMs + REQUEST_SETTLE_MS;
   }
 
   // The stopped dispatcher's call exists: the claim ends dialed and the rest is recorded as the dispatcher
   // would have; the call's status comes by its callbacks, or the call reconciler fetches it.
   private async recordFound(claim: OccurrenceClaim, schedule: Schedule, found: { provider: string; callId: string }, now: Date): Promise<boolean> {
     const detail = `found at ${found.provider} after its dispatcher stopped`;
+    // Taken before the claim moves: a dispatcher that did not stop, and moves it first, records the call itself.
+    if (!(await this.claims.takeOutcome(claim.id, RECONCILER, now))) return false;
     if (!(await this.claims.markState(claim.id, ['claimed', 'dialing'], 'dialed', { call_id: found.callId, provider: found.provider, detail }, now))) return false;
     await this.dispatch.recordPlaced(schedule, claim.occurrence_at, claim, claim.call_log_id!, claim.attempt_number, { ...found, reconciled: true }, now.getTime() - this.dueReference(claim).getTime(), ` (${detail})`, now);
     this.logger.warn(`claim ${claim.id} (${claim.schedule_id} @ ${claim.occurrence_at.toISOString()}): call ${found.callId} ${detail}`);
