@@ -11,12 +11,8 @@ export interface PlaceCallRequest {
   // A call over the pacing limit waits; past this instant it may no longer start and is handled as a misfire.
   startBy?: Date;
   // Called once, right before the first request leaves for the provider: until then nothing was dialed.
-  // False means this run no longer owns the attempt, and nothing may be sent. `at` is the grant's time.
-  onDialing?: (provider: string, at: Date) => Promise<boolean>;
-  // Grants each later request (a retry of one the provider did not process, or a send whose grant went
-  // stale waiting for a pacing slot), numbered from 2. False means the reconciler has fenced the attempt
-  // to look the call up, or the numbers ran out: nothing more may be sent.
-  onRetry?: (provider: string, request: number, at: Date) => Promise<boolean>;
+  // False means this run no longer owns the attempt, and nothing may be sent.
+  onDialing?: (provider: string) => Promise<boolean>;
   // Whether a provider call id already belongs to another attempt (used when reconciling an unknown one).
   isKnownCall?: (callId: string) => Promise<boolean>;
   // The calling rules again, for the instant the request would leave: waiting for a seat or a pacing slot
@@ -41,12 +37,8 @@ export type PlaceCallResult =
   | { kind: 'deferred'; provider: string; until: Date; detail: string }
   | { kind: 'skipped'; provider: string; reason: string; detail: string };
 
-// A request leaves within this long of onDialing or onRetry granting it, or not at all: a reconciler that
-// finds no call at the provider after this, the request's time limit and a margin knows none was created.
-export const REQUEST_LEAVES_WITHIN_MS = 10_000;
-
-// Whether the provider created a call for an attempt whose requests have all ended (isKnownCall excludes
-// calls that belong to other attempts).
+// Whether the provider created a call for an attempt (isKnownCall excludes calls that belong to other
+// attempts).
 export type CallLookup =
   | { kind: 'found'; provider: string; callId: string }
   | { kind: 'not_found'; provider: string }

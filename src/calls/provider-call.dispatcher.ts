@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Injectable, Logger } from '@nestjs/common';
 import { Clock } from '../common/clock/clock';
 import { AppConfig } from '../config/app-config';
-import { CallDispatcher, CallLookup, PlaceCallRequest, PlaceCallResult, REQUEST_LEAVES_WITHIN_MS } from './call-dispatcher';
+import { CallDispatcher, CallLookup, PlaceCallRequest, PlaceCallResult } from './call-dispatcher';
 import { CallProvider, ProviderAttempt, ProviderCallRequest } from './call-provider';
 import { CallProviderRegistry } from './call-provider.registry';
 import { CallLeaseRepository } from './pacing/call-lease.repository';
@@ -51,13 +51,8 @@ export class ProviderCallDispatcher extends CallDispatcher {
 
   private async attempt(provider: CallProvider, key: string, call: ProviderCallRequest): Promise<PlaceCallResult> {
     const { providerMaxRetries, providerRetryBaseMs } = this.config.dialing;
+    let dialing = false;
     let retries = 0;
-    // Every request leaves within REQUEST_LEAVES_WITHIN_MS of a grant of its own (the dial decision, then
-    // onRetry), so that a reconciler knows when all of a stopped dispatcher's requests have ended. A grant
-    // not used in time (a send moved to a later pacing slot) is replaced by the next one.
-    let granted = 0;
-    let grantedAt = 0;
-    let grantUsed = true;
     for (;;) {
       const grant = await this.pacer.reserve(key, { dueAt: call.occurrenceAt, priority: call.options.priority, startBy: call.startBy ?? null });
       if (grant.kind === 'expired') {
@@ -73,22 +68,15 @@ export class ProviderCallDispatcher extends CallDispatcher {
         if (verdict.kind === 'defer') return { kind: 'deferred', provider: provider.name, until: verdict.until, detail: verdict.detail };
         if (verdict.kind === 'skip') return { kind: 'skipped', provider: provider.name, reason: verdict.reason, detail: verdict.detail };
       }
-      if (grantUsed) {
-        // Read before the grant is stored, so that its stored time is never later than the one measured here.
-        const at = this.clock.now();
-        const own = granted === 0 ? !call.onDialing || (await call.onDialing(provider.name, at)) : !call.onRetry || (await call.onRetry(provider.name, granted + 1, at));
-        if (!own) return { kind: 'expired', provider: provider.name, detail: 'this run no longer owns the attempt' };
-        granted++;
-        grantedAt = at.getTime();
-        grantUsed = false;
+      if (!dialing) {
+        if (call.onDialing && !(await call.onDialing(provider.name))) return { kind: 'expired', provider: provider.name, detail: 'this run no longer owns the attempt' };
+        dialing = true;
       }
       await sleep(Math.max(0, grant.startAt - this.clock.now().getTime()));
       // Sent late, this request could crowd the next second's window: give the slot up and take another.
       if (this.pacer.enabled && this.clock.now().getTime() - grant.startAt > SEND_TOLERANCE_MS) continue;
 
       const startedAt = this.clock.now();
-      grantUsed = true;
-      if (startedAt.getTime() - grantedAt > REQUEST_LEAVES_WITHIN_MS) continue;
       const outcome: ProviderAttempt = await provider.placeCall(call).catch((error: unknown) => ({
         kind: 'unknown' as const,
         detail: error instanceof Error ? error.message : String(error),

@@ -18,11 +18,6 @@ function toClaim({ _id, run_id: _run, rev: _rev, ...rest }: LeanClaim): Occurren
 export type ClaimResult = { won: true; claim: OccurrenceClaim } | { won: false };
 
 const IN_FLIGHT: ClaimState[] = ['claimed', 'dialing'];
-// A dial takes a request number for each retry (PROVIDER_MAX_RETRIES is at most 10) and for each send whose
-// grant went stale waiting for a pacing slot; past this many it stops and leaves the claim to the reconciler.
-const MAX_REQUESTS_PER_DIAL = 32;
-const requestKey = (claimId: string, request: number) => `${claimId}:request:${request}`;
-const laterRequestKeys = (claimId: string) => Array.from({ length: MAX_REQUESTS_PER_DIAL - 1 }, (_, i) => requestKey(claimId, i + 2));
 // A claim in any other state is settled: its run has ended, and its schedule has moved past its occurrence.
 const SETTLED: ClaimState[] = CLAIM_STATES.filter((state) => !IN_FLIGHT.includes(state));
 
@@ -106,31 +101,6 @@ export class OccurrenceClaimRepository {
     return (await this.decisions.exists({ _id: `${claimId}:redial` })) !== null;
   }
 
-  // A dial's later requests (retries of one the provider did not process) are taken one by one, each by a
-  // unique insert. Idempotent for its taker: a repeat of its own insert reads back its own request.
-  async takeRequest(claimId: string, request: number, by: string, now: Date): Promise<boolean> {
-    if (request > MAX_REQUESTS_PER_DIAL) return false;
-    const _id = requestKey(claimId, request);
-    if (await insertedUnlessDuplicate(() => this.decisionInserts.insert({ _id, decision: 'dial', decided_by: by, decided_at: now }))) return true;
-    const stored = await this.decisions.findById(_id).lean<{ decision: ClaimDecision; decided_by: string }>();
-    return stored?.decision === 'dial' && stored.decided_by === by;
-  }
-
-  // When a dial-decided claim's dispatcher was granted its first request and its last; null when the claim
-  // was not decided `dial`.
-  async requestsGranted(claimId: string): Promise<{ first: Date; last: Date } | null> {
-    const taken = await this.decisions.find({ _id: op({ $in: [claimId, ...laterRequestKeys(claimId)] }), decision: 'dial' }, { decided_at: 1 }).lean<Array<{ _id: string; decided_at: Date }>>();
-    const first = taken.find((d) => d._id === claimId);
-    if (!first) return null;
-    return { first: first.decided_at, last: new Date(Math.max(...taken.map((d) => d.decided_at.getTime()))) };
-  }
-
-  // Takes every request number the claim's dispatcher has not taken (the inserts share commands), so that
-  // it sends nothing more.
-  async fenceRequests(claimId: string, by: string, now: Date): Promise<void> {
-    await Promise.all(laterRequestKeys(claimId).map((_id) => insertedUnlessDuplicate(() => this.decisionInserts.insert({ _id, decision: 'fence', decided_by: by, decided_at: now }))));
-  }
-
   // Who records a dial's outcome when both its dispatcher and the reconciler's lookup could, taken once by
   // unique insert. Idempotent for its taker.
   async takeOutcome(claimId: string, by: string, now: Date): Promise<boolean> {
@@ -138,6 +108,12 @@ export class OccurrenceClaimRepository {
     if (await insertedUnlessDuplicate(() => this.decisionInserts.insert({ _id, decision: 'outcome', decided_by: by, decided_at: now }))) return true;
     const stored = await this.decisions.findById(_id).lean<{ decided_by: string }>();
     return stored?.decided_by === by;
+  }
+
+  // When the claim was decided `dial`, or null.
+  async dialDecidedAt(claimId: string): Promise<Date | null> {
+    const stored = await this.decisions.findById(claimId).lean<{ decision: ClaimDecision; decided_at: Date }>();
+    return stored?.decision === 'dial' ? stored.decided_at : null;
   }
 
   async decisionFor(claimId: string): Promise<ClaimDecision | null> {
@@ -174,7 +150,7 @@ export class OccurrenceClaimRepository {
     const ids = (await this.claims.find({ state: op({ $in: SETTLED }), claimed_at: op({ $lt: cutoff }) }, { _id: 1 }).limit(limit).lean<Array<{ _id: Types.ObjectId }>>()).map((c) => c._id);
     if (ids.length === 0) return 0;
     const names = ids.map((id) => id.toHexString());
-    await this.decisions.deleteMany({ _id: op({ $in: [...names, ...names.map((n) => `${n}:redial`), ...names.map((n) => `${n}:outcome`), ...names.flatMap(laterRequestKeys)] }) });
+    await this.decisions.deleteMany({ _id: op({ $in: [...names, ...names.map((n) => `${n}:redial`), ...names.map((n) => `${n}:outcome`)] }) });
     const res = await this.claims.deleteMany({ _id: op({ $in: ids }), state: op({ $in: SETTLED }) });
     return res.deletedCount;
   }

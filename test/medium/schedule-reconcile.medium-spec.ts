@@ -24,10 +24,6 @@ class GatedDispatcher extends CallDispatcher {
   private open: () => void = () => undefined;
   private readonly arrivals = new Map<string, () => void>();
 
-  constructor(private readonly clock: TestClock) {
-    super();
-  }
-
   // Resolves once a call of this schedule has reached the dispatcher (and, if held, waits there).
   arrival(scheduleId: string): Promise<void> {
     if (this.arrived.includes(scheduleId)) return Promise.resolve();
@@ -47,7 +43,7 @@ class GatedDispatcher extends CallDispatcher {
     this.arrived.push(call.scheduleId!);
     this.arrivals.get(call.scheduleId!)?.();
     if (this.gate) await this.gate;
-    if (call.onDialing && !(await call.onDialing('gated', this.clock.now()))) return { kind: 'expired', provider: 'gated', detail: 'this run no longer owns the attempt' };
+    if (call.onDialing && !(await call.onDialing('gated'))) return { kind: 'expired', provider: 'gated', detail: 'this run no longer owns the attempt' };
     this.dials.push(call.scheduleId!);
     return { kind: 'placed', provider: 'gated', callId: `GC${call.callLogId.padStart(32, '0')}` };
   }
@@ -64,7 +60,7 @@ async function startReconcilerApp(clock: TestClock, dispatcher: GatedDispatcher,
 describe('reconciling stuck claims (service level, real database)', () => {
   let t: MediumApp;
   const clock = new TestClock();
-  const dispatcher = new GatedDispatcher(clock);
+  const dispatcher = new GatedDispatcher();
   const missedEvents: ScheduleChangedEvent[] = [];
   let alice: Principal;
   const handle = (id: string) => t.get<OccurrenceDispatchService>(OccurrenceDispatchService).dispatchDue(id);
@@ -216,7 +212,7 @@ describe('reconciling stuck claims (service level, real database)', () => {
 describe('dialing a provably unsent occurrence again (service level, real database)', () => {
   let t: MediumApp;
   const clock = new TestClock();
-  const dispatcher = new GatedDispatcher(clock);
+  const dispatcher = new GatedDispatcher();
   const missedEvents: ScheduleChangedEvent[] = [];
   let alice: Principal;
   const reconcile = () => t.get<ScheduleReconcileJob>(ScheduleReconcileJob).handle();

@@ -228,17 +228,10 @@ export class OccurrenceDispatchService {
         startBy: schedule.misfire_policy === 'skip' ? new Date(dueAt.getTime() + this.config.scheduler.misfireGraceSeconds * 1000) : undefined,
         // The dial decision is written only when a request is about to leave: a crash before that is
         // provably undialed.
-        onDialing: async (_provider, at) => {
-          const dial = await this.decideToDial(claim, at);
+        onDialing: async () => {
+          const dial = await this.decideToDial(claim);
           givenUp = !dial;
           return dial;
-        },
-        // Each later request is granted by a unique insert that the reconciler's fence, taken before it acts
-        // on a lookup, refuses.
-        onRetry: async (_provider, request, at) => {
-          const own = await this.retry(() => this.claims.takeRequest(claim.id, request, this.instance, at));
-          givenUp = !own;
-          return own;
         },
         // A status callback can reach this attempt's own log (its URL names it) before the lookup does, and
         // attach the call to it: only a call owned by another log is someone else's.
@@ -271,8 +264,8 @@ export class OccurrenceDispatchService {
       }
       case 'rejected': {
         const marked = await this.retry(() => this.claims.markState(claim.id, open, 'failed', { provider: result.provider, detail: `${result.code}: ${result.message}` }, done));
-        await this.retry(() => this.callLogs.markAttemptEnded(log.id, 'failed', { provider: result.provider, error_code: result.code, error_message: result.message }, done));
         if (!(await this.ownsOutcome(claim, marked, done))) return;
+        await this.retry(() => this.callLogs.markAttemptEnded(log.id, 'failed', { provider: result.provider, error_code: result.code, error_message: result.message }, done));
         // The event first: whoever reads the schedule failed finds why in its log.
         await this.record(schedule, 'dispatch_failed', 'error', `Provider refused the call: ${result.code} ${result.message}`, {
           occurrence_at: occurrence.toISOString(),
@@ -306,8 +299,8 @@ export class OccurrenceDispatchService {
         return this.skipDial(schedule, occurrence, claim, attempt, result.reason, result.detail, log.id);
       case 'unknown': {
         const marked = await this.retry(() => this.claims.markState(claim.id, open, 'unknown', { provider: result.provider, detail: result.detail }, done));
-        await this.retry(() => this.callLogs.markAttemptEnded(log.id, 'unknown', { provider: result.provider, error_message: result.detail }, done));
         if (!(await this.ownsOutcome(claim, marked, done))) return;
+        await this.retry(() => this.callLogs.markAttemptEnded(log.id, 'unknown', { provider: result.provider, error_message: result.detail }, done));
         await this.retry(() => this.schedules.recordCallProgress(schedule.id, null, { last_call_status: 'unknown', last_updated: done }));
         await this.record(schedule, 'dispatch_unknown', 'warn', `Outcome of the dial is unknown; it will be reconciled, not redialed: ${result.detail}`, {
           occurrence_at: occurrence.toISOString(),
@@ -410,16 +403,16 @@ export class OccurrenceDispatchService {
   // The reconciler may have given this claim up (it looked stuck): the unique decision insert settles who
   // wins, so a claim recorded missed never rings a phone. The decision record is what says "dialing": the
   // claim itself stays `claimed` until the dial's outcome (a reconciler that finds it stuck asks the same
-  // decision and gets `dial`, so it looks the call up at the provider, never records it missed blindly).
-  // `at` is the grant's time, read by the provider layer before this insert.
-  private async decideToDial(claim: OccurrenceClaim, at: Date): Promise<boolean> {
-    return (await this.retry(() => this.claims.decide(claim.id, 'dial', this.instance, at))) === 'dial';
+  // decision and gets `dial`, so it never records it missed: it looks the call up at the provider).
+  private async decideToDial(claim: OccurrenceClaim): Promise<boolean> {
+    const now = this.clock.now();
+    return (await this.retry(() => this.claims.decide(claim.id, 'dial', this.instance, now))) === 'dial';
   }
 
-  // Whether this run records its outcome on the schedule. A claim this run could not move was ended by the
-  // reconciler (this run stalled past its margins) or is a retry of this run's own write: the reconciler
-  // takes the outcome before it records a call it found or dials the occurrence again, and then this run
-  // records nothing more. A claim the reconciler could only call unknown still gets this run's outcome.
+  // Whether this run records its outcome (log, schedule, event). A claim this run could not move was ended
+  // by the reconciler (this run stalled that long) or is a retry of this run's own write. The reconciler
+  // takes the outcome before it records a call it found, and then this run records nothing; a claim the
+  // reconciler could only call unknown still gets this run's outcome.
   private async ownsOutcome(claim: OccurrenceClaim, marked: boolean, now: Date): Promise<boolean> {
     return marked || this.retry(() => this.claims.takeOutcome(claim.id, this.instance, now));
   }

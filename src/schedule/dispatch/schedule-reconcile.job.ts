@@ -1,5 +1,5 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnModuleInit } from '@nestjs/common';
-import { CallDispatcher, CallLookup, PlaceCallRequest, REQUEST_LEAVES_WITHIN_MS } from '../../calls/call-dispatcher';
+import { CallDispatcher, CallLookup, PlaceCallRequest } from '../../calls/call-dispatcher';
 import { Clock } from '../../common/clock/clock';
 import { AppConfig } from '../../config/app-config';
 import { JobOutcome, JobQueueService } from '../../jobs/job-queue.service';
@@ -21,17 +21,13 @@ const BATCH = 200;
 // next pass goes on from what is still stuck, instead of being cancelled and redone from the start.
 const PASS_BUDGET_MS = 40_000;
 const RECONCILER = 'reconciler';
-// After a stopped dispatcher's last request and lookup could have ended, before the provider's answer counts:
-// the provider may still be creating a call it took just before the limit, and instances' clocks differ.
-const REQUEST_SETTLE_MS = 15_000;
 
 // Cluster-wide (one Agenda job, so one instance runs each tick):
 //  - claims stuck between claim and dial (a crash) become `missed` (provably never sent) or `unknown`
-//    (never dialed again). A claim decided `dial` is fenced and looked up at the provider first: a call
-//    found there ends it `dialed`, and "not found" proves it unsent. A provably unsent occurrence still
-//    within its misfire grace (or under misfire_policy run_once) is dialed again under a new claim
-//    (deferral n+1, through a call.deferred job); past it, a one-time schedule left `pending` by the
-//    unsent claim ends missed;
+//    (never dialed again). A claim decided `dial` is looked up at the provider first: a call found there
+//    ends it `dialed`. A provably unsent occurrence still within its misfire grace (or under
+//    misfire_policy run_once) is dialed again under a new claim (deferral n+1, through a call.deferred
+//    job); past it, a one-time schedule left `pending` by the unsent claim ends missed;
 //  - jobs of the retired per-schedule Agenda job kind are removed (data from before the sweeper alone
 //    triggered schedules).
 @Injectable()
@@ -80,22 +76,16 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
       if (Date.now() > deadline) break;
       // A claim that never reached `dialing` sent nothing, unless its dispatcher decided to dial first (it
       // may be dialing right now): giving up is decided by the same unique insert the dispatcher makes.
-      const gaveUp = claim.state === 'claimed' && (await this.claims.decide(claim.id, 'give_up', RECONCILER, now)) === 'give_up';
+      const neverSent = claim.state === 'claimed' && (await this.claims.decide(claim.id, 'give_up', RECONCILER, now)) === 'give_up';
+      const state: ClaimState = neverSent ? 'missed' : 'unknown';
+      const from: ClaimState[] = neverSent ? ['claimed'] : ['claimed', 'dialing'];
       let schedule = await this.schedules.findById(claim.schedule_id);
-      // Decided to dial: the provider is asked whether the call exists, once nothing more can be sent.
-      const lookup = gaveUp ? null : await this.lookUp(claim, schedule, now);
-      if (lookup === 'in_flight') continue;
+      // Decided to dial: the provider is asked whether the call exists.
+      const lookup = neverSent ? null : await this.lookUp(claim, schedule);
       if (lookup?.kind === 'found' && schedule) {
         if (await this.recordFound(claim, schedule, lookup, now)) count++;
         continue;
       }
-      const notFound = lookup?.kind === 'not_found';
-      // Taken before anything is dialed again: a dispatcher that did not stop, and moves the claim first,
-      // records its own outcome.
-      if (notFound && !(await this.claims.takeOutcome(claim.id, RECONCILER, now))) continue;
-      const neverSent = gaveUp || notFound;
-      const state: ClaimState = neverSent ? 'missed' : 'unknown';
-      const from: ClaimState[] = gaveUp ? ['claimed'] : ['claimed', 'dialing'];
       // Dial it again if its grace allows, or if an earlier pass already decided so.
       const wanted = neverSent && schedule !== null && (this.withinGrace(schedule, claim, now) || (await this.claims.redialRecorded(claim.id)));
       let advancedHere = false;
@@ -131,7 +121,7 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
         // The dispatcher advanced the one-time schedule to pending, then stopped before dialing.
         await this.endOneTimeMissed(schedule, claim.occurrence_at, now);
       }
-      const checked = notFound ? `; ${lookup.provider} has no record of its call` : lookup?.kind === 'unavailable' ? `; lookup: ${lookup.detail}` : '';
+      const checked = lookup?.kind === 'not_found' ? `; ${lookup.provider} has no record of its call` : lookup?.kind === 'unavailable' ? `; lookup: ${lookup.detail}` : '';
       const detail = `stuck in ${claim.state} since ${claim.claimed_at.toISOString()}${checked}${redial ? `; dialed again under deferral ${claim.deferral + 1}` : ''}`;
       if (!(await this.claims.markState(claim.id, from, state, { detail }, now))) continue;
       count++;
@@ -140,9 +130,8 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
         await this.callLogs.markAttemptEnded(claim.call_log_id, neverSent ? 'canceled' : 'unknown', { error_message: `dispatcher stopped while ${claim.state}` }, now);
       }
       if (schedule) {
-        const unsent = notFound ? `was not found at ${lookup.provider} after its dispatcher stopped` : 'was never sent when its dispatcher stopped';
         const [type, message] = redial
-          ? ['occurrence_redialed', `Occurrence ${claim.occurrence_at.toISOString()} ${unsent}; it is dialed again under a new claim (deferral ${claim.deferral + 1})`]
+          ? ['occurrence_redialed', `Occurrence ${claim.occurrence_at.toISOString()} was never sent when its dispatcher stopped; it is dialed again under a new claim (deferral ${claim.deferral + 1})`]
           : [
               neverSent ? 'occurrence_missed' : 'occurrence_unknown',
               `Occurrence ${claim.occurrence_at.toISOString()} was ${claim.state} when its dispatcher stopped; it is recorded ${state} and will not be redialed`,
@@ -159,15 +148,15 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
     return count;
   }
 
-  // A claim decided `dial` whose dispatcher stopped (or stalls): the provider is asked whether it created
-  // the call. An answer counts only once the last request the dispatcher was granted has had its time to
-  // leave and end, and the dispatcher its own lookup after an unanswered one; then every number it has not
-  // taken is fenced, so that it sends nothing more. Until then the claim is left for a later pass.
-  private async lookUp(claim: OccurrenceClaim, schedule: Schedule | null, now: Date): Promise<CallLookup | 'in_flight' | null> {
+  // A claim decided `dial` whose dispatcher stopped (or stalls): the provider is asked whether it created the
+  // call. Found, it is recorded at once: a dispatcher that is only slow and moves the claim first records it
+  // itself, and takeOutcome keeps the two from both recording it. "Not found" leaves the claim unknown, as
+  // before: a dispatcher that is alive may still be retrying, so it proves nothing.
+  private async lookUp(claim: OccurrenceClaim, schedule: Schedule | null): Promise<CallLookup | null> {
     const logId = claim.call_log_id;
     if (!logId || !schedule) return null;
-    const granted = await this.claims.requestsGranted(claim.id);
-    if (!granted) return null;
+    const decidedAt = await this.claims.dialDecidedAt(claim.id);
+    if (!decidedAt) return null;
     const request: PlaceCallRequest = {
       callLogId: logId,
       scheduleId: schedule.id,
@@ -180,22 +169,7 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
       metadata: schedule.metadata,
       isKnownCall: (callId) => this.callLogs.belongsToAnotherLog(callId, logId),
     };
-    const found = await this.dispatcher.lookUpCall(request, granted.first);
-    // A provider that cannot be asked: unknown at once, as before there was a lookup.
-    if (found.kind === 'unavailable') return found;
-    if (!this.settled(granted.last, now)) return 'in_flight';
-    await this.claims.fenceRequests(claim.id, RECONCILER, now);
-    // A request granted between the read and the fence may still leave: a later pass decides.
-    const fenced = await this.claims.requestsGranted(claim.id);
-    if (!fenced || !this.settled(fenced.last, now)) return 'in_flight';
-    return found;
-  }
-
-  private settled(lastGrant: Date, now: Date): boolean {
-    const { twilio, agentBackend, dialing } = this.config;
-    const requestMs = Math.max(twilio.requestTimeoutMs, agentBackend.requestTimeoutMs);
-    // Its time to leave, the request, the dispatcher's wait and lookup after an unanswered one, a margin.
-    return now.getTime() - lastGrant.getTime() >= REQUEST_LEAVES_WITHIN_MS + requestMs + dialing.unknownLookupDelayMs + requestMs + REQUEST_SETTLE_MS;
+    return this.dispatcher.lookUpCall(request, decidedAt);
   }
 
   // The stopped dispatcher's call exists: the claim ends dialed and the rest is recorded as the dispatcher

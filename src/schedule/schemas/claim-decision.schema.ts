@@ -1,10 +1,9 @@
 import { Prop, Schema, SchemaFactory } from '@nestjs/mongoose';
 import { HydratedDocument } from 'mongoose';
 
-// `redial` is stored under `<claim id>:redial` (see OccurrenceClaimRepository.recordRedial); a dial's later
-// requests under `<claim id>:request:<n>`, `dial` when its dispatcher took one and `fence` when the
-// reconciler did first (takeRequest and fenceRequests); `outcome` under `<claim id>:outcome` (takeOutcome).
-export const CLAIM_DECISIONS = ['dial', 'give_up', 'redial', 'fence', 'outcome'] as const;
+// `redial` is stored under `<claim id>:redial` (see OccurrenceClaimRepository.recordRedial), and `outcome`
+// under `<claim id>:outcome` (takeOutcome).
+export const CLAIM_DECISIONS = ['dial', 'give_up', 'redial', 'outcome'] as const;
 export type ClaimDecision = (typeof CLAIM_DECISIONS)[number];
 
 // Whether a claim's run may dial or was given up. _id is the claim id, so the first insert decides: the
