@@ -102,6 +102,16 @@ describe('WriteGate (real database)', () => {
       expect(await counters.findById('r1').lean<Counter>()).toMatchObject({ n: 3, rev: 2 });
     });
 
+    it('keeps its own newer write remembered when a read that started before it returns after it', async () => {
+      await counters.create({ _id: 'r0', n: 1, log: [] });
+      const gate = new WriteGate<Counter>(counters, gates);
+      // A sweep's read of revision 0, still on its way while this process writes revision 1.
+      const before = (await counters.findById('r0').lean<Counter>())!;
+      await gate.update('r0', (doc) => ({ n: doc.n + 1 }));
+      gate.remember(before);
+      expect(gate.recall('r0')).toMatchObject({ n: 2, rev: 1 });
+    });
+
     it('computes from the fresh document when another writer moved it since the copy', async () => {
       await counters.create({ _id: 'r2', n: 0, log: [] });
       const mine = new WriteGate<Counter>(counters, gates);

@@ -144,6 +144,10 @@ export class WriteGate<D extends GatedDoc> {
   // Records a copy of the document as just read or inserted, for the next update of it to start from.
   remember(doc: D): D {
     const id = String(doc._id);
+    // A read that started before this process's own write can return after it (a sweep's read racing a
+    // dispatch's advance): the newer revision stays remembered.
+    const held = this.known.get(id);
+    if (held && (held.doc.rev ?? 0) > (doc.rev ?? 0)) return doc;
     this.known.delete(id);
     this.known.set(id, { doc, at: Date.now() });
     if (this.known.size > REMEMBER_MAX) this.known.delete(this.known.keys().next().value as string);

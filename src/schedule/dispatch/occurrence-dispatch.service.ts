@@ -258,7 +258,12 @@ export class OccurrenceDispatchService {
     switch (result.kind) {
       case 'placed': {
         const marked = await this.retry(() => this.claims.markState(claim.id, open, 'dialed', { call_id: result.callId, provider: result.provider }, done));
-        if (!(await this.ownsOutcome(claim, marked, done))) return;
+        if (!(await this.ownsOutcome(claim, marked, done))) {
+          // Whoever records the rest, the call is this log's: with its id, callbacks and call.reconcile
+          // finish it even if the other side stopped before recording it.
+          await this.retry(() => this.callLogs.attachProviderCall(log.id, result.provider, result.callId, done));
+          return;
+        }
         const how = result.reconciled ? ' (found by lookup after an unanswered request)' : '';
         return this.recordPlaced(schedule, occurrence, claim, log.id, attempt, result, done.getTime() - dueAt.getTime(), how, done);
       }
