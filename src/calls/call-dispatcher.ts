@@ -1,3 +1,5 @@
+import type { PlacedCallLookup } from './call-provider';
+
 export interface PlaceCallRequest {
   callLogId: string;
   scheduleId: string | null;
@@ -38,11 +40,8 @@ export type PlaceCallResult =
   | { kind: 'skipped'; provider: string; reason: string; detail: string };
 
 // Whether the provider created a call for an attempt (isKnownCall excludes calls that belong to other
-// attempts).
-export type CallLookup =
-  | { kind: 'found'; provider: string; callId: string }
-  | { kind: 'not_found'; provider: string }
-  | { kind: 'unavailable'; provider: string; detail: string };
+// attempts), and which provider answered.
+export type CallLookup = PlacedCallLookup & { provider: string };
 
 // The port the schedule module dials through; providers live behind it in src/calls.
 export abstract class CallDispatcher {

@@ -106,14 +106,7 @@ export class ProviderCallDispatcher extends CallDispatcher {
     if (options instanceof InvalidProviderOptionsError) return { kind: 'unavailable', provider: this.providerNameOf(request), detail: `${options.field}: ${options.issue}` };
     const provider = this.providers.get(options.provider);
     const found = await provider.findPlacedCall({ ...request, options }, firstRequestAt, request.isKnownCall ?? (async () => false));
-    switch (found.kind) {
-      case 'found':
-        return { kind: 'found', provider: provider.name, callId: found.callId };
-      case 'not_found':
-        return { kind: 'not_found', provider: provider.name };
-      case 'unavailable':
-        return { kind: 'unavailable', provider: provider.name, detail: found.detail };
-    }
+    return { ...found, provider: provider.name };
   }
 
   private optionsOf(request: PlaceCallRequest): ReturnType<typeof resolveProviderOptions> | InvalidProviderOptionsError {

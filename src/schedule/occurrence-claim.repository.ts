@@ -84,10 +84,7 @@ export class OccurrenceClaimRepository {
   // Dial or give up, decided once per claim by whoever inserts first; the loser gets the winner's decision.
   // Idempotent: a caller that repeats its own insert (a lost reply) reads back its own decision.
   async decide(claimId: string, decision: ClaimDecision, by: string, now: Date): Promise<ClaimDecision> {
-    if (await insertedUnlessDuplicate(() => this.decisionInserts.insert({ _id: claimId, decision, decided_by: by, decided_at: now }))) return decision;
-    const stored = await this.decisions.findById(claimId).lean<{ decision: ClaimDecision }>();
-    if (!stored) throw new Error(`claim ${claimId}: decision insert reported a duplicate but none is stored`);
-    return stored.decision;
+    return (await this.firstDecision(claimId, decision, by, now)).decision;
   }
 
   // The reconciler's decision to dial a given-up claim's occurrence again, recorded once, before its job is
@@ -104,10 +101,15 @@ export class OccurrenceClaimRepository {
   // Who records a dial's outcome when both its dispatcher and the reconciler's lookup could, taken once by
   // unique insert. Idempotent for its taker.
   async takeOutcome(claimId: string, by: string, now: Date): Promise<boolean> {
-    const _id = `${claimId}:outcome`;
-    if (await insertedUnlessDuplicate(() => this.decisionInserts.insert({ _id, decision: 'outcome', decided_by: by, decided_at: now }))) return true;
-    const stored = await this.decisions.findById(_id).lean<{ decided_by: string }>();
-    return stored?.decided_by === by;
+    return (await this.firstDecision(`${claimId}:outcome`, 'outcome', by, now)).decided_by === by;
+  }
+
+  // The first insert under `_id` wins, and every caller gets the winner's record.
+  private async firstDecision(_id: string, decision: ClaimDecision, by: string, now: Date): Promise<{ decision: ClaimDecision; decided_by: string }> {
+    if (await insertedUnlessDuplicate(() => this.decisionInserts.insert({ _id, decision, decided_by: by, decided_at: now }))) return { decision, decided_by: by };
+    const stored = await this.decisions.findById(_id).lean<{ decision: ClaimDecision; decided_by: string }>();
+    if (!stored) throw new Error(`claim decision ${_id}: the insert reported a duplicate but none is stored`);
+    return stored;
   }
 
   // When the claim was decided `dial`, or null.

@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { CallDispatcher, PlaceCallResult } from '../../calls/call-dispatcher';
+import { CallDispatcher, PlaceCallRequest, PlaceCallResult } from '../../calls/call-dispatcher';
 import { DialPolicy, DialSubject } from '../../calls/dial-policy.service';
 import { Clock } from '../../common/clock/clock';
 import { AppConfig } from '../../config/app-config';
@@ -36,6 +36,21 @@ function dialSubjectOf(schedule: Schedule): DialSubject {
     fallbackTimezone: schedule.timezone,
     callingWindow: schedule.calling_window,
     campaignId: schedule.campaign_id,
+  };
+}
+
+// What the provider layer needs of a schedule to dial, or look up, one attempt of it.
+export function callRequestOf(schedule: Schedule, callLogId: string, occurrenceAt: Date, attemptNumber: number): PlaceCallRequest {
+  return {
+    callLogId,
+    scheduleId: schedule.id,
+    tenantId: schedule.tenant_id,
+    phone: schedule.phone,
+    occurrenceAt,
+    attemptNumber,
+    agentInstanceId: schedule.agent_instance_id,
+    providerOptions: schedule.provider_options,
+    metadata: schedule.metadata,
   };
 }
 
@@ -214,15 +229,7 @@ export class OccurrenceDispatchService {
     let result: PlaceCallResult;
     try {
       result = await this.dispatcher.placeCall({
-        callLogId: log.id,
-        scheduleId: schedule.id,
-        tenantId: schedule.tenant_id,
-        phone: schedule.phone,
-        occurrenceAt: occurrence,
-        attemptNumber: attempt,
-        agentInstanceId: schedule.agent_instance_id,
-        providerOptions: schedule.provider_options,
-        metadata: schedule.metadata,
+        ...callRequestOf(schedule, log.id, occurrence, attempt),
         // Past the grace window a call waiting for pacing (or delayed by a database outage) is a misfire,
         // like a late trigger: policy skip gives it up, policy run_once still dials it once.
         startBy: schedule.misfire_policy === 'skip' ? new Date(dueAt.getTime() + this.config.scheduler.misfireGraceSeconds * 1000) : undefined,

@@ -1,5 +1,5 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnModuleInit } from '@nestjs/common';
-import { CallDispatcher, CallLookup, PlaceCallRequest } from '../../calls/call-dispatcher';
+import { CallDispatcher, CallLookup } from '../../calls/call-dispatcher';
 import { Clock } from '../../common/clock/clock';
 import { AppConfig } from '../../config/app-config';
 import { JobOutcome, JobQueueService } from '../../jobs/job-queue.service';
@@ -13,7 +13,7 @@ import { nextWithinBounds } from '../schedule-timing';
 import { ClaimState, OccurrenceClaim, Schedule } from '../schedule.types';
 import { CALL_DEFERRED_JOB, LEGACY_DISPATCH_JOB, RECONCILE_EVERY, RECONCILE_JOB } from '../schedule.constants';
 import { CallDeferredPayload } from './call-deferred.payload';
-import { OccurrenceDispatchService } from './occurrence-dispatch.service';
+import { callRequestOf, OccurrenceDispatchService } from './occurrence-dispatch.service';
 import { DispatchTrigger } from './dispatch-trigger';
 
 const BATCH = 200;
@@ -157,18 +157,7 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
     if (!logId || !schedule) return null;
     const decidedAt = await this.claims.dialDecidedAt(claim.id);
     if (!decidedAt) return null;
-    const request: PlaceCallRequest = {
-      callLogId: logId,
-      scheduleId: schedule.id,
-      tenantId: schedule.tenant_id,
-      phone: schedule.phone,
-      occurrenceAt: claim.occurrence_at,
-      attemptNumber: claim.attempt_number,
-      agentInstanceId: schedule.agent_instance_id,
-      providerOptions: schedule.provider_options,
-      metadata: schedule.metadata,
-      isKnownCall: (callId) => this.callLogs.belongsToAnotherLog(callId, logId),
-    };
+    const request = { ...callRequestOf(schedule, logId, claim.occurrence_at, claim.attempt_number), isKnownCall: (callId: string) => this.callLogs.belongsToAnotherLog(callId, logId) };
     return this.dispatcher.lookUpCall(request, decidedAt);
   }
 
