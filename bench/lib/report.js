@@ -106,6 +106,7 @@ function rows(results) {
     add(label, 'DB commands per dial (round-trip time)', `${one(prof.db_commands_per_dial, num)} (${one(prof.db_round_trip_ms_per_dial, ms)})`);
     add(label, 'top commands per dial', prof.commands.slice(0, 4).map((c) => `${c.cmd} ${c.per_dial} × ${c.mean_ms} ms`).join('; '));
     add(label, 'CPU during burst', `database ${one(prof.db_cpu_percent, num)}%, service ${one(prof.service_cpu_percent, num)}% (100% = one core)`);
+    if (prof.service_cpu_ms_per_dial !== undefined) add(label, 'service CPU per dial', `${one(prof.service_cpu_ms_per_dial, ms)} (under --cpu-prof)`);
   }
   for (const f of results.failures ?? []) add(`${f.scenario} (failed)`, '', f.error.slice(0, 200));
   return rows;

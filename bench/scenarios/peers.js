@@ -1,6 +1,7 @@
 'use strict';
-// 2. Peers on the same machine: raw Agenda 6 on the same database server, and BullMQ on the local Redis,
-// each with the same N jobs due at T and a handler that makes the service's provider request.
+// 2. Peers on the same machine: raw Agenda 6 on the same database server, BullMQ on the local Redis, and
+// graphile-worker on the local PostgreSQL, each with the same N jobs due at T and a handler that makes the
+// service's provider request.
 const { spawn } = require('node:child_process');
 const { randomBytes } = require('node:crypto');
 const { join } = require('node:path');
@@ -12,7 +13,10 @@ const { lagFigures } = require('../lib/util');
 const { summarizeRuns } = require('./fire');
 
 const CONCURRENCY = 64; // SCHEDULER_DISPATCH_CONCURRENCY's default: each peer may have as many jobs in flight as we have dispatches
-const POLL_MS = 1000; // a 1 s poll: what a user after calls on time would give raw Agenda (its default is 5 s)
+const POLL_MS = 1000; // a 1 s poll for jobs due later: what a user after calls on time would give raw Agenda (its default is 5 s) and graphile-worker (2 s)
+// graphile-worker warns when its pool is smaller than its concurrency. 64 connections plus FerretDB's stay
+// under PostgreSQL's default max_connections of 100.
+const GRAPHILE_POOL = CONCURRENCY;
 
 function startWorker(script, env) {
   const child = spawn(process.execPath, [join(__dirname, '..', 'peers', script)], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -84,13 +88,51 @@ async function bullmqRun(ctx, n, capMs, redisUrl) {
   }
 }
 
+// A fresh database on the PostgreSQL server FerretDB would store on; graphile-worker migrates its schema into it.
+async function graphileRun(ctx, n, capMs, server) {
+  const { Client } = require('pg');
+  const { ensurePostgresDatabase, dropPostgresDatabase, freshPostgresqlDatabase } = require(join(ctx.buildDir, 'database', 'embedded', 'ferretdb-server.js'));
+  const url = await freshPostgresqlDatabase(server, 'bench_peer_graphile');
+  if (!url) throw new Error('PostgreSQL stopped answering');
+  await ensurePostgresDatabase(url);
+  const worker = startWorker('graphile-worker.js', { ...workerEnv(ctx), DATABASE_URL: url, POLL_MS: String(POLL_MS), POOL: String(GRAPHILE_POOL) });
+  const client = new Client({ connectionString: url });
+  try {
+    await worker.ready;
+    await client.connect();
+    return await measure(ctx, n, capMs, async (dueAt) => {
+      for (let i = 0; i < n; i += 1000) {
+        const phones = Array.from({ length: Math.min(1000, n - i) }, (_, k) => phone(i + k));
+        await client.query(
+          `select count(*) from graphile_worker.add_jobs(
+             (select array_agg(row('bench.call', json_build_object('to', t), null, $1::timestamptz, null, null, null, null)::graphile_worker.job_spec) from unnest($2::text[]) t))`,
+          [dueAt, phones],
+        );
+      }
+    });
+  } finally {
+    await worker.stop();
+    await client.end().catch(() => undefined);
+    await dropPostgresDatabase(url).catch(() => undefined);
+  }
+}
+
+async function postgresqlServer(ctx) {
+  const { ferretDbPostgresqlServer } = require(join(ctx.buildDir, 'database', 'embedded', 'ferretdb-server.js'));
+  return ferretDbPostgresqlServer(undefined, process.env.FERRETDB_POSTGRESQL_URL);
+}
+
 async function peers(ctx, plan) {
   const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-  const result = { concurrency: CONCURRENCY, agenda_poll_ms: POLL_MS, redis: redisUrl, peers: {} };
-  for (const [peer, run] of [
+  const postgresql = await postgresqlServer(ctx);
+  const result = { concurrency: CONCURRENCY, poll_ms: POLL_MS, redis: redisUrl, graphile_pool: GRAPHILE_POOL, peers: {} };
+  const runners = [
     ['agenda', (n, cap) => agendaRun(ctx, n, cap)],
     ['bullmq', (n, cap) => bullmqRun(ctx, n, cap, redisUrl)],
-  ]) {
+  ];
+  if (postgresql) runners.push(['graphile-worker', (n, cap) => graphileRun(ctx, n, cap, postgresql)]);
+  else ctx.log('  graphile-worker skipped: no PostgreSQL answers');
+  for (const [peer, run] of runners) {
     result.peers[peer] = {};
     for (const n of plan.fireSizes) {
       const runs = [];
