@@ -4,6 +4,7 @@ import { CallingRulesModule } from '../calling-rules/calling-rules.module';
 import { DncModule } from '../dnc/dnc.module';
 import { CallDispatcher } from './call-dispatcher';
 import { CallProviderRegistry } from './call-provider.registry';
+import { CallStatusInbox } from './call-status-inbox';
 import { DialPolicy } from './dial-policy.service';
 import { CallLeaseRepository } from './pacing/call-lease.repository';
 import { CallPacer } from './pacing/call-pacer.service';
@@ -28,6 +29,7 @@ import { DialSlotDoc, DialSlotSchema } from './schemas/dial-slot.schema';
     CallingRulesModule,
   ],
   providers: [
+    CallStatusInbox,
     SimulatedCallProvider,
     TwilioClientFactory,
     TwilioCallProvider,
@@ -42,6 +44,6 @@ import { DialSlotDoc, DialSlotSchema } from './schemas/dial-slot.schema';
     ProviderCallDispatcher,
     { provide: CallDispatcher, useExisting: ProviderCallDispatcher },
   ],
-  exports: [CallDispatcher, CallProviderRegistry, DialPolicy, CallPacer],
+  exports: [CallDispatcher, CallProviderRegistry, DialPolicy, CallPacer, CallStatusInbox],
 })
 export class CallsModule {}

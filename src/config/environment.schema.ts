@@ -275,7 +275,8 @@ export class EnvironmentVariables {
   @Matches(/^\s*\+[1-9]\d{6,14}(\s*,\s*\+[1-9]\d{6,14})*\s*$/, { message: 'SAFE_MODE_ALLOWED_NUMBERS must be a comma list of E.164 numbers' })
   SAFE_MODE_ALLOWED_NUMBERS?: string;
 
-  // Key the simulator signs its status callbacks with; status webhooks signed with it are accepted too.
+  // A second key status webhooks are accepted with, besides TWILIO_AUTH_TOKEN: for a client that plays
+  // Twilio's callbacks of simulated calls (the simulator itself hands its reports in without HTTP).
   // Unset: TWILIO_AUTH_TOKEN, else derived from JWT_SECRET.
   @Transform(emptyToUndefined)
   @IsOptional()
@@ -283,7 +284,7 @@ export class EnvironmentVariables {
   @MinLength(16, { message: 'SIMULATOR_SIGNING_TOKEN must be at least 16 characters' })
   SIMULATOR_SIGNING_TOKEN?: string;
 
-  // Delay between a simulated call's successive status callbacks.
+  // Delay between a simulated call's successive status reports.
   @IntSetting(0, 60_000)
   SIMULATOR_STEP_MS: number = 200;
 

@@ -39,7 +39,7 @@ describe('loadConfig', () => {
       TWILIO_FROM_NUMBER: '+15005550006',
     });
     expect(ok.twilio.fromNumber).toBe('+15005550006');
-    // The simulator signs with the Twilio token when there is one, so one secret verifies both.
+    // The second webhook key falls back to the Twilio token when there is one.
     expect(ok.simulator.signingToken).toBe('b'.repeat(32));
   });
 

@@ -135,8 +135,8 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfigVa
       safeModeAllowedNumbers: parsed.SAFE_MODE_ALLOWED_NUMBERS ? list(parsed.SAFE_MODE_ALLOWED_NUMBERS) : null,
     },
     simulator: {
-      // The simulator signs its callbacks like Twilio does; without a configured token it derives
-      // one from the JWT secret so that a forged callback still fails verification.
+      // Accepted on status webhooks beside Twilio's token; without a configured one it is derived from
+      // the JWT secret, so that no guessable key is accepted.
       signingToken:
         parsed.SIMULATOR_SIGNING_TOKEN ??
         parsed.TWILIO_AUTH_TOKEN ??

@@ -1,4 +1,4 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { Clock } from '../common/clock/clock';
 import { retryOnLockContention } from '../common/mongo/mongo-query';
 import { AppException } from '../common/errors/app.exception';
@@ -13,6 +13,7 @@ import { CallStatusReceiptRepository } from './call-status-receipt.repository';
 import { ConcurrencyLimit } from '../common/concurrency-limit';
 import { KeyedSerializer } from './keyed-serializer';
 import type { CallStatusReport } from '../calls/call-status-report';
+import { CallStatusInbox } from '../calls/call-status-inbox';
 
 export type CallbackOutcome = 'applied' | 'duplicate' | 'unknown_call';
 
@@ -20,6 +21,8 @@ export const CALLBACK_SOURCE = 'twilio_callback';
 // An agent backend accepted the call (the attempt ends completed), and what the backend reported later.
 export const AGENT_HANDOFF_SOURCE = 'agent_backend_handoff';
 export const AGENT_CALLBACK_SOURCE = 'agent_backend_callback';
+// The simulated provider's reports, handed in within this process.
+export const SIMULATOR_SOURCE = 'simulator';
 // Twilio abandons a callback request after 15 s: a receipt older than that whose entry never reached the
 // log belongs to a delivery that died (its instance was killed) between the two writes.
 const ABANDONED_DELIVERY_MS = 15_000;
@@ -43,7 +46,7 @@ const EVENT_FOR: Partial<Record<CallStatus, CallEventName>> = {
 };
 
 @Injectable()
-export class StatusUpdateService {
+export class StatusUpdateService implements OnModuleInit {
   private readonly logger = new Logger(StatusUpdateService.name);
   private readonly perCall = new KeyedSerializer();
   private readonly dbWork: ConcurrencyLimit;
@@ -54,9 +57,14 @@ export class StatusUpdateService {
     private readonly outcomes: ScheduleOutcomeService,
     private readonly clock: Clock,
     private readonly publisher: DomainEventPublisher,
+    private readonly inbox: CallStatusInbox,
     config: AppConfig,
   ) {
     this.dbWork = new ConcurrencyLimit(config.statusCallbackConcurrency);
+  }
+
+  onModuleInit(): void {
+    this.inbox.attach((report, callLogId) => this.applyReport(report, callLogId, SIMULATOR_SOURCE));
   }
 
   // A callback that lost the database lock is applied again here: its receipt was withdrawn, so the retry

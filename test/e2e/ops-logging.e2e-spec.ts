@@ -2,6 +2,7 @@ import { Writable } from 'node:stream';
 import request from 'supertest';
 import { LogDestination } from '../../src/observability/logging/log-destination';
 import { createTestApp, TestApp } from '../utils/test-app';
+import { postTwilioCallback, twilioCallbackParams } from '../utils/twilio-callbacks';
 import { bearer, tokenFor } from '../utils/tokens';
 import { waitFor } from '../utils/wait';
 import { WebhookReceiver } from '../utils/webhook-receiver';
@@ -51,6 +52,12 @@ describe('structured logs (ops e2e)', () => {
       return res.body.schedule.status === 'completed';
     }, 20_000);
     await waitFor(async () => hooks.ofType('call.completed').length === 1, 10_000);
+    // The simulator hands its reports in without HTTP: a provider's signed callback, carrying the callee's
+    // number as Twilio's does, is what the request log must mask.
+    const completed = hooks.ofType('call.completed')[0].envelope.data;
+    const path = `/webhook/call-status?call_log_id=${encodeURIComponent(String(completed.call_log_id))}`;
+    const late = await postTwilioCallback(server, t.config.publicBaseUrl, SIGNING_TOKEN, path, twilioCallbackParams(String(completed.call_id), 'completed', 9, { To: PHONE, CallDuration: '42' }));
+    expect(late.status).toBe(200);
     await request(server).get(`/schedule?phone=${encodeURIComponent(PHONE)}`).set(bearer(token)).expect(200);
     await request(server).get('/metrics').set(bearer(METRICS_TOKEN)).expect(200);
     const bad = await request(server).post('/schedule/').set(bearer(token)).set('X-Request-Id', 'client-req-0001').send({ phone: 'nope', scheduled_time: due.toISOString() }).expect(400);

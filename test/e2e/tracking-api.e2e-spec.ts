@@ -337,7 +337,7 @@ describe('tracking API (e2e)', () => {
     expect(log).toMatchObject({ schedule_id: scheduleId, phone: '+14155552671', user_profile_id: 'up-e2e', created_by: 'erin', duration: 42, answered_by: 'human', attempt_number: 1 });
     expect(log.call_id).toMatch(/^[A-Z]{2}[0-9a-f]{32}$/);
     expect(new Date(log.end_time).getTime()).toBeGreaterThanOrEqual(new Date(log.start_time).getTime());
-    const callbacks = log.timeline.filter((e: { source: string }) => e.source === 'twilio_callback').map((e: { status: string }) => e.status);
+    const callbacks = log.timeline.filter((e: { source: string }) => e.source === 'simulator').map((e: { status: string }) => e.status);
     expect([...callbacks].sort()).toEqual(['completed', 'in_progress', 'initiated', 'ringing']);
 
     const stats = await http().get('/schedule/tracking/stats').query({ schedule_id: scheduleId }).set(owner).expect(200);

@@ -1,18 +1,35 @@
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
-import { HttpAdapterHost } from '@nestjs/core';
 import { randomBytes } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
 import { AppConfig } from '../../config/app-config';
 import { PlaceCallRequest } from '../call-dispatcher';
 import { CallProvider, PlacedCallLookup, ProviderAttempt, ProviderCallState } from '../call-provider';
-import { STATUS_CALLBACK_PATH } from '../webhook-paths';
-import { FormParams, signTwilioRequest } from '../webhook-signature';
+import { CallStatusInbox } from '../call-status-inbox';
+import type { CallStatusReport } from '../call-status-report';
 
 const OUTCOMES = ['completed', 'busy', 'no-answer', 'failed'] as const;
 type SimulatedOutcome = (typeof OUTCOMES)[number];
 
-// Dials nothing. It plays a realistic Twilio status sequence back into our own webhook, signed like
-// Twilio signs, so simulated calls take exactly the code path real callbacks take.
+type Step = Pick<CallStatusReport, 'status' | 'providerStatus'> & Partial<Pick<CallStatusReport, 'duration' | 'answeredBy' | 'errorCode' | 'errorMessage'>>;
+
+// What Twilio reports for each outcome, in its own status words (kept in the call's timeline).
+function stepsOf(outcome: SimulatedOutcome, duration: number): Step[] {
+  const initiated: Step = { status: 'initiated', providerStatus: 'initiated' };
+  const ringing: Step = { status: 'ringing', providerStatus: 'ringing' };
+  switch (outcome) {
+    case 'completed':
+      return [initiated, ringing, { status: 'in_progress', providerStatus: 'in-progress' }, { status: 'completed', providerStatus: 'completed', duration, answeredBy: 'human' }];
+    case 'failed':
+      return [initiated, { status: 'failed', providerStatus: 'failed', duration: 0, errorCode: '31005', errorMessage: 'SIP 500' }];
+    case 'busy':
+      return [initiated, ringing, { status: 'busy', providerStatus: 'busy', duration: 0, errorMessage: 'SIP 486' }];
+    case 'no-answer':
+      return [initiated, ringing, { status: 'no_answer', providerStatus: 'no-answer', duration: 0, errorMessage: 'SIP 480' }];
+  }
+}
+
+// Dials nothing. It hands a realistic status sequence, one report every SIMULATOR_STEP_MS, to the
+// status-update path in this process (CallStatusInbox): the same path a provider's callback takes once its
+// adapter has read it, without the HTTP request, the signature and the form that a callback costs.
 @Injectable()
 export class SimulatedCallProvider extends CallProvider implements OnApplicationShutdown {
   readonly name = 'simulated' as const;
@@ -22,7 +39,7 @@ export class SimulatedCallProvider extends CallProvider implements OnApplication
 
   constructor(
     private readonly config: AppConfig,
-    private readonly httpHost: HttpAdapterHost,
+    private readonly inbox: CallStatusInbox,
   ) {
     super();
   }
@@ -47,16 +64,8 @@ export class SimulatedCallProvider extends CallProvider implements OnApplication
     const callId = `SM${randomBytes(16).toString('hex')}`;
     const outcome: SimulatedOutcome = OUTCOMES.includes(requested as SimulatedOutcome) ? (requested as SimulatedOutcome) : 'completed';
     const duration = typeof request.providerOptions.simulate_duration === 'number' ? request.providerOptions.simulate_duration : 42;
-    const sequence: Array<{ status: string; extra?: FormParams }> =
-      outcome === 'completed'
-        ? [{ status: 'initiated' }, { status: 'ringing' }, { status: 'in-progress' }, { status: 'completed', extra: { CallDuration: String(duration), AnsweredBy: 'human' } }]
-        : outcome === 'failed'
-          ? [{ status: 'initiated' }, { status: 'failed', extra: { ErrorCode: '31005', SipResponseCode: '500', CallDuration: '0' } }]
-          : [{ status: 'initiated' }, { status: 'ringing' }, { status: outcome, extra: { CallDuration: '0', SipResponseCode: outcome === 'busy' ? '486' : '480' } }];
-    sequence.forEach((step, index) => {
-      this.later((index + 1) * this.config.simulator.stepMs, () =>
-        this.deliver(request, callId, index, step.status, step.extra ?? {}),
-      );
+    stepsOf(outcome, duration).forEach((step, index) => {
+      this.later((index + 1) * this.config.simulator.stepMs, () => this.deliver(request.callLogId, { callId, sequence: index, at: null, duration: null, answeredBy: null, errorCode: null, errorMessage: null, ...step }));
     });
     return { kind: 'placed', callId };
   }
@@ -65,53 +74,23 @@ export class SimulatedCallProvider extends CallProvider implements OnApplication
     if (this.closed) return;
     const timer = setTimeout(() => {
       this.timers.delete(timer);
-      fn().catch((error: unknown) => this.logger.warn(`simulated callback failed: ${String(error)}`));
+      fn().catch((error: unknown) => this.logger.warn(`simulated status report failed: ${String(error)}`));
     }, ms);
     this.timers.add(timer);
   }
 
-  private async deliver(request: PlaceCallRequest, callId: string, sequenceNumber: number, status: string, extra: FormParams): Promise<void> {
-    const query = `?call_log_id=${encodeURIComponent(request.callLogId)}`;
-    const params: FormParams = {
-      AccountSid: this.config.twilio.accountSid ?? 'ACsimulated00000000000000000000000',
-      CallSid: callId,
-      CallStatus: status,
-      SequenceNumber: String(sequenceNumber),
-      Timestamp: new Date().toUTCString(),
-      To: request.phone,
-      From: this.config.twilio.fromNumber ?? '+15005550006',
-      Direction: 'outbound-api',
-      ApiVersion: '2010-04-01',
-      CallbackSource: 'call-progress-events',
-      ...extra,
-    };
-    const signedUrl = `${this.config.publicBaseUrl}${STATUS_CALLBACK_PATH}${query}`;
-    const signature = signTwilioRequest(this.config.simulator.signingToken, signedUrl, params);
-    const target = `${this.localBaseUrl()}${STATUS_CALLBACK_PATH}${query}`;
-    const body = new URLSearchParams();
-    for (const [k, v] of Object.entries(params)) for (const item of Array.isArray(v) ? v : [v]) body.append(k, item);
-    for (let attempt = 0; attempt < 3 && !this.closed; attempt++) {
+  // Tried again after a failure, as Twilio retries a callback answered 5xx; a report still not applied is
+  // left to the call reconciler, as a lost callback would be.
+  private async deliver(callLogId: string, report: CallStatusReport): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
       try {
-        const res = await fetch(target, {
-          method: 'POST',
-          headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signature },
-          body,
-          signal: AbortSignal.timeout(10_000),
-        });
-        if (res.status < 500) return;
-      } catch {
-        // retried below, like Twilio's own callback retry
+        await this.inbox.deliver(report, callLogId);
+        return;
+      } catch (error) {
+        if (attempt >= 2 || this.closed) throw error;
       }
       await new Promise((r) => setTimeout(r, 200 * (attempt + 1)));
     }
-  }
-
-  // Callbacks go to this process directly; their signature still covers PUBLIC_BASE_URL, as Twilio's would.
-  private localBaseUrl(): string {
-    const server = this.httpHost.httpAdapter?.getHttpServer() as { address(): AddressInfo | string | null } | undefined;
-    const address = server?.address();
-    const port = address && typeof address === 'object' ? address.port : this.config.port;
-    return `http://127.0.0.1:${port}`;
   }
 
   onApplicationShutdown(): void {
