@@ -6,7 +6,8 @@ import { insertedUnlessDuplicate, isDuplicateKeyError, op } from '../common/mong
 import { WriteGate, WriteGateDoc } from '../common/mongo/write-gate';
 import { ClaimDecision, ClaimDecisionDoc } from './schemas/claim-decision.schema';
 import { OCCURRENCE_CLAIM_WRITE_GATE, OccurrenceClaimDoc } from './schemas/occurrence-claim.schema';
-import { CLAIM_STATES, ClaimState, OccurrenceClaim } from './schedule.types';
+import { CLAIM_TRANSITIONS, ClaimTransition, IN_FLIGHT_CLAIM_STATES, RELEASABLE_CLAIM_STATES, SETTLED_CLAIM_STATES } from './occurrence-claim.transitions';
+import { ClaimState, OccurrenceClaim } from './schedule.types';
 
 type LeanClaim = OccurrenceClaimDoc & { _id: Types.ObjectId; rev?: number | null };
 
@@ -16,10 +17,6 @@ function toClaim({ _id, run_id: _run, rev: _rev, ...rest }: LeanClaim): Occurren
 }
 
 export type ClaimResult = { won: true; claim: OccurrenceClaim } | { won: false };
-
-const IN_FLIGHT: ClaimState[] = ['claimed', 'dialing'];
-// A claim in any other state is settled: its run has ended, and its schedule has moved past its occurrence.
-const SETTLED: ClaimState[] = CLAIM_STATES.filter((state) => !IN_FLIGHT.includes(state));
 
 @Injectable()
 export class OccurrenceClaimRepository {
@@ -70,15 +67,17 @@ export class OccurrenceClaimRepository {
     }
   }
 
-  async markState(id: string, from: ClaimState[], state: ClaimState, set: Partial<Pick<OccurrenceClaim, 'call_log_id' | 'call_id' | 'provider' | 'detail'>>, now: Date): Promise<boolean> {
+  // One of CLAIM_TRANSITIONS; false when the claim is no longer in a state the move leaves.
+  async move(id: string, transition: ClaimTransition, set: Partial<Pick<OccurrenceClaim, 'call_log_id' | 'call_id' | 'provider' | 'detail'>>, now: Date): Promise<boolean> {
+    const { from, to } = CLAIM_TRANSITIONS[transition];
     // The state is checked on the gated read: of the dispatcher and the reconciler, only one moves it from `from`.
-    const res = await this.gate.update(new Types.ObjectId(id), (c) => (from.includes(c.state as ClaimState) ? { ...set, state, updated_at: now } : null));
+    const res = await this.gate.update(new Types.ObjectId(id), (c) => ((from as readonly ClaimState[]).includes(c.state as ClaimState) ? { ...set, state: to, updated_at: now } : null));
     return res?.changed === true;
   }
 
   // Only for a claim whose run dialed nothing (its schedule changed under it): frees the occurrence.
   async releaseUndialed(id: string): Promise<void> {
-    await this.claims.deleteOne({ _id: new Types.ObjectId(id), state: op({ $in: ['claimed', 'missed'] }) });
+    await this.claims.deleteOne({ _id: new Types.ObjectId(id), state: op({ $in: RELEASABLE_CLAIM_STATES }) });
   }
 
   // Dial or give up, decided once per claim by whoever inserts first; the loser gets the winner's decision.
@@ -126,13 +125,13 @@ export class OccurrenceClaimRepository {
   // One equality count per state instead of `state: {$in}`: FerretDB pushes down only equalities, and
   // the {schedule_id, state} index serves each count on MongoDB. This is on every recurring dial.
   async countInFlight(scheduleId: string): Promise<number> {
-    const counts = await Promise.all(IN_FLIGHT.map((state) => this.claims.countDocuments({ schedule_id: scheduleId, state })));
+    const counts = await Promise.all(IN_FLIGHT_CLAIM_STATES.map((state) => this.claims.countDocuments({ schedule_id: scheduleId, state })));
     return counts.reduce((a, b) => a + b, 0);
   }
 
   async findStuck(before: Date, limit: number): Promise<OccurrenceClaim[]> {
     const docs = await this.claims
-      .find({ state: op({ $in: IN_FLIGHT }), claimed_at: op({ $lt: before }) })
+      .find({ state: op({ $in: IN_FLIGHT_CLAIM_STATES }), claimed_at: op({ $lt: before }) })
       .sort({ claimed_at: 1 })
       .limit(limit)
       .lean<LeanClaim[]>();
@@ -149,11 +148,11 @@ export class OccurrenceClaimRepository {
   // is kept to recent occurrences. Safe to delete: a schedule never moves back to an occurrence it passed,
   // and a retry or deferral claims under a key of its own. Returns how many claims were deleted.
   async deleteSettledBefore(cutoff: Date, limit: number): Promise<number> {
-    const ids = (await this.claims.find({ state: op({ $in: SETTLED }), claimed_at: op({ $lt: cutoff }) }, { _id: 1 }).limit(limit).lean<Array<{ _id: Types.ObjectId }>>()).map((c) => c._id);
+    const ids = (await this.claims.find({ state: op({ $in: SETTLED_CLAIM_STATES }), claimed_at: op({ $lt: cutoff }) }, { _id: 1 }).limit(limit).lean<Array<{ _id: Types.ObjectId }>>()).map((c) => c._id);
     if (ids.length === 0) return 0;
     const names = ids.map((id) => id.toHexString());
     await this.decisions.deleteMany({ _id: op({ $in: [...names, ...names.map((n) => `${n}:redial`), ...names.map((n) => `${n}:outcome`)] }) });
-    const res = await this.claims.deleteMany({ _id: op({ $in: ids }), state: op({ $in: SETTLED }) });
+    const res = await this.claims.deleteMany({ _id: op({ $in: ids }), state: op({ $in: SETTLED_CLAIM_STATES }) });
     return res.deletedCount;
   }
 

@@ -1,6 +1,6 @@
 import { ClaimsCleanupJob } from '../../src/schedule/dispatch/claims-cleanup.job';
 import { OccurrenceClaimRepository } from '../../src/schedule/occurrence-claim.repository';
-import { ClaimState } from '../../src/schedule/schedule.types';
+import { ClaimTransition } from '../../src/schedule/occurrence-claim.transitions';
 import { createMediumApp, MediumApp } from '../utils/medium-app';
 
 const DAY_MS = 86_400_000;
@@ -17,22 +17,22 @@ describe('claims cleanup (real database)', () => {
     const claims = t.get<OccurrenceClaimRepository>(OccurrenceClaimRepository);
     const now = new Date('2026-12-04T12:00:00Z');
     t.clock.set(now);
-    const claim = async (scheduleId: string, at: Date, settled?: ClaimState): Promise<string> => {
+    const claim = async (scheduleId: string, at: Date, settled?: ClaimTransition): Promise<string> => {
       const result = await claims.claimOccurrence({ scheduleId, tenantId: 'alice', occurrenceAt: at, state: 'claimed', instance: 'test', now: at });
       if (!result.won) throw new Error(`claim of ${scheduleId} not won`);
       if (settled) {
         expect(await claims.decide(result.claim.id, 'dial', 'test', at)).toBe('dial');
-        expect(await claims.markState(result.claim.id, ['claimed'], settled, {}, at)).toBe(true);
+        expect(await claims.move(result.claim.id, settled, {}, at)).toBe(true);
       }
       return result.claim.id;
     };
     const old = new Date(now.getTime() - 8 * DAY_MS);
     const recent = new Date(now.getTime() - 6 * DAY_MS);
-    const oldDialed = await claim('old-dialed', old, 'dialed');
-    await claim('old-missed', old, 'missed');
+    const oldDialed = await claim('old-dialed', old, 'placed');
+    await claim('old-missed', old, 'expired');
     // Still claimed after 8 days: the reconciler's to settle, never deleted here.
     await claim('old-stuck', old);
-    const recentDialed = await claim('recent-dialed', recent, 'dialed');
+    const recentDialed = await claim('recent-dialed', recent, 'placed');
 
     expect(await t.get<ClaimsCleanupJob>(ClaimsCleanupJob).handle()).toEqual({ outcome: 'deleted=2' });
     expect(await claims.findForSchedule('old-dialed', 5)).toEqual([]);

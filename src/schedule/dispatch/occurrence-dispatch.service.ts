@@ -18,7 +18,7 @@ import { OccurrenceClaimRepository } from '../occurrence-claim.repository';
 import { ScheduleEventRepository } from '../schedule-event.repository';
 import { ScheduleRepository } from '../schedule.repository';
 import { dueOccurrences, nextWithinBounds } from '../schedule-timing';
-import { ClaimState, EventLevel, OccurrenceClaim, Schedule, ScheduleStatus } from '../schedule.types';
+import { EventLevel, OccurrenceClaim, Schedule, ScheduleStatus } from '../schedule.types';
 
 // A job woken a little early (clock skew between instances) still counts as on time.
 const EARLY_TOLERANCE_MS = 250;
@@ -223,7 +223,7 @@ export class OccurrenceDispatchService {
       },
       now,
     ));
-    if (!claim.call_log_id) await this.retry(() => this.claims.markState(claim.id, ['claimed'], 'claimed', { call_log_id: log.id }, now));
+    if (!claim.call_log_id) await this.retry(() => this.claims.move(claim.id, 'log_linked', { call_log_id: log.id }, now));
 
     let givenUp = false;
     let result: PlaceCallResult;
@@ -260,11 +260,10 @@ export class OccurrenceDispatchService {
     const done = this.clock.now();
     const callEvent = (type: CallChangedEvent['type'], status: string, callId: string | null, data: Record<string, unknown>) =>
       this.publisher.publish(new CallChangedEvent(type, log.id, schedule.id, schedule.tenant_id, schedule.phone, status, callId, attempt, done.toISOString(), data));
-    const open: ClaimState[] = ['claimed', 'dialing'];
 
     switch (result.kind) {
       case 'placed': {
-        const marked = await this.retry(() => this.claims.markState(claim.id, open, 'dialed', { call_id: result.callId, provider: result.provider }, done));
+        const marked = await this.retry(() => this.claims.move(claim.id, 'placed', { call_id: result.callId, provider: result.provider }, done));
         if (!(await this.ownsOutcome(claim, marked, done))) {
           // Whoever records the rest, the call is this log's: with its id, callbacks and call.reconcile
           // finish it even if the other side stopped before recording it.
@@ -275,7 +274,7 @@ export class OccurrenceDispatchService {
         return this.recordPlaced(schedule, occurrence, claim, log.id, attempt, result, done.getTime() - dueAt.getTime(), how, done);
       }
       case 'rejected': {
-        const marked = await this.retry(() => this.claims.markState(claim.id, open, 'failed', { provider: result.provider, detail: `${result.code}: ${result.message}` }, done));
+        const marked = await this.retry(() => this.claims.move(claim.id, 'refused', { provider: result.provider, detail: `${result.code}: ${result.message}` }, done));
         if (!(await this.ownsOutcome(claim, marked, done))) return;
         await this.retry(() => this.callLogs.markAttemptEnded(log.id, 'failed', { provider: result.provider, error_code: result.code, error_message: result.message }, done));
         // The event first: whoever reads the schedule failed finds why in its log.
@@ -296,7 +295,7 @@ export class OccurrenceDispatchService {
           await this.retry(() => this.callLogs.markAttemptEnded(log.id, 'canceled', { provider: result.provider, error_code: 'given_up', error_message: result.detail }, done));
           return;
         }
-        const ownOutcome = await this.retry(() => this.claims.markState(claim.id, open, 'missed', { provider: result.provider, detail: result.detail }, done));
+        const ownOutcome = await this.retry(() => this.claims.move(claim.id, 'expired', { provider: result.provider, detail: result.detail }, done));
         await this.retry(() => this.callLogs.markAttemptEnded(log.id, 'canceled', { provider: result.provider, error_code: 'start_window_passed', error_message: result.detail }, done));
         // The reconciler gave this claim up first and has recorded the miss itself.
         if (!ownOutcome) return;
@@ -310,7 +309,7 @@ export class OccurrenceDispatchService {
       case 'skipped':
         return this.skipDial(schedule, occurrence, claim, attempt, result.reason, result.detail, log.id);
       case 'unknown': {
-        const marked = await this.retry(() => this.claims.markState(claim.id, open, 'unknown', { provider: result.provider, detail: result.detail }, done));
+        const marked = await this.retry(() => this.claims.move(claim.id, 'outcome_unknown', { provider: result.provider, detail: result.detail }, done));
         if (!(await this.ownsOutcome(claim, marked, done))) return;
         await this.retry(() => this.callLogs.markAttemptEnded(log.id, 'unknown', { provider: result.provider, error_message: result.detail }, done));
         await this.retry(() => this.schedules.recordCallProgress(schedule.id, null, { last_call_status: 'unknown', last_updated: done }));
@@ -368,7 +367,7 @@ export class OccurrenceDispatchService {
   // written (callLogId null) or, when found just before the request, that log ends canceled.
   private async skipDial(schedule: Schedule, occurrence: Date, claim: OccurrenceClaim, attempt: number, reason: string, detail: string, callLogId: string | null): Promise<void> {
     const now = this.clock.now();
-    await this.retry(() => this.claims.markState(claim.id, ['claimed', 'dialing'], 'skipped', { detail: `${reason}: ${detail}` }, now));
+    await this.retry(() => this.claims.move(claim.id, 'skipped', { detail: `${reason}: ${detail}` }, now));
     if (callLogId) await this.retry(() => this.callLogs.markAttemptEnded(callLogId, 'canceled', { error_code: `skipped_${reason}`, error_message: detail }, now));
     // The event before the status: a reader that sees the schedule completed finds why it was skipped.
     await this.record(schedule, `skipped_${reason}`, 'warn', `Call skipped (${reason}): ${detail}`, { occurrence_at: occurrence.toISOString(), attempt_number: attempt, reason });
@@ -400,7 +399,7 @@ export class OccurrenceDispatchService {
       run_at: until.toISOString(),
     };
     await this.retry(() => this.jobs.createJob(CALL_DEFERRED_JOB, payload, until));
-    await this.retry(() => this.claims.markState(claim.id, ['claimed', 'dialing'], 'deferred', { detail: `calling_hours: ${detail}` }, now));
+    await this.retry(() => this.claims.move(claim.id, 'deferred', { detail: `calling_hours: ${detail}` }, now));
     if (callLogId) await this.retry(() => this.callLogs.markAttemptEnded(callLogId, 'canceled', { error_code: 'deferred_calling_hours', error_message: detail }, now));
     await this.retry(() => this.schedules.recordCallProgress(schedule.id, null, { last_call_status: 'deferred_calling_hours', last_updated: now }));
     await this.record(schedule, 'deferred_calling_hours', 'info', `Deferred to the callee's calling hours: ${detail}`, {

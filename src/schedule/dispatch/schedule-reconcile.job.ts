@@ -10,7 +10,8 @@ import { ScheduleEventRepository } from '../schedule-event.repository';
 import { ScheduleRepository } from '../schedule.repository';
 import { scheduleChanged } from '../schedule-changed';
 import { nextWithinBounds } from '../schedule-timing';
-import { ClaimState, OccurrenceClaim, Schedule } from '../schedule.types';
+import { CLAIM_TRANSITIONS } from '../occurrence-claim.transitions';
+import { OccurrenceClaim, Schedule } from '../schedule.types';
 import { CALL_DEFERRED_JOB, LEGACY_DISPATCH_JOB, RECONCILE_EVERY, RECONCILE_JOB } from '../schedule.constants';
 import { CallDeferredPayload } from './call-deferred.payload';
 import { callRequestOf, OccurrenceDispatchService } from './occurrence-dispatch.service';
@@ -77,8 +78,8 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
       // A claim that never reached `dialing` sent nothing, unless its dispatcher decided to dial first (it
       // may be dialing right now): giving up is decided by the same unique insert the dispatcher makes.
       const neverSent = claim.state === 'claimed' && (await this.claims.decide(claim.id, 'give_up', RECONCILER, now)) === 'give_up';
-      const state: ClaimState = neverSent ? 'missed' : 'unknown';
-      const from: ClaimState[] = neverSent ? ['claimed'] : ['claimed', 'dialing'];
+      const transition = neverSent ? 'given_up' : 'stuck_after_dial';
+      const state = CLAIM_TRANSITIONS[transition].to;
       let schedule = await this.schedules.findById(claim.schedule_id);
       // Decided to dial: the provider is asked whether the call exists.
       const lookup = neverSent ? null : await this.lookUp(claim, schedule);
@@ -123,7 +124,7 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
       }
       const checked = lookup?.kind === 'not_found' ? `; ${lookup.provider} has no record of its call` : lookup?.kind === 'unavailable' ? `; lookup: ${lookup.detail}` : '';
       const detail = `stuck in ${claim.state} since ${claim.claimed_at.toISOString()}${checked}${redial ? `; dialed again under deferral ${claim.deferral + 1}` : ''}`;
-      if (!(await this.claims.markState(claim.id, from, state, { detail }, now))) continue;
+      if (!(await this.claims.move(claim.id, transition, { detail }, now))) continue;
       count++;
       // Only once the claim is ours to end: a dispatcher that finished meanwhile keeps its log as it wrote it.
       if (claim.call_log_id) {
@@ -167,7 +168,7 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
     const detail = `found at ${found.provider} after its dispatcher stopped`;
     // Taken before the claim moves: a dispatcher that did not stop, and moves it first, records the call itself.
     if (!(await this.claims.takeOutcome(claim.id, RECONCILER, now))) return false;
-    if (!(await this.claims.markState(claim.id, ['claimed', 'dialing'], 'dialed', { call_id: found.callId, provider: found.provider, detail }, now))) return false;
+    if (!(await this.claims.move(claim.id, 'found_at_provider', { call_id: found.callId, provider: found.provider, detail }, now))) return false;
     await this.dispatch.recordPlaced(schedule, claim.occurrence_at, claim, claim.call_log_id!, claim.attempt_number, { ...found, reconciled: true }, now.getTime() - this.dueReference(claim).getTime(), ` (${detail})`, now);
     this.logger.warn(`claim ${claim.id} (${claim.schedule_id} @ ${claim.occurrence_at.toISOString()}): call ${found.callId} ${detail}`);
     return true;
