@@ -1,5 +1,5 @@
 import { CLAIM_TRANSITIONS, IN_FLIGHT_CLAIM_STATES, SETTLED_CLAIM_STATES } from './occurrence-claim.transitions';
-import { CLAIM_STATES } from './schedule.types';
+import { CLAIM_STATES, ClaimState } from './schedule.types';
 
 describe('occurrence claim transitions', () => {
   const moves = Object.entries(CLAIM_TRANSITIONS);
@@ -11,7 +11,7 @@ describe('occurrence claim transitions', () => {
   });
 
   it('reaches every settled state by a move, and nothing enters `dialing` any more', () => {
-    const reached = new Set(moves.map(([, { to }]) => to));
+    const reached = new Set<ClaimState>(moves.map(([, { to }]) => to));
     for (const state of SETTLED_CLAIM_STATES) expect({ state, reached: reached.has(state) }).toEqual({ state, reached: true });
     expect(reached.has('dialing')).toBe(false);
     expect([...IN_FLIGHT_CLAIM_STATES, ...SETTLED_CLAIM_STATES].sort()).toEqual([...CLAIM_STATES].sort());
