@@ -9,6 +9,7 @@ export type CallStatusReceiver = (report: CallStatusReport, callLogId: string) =
 @Injectable()
 export class CallStatusInbox {
   private receiver: CallStatusReceiver | null = null;
+  private readonly inFlight = new Set<Promise<unknown>>();
 
   attach(receiver: CallStatusReceiver): void {
     this.receiver = receiver;
@@ -16,6 +17,21 @@ export class CallStatusInbox {
 
   deliver(report: CallStatusReport, callLogId: string): Promise<unknown> {
     if (!this.receiver) return Promise.reject(new Error('no status receiver is attached'));
-    return this.receiver(report, callLogId);
+    const delivery = this.receiver(report, callLogId);
+    this.inFlight.add(delivery);
+    const settled = () => this.inFlight.delete(delivery);
+    delivery.then(settled, settled);
+    return delivery;
+  }
+
+  // At shutdown, like webhook requests in flight: the reports being applied finish, until `deadline`
+  // (epoch ms). Returns how many had not.
+  async drain(deadline: number): Promise<number> {
+    while (this.inFlight.size > 0 && Date.now() < deadline) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.allSettled([...this.inFlight]), new Promise((resolve) => (timer = setTimeout(resolve, deadline - Date.now())))]);
+      clearTimeout(timer);
+    }
+    return this.inFlight.size;
   }
 }

@@ -34,3 +34,13 @@ describe('resolveProviderOptions: Twilio pass-through', () => {
     }
   });
 });
+
+describe('resolveProviderOptions: the simulator', () => {
+  it('refuses an outcome it cannot play and a duration a call could not have', () => {
+    expect(refusal({ simulate_outcome: 'voicemail' })).toMatchObject({ field: 'provider_options.simulate_outcome', issue: expect.stringContaining('completed, busy, no-answer, failed, unknown') });
+    for (const duration of [-1, 2.5, 14_401, '42']) {
+      expect(refusal({ simulate_duration: duration })).toMatchObject({ field: 'provider_options.simulate_duration', issue: 'simulate_duration must be an integer from 0 to 14400' });
+    }
+    expect(resolveProviderOptions({ simulate_outcome: 'no-answer', simulate_duration: 0 }, config).raw).toMatchObject({ simulate_outcome: 'no-answer', simulate_duration: 0 });
+  });
+});

@@ -34,6 +34,9 @@ export interface ResolvedProviderOptions {
   raw: Record<string, unknown>;
 }
 
+// What the simulator can be asked to play; 'unknown' is a request that timed out and cannot be looked up.
+export const SIMULATED_OUTCOMES = ['completed', 'busy', 'no-answer', 'failed', 'unknown'] as const;
+
 // Keys the service reads itself (above, and the simulator's); each has its own check.
 const SERVICE_KEYS = [
   'provider', 'priority', 'from', 'url', 'twiml', 'say', 'timeout', 'time_limit', 'machine_detection', 'async_amd',
@@ -185,6 +188,11 @@ export function resolveProviderOptions(raw: Record<string, unknown>, config: Dia
   if (twilio.applicationSid !== undefined && (url !== null || twiml !== null || say !== null)) {
     throw new InvalidProviderOptionsError('provider_options.application_sid', 'give application_sid or url, twiml or say, not both');
   }
+  if (raw.simulate_outcome !== undefined && !(SIMULATED_OUTCOMES as readonly unknown[]).includes(raw.simulate_outcome)) {
+    throw new InvalidProviderOptionsError('provider_options.simulate_outcome', `simulate_outcome must be one of ${SIMULATED_OUTCOMES.join(', ')}`);
+  }
+  // The simulator reports it as the call's duration, as Twilio's CallDuration would be (at most time_limit's 4 h).
+  int(raw, 'simulate_duration', 0, 14_400);
   if (provider === 'agent_backend' && backendBaseUrl === null && !config.agentBackend.defaultBaseUrl) {
     throw new InvalidProviderOptionsError('provider_options.backend_base_url', 'no backend: set DEFAULT_BACKEND_BASE_URL or give an allow-listed backend_base_url');
   }

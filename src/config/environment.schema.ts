@@ -122,7 +122,7 @@ export class EnvironmentVariables {
   TWILIO_WEBHOOK_URL?: string;
 
   // Provider of schedules that pick none in provider_options.provider. simulated dials nobody: it plays
-  // signed status callbacks to this service.
+  // Twilio's status sequence into this service's status path.
   @IsIn(CALL_PROVIDERS)
   CALL_PROVIDER: CallProviderName = 'simulated';
 
@@ -139,7 +139,7 @@ export class EnvironmentVariables {
   @MinLength(16, { message: 'TWILIO_AUTH_TOKEN must be at least 16 characters' })
   TWILIO_AUTH_TOKEN?: string;
 
-  // Default caller id of Twilio calls (and From of simulated callbacks).
+  // Default caller id of Twilio calls.
   // Required and checked only with CALL_PROVIDER=twilio.
   @ValidateIf((env: EnvironmentVariables) => env.CALL_PROVIDER === 'twilio')
   @Matches(/^\+[1-9]\d{6,14}$/, { message: 'TWILIO_FROM_NUMBER must be an E.164 number' })

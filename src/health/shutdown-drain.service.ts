@@ -1,7 +1,9 @@
 import { BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import type { NextFunction, Request, Response } from 'express';
+import { CallStatusInbox } from '../calls/call-status-inbox';
 import { CallPacer } from '../calls/pacing/call-pacer.service';
+import { SimulatedCallProvider } from '../calls/providers/simulated-call.provider';
 import { AppConfig } from '../config/app-config';
 import { DueScheduleSweeper } from '../schedule/dispatch/due-schedule.sweeper';
 
@@ -55,7 +57,13 @@ export class ShutdownDrain implements BeforeApplicationShutdown {
     this.optional(CallPacer)?.onApplicationShutdown();
     // Dispatches and requests drain side by side within one timeout, not one after the other: with the job
     // queue's own drain after them, the whole close stays inside main's hard deadline even under overload.
+    const deadline = Date.now() + timeoutMs;
     await Promise.all([this.optional(DueScheduleSweeper)?.stop(timeoutMs), this.requestsDone(timeoutMs)]);
+    // Simulated calls placed before the signal still end: their remaining status reports go in now, within
+    // what is left of the timeout, or 5 s (main's hard deadline leaves room for it).
+    this.optional(SimulatedCallProvider)?.flush();
+    const left = (await this.optional(CallStatusInbox)?.drain(Math.max(deadline, Date.now() + Math.min(timeoutMs, 5000)))) ?? 0;
+    if (left > 0) this.logger.warn(`shutdown timeout reached with ${left} simulated status report(s) still being applied`);
   }
 
   private optional<T>(type: new (...args: never[]) => T): T | null {

@@ -8,7 +8,7 @@ import { ScheduleOutcomeService } from '../schedule/schedule-outcome.service';
 import { CallLogRepository } from '../tracking/call-log.repository';
 import { CallLog } from '../tracking/call-log.types';
 import { isFinalCallStatus } from '../tracking/call-status';
-import { AGENT_CALLBACK_SOURCE, AGENT_HANDOFF_SOURCE, CALLBACK_SOURCE, StatusUpdateService } from './status-update.service';
+import { AGENT_CALLBACK_SOURCE, AGENT_HANDOFF_SOURCE, CALLBACK_SOURCE, SIMULATOR_SOURCE, StatusUpdateService } from './status-update.service';
 
 export const CALL_RECONCILE_JOB = 'call.reconcile';
 const CALL_RECONCILE_EVERY = '30 seconds';
@@ -22,7 +22,7 @@ const RUNNING_PAGES = 10;
 const PASS_BUDGET_MS = 40_000;
 
 const LOOKUP_SOURCE = 'provider_lookup';
-const PROVIDER_SOURCES = [CALLBACK_SOURCE, LOOKUP_SOURCE, AGENT_HANDOFF_SOURCE, AGENT_CALLBACK_SOURCE];
+const PROVIDER_SOURCES = [CALLBACK_SOURCE, LOOKUP_SOURCE, AGENT_HANDOFF_SOURCE, AGENT_CALLBACK_SOURCE, SIMULATOR_SOURCE];
 
 // The final status came from the provider (a callback or a lookup), which is what owes the schedule an outcome.
 function finalFromProvider(log: CallLog): boolean {

@@ -85,8 +85,10 @@ export class StatusUpdateService implements OnModuleInit {
       this.logger.warn(`status report for unknown call ${callSid} (${report.providerStatus}); nothing recorded`);
       return 'unknown_call';
     }
-    // The backend's own report of a status is not a repeat of the hand-off that recorded the same status.
-    const receiptScope = source === AGENT_CALLBACK_SOURCE ? `${source}:` : '';
+    // The backend's own report of a status is not a repeat of the hand-off that recorded the same status,
+    // and a Twilio-form callback of a simulated call (signed with SIMULATOR_SIGNING_TOKEN) is not a repeat
+    // of the simulator's own report with the same sequence number.
+    const receiptScope = source === AGENT_CALLBACK_SOURCE || source === SIMULATOR_SOURCE ? `${source}:` : '';
     const dedupeKey = `${receiptScope}${report.sequence !== null ? `seq:${report.sequence}` : `status:${report.providerStatus}`}`;
     const status = report.status;
     const sequenceNumber = report.sequence;

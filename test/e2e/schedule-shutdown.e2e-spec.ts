@@ -1,8 +1,10 @@
 import request from 'supertest';
 import { CallDispatcher, PlaceCallRequest, PlaceCallResult } from '../../src/calls/call-dispatcher';
+import { ShutdownDrain } from '../../src/health/shutdown-drain.service';
 import { DueScheduleSweeper } from '../../src/schedule/dispatch/due-schedule.sweeper';
 import { OccurrenceDispatchService } from '../../src/schedule/dispatch/occurrence-dispatch.service';
 import { OccurrenceClaimRepository } from '../../src/schedule/occurrence-claim.repository';
+import { CallLogRepository } from '../../src/tracking/call-log.repository';
 import { createTestApp } from '../utils/test-app';
 import { bearer, tokenFor } from '../utils/tokens';
 import { waitFor } from '../utils/wait';
@@ -77,5 +79,24 @@ describe('graceful shutdown (e2e)', () => {
       // Never leave a dial hanging if the test failed before shutdown.
       slow.release();
     }
+  });
+
+  it('ends a simulated call placed before the signal: its remaining status reports are applied before the app closes', async () => {
+    // Reports a minute apart: without the drain, the call would stop at `queued`.
+    const t = await createTestApp({ env: { SCHEDULER_SHUTDOWN_TIMEOUT_MS: '10000', SIMULATOR_STEP_MS: '60000' } });
+    const due = new Date(Date.now() + 1000);
+    const res = await request(t.app.getHttpServer()).post('/schedule/').set(bearer(tokenFor('alice'))).send({ phone: '+14155552671', scheduled_time: due.toISOString() }).expect(200);
+    const id = res.body.schedule_id as string;
+    const logs = t.get<CallLogRepository>(CallLogRepository);
+    await waitFor(async () => ((await logs.findForSchedule(id))[0]?.call_id ? true : null), 15_000);
+    expect((await logs.findForSchedule(id))[0].status).toBe('queued');
+
+    await t.get<ShutdownDrain>(ShutdownDrain).beforeApplicationShutdown();
+    const [log] = await logs.findForSchedule(id);
+    expect(log).toMatchObject({ status: 'completed', duration: 42 });
+    expect(log.timeline.filter((e) => e.source === 'simulator').map((e) => e.status)).toEqual(['initiated', 'ringing', 'in_progress', 'completed']);
+    const schedule = await request(t.app.getHttpServer()).get(`/schedule/${id}`).set(bearer(tokenFor('alice'))).expect(200);
+    expect(schedule.body.schedule).toMatchObject({ status: 'completed', last_call_status: 'completed' });
+    await t.close();
   });
 });

@@ -100,15 +100,16 @@ describe('status callback outcomes left undone (e2e, real database)', () => {
 
   // What a final callback leaves when its processing stops right after the log write and the receipt
   // cannot be withdrawn (instance killed, database gone): log final, receipt present, schedule untouched.
-  async function cutOffAfterLogWrite(log: CallLog, status: CallStatus, providerStatus: string, sequence: number, duration: number): Promise<void> {
+  async function cutOffAfterLogWrite(log: CallLog, status: CallStatus, providerStatus: string, sequence: number, duration: number, source = 'twilio_callback'): Promise<void> {
     const now = clock.now();
     await logs.applyStatusEvent(
       log.id,
-      { status, ts: now, received_at: now, sequence_number: sequence, source: 'twilio_callback', provider_status: providerStatus },
+      { status, ts: now, received_at: now, sequence_number: sequence, source, provider_status: providerStatus },
       { call_id: log.call_id as string, end_time: now, duration },
       now,
     );
-    expect(await receipts.recordFirstDelivery(log.call_id as string, `seq:${sequence}`, now)).toBe(true);
+    const receiptScope = source === 'twilio_callback' ? '' : `${source}:`;
+    expect(await receipts.recordFirstDelivery(log.call_id as string, `${receiptScope}seq:${sequence}`, now)).toBe(true);
   }
 
   async function expectCompletedOnce(scheduleId: string, logId: string, duration: number): Promise<void> {
@@ -161,6 +162,14 @@ describe('status callback outcomes left undone (e2e, real database)', () => {
     await expectCompletedOnce(scheduleId, log.id, 21);
     expect(eventsOfType('call.completed', { call_log_id: log.id })).toHaveLength(1);
     expect(eventsOfType('schedule.completed', { schedule_id: scheduleId })).toHaveLength(1);
+  });
+
+  it('D3: the sweep completes a schedule whose final report from the simulator was cut off, as it does for a callback', async () => {
+    const { scheduleId, log } = await dispatchedCall();
+    await cutOffAfterLogWrite(log, 'completed', 'completed', 3, 42, 'simulator');
+    clock.advance(PAST_GRACE_MS);
+    expect((await reconcile.handle()).outcome).toMatch(/unrecorded_outcomes=1 /);
+    await expectCompletedOnce(scheduleId, log.id, 42);
   });
 
   it('D4: the sweep completes a schedule that a racing pending -> running write put back after its outcome', async () => {

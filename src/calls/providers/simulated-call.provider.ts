@@ -3,11 +3,12 @@ import { randomBytes } from 'node:crypto';
 import { AppConfig } from '../../config/app-config';
 import { PlaceCallRequest } from '../call-dispatcher';
 import { CallProvider, PlacedCallLookup, ProviderAttempt, ProviderCallState } from '../call-provider';
+import { SIMULATED_OUTCOMES } from '../provider-options';
 import { CallStatusInbox } from '../call-status-inbox';
 import type { CallStatusReport } from '../call-status-report';
 
-const OUTCOMES = ['completed', 'busy', 'no-answer', 'failed'] as const;
-type SimulatedOutcome = (typeof OUTCOMES)[number];
+// 'unknown' places no call (see placeCall).
+type SimulatedOutcome = Exclude<(typeof SIMULATED_OUTCOMES)[number], 'unknown'>;
 
 type Step = Pick<CallStatusReport, 'status' | 'providerStatus'> & Partial<Pick<CallStatusReport, 'duration' | 'answeredBy' | 'errorCode' | 'errorMessage'>>;
 
@@ -34,7 +35,8 @@ function stepsOf(outcome: SimulatedOutcome, duration: number): Step[] {
 export class SimulatedCallProvider extends CallProvider implements OnApplicationShutdown {
   readonly name = 'simulated' as const;
   private readonly logger = new Logger(SimulatedCallProvider.name);
-  private readonly timers = new Set<NodeJS.Timeout>();
+  // Reports still to come, by their timer, in the order they were set.
+  private readonly pending = new Map<NodeJS.Timeout, () => Promise<void>>();
   private closed = false;
 
   constructor(
@@ -62,7 +64,8 @@ export class SimulatedCallProvider extends CallProvider implements OnApplication
     // A request that timed out after it may have left, with no way to look it up: the dial's outcome is unknown.
     if (requested === 'unknown') return { kind: 'unknown', detail: 'simulated: the request timed out' };
     const callId = `SM${randomBytes(16).toString('hex')}`;
-    const outcome: SimulatedOutcome = OUTCOMES.includes(requested as SimulatedOutcome) ? (requested as SimulatedOutcome) : 'completed';
+    // Both checked on write and again before the dial (resolveProviderOptions).
+    const outcome = (requested ?? 'completed') as SimulatedOutcome;
     const duration = typeof request.providerOptions.simulate_duration === 'number' ? request.providerOptions.simulate_duration : 42;
     stepsOf(outcome, duration).forEach((step, index) => {
       this.later((index + 1) * this.config.simulator.stepMs, () => this.deliver(request.callLogId, { callId, sequence: index, at: null, duration: null, answeredBy: null, errorCode: null, errorMessage: null, ...step }));
@@ -73,10 +76,25 @@ export class SimulatedCallProvider extends CallProvider implements OnApplication
   private later(ms: number, fn: () => Promise<void>): void {
     if (this.closed) return;
     const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      fn().catch((error: unknown) => this.logger.warn(`simulated status report failed: ${String(error)}`));
+      this.pending.delete(timer);
+      this.run(fn);
     }, ms);
-    this.timers.add(timer);
+    this.pending.set(timer, fn);
+  }
+
+  private run(fn: () => Promise<void>): void {
+    fn().catch((error: unknown) => this.logger.warn(`simulated status report failed: ${String(error)}`));
+  }
+
+  // Shutdown (ShutdownDrain, once dispatches have drained): the reports still to come are handed in at
+  // once, each call's in order, so that a simulated call placed before the signal still ends; the inbox's
+  // drain waits for them.
+  flush(): void {
+    for (const [timer, fn] of this.pending) {
+      clearTimeout(timer);
+      this.pending.delete(timer);
+      this.run(fn);
+    }
   }
 
   // Tried again after a failure, as Twilio retries a callback answered 5xx; a report still not applied is
@@ -87,15 +105,16 @@ export class SimulatedCallProvider extends CallProvider implements OnApplication
         await this.inbox.deliver(report, callLogId);
         return;
       } catch (error) {
-        if (attempt >= 2 || this.closed) throw error;
+        if (attempt >= 2) throw error;
       }
       await new Promise((r) => setTimeout(r, 200 * (attempt + 1)));
+      if (this.closed) throw new Error('shut down before the report was applied');
     }
   }
 
   onApplicationShutdown(): void {
     this.closed = true;
-    for (const timer of this.timers) clearTimeout(timer);
-    this.timers.clear();
+    for (const timer of this.pending.keys()) clearTimeout(timer);
+    this.pending.clear();
   }
 }
