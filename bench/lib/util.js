@@ -60,6 +60,16 @@ function busiestOneSecondWindow(times) {
   return best;
 }
 
+// The shortest time holding `limit + 1` arrivals: above 1,000 ms, no one-second window held more than
+// `limit`. Against the nominal span (limit slots of the pacer's width), it tells how much of its margin
+// the jitter of the sends used up. null with too few arrivals.
+function tightestSpan(times, limit) {
+  const sorted = [...times].sort((a, b) => a - b);
+  let best = null;
+  for (let k = 0; k + limit < sorted.length; k++) best = Math.min(best ?? Infinity, sorted[k + limit] - sorted[k]);
+  return best;
+}
+
 // Lag figures of N items due at `dueAt`, of which `times` arrived; the missing ones count as Infinity.
 function lagFigures(times, dueAt, n) {
   const lags = times.map((t) => t - dueAt).sort((a, b) => a - b);
@@ -92,4 +102,4 @@ function parseArgs(argv) {
   return out;
 }
 
-module.exports = { sleep, pct, round, summarize, freePort, rssMb, cpuSeconds, busiestOneSecondWindow, lagFigures, parseArgs };
+module.exports = { sleep, pct, round, summarize, freePort, rssMb, cpuSeconds, busiestOneSecondWindow, tightestSpan, lagFigures, parseArgs };

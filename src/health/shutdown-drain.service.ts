@@ -36,6 +36,10 @@ export class ShutdownDrain implements BeforeApplicationShutdown {
   }
 
   readonly middleware = (req: Request, res: Response, next: NextFunction): void => {
+    // Once draining, every connection ends with its current response. A keep-alive connection that a
+    // client keeps busy (a provider's callbacks, back to back) is never idle, so closing the HTTP server
+    // would wait for it forever, and the process would run into main's hard deadline.
+    if (this.draining) res.setHeader('Connection', 'close');
     if (UNTRACKED.test(req.path)) return next();
     this.inFlight++;
     let done = false;
@@ -64,6 +68,7 @@ export class ShutdownDrain implements BeforeApplicationShutdown {
     this.optional(SimulatedCallProvider)?.flush();
     const left = (await this.optional(CallStatusInbox)?.drain(Math.max(deadline, Date.now() + Math.min(timeoutMs, 5000)))) ?? 0;
     if (left > 0) this.logger.warn(`shutdown timeout reached with ${left} simulated status report(s) still being applied`);
+    this.logger.log(`drained in ${Date.now() - (deadline - timeoutMs)} ms; closing the HTTP server`);
   }
 
   private optional<T>(type: new (...args: never[]) => T): T | null {

@@ -69,8 +69,23 @@ describe('SIGTERM in the running service (ops e2e)', () => {
     // Liveness stays up: the process is healthy, only leaving.
     expect((await fetch(`${service.url}/health`)).status).toBe(200);
 
+    // Clients keeping keep-alive connections busy through the whole drain, as a busy Twilio account's status
+    // callbacks do (requests of a few ms each, back to back, over fetch's connection pool): such connections
+    // kept the HTTP server from closing, and the process ran into main's hard deadline.
+    let polling = true;
+    const poll = Promise.all(
+      Array.from({ length: 4 }, async () => {
+        while (polling) await fetch(`${service.url}/schedule/tracking/logs`, { headers: bearer(tokenFor('drain-user')) }).then((res) => res.text(), () => new Promise((r) => setTimeout(r, 20)));
+      }),
+    );
+
     backend.open();
+    const released = Date.now();
     expect(await exit).toBe(0);
+    // Well inside main's hard deadline (3 x SCHEDULER_SHUTDOWN_TIMEOUT_MS + 5 s), which exits with code 1.
+    expect(Date.now() - released).toBeLessThan(20_000);
+    polling = false;
+    await poll;
 
     const reader = await createTestApp({ config: { ...testConfig(env), scheduler: { ...testConfig(env).scheduler, enabled: false } }, listen: false });
     try {
