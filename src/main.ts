@@ -6,6 +6,7 @@ import { createApp } from './app.factory';
 import { AppConfigValues } from './config/app-config';
 import { ConfigValidationError, loadConfig } from './config/load-config';
 import { describeEmbeddedDatabase, EmbeddedDatabase, launchEmbeddedDatabase, withDatabaseName } from './database/embedded/embedded-database.launcher';
+import { ShutdownDrain } from './health/shutdown-drain.service';
 
 async function bootstrap(): Promise<void> {
   const logger = new Logger('Bootstrap');
@@ -44,13 +45,19 @@ async function bootstrap(): Promise<void> {
     if (closing) return;
     closing = true;
     logger.log(`${signal} received: draining`);
-    // Readiness turns 503 at once; HTTP work and the job queue each get SCHEDULER_SHUTDOWN_TIMEOUT_MS. If
-    // something still hangs after both, the process exits anyway rather than outliving its grace period.
+    // Readiness turns 503 at once; dispatches and HTTP work, then the job queue, each get
+    // SCHEDULER_SHUTDOWN_TIMEOUT_MS, and webhook deliveries in flight their timeout. If something still
+    // hangs after all of them, the process exits anyway rather than outliving its grace period.
+    const timeoutMs = config.scheduler.shutdownTimeoutMs;
     const deadline = setTimeout(() => {
       logger.error('shutdown did not finish in time: exiting');
       process.exit(1);
-    }, 3 * config.scheduler.shutdownTimeoutMs + 5000);
+    }, Math.max(3 * timeoutMs + 5000, 2 * timeoutMs + config.notifications.webhookTimeoutMs + 15_000));
     deadline.unref();
+    await app
+      .get(ShutdownDrain)
+      .drain()
+      .catch((error: unknown) => logger.warn(`drain failed, closing anyway: ${error instanceof Error ? error.message : String(error)}`));
     await app.close();
     await embedded?.stop();
     process.exit(0);

@@ -60,7 +60,7 @@ function busiestOneSecondWindow(times) {
   return best;
 }
 
-// The shortest time holding `limit + 1` arrivals: above 1,000 ms, no one-second window held more than
+// The shortest time holding `limit + 1` arrivals: at 1,000 ms or more, no one-second window held more than
 // `limit`. Against the nominal span (limit slots of the pacer's width), it tells how much of its margin
 // the jitter of the sends used up. null with too few arrivals.
 function tightestSpan(times, limit) {

@@ -1,6 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import type { CallStatusReport } from './call-status-report';
 
+const ATTEMPTS = 3;
+const RETRY_STEP_MS = 200;
+
 export type CallStatusReceiver = (report: CallStatusReport, callLogId: string) => Promise<unknown>;
 
 // Where a provider that runs inside this process (the simulator) hands in its reports, already in the
@@ -15,13 +18,29 @@ export class CallStatusInbox {
     this.receiver = receiver;
   }
 
-  deliver(report: CallStatusReport, callLogId: string): Promise<unknown> {
-    if (!this.receiver) return Promise.reject(new Error('no status receiver is attached'));
-    const delivery = this.receiver(report, callLogId);
+  deliver(report: CallStatusReport, callLogId: string): Promise<void> {
+    const delivery = this.applyWithRetries(report, callLogId);
     this.inFlight.add(delivery);
     const settled = () => this.inFlight.delete(delivery);
     delivery.then(settled, settled);
     return delivery;
+  }
+
+  // Tried again after a failure (say, an earlier copy of the report still being applied), as Twilio retries
+  // a callback answered 5xx; a report still not applied is left to the call reconciler, as a lost callback
+  // would be.
+  private async applyWithRetries(report: CallStatusReport, callLogId: string): Promise<void> {
+    const receiver = this.receiver;
+    if (!receiver) throw new Error('no status receiver is attached');
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await receiver(report, callLogId);
+        return;
+      } catch (error) {
+        if (attempt >= ATTEMPTS) throw error;
+      }
+      await new Promise((resolve) => setTimeout(resolve, RETRY_STEP_MS * attempt));
+    }
   }
 
   // At shutdown, like webhook requests in flight: the reports being applied finish, until `deadline`

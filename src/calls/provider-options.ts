@@ -36,6 +36,8 @@ export interface ResolvedProviderOptions {
 
 // What the simulator can be asked to play; 'unknown' is a request that timed out and cannot be looked up.
 export const SIMULATED_OUTCOMES = ['completed', 'busy', 'no-answer', 'failed', 'unknown'] as const;
+// Whole seconds, at most time_limit's 4 h.
+export const SIMULATED_DURATION_MAX_S = 14_400;
 
 // Keys the service reads itself (above, and the simulator's); each has its own check.
 const SERVICE_KEYS = [
@@ -188,11 +190,14 @@ export function resolveProviderOptions(raw: Record<string, unknown>, config: Dia
   if (twilio.applicationSid !== undefined && (url !== null || twiml !== null || say !== null)) {
     throw new InvalidProviderOptionsError('provider_options.application_sid', 'give application_sid or url, twiml or say, not both');
   }
-  if (raw.simulate_outcome !== undefined && !(SIMULATED_OUTCOMES as readonly unknown[]).includes(raw.simulate_outcome)) {
-    throw new InvalidProviderOptionsError('provider_options.simulate_outcome', `simulate_outcome must be one of ${SIMULATED_OUTCOMES.join(', ')}`);
+  // Checked on write only: a schedule stored before these checks still dials (the simulator falls back).
+  if (unknownKeys === 'reject') {
+    if (raw.simulate_outcome !== undefined && !(SIMULATED_OUTCOMES as readonly unknown[]).includes(raw.simulate_outcome)) {
+      throw new InvalidProviderOptionsError('provider_options.simulate_outcome', `simulate_outcome must be one of ${SIMULATED_OUTCOMES.join(', ')}`);
+    }
+    // The simulator reports it as the call's duration, as Twilio's CallDuration would be.
+    int(raw, 'simulate_duration', 0, SIMULATED_DURATION_MAX_S);
   }
-  // The simulator reports it as the call's duration, as Twilio's CallDuration would be (at most time_limit's 4 h).
-  int(raw, 'simulate_duration', 0, 14_400);
   if (provider === 'agent_backend' && backendBaseUrl === null && !config.agentBackend.defaultBaseUrl) {
     throw new InvalidProviderOptionsError('provider_options.backend_base_url', 'no backend: set DEFAULT_BACKEND_BASE_URL or give an allow-listed backend_base_url');
   }

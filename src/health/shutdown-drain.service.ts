@@ -54,7 +54,20 @@ export class ShutdownDrain implements BeforeApplicationShutdown {
     next();
   };
 
-  async beforeApplicationShutdown(): Promise<void> {
+  private drained: Promise<void> | null = null;
+
+  // main calls it on SIGTERM before app.close(), so that readiness turns 503 at once and the work drained
+  // here still reaches every listener (notifications detach in onModuleDestroy, which close runs first).
+  // A close without main (tests) drains here. Once per process.
+  drain(): Promise<void> {
+    return (this.drained ??= this.runDrain());
+  }
+
+  beforeApplicationShutdown(): Promise<void> {
+    return this.drain();
+  }
+
+  private async runDrain(): Promise<void> {
     this.draining = true;
     const timeoutMs = this.config.scheduler.shutdownTimeoutMs;
     // A call still waiting for a pacing slot is not started any more (it is recorded as not dialed).

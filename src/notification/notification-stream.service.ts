@@ -33,6 +33,7 @@ export class NotificationStreamService implements OnModuleDestroy {
   private timer: NodeJS.Timeout | null = null;
   private polling = false;
   private pollAgain = false;
+  private closing = false;
   private highWaterSeconds = 0;
 
   constructor(
@@ -42,6 +43,12 @@ export class NotificationStreamService implements OnModuleDestroy {
 
   // Without a Last-Event-ID the stream starts now; with one it first replays the retained history after it.
   async open(scope: StreamScope, lastEventId: string | null, sink: StreamSink): Promise<() => void> {
+    // Shutting down: a stream opened now would hold its connection, and the HTTP server's close, until the
+    // hard deadline. It ends at once; the client reconnects (elsewhere) with its Last-Event-ID.
+    if (this.closing) {
+      sink.end();
+      return () => undefined;
+    }
     const client: StreamClient = { scope, floor: lastEventId ?? new Types.ObjectId().toHexString(), sent: new Map(), backlog: [], sink };
     if (this.clients.size === 0) this.highWaterSeconds = Math.floor(Date.now() / 1000);
     this.clients.add(client);
@@ -77,6 +84,7 @@ export class NotificationStreamService implements OnModuleDestroy {
   }
 
   onModuleDestroy(): void {
+    this.closing = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     for (const client of this.clients) client.sink.end();

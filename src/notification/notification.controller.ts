@@ -40,7 +40,8 @@ export class NotificationController {
     res.status(200);
     res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
     res.setHeader('Cache-Control', 'no-cache, no-transform');
-    res.setHeader('Connection', 'keep-alive');
+    // Not over a draining instance's `Connection: close` (ShutdownDrain): the stream is ended then anyway.
+    if (!res.hasHeader('Connection')) res.setHeader('Connection', 'keep-alive');
     // Proxies such as nginx would otherwise buffer the stream.
     res.setHeader('X-Accel-Buffering', 'no');
     res.flushHeaders();

@@ -1,4 +1,5 @@
 import request from 'supertest';
+import { NotificationStreamService } from '../../src/notification/notification-stream.service';
 import { SseClient } from '../utils/sse-client';
 import { createTestApp, TestApp } from '../utils/test-app';
 import { tokenFor } from '../utils/tokens';
@@ -80,6 +81,24 @@ describe('notification stream over SSE (e2e)', () => {
     expect(scheduleIds(resumed)).toEqual([seen[1], ...missed, live]);
     const ids = resumed.messages.map((m) => m.id!);
     expect([...ids].sort()).toEqual(ids);
+  });
+
+  it('ends a stream opened once shutdown has ended the others at once, so it cannot hold the server open', async () => {
+    const own = await createTestApp({ env: { NOTIFICATION_STREAM_HEARTBEAT_MS: '200' } });
+    try {
+      const before = await SseClient.open(`${own.url}/notifications/stream`, auth(tokenA));
+      open.push(before);
+      // What app.close() does first, while the HTTP server still accepts requests.
+      own.get<NotificationStreamService>(NotificationStreamService).onModuleDestroy();
+      await waitFor(async () => before.ended, 5000);
+      const during = await SseClient.open(`${own.url}/notifications/stream`, auth(tokenA));
+      open.push(during);
+      expect(during.status).toBe(200);
+      await waitFor(async () => during.ended, 5000);
+      expect(during.messages).toEqual([]);
+    } finally {
+      await own.close();
+    }
   });
 
   it('ends open streams when the app shuts down', async () => {

@@ -81,11 +81,14 @@ describe('SIGTERM in the running service (ops e2e)', () => {
 
     backend.open();
     const released = Date.now();
-    expect(await exit).toBe(0);
-    // Well inside main's hard deadline (3 x SCHEDULER_SHUTDOWN_TIMEOUT_MS + 5 s), which exits with code 1.
-    expect(Date.now() - released).toBeLessThan(20_000);
-    polling = false;
-    await poll;
+    try {
+      expect(await exit).toBe(0);
+      // Well inside main's hard deadline (3 x SCHEDULER_SHUTDOWN_TIMEOUT_MS + 5 s), which exits with code 1.
+      expect(Date.now() - released).toBeLessThan(20_000);
+    } finally {
+      polling = false;
+      await poll;
+    }
 
     const reader = await createTestApp({ config: { ...testConfig(env), scheduler: { ...testConfig(env).scheduler, enabled: false } }, listen: false });
     try {

@@ -3,12 +3,13 @@ import { randomBytes } from 'node:crypto';
 import { AppConfig } from '../../config/app-config';
 import { PlaceCallRequest } from '../call-dispatcher';
 import { CallProvider, PlacedCallLookup, ProviderAttempt, ProviderCallState } from '../call-provider';
-import { SIMULATED_OUTCOMES } from '../provider-options';
+import { SIMULATED_DURATION_MAX_S, SIMULATED_OUTCOMES } from '../provider-options';
 import { CallStatusInbox } from '../call-status-inbox';
 import type { CallStatusReport } from '../call-status-report';
 
 // 'unknown' places no call (see placeCall).
 type SimulatedOutcome = Exclude<(typeof SIMULATED_OUTCOMES)[number], 'unknown'>;
+const PLACED_OUTCOMES = SIMULATED_OUTCOMES.filter((o): o is SimulatedOutcome => o !== 'unknown');
 
 type Step = Pick<CallStatusReport, 'status' | 'providerStatus'> & Partial<Pick<CallStatusReport, 'duration' | 'answeredBy' | 'errorCode' | 'errorMessage'>>;
 
@@ -64,11 +65,12 @@ export class SimulatedCallProvider extends CallProvider implements OnApplication
     // A request that timed out after it may have left, with no way to look it up: the dial's outcome is unknown.
     if (requested === 'unknown') return { kind: 'unknown', detail: 'simulated: the request timed out' };
     const callId = `SM${randomBytes(16).toString('hex')}`;
-    // Both checked on write and again before the dial (resolveProviderOptions).
-    const outcome = (requested ?? 'completed') as SimulatedOutcome;
-    const duration = typeof request.providerOptions.simulate_duration === 'number' ? request.providerOptions.simulate_duration : 42;
+    // Both are checked on write (resolveProviderOptions); a value stored before that plays the default.
+    const outcome: SimulatedOutcome = PLACED_OUTCOMES.includes(requested as SimulatedOutcome) ? (requested as SimulatedOutcome) : 'completed';
+    const asked = request.providerOptions.simulate_duration;
+    const duration = typeof asked === 'number' && Number.isInteger(asked) && asked >= 0 && asked <= SIMULATED_DURATION_MAX_S ? asked : 42;
     stepsOf(outcome, duration).forEach((step, index) => {
-      this.later((index + 1) * this.config.simulator.stepMs, () => this.deliver(request.callLogId, { callId, sequence: index, at: null, duration: null, answeredBy: null, errorCode: null, errorMessage: null, ...step }));
+      this.later((index + 1) * this.config.simulator.stepMs, () => this.inbox.deliver({ callId, sequence: index, at: null, duration: null, answeredBy: null, errorCode: null, errorMessage: null, ...step }, request.callLogId));
     });
     return { kind: 'placed', callId };
   }
@@ -94,21 +96,6 @@ export class SimulatedCallProvider extends CallProvider implements OnApplication
       clearTimeout(timer);
       this.pending.delete(timer);
       this.run(fn);
-    }
-  }
-
-  // Tried again after a failure, as Twilio retries a callback answered 5xx; a report still not applied is
-  // left to the call reconciler, as a lost callback would be.
-  private async deliver(callLogId: string, report: CallStatusReport): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await this.inbox.deliver(report, callLogId);
-        return;
-      } catch (error) {
-        if (attempt >= 2) throw error;
-      }
-      await new Promise((r) => setTimeout(r, 200 * (attempt + 1)));
-      if (this.closed) throw new Error('shut down before the report was applied');
     }
   }
 
