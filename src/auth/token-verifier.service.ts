@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { createPublicKey, createSecretKey, KeyObject } from 'node:crypto';
 import jwt, { Algorithm, JwtPayload, TokenExpiredError } from 'jsonwebtoken';
 import { AppConfig } from '../config/app-config';
 import {
@@ -10,12 +11,14 @@ import { Principal } from './principal';
 
 @Injectable()
 export class TokenVerifierService {
-  private readonly key: string;
+  private readonly key: KeyObject;
   // Pinned: a token's own alg header never chooses the algorithm (defeats alg:none and HS/RS confusion).
   private readonly algorithms: Algorithm[];
 
   constructor(private readonly config: AppConfig) {
-    this.key = config.jwt.publicKey ?? config.jwt.secret;
+    // A key object, made once: given a string, jsonwebtoken first tries to parse it as a PEM public key on
+    // every verify, and that failed parse was a fifth of the service's CPU under POST /schedule/ load.
+    this.key = config.jwt.publicKey ? createPublicKey(config.jwt.publicKey) : createSecretKey(Buffer.from(config.jwt.secret, 'utf8'));
     this.algorithms = config.jwt.publicKey ? ['RS256'] : ['HS256'];
   }
 
