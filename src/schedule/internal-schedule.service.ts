@@ -90,9 +90,12 @@ export class InternalScheduleService {
           now,
           defaultTimezone: this.config.scheduler.timezone,
           maxObjectBytes: this.config.metadataMaxBytes,
+          // The campaign's options were checked when the campaign was written. Here they are checked as the
+          // dispatcher checks a stored schedule's, against today's config, so that a campaign stored before a
+          // newer write-time check (simulate_outcome's values, say) keeps reaching its contacts.
           checkProviderOptions: (options) => {
             try {
-              resolveProviderOptions(options, this.config);
+              resolveProviderOptions(options, this.config, 'ignore');
               return null;
             } catch (error) {
               if (error instanceof InvalidProviderOptionsError) return { field: error.field, issue: error.issue };

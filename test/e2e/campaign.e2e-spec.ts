@@ -1,5 +1,5 @@
 import { getConnectionToken } from '@nestjs/mongoose';
-import type { Connection } from 'mongoose';
+import { Types, type Connection } from 'mongoose';
 import request from 'supertest';
 import { CampaignRunner } from '../../src/campaign/campaign-runner.service';
 import { Clock } from '../../src/common/clock/clock';
@@ -192,6 +192,20 @@ describe('campaigns (real database, real Agenda, simulated provider)', () => {
       expect((await dialsTo(failedPhones)).length).toBe(2);
       const okLogs = await dialsTo(okPhones);
       expect(okLogs.map((l) => l.phone).sort()).toEqual(okPhones.slice(0, 3));
+    }, 240_000);
+
+    it('a campaign stored before simulate_outcome was checked still reaches its contacts; the simulator plays its default', async () => {
+      const id = await createCampaign({ max_attempts: 1 });
+      // What an earlier version accepted and stored; the API refuses it today.
+      await http().post('/campaigns').set(alice).send({ name: 'Survey', calling_window: ALL_DAY, provider_options: { simulate_outcome: 'voicemail' } }).expect(400);
+      await db().collection('campaigns').updateOne({ _id: new Types.ObjectId(id) }, { $set: { provider_options: { simulate_outcome: 'voicemail', simulate_duration: -5 } } });
+      const phones = [0, 1].map((i) => phone(4_320_000, i));
+      await importJson(id, phones.map((p) => ({ phone: p }))).expect(200);
+      await http().post(`/campaigns/${id}/start`).set(alice).expect(200);
+      const done = await waitFor(async () => ((c) => (settled(c) ? c : null))(await progress(id)), 100_000, 500);
+      expect(done.progress).toMatchObject({ completed: 2, failed: 0, total: 2 });
+      const logs = await dialsTo(phones);
+      expect(logs.map((l) => `${l.phone} ${l.status} ${l.duration}`).sort()).toEqual(phones.map((p) => `${p} completed 42`));
     }, 240_000);
 
     it('gives back the seat of a dial whose outcome is unknown, never redials it, and settles it as failed later', async () => {
