@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
+import { isDeepStrictEqual } from 'node:util';
 import { Model, Types } from 'mongoose';
 import { CoalescedInserts } from '../common/mongo/coalesced-inserts';
 import { insertedUnlessDuplicate, isDuplicateKeyError, op } from '../common/mongo/mongo-query';
@@ -70,9 +71,18 @@ export class OccurrenceClaimRepository {
   // One of CLAIM_TRANSITIONS; false when the claim is no longer in a state the move leaves.
   async move(id: string, transition: ClaimTransition, set: Partial<Pick<OccurrenceClaim, 'call_log_id' | 'call_id' | 'provider' | 'detail'>>, now: Date): Promise<boolean> {
     const { from, to } = CLAIM_TRANSITIONS[transition];
+    const change: Record<string, unknown> = { ...set, state: to, updated_at: now };
     // The state is checked on the gated read: of the dispatcher and the reconciler, only one moves it from `from`.
-    const res = await this.gate.update(new Types.ObjectId(id), (c) => ((from as readonly ClaimState[]).includes(c.state as ClaimState) ? { ...set, state: to, updated_at: now } : null));
-    return res?.changed === true;
+    // A claim already at `to` with exactly this change, its updated_at included, was moved by this same call
+    // before: a retry whose first reply was lost. It counts as moved, so its mover still records the outcome
+    // (the reconciler, which took the outcome meanwhile, saw its own move refused and recorded nothing).
+    // Any other writer's move differs at least in updated_at, and is still refused.
+    const res = await this.gate.update(new Types.ObjectId(id), (c) => {
+      if ((from as readonly ClaimState[]).includes(c.state as ClaimState)) return change;
+      const current = c as unknown as Record<string, unknown>;
+      return c.state === to && Object.entries(change).every(([k, v]) => isDeepStrictEqual(current[k] ?? null, v ?? null)) ? change : null;
+    });
+    return res !== null;
   }
 
   // Only for a claim whose run dialed nothing (its schedule changed under it): frees the occurrence.

@@ -87,6 +87,28 @@ describe('a stuck claim decided `dial` is looked up at the provider (service lev
     expect(createRequestsTo(phone)).toBe(0);
   });
 
+  // 0016's double fault: the reconciler takes the outcome, and the dispatcher's own move lands with its reply
+  // lost. Its retry reads the claim exactly as its move left it, which counts as moved, so it records the
+  // call; the reconciler's move is refused, so it records nothing. Exactly one side records.
+  it("a dispatcher's move whose reply was lost counts as moved on its retry; the reconciler holding the outcome is refused", async () => {
+    const phone = '+14155553103';
+    const { id, at, claimId } = await dialDecidedThenStopped(phone);
+    const placed = { call_id: `CA${randomBytes(16).toString('hex')}`, provider: 'twilio' };
+    const done = new Date(at.getTime() + 2000);
+    expect(await claims().move(claimId, 'placed', placed, done)).toBe(true);
+    const later = new Date(at.getTime() + 20_000);
+    expect(await claims().takeOutcome(claimId, 'reconciler', later)).toBe(true);
+    expect(await claims().move(claimId, 'found_at_provider', { ...placed, detail: 'found at twilio after its dispatcher stopped' }, later)).toBe(false);
+
+    expect(await claims().move(claimId, 'placed', placed, done)).toBe(true);
+    // Any other move is still refused: the same one at another time, another outcome, another call.
+    expect(await claims().move(claimId, 'placed', placed, new Date(done.getTime() + 1))).toBe(false);
+    expect(await claims().move(claimId, 'outcome_unknown', { provider: 'twilio', detail: 'no answer' }, done)).toBe(false);
+    expect(await claims().move(claimId, 'placed', { ...placed, call_id: `CA${randomBytes(16).toString('hex')}` }, done)).toBe(false);
+    const [claim] = await claims().findForSchedule(id, 5);
+    expect(claim).toMatchObject({ id: claimId, state: 'dialed', call_id: placed.call_id, updated_at: done });
+  });
+
   it('no call at Twilio: the claim ends unknown and nothing is dialed again', async () => {
     const phone = '+14155553102';
     const { id, at } = await dialDecidedThenStopped(phone);
