@@ -166,7 +166,8 @@ async function seedCallLogs(db, n, tenant, onProgress) {
     await insertInBatches(db.collection('call_logs'), docs);
     onProgress?.(Math.min(n, start + 10_000));
   }
-  await insertInBatches(db.collection('call_stats_daily'), [...days.values()]);
+  // Stored as the service stores a folded day: its hourly sums as JSON text.
+  await insertInBatches(db.collection('call_stats_daily'), [...days.values()].map(({ hours, ...day }) => ({ ...day, hours_json: JSON.stringify(hours), hours: {} })));
 }
 
 module.exports = { captureTemplates, seedOneTime, seedWeekly, seedCallLogs, callLog, insertInBatches };

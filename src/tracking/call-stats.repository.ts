@@ -39,6 +39,9 @@ const DAY_MS = 24 * HOUR_MS;
 const dayOf = (hour: Date) => new Date(Math.floor(hour.getTime() / DAY_MS) * DAY_MS);
 const dayId = (tenantId: string, hour: Date) => `${tenantId}|${hour.toISOString().slice(0, 10)}`;
 const hourKey = (hour: Date) => hour.toISOString().slice(11, 13);
+// A day's hourly sums: the JSON text, or the nested form of a day folded before the text existed.
+const hoursOf = (day: LeanDay): Record<string, StatsSums> => (day.hours_json ? (JSON.parse(day.hours_json) as Record<string, StatsSums>) : (day.hours ?? {}));
+
 const sumsFrom = (d: StatsSums): StatsSums => ({
   counts: { ...(d.counts ?? {}) },
   total_duration: d.total_duration ?? 0,
@@ -128,7 +131,7 @@ export class CallStatsRepository {
       if (entry) addSums(entry.sums, sums);
       else byHour.set(key, { hour, sums: sumsFrom(sums) });
     };
-    for (const d of stored) for (const [hh, sums] of Object.entries(d.hours ?? {})) add(d.tenant_id, new Date(d.day.getTime() + Number(hh) * HOUR_MS), sums);
+    for (const d of stored) for (const [hh, sums] of Object.entries(hoursOf(d))) add(d.tenant_id, new Date(d.day.getTime() + Number(hh) * HOUR_MS), sums);
     for (const c of pending) if (c.at.getTime() > (foldedUntil.get(dayId(c.tenant_id, c.hour)) ?? 0)) add(c.tenant_id, c.hour, c);
     return [...byHour.values()];
   }
@@ -159,9 +162,9 @@ export class CallStatsRepository {
       await this.gate.update(id, (current) => {
         const from = current.folded_until.getTime();
         if (until.getTime() <= from) return null;
-        const hours: Record<string, StatsSums> = Object.fromEntries(Object.entries(current.hours ?? {}).map(([hh, sums]) => [hh, sumsFrom(sums)]));
+        const hours: Record<string, StatsSums> = Object.fromEntries(Object.entries(hoursOf(current)).map(([hh, sums]) => [hh, sumsFrom(sums)]));
         for (const c of changes) if (c.at.getTime() > from) hours[hourKey(c.hour)] = addSums(hours[hourKey(c.hour)] ?? emptySums(), sumsFrom(c));
-        return { hours, folded_until: until };
+        return { hours_json: JSON.stringify(hours), hours: {}, folded_until: until };
       });
       await this.changes.deleteMany({ _id: op({ $in: changes.map((c) => c._id) }) });
     }

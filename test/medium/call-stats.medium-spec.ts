@@ -7,7 +7,7 @@ import { CallStatsFoldJob } from '../../src/tracking/call-stats-fold.job';
 import { CallStatsRepository } from '../../src/tracking/call-stats.repository';
 import { CallStatus } from '../../src/tracking/call-status';
 import { CallLogDoc } from '../../src/tracking/schemas/call-log.schema';
-import { CallStatChangeDoc } from '../../src/tracking/schemas/call-stats.schema';
+import { CallStatChangeDoc, CallStatsDayDoc } from '../../src/tracking/schemas/call-stats.schema';
 import { TrackingService } from '../../src/tracking/tracking.service';
 import { createMediumApp, MediumApp, principalFor } from '../utils/medium-app';
 
@@ -113,6 +113,34 @@ describe('hourly call stats (service level, real database)', () => {
     expect(hours.reduce((n, h) => n + Object.values(h.sums.counts).reduce((a, b) => a + b, 0), 0)).toBe(10);
     expect(await stats()).toEqual(await fromLogs());
     expect(await stats('day')).toEqual(await fromLogs(true));
+  });
+
+  it('reads a day folded before its sums were stored as text, and the next fold rewrites it as text', async () => {
+    const legacy = principalFor(t, 'stats-legacy');
+    const days = t.get<Model<CallStatsDayDoc>>(getModelToken(CallStatsDayDoc.name));
+    const hour = new Date(base.getTime() + HOUR_MS);
+    const day = new Date(`${hour.toISOString().slice(0, 10)}T00:00:00.000Z`);
+    const hh = hour.toISOString().slice(11, 13);
+    // As a version before 2026-12-05 folded it: the hourly sums as a nested document.
+    await days.collection.insertOne({
+      _id: `${legacy.tenantId}|${hour.toISOString().slice(0, 10)}`,
+      tenant_id: legacy.tenantId,
+      day,
+      hours: { [hh]: { counts: { completed: 2 }, total_duration: 60, completed_duration: 60, completed_with_duration: 2 } },
+      folded_until: new Date(Date.now() - 60_000),
+      rev: 0,
+    } as never);
+    const legacyStats = () => t.get<TrackingService>(TrackingService).stats(legacy, {});
+    expect(await legacyStats()).toMatchObject({ total_calls: 2, completed_calls: 2, average_duration: 30, total_duration: 60 });
+
+    const id = logs.newId();
+    await logs.createForAttempt(id, { tenant_id: legacy.tenantId, created_by: legacy.sub, user_profile_id: null, agent_instance_id: null, schedule_id: null, occurrence_at: null, status: 'queued', call_type: 'outbound', phone: '+14155550102', timestamp: hour, notes: null, metadata: {}, attempt_number: 1 }, new Date());
+    await logs.applyStatusEvent(id, { status: 'completed', ts: hour, received_at: hour, sequence_number: 1, source: 'provider_callback', provider_status: 'completed' }, { duration: 90 }, hour);
+    await t.get<CallStatsRepository>(CallStatsRepository).fold(everything());
+    const stored = await days.findById(`${legacy.tenantId}|${hour.toISOString().slice(0, 10)}`).lean();
+    expect(stored?.hours).toEqual({});
+    expect(JSON.parse(stored?.hours_json ?? 'null')).toEqual({ [hh]: { counts: { completed: 3 }, total_duration: 150, completed_duration: 150, completed_with_duration: 3 } });
+    expect(await legacyStats()).toMatchObject({ total_calls: 3, completed_calls: 3, average_duration: 50, total_duration: 150 });
   });
 
   it('counts a repeated insert of a log once, and a log stored without a change once the catch-up has run', async () => {
