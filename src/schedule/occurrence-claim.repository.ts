@@ -18,6 +18,10 @@ function toClaim({ _id, run_id: _run, rev: _rev, ...rest }: LeanClaim): Occurren
 }
 
 export type ClaimResult = { won: true; claim: OccurrenceClaim } | { won: false };
+export interface DecisionRecord {
+  decision: ClaimDecision;
+  decided_at: Date;
+}
 
 @Injectable()
 export class OccurrenceClaimRepository {
@@ -90,10 +94,11 @@ export class OccurrenceClaimRepository {
     await this.claims.deleteOne({ _id: new Types.ObjectId(id), state: op({ $in: RELEASABLE_CLAIM_STATES }) });
   }
 
-  // Dial or give up, decided once per claim by whoever inserts first; the loser gets the winner's decision.
-  // Idempotent: a caller that repeats its own insert (a lost reply) reads back its own decision.
-  async decide(claimId: string, decision: ClaimDecision, by: string, now: Date): Promise<ClaimDecision> {
-    return (await this.firstDecision(claimId, decision, by, now)).decision;
+  // Dial or give up, decided once per claim by whoever inserts first; the loser gets the winner's decision
+  // and when it was made. Idempotent: a caller that repeats its own insert (a lost reply) reads back its own.
+  async decide(claimId: string, decision: ClaimDecision, by: string, now: Date): Promise<DecisionRecord> {
+    const { decided_by: _by, ...record } = await this.firstDecision(claimId, decision, by, now);
+    return record;
   }
 
   // The reconciler's decision to dial a given-up claim's occurrence again, recorded once, before its job is
@@ -114,22 +119,17 @@ export class OccurrenceClaimRepository {
   }
 
   // The first insert under `_id` wins, and every caller gets the winner's record.
-  private async firstDecision(_id: string, decision: ClaimDecision, by: string, now: Date): Promise<{ decision: ClaimDecision; decided_by: string }> {
-    if (await insertedUnlessDuplicate(() => this.decisionInserts.insert({ _id, decision, decided_by: by, decided_at: now }))) return { decision, decided_by: by };
-    const stored = await this.decisions.findById(_id).lean<{ decision: ClaimDecision; decided_by: string }>();
+  private async firstDecision(_id: string, decision: ClaimDecision, by: string, now: Date): Promise<DecisionRecord & { decided_by: string }> {
+    if (await insertedUnlessDuplicate(() => this.decisionInserts.insert({ _id, decision, decided_by: by, decided_at: now }))) return { decision, decided_by: by, decided_at: now };
+    const stored = await this.decisions.findById(_id).lean<DecisionRecord & { decided_by: string }>();
     if (!stored) throw new Error(`claim decision ${_id}: the insert reported a duplicate but none is stored`);
-    return stored;
+    return { decision: stored.decision, decided_by: stored.decided_by, decided_at: stored.decided_at };
   }
 
-  // When the claim was decided `dial`, or null.
-  async dialDecidedAt(claimId: string): Promise<Date | null> {
-    const stored = await this.decisions.findById(claimId).lean<{ decision: ClaimDecision; decided_at: Date }>();
-    return stored?.decision === 'dial' ? stored.decided_at : null;
-  }
-
-  async decisionFor(claimId: string): Promise<ClaimDecision | null> {
-    const stored = await this.decisions.findById(claimId).lean<{ decision: ClaimDecision }>();
-    return stored?.decision ?? null;
+  // The claim's dial or give-up decision and when it was made, or null while undecided.
+  async decisionOf(claimId: string): Promise<DecisionRecord | null> {
+    const stored = await this.decisions.findById(claimId).lean<DecisionRecord>();
+    return stored ? { decision: stored.decision, decided_at: stored.decided_at } : null;
   }
 
   // One equality count per state instead of `state: {$in}`: FerretDB pushes down only equalities, and

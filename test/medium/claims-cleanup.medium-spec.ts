@@ -21,7 +21,7 @@ describe('claims cleanup (real database)', () => {
       const result = await claims.claimOccurrence({ scheduleId, tenantId: 'alice', occurrenceAt: at, state: 'claimed', instance: 'test', now: at });
       if (!result.won) throw new Error(`claim of ${scheduleId} not won`);
       if (settled) {
-        expect(await claims.decide(result.claim.id, 'dial', 'test', at)).toBe('dial');
+        expect((await claims.decide(result.claim.id, 'dial', 'test', at)).decision).toBe('dial');
         expect(await claims.move(result.claim.id, settled, {}, at)).toBe(true);
       }
       return result.claim.id;
@@ -37,10 +37,10 @@ describe('claims cleanup (real database)', () => {
     expect(await t.get<ClaimsCleanupJob>(ClaimsCleanupJob).handle()).toEqual({ outcome: 'deleted=2' });
     expect(await claims.findForSchedule('old-dialed', 5)).toEqual([]);
     expect(await claims.findForSchedule('old-missed', 5)).toEqual([]);
-    expect(await claims.decisionFor(oldDialed)).toBeNull();
+    expect(await claims.decisionOf(oldDialed)).toBeNull();
     expect((await claims.findForSchedule('old-stuck', 5)).map((c) => c.state)).toEqual(['claimed']);
     expect((await claims.findForSchedule('recent-dialed', 5)).map((c) => c.state)).toEqual(['dialed']);
-    expect(await claims.decisionFor(recentDialed)).toBe('dial');
+    expect((await claims.decisionOf(recentDialed))?.decision).toBe('dial');
     // A second pass finds nothing more.
     expect(await t.get<ClaimsCleanupJob>(ClaimsCleanupJob).handle()).toEqual({ outcome: 'deleted=0' });
   });

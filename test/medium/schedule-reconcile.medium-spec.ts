@@ -121,7 +121,7 @@ describe('reconciling stuck claims (service level, real database)', () => {
     expect(dispatcher.dials.filter((d) => d === id)).toHaveLength(0);
     const [claim] = await claims().findForSchedule(id, 5);
     expect(claim.state).toBe('missed');
-    expect(await claims().decisionFor(claim.id)).toBe('give_up');
+    expect((await claims().decisionOf(claim.id))?.decision).toBe('give_up');
     const s = await getSchedule(id);
     expect(s.status).toBe('missed');
     // Recorded once, by the reconciler; the dispatcher that lost the decision adds no second miss.
@@ -136,7 +136,7 @@ describe('reconciling stuck claims (service level, real database)', () => {
     if (!won.won) throw new Error('claim not won');
     // The dispatcher's decision is in, but its claimed -> dialing update is not (yet) visible: the
     // reconciler reads the claim as `claimed`, as it can when FerretDB's updates race.
-    expect(await claims().decide(won.claim.id, 'dial', 'slow:1', at)).toBe('dial');
+    expect((await claims().decide(won.claim.id, 'dial', 'slow:1', at)).decision).toBe('dial');
     clock.set(pastStuckThreshold(at));
     await reconcile();
     const [claim] = await claims().findForSchedule(id, 5);
@@ -146,7 +146,7 @@ describe('reconciling stuck claims (service level, real database)', () => {
     expect(eventTypes(s)).not.toContain('occurrence_missed');
     expect(eventTypes(s)).toContain('occurrence_unknown');
     expect(missedEvents.filter((e) => e.schedule_id === id)).toHaveLength(0);
-    expect(await claims().decide(won.claim.id, 'give_up', 'reconciler', clock.now())).toBe('dial');
+    expect((await claims().decide(won.claim.id, 'give_up', 'reconciler', clock.now())).decision).toBe('dial');
   });
 
   it('a dispatch that ran normally left a dial decision and dialed once; the reconciler leaves it alone', async () => {
@@ -156,7 +156,7 @@ describe('reconciling stuck claims (service level, real database)', () => {
     expect((await handle(id)).outcome).toBe('dispatched');
     const [claim] = await claims().findForSchedule(id, 5);
     expect(claim.state).toBe('dialed');
-    expect(await claims().decisionFor(claim.id)).toBe('dial');
+    expect((await claims().decisionOf(claim.id))?.decision).toBe('dial');
     clock.set(pastStuckThreshold(at));
     await reconcile();
     expect((await claims().findForSchedule(id, 5))[0].state).toBe('dialed');
@@ -328,7 +328,7 @@ describe('dialing a provably unsent occurrence again (service level, real databa
     expect(await repo.advanceOccurrence(id, schedule.version, at, { next_execution: null, status: 'pending', last_occurrence_at: at, last_updated: at }, 1)).toBe(true);
     // An earlier pass gave the claim up and decided to dial again, then stopped before writing its job.
     const claimId = won.won ? won.claim.id : '';
-    expect(await claims().decide(claimId, 'give_up', 'reconciler', new Date(at.getTime() + 20_000))).toBe('give_up');
+    expect((await claims().decide(claimId, 'give_up', 'reconciler', new Date(at.getTime() + 20_000))).decision).toBe('give_up');
     await claims().recordRedial(claimId, 'reconciler', new Date(at.getTime() + 20_000));
 
     clock.set(new Date(at.getTime() + (t.config.scheduler.misfireGraceSeconds + 60) * 1000));

@@ -56,7 +56,7 @@ describe('a stuck claim decided `dial` is looked up at the provider (service lev
       { tenant_id: 'alice', created_by: 'alice', user_profile_id: null, agent_instance_id: null, schedule_id: id, occurrence_at: at, status: 'queued', call_type: schedule.call_type, phone, timestamp: at, notes: null, metadata: {}, attempt_number: 1 },
       at,
     );
-    expect(await claims().decide(claim.claim.id, 'dial', 'crashed:1', at)).toBe('dial');
+    expect((await claims().decide(claim.claim.id, 'dial', 'crashed:1', at)).decision).toBe('dial');
     return { id, at, claimId: claim.claim.id, logId };
   }
 

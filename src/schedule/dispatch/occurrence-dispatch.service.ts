@@ -39,6 +39,16 @@ function dialSubjectOf(schedule: Schedule): DialSubject {
   };
 }
 
+// A placed call's attempt, as recordPlaced writes it: its claim names the occurrence and attempt number.
+export interface PlacedAttempt {
+  schedule: Schedule;
+  claim: OccurrenceClaim;
+  logId: string;
+  lagMs: number;
+  // How it was placed, for the dispatched event's message (empty, or " (found by lookup ...)").
+  how: string;
+}
+
 // What the provider layer needs of a schedule to dial, or look up, one attempt of it.
 export function callRequestOf(schedule: Schedule, callLogId: string, occurrenceAt: Date, attemptNumber: number): PlaceCallRequest {
   return {
@@ -271,7 +281,7 @@ export class OccurrenceDispatchService {
           return;
         }
         const how = result.reconciled ? ' (found by lookup after an unanswered request)' : '';
-        return this.recordPlaced(schedule, occurrence, claim, log.id, attempt, result, done.getTime() - dueAt.getTime(), how, done);
+        return this.recordPlaced({ schedule, claim, logId: log.id, lagMs: done.getTime() - dueAt.getTime(), how }, result, done);
       }
       case 'rejected': {
         const marked = await this.retry(() => this.claims.move(claim.id, 'refused', { provider: result.provider, detail: `${result.code}: ${result.message}` }, done));
@@ -327,17 +337,10 @@ export class OccurrenceDispatchService {
 
   // After the claim is marked dialed (by this run, or by the reconciler that found the call at the
   // provider): the log, the schedule, its event and the call.dispatched notification.
-  async recordPlaced(
-    schedule: Schedule,
-    occurrence: Date,
-    claim: OccurrenceClaim,
-    logId: string,
-    attempt: number,
-    placed: { provider: string; callId: string; reconciled?: boolean; handedOff?: boolean },
-    lagMs: number,
-    how: string,
-    now: Date,
-  ): Promise<void> {
+  async recordPlaced(attempt: PlacedAttempt, placed: { provider: string; callId: string; reconciled?: boolean; handedOff?: boolean }, now: Date): Promise<void> {
+    const { schedule, claim, logId, lagMs, how } = attempt;
+    const occurrence = claim.occurrence_at;
+    const attemptNumber = claim.attempt_number;
     await this.retry(() => this.callLogs.attachProviderCall(logId, placed.provider, placed.callId, now));
     if (schedule.repeat_config) await this.retry(() => this.schedules.recordCallProgress(schedule.id, null, { call_id: placed.callId, last_updated: now }));
     // Only pending -> running: a fast final callback may already have completed the schedule.
@@ -348,14 +351,14 @@ export class OccurrenceDispatchService {
       occurrence_at: occurrence.toISOString(),
       call_id: placed.callId,
       call_log_id: logId,
-      attempt_number: attempt,
+      attempt_number: attemptNumber,
       ...(claim.deferral > 0 ? { deferral: claim.deferral } : {}),
       lag_ms: lagMs,
       reconciled: placed.reconciled === true,
     });
     // A hand-off ends the attempt; the status-update module records it like a final callback.
     this.publisher.publish(
-      new CallChangedEvent('call.dispatched', logId, schedule.id, schedule.tenant_id, schedule.phone, 'queued', placed.callId, attempt, now.toISOString(), {
+      new CallChangedEvent('call.dispatched', logId, schedule.id, schedule.tenant_id, schedule.phone, 'queued', placed.callId, attemptNumber, now.toISOString(), {
         provider: placed.provider,
         occurrence_at: occurrence.toISOString(),
         ...(placed.handedOff ? { handed_off: true } : {}),
@@ -417,7 +420,7 @@ export class OccurrenceDispatchService {
   // decision and gets `dial`, so it never records it missed: it looks the call up at the provider).
   private async decideToDial(claim: OccurrenceClaim): Promise<boolean> {
     const now = this.clock.now();
-    return (await this.retry(() => this.claims.decide(claim.id, 'dial', this.instance, now))) === 'dial';
+    return (await this.retry(() => this.claims.decide(claim.id, 'dial', this.instance, now))).decision === 'dial';
   }
 
   // Whether this run records its outcome (log, schedule, event). A claim this run could not move was ended

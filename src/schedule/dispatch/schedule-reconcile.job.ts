@@ -77,12 +77,13 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
       if (Date.now() > deadline) break;
       // A claim that never reached `dialing` sent nothing, unless its dispatcher decided to dial first (it
       // may be dialing right now): giving up is decided by the same unique insert the dispatcher makes.
-      const neverSent = claim.state === 'claimed' && (await this.claims.decide(claim.id, 'give_up', RECONCILER, now)) === 'give_up';
+      const decided = claim.state === 'claimed' ? await this.claims.decide(claim.id, 'give_up', RECONCILER, now) : await this.claims.decisionOf(claim.id);
+      const neverSent = claim.state === 'claimed' && decided?.decision === 'give_up';
       const transition = neverSent ? 'given_up' : 'stuck_after_dial';
       const state = CLAIM_TRANSITIONS[transition].to;
       let schedule = await this.schedules.findById(claim.schedule_id);
       // Decided to dial: the provider is asked whether the call exists.
-      const lookup = neverSent ? null : await this.lookUp(claim, schedule);
+      const lookup = neverSent || decided?.decision !== 'dial' ? null : await this.lookUp(claim, schedule, decided.decided_at);
       if (lookup?.kind === 'found' && schedule) {
         if (await this.recordFound(claim, schedule, lookup, now)) count++;
         continue;
@@ -153,11 +154,9 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
   // call. Found, it is recorded at once: a dispatcher that is only slow and moves the claim first records it
   // itself, and takeOutcome keeps the two from both recording it. "Not found" leaves the claim unknown, as
   // before: a dispatcher that is alive may still be retrying, so it proves nothing.
-  private async lookUp(claim: OccurrenceClaim, schedule: Schedule | null): Promise<CallLookup | null> {
+  private async lookUp(claim: OccurrenceClaim, schedule: Schedule | null, decidedAt: Date): Promise<CallLookup | null> {
     const logId = claim.call_log_id;
     if (!logId || !schedule) return null;
-    const decidedAt = await this.claims.dialDecidedAt(claim.id);
-    if (!decidedAt) return null;
     const request = { ...callRequestOf(schedule, logId, claim.occurrence_at, claim.attempt_number), isKnownCall: (callId: string) => this.callLogs.belongsToAnotherLog(callId, logId) };
     return this.dispatcher.lookUpCall(request, decidedAt);
   }
@@ -169,7 +168,11 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
     // Taken before the claim moves: a dispatcher that did not stop, and moves it first, records the call itself.
     if (!(await this.claims.takeOutcome(claim.id, RECONCILER, now))) return false;
     if (!(await this.claims.move(claim.id, 'found_at_provider', { call_id: found.callId, provider: found.provider, detail }, now))) return false;
-    await this.dispatch.recordPlaced(schedule, claim.occurrence_at, claim, claim.call_log_id!, claim.attempt_number, { ...found, reconciled: true }, now.getTime() - this.dueReference(claim).getTime(), ` (${detail})`, now);
+    await this.dispatch.recordPlaced(
+      { schedule, claim, logId: claim.call_log_id!, lagMs: now.getTime() - this.dueReference(claim).getTime(), how: ` (${detail})` },
+      { ...found, reconciled: true },
+      now,
+    );
     this.logger.warn(`claim ${claim.id} (${claim.schedule_id} @ ${claim.occurrence_at.toISOString()}): call ${found.callId} ${detail}`);
     return true;
   }
