@@ -42,8 +42,9 @@ async function burst(ctx, svc, mode, n, capMs) {
   };
 }
 
-// Keeps one service per mode while runs drain; a run that did not drain leaves a backlog, so the next
-// run gets a fresh service and database.
+// In a full bench every burst (N >= 100) gets a fresh service and database; otherwise one service per mode
+// serves the runs while they drain, and a run that did not drain leaves a backlog, so the next run gets a
+// fresh one.
 async function runBursts(ctx, { label, mode, sizes, runs, capFor, env = {}, onRun }) {
   const out = {};
   let svc = null;

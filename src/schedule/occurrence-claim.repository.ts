@@ -75,12 +75,13 @@ export class OccurrenceClaimRepository {
   // One of CLAIM_TRANSITIONS; false when the claim is no longer in a state the move leaves.
   async move(id: string, transition: ClaimTransition, set: Partial<Pick<OccurrenceClaim, 'call_log_id' | 'call_id' | 'provider' | 'detail'>>, now: Date): Promise<boolean> {
     const { from, to } = CLAIM_TRANSITIONS[transition];
-    const change: Record<string, unknown> = { ...set, state: to, updated_at: now };
+    const change: Record<string, unknown> = { ...set, state: to, transition, updated_at: now };
     // The state is checked on the gated read: of the dispatcher and the reconciler, only one moves it from `from`.
-    // A claim already at `to` with exactly this change, its updated_at included, was moved by this same call
-    // before: a retry whose first reply was lost. It counts as moved, so its mover still records the outcome
-    // (the reconciler, which took the outcome meanwhile, saw its own move refused and recorded nothing).
-    // Any other writer's move differs at least in updated_at, and is still refused.
+    // A claim already at `to` with exactly this change, the transition and updated_at included, was moved by
+    // this same call before: a retry whose first reply was lost. It counts as moved, so its mover still
+    // records the outcome (the reconciler, which took the outcome meanwhile, saw its own move refused and
+    // recorded nothing). The dispatcher's and the reconciler's transitions are disjoint, so the other
+    // writer's move never matches, even in the same millisecond.
     const res = await this.gate.update(new Types.ObjectId(id), (c) => {
       if ((from as readonly ClaimState[]).includes(c.state as ClaimState)) return change;
       const current = c as unknown as Record<string, unknown>;

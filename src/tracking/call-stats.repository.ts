@@ -39,15 +39,21 @@ const DAY_MS = 24 * HOUR_MS;
 const dayOf = (hour: Date) => new Date(Math.floor(hour.getTime() / DAY_MS) * DAY_MS);
 const dayId = (tenantId: string, hour: Date) => `${tenantId}|${hour.toISOString().slice(0, 10)}`;
 const hourKey = (hour: Date) => hour.toISOString().slice(11, 13);
-// A day's hourly sums: the JSON text, or the nested form of a day folded before the text existed.
-const hoursOf = (day: LeanDay): Record<string, StatsSums> => (day.hours_json ? (JSON.parse(day.hours_json) as Record<string, StatsSums>) : (day.hours ?? {}));
-
 const sumsFrom = (d: StatsSums): StatsSums => ({
   counts: { ...(d.counts ?? {}) },
   total_duration: d.total_duration ?? 0,
   completed_duration: d.completed_duration ?? 0,
   completed_with_duration: d.completed_with_duration ?? 0,
 });
+
+// A day's hourly sums: the JSON text plus the nested form. A day folded before the text existed has only
+// the nested form; a fold by an instance of that older version, during a rolling upgrade, adds its changes
+// to the nested form, which the text's fold had emptied. Each sum is in exactly one of the two.
+function hoursOf(day: LeanDay): Record<string, StatsSums> {
+  const hours: Record<string, StatsSums> = day.hours_json ? (JSON.parse(day.hours_json) as Record<string, StatsSums>) : {};
+  for (const [hh, sums] of Object.entries(day.hours ?? {})) hours[hh] = hours[hh] ? addSums(sumsFrom(hours[hh]), sumsFrom(sums)) : sums;
+  return hours;
+}
 
 // Call stats kept as sums per tenant and UTC hour, so /schedule/tracking/stats reads a few small documents
 // instead of every call log. Without atomic updates ($inc is lost under concurrency on the stand-in) the

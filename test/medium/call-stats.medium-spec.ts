@@ -141,6 +141,21 @@ describe('hourly call stats (service level, real database)', () => {
     expect(stored?.hours).toEqual({});
     expect(JSON.parse(stored?.hours_json ?? 'null')).toEqual({ [hh]: { counts: { completed: 3 }, total_duration: 150, completed_duration: 150, completed_with_duration: 3 } });
     expect(await legacyStats()).toMatchObject({ total_calls: 3, completed_calls: 3, average_duration: 50, total_duration: 150 });
+
+    // An instance of the older version folds meanwhile (a rolling upgrade): it adds its changes to the nested
+    // form, which the text's fold emptied. Both count, once each, and the next fold puts them in the text.
+    // Through the write gate, as that version writes: the gate of the revision it moves from, then the day.
+    const rev = (stored as { rev?: number }).rev ?? 0;
+    await days.db.collection('call_stats_daily_write_gates').insertOne({ _id: `${stored!._id}:${rev}`, set: null, at: new Date() } as never);
+    await days.collection.updateOne({ _id: stored!._id } as never, { $set: { hours: { [hh]: { counts: { busy: 1 }, total_duration: 0, completed_duration: 0, completed_with_duration: 0 } }, rev: rev + 1 } });
+    expect(await legacyStats()).toMatchObject({ total_calls: 4, completed_calls: 3, total_duration: 150 });
+    const next = logs.newId();
+    await logs.createForAttempt(next, { tenant_id: legacy.tenantId, created_by: legacy.sub, user_profile_id: null, agent_instance_id: null, schedule_id: null, occurrence_at: null, status: 'queued', call_type: 'outbound', phone: '+14155550103', timestamp: hour, notes: null, metadata: {}, attempt_number: 1 }, new Date());
+    await t.get<CallStatsRepository>(CallStatsRepository).fold(everything());
+    const merged = await days.findById(stored!._id).lean();
+    expect(merged?.hours).toEqual({});
+    expect(JSON.parse(merged?.hours_json ?? 'null')).toEqual({ [hh]: { counts: { completed: 3, busy: 1, queued: 1 }, total_duration: 150, completed_duration: 150, completed_with_duration: 3 } });
+    expect(await legacyStats()).toMatchObject({ total_calls: 5, completed_calls: 3, total_duration: 150 });
   });
 
   it('counts a repeated insert of a log once, and a log stored without a change once the catch-up has run', async () => {

@@ -20,6 +20,8 @@ export class OccurrenceClaimDoc {
   @Prop({ type: String, default: null }) call_id: string | null;
   @Prop({ type: String, default: null }) provider: string | null;
   @Prop({ type: String, default: null }) detail: string | null;
+  // The last of CLAIM_TRANSITIONS applied to it: a retried move tells its own earlier write by it.
+  @Prop({ type: String, default: null }) transition: string | null;
   @Prop({ required: true }) updated_at: Date;
 }
 
