@@ -31,11 +31,14 @@ export interface ResolvedProviderOptions {
   payload: Record<string, unknown>;
   // Further calls.create parameters, by the SDK's names, sent to Twilio as given.
   twilio: Partial<CallListInstanceCreateOptions>;
+  // What the simulator is asked to play; null: its default.
+  simulate: { outcome: SimulatedOutcome | null; duration: number | null };
   raw: Record<string, unknown>;
 }
 
 // What the simulator can be asked to play; 'unknown' is a request that timed out and cannot be looked up.
 export const SIMULATED_OUTCOMES = ['completed', 'busy', 'no-answer', 'failed', 'unknown'] as const;
+export type SimulatedOutcome = (typeof SIMULATED_OUTCOMES)[number];
 // Whole seconds, at most time_limit's 4 h.
 export const SIMULATED_DURATION_MAX_S = 14_400;
 
@@ -190,14 +193,7 @@ export function resolveProviderOptions(raw: Record<string, unknown>, config: Dia
   if (twilio.applicationSid !== undefined && (url !== null || twiml !== null || say !== null)) {
     throw new InvalidProviderOptionsError('provider_options.application_sid', 'give application_sid or url, twiml or say, not both');
   }
-  // Checked on write only: a schedule stored before these checks still dials (the simulator falls back).
-  if (unknownKeys === 'reject') {
-    if (raw.simulate_outcome !== undefined && !(SIMULATED_OUTCOMES as readonly unknown[]).includes(raw.simulate_outcome)) {
-      throw new InvalidProviderOptionsError('provider_options.simulate_outcome', `simulate_outcome must be one of ${SIMULATED_OUTCOMES.join(', ')}`);
-    }
-    // The simulator reports it as the call's duration, as Twilio's CallDuration would be.
-    int(raw, 'simulate_duration', 0, SIMULATED_DURATION_MAX_S);
-  }
+  const simulate = simulatedCall(raw, unknownKeys);
   if (provider === 'agent_backend' && backendBaseUrl === null && !config.agentBackend.defaultBaseUrl) {
     throw new InvalidProviderOptionsError('provider_options.backend_base_url', 'no backend: set DEFAULT_BACKEND_BASE_URL or give an allow-listed backend_base_url');
   }
@@ -219,6 +215,25 @@ export function resolveProviderOptions(raw: Record<string, unknown>, config: Dia
     conversationId: str(raw, 'conversation_id', 128),
     payload: isPlainObject(raw.payload) ? raw.payload : {},
     twilio,
+    simulate,
     raw,
   };
+}
+
+// Checked on write only: a schedule stored before these checks still dials, and the simulator plays its
+// default for a value it cannot use.
+function simulatedCall(raw: Record<string, unknown>, unknownKeys: UnknownKeys): ResolvedProviderOptions['simulate'] {
+  let outcome: SimulatedOutcome | null = null;
+  if (raw.simulate_outcome !== undefined) {
+    if ((SIMULATED_OUTCOMES as readonly unknown[]).includes(raw.simulate_outcome)) outcome = raw.simulate_outcome as SimulatedOutcome;
+    else if (unknownKeys === 'reject') throw new InvalidProviderOptionsError('provider_options.simulate_outcome', `simulate_outcome must be one of ${SIMULATED_OUTCOMES.join(', ')}`);
+  }
+  // The simulator reports it as the call's duration, as Twilio's CallDuration would be.
+  let duration: number | null = null;
+  try {
+    duration = int(raw, 'simulate_duration', 0, SIMULATED_DURATION_MAX_S);
+  } catch (error) {
+    if (unknownKeys === 'reject') throw error;
+  }
+  return { outcome, duration };
 }

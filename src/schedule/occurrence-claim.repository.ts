@@ -1,10 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
-import { isDeepStrictEqual } from 'node:util';
 import { Model, Types } from 'mongoose';
 import { CoalescedInserts } from '../common/mongo/coalesced-inserts';
 import { insertedUnlessDuplicate, isDuplicateKeyError, op } from '../common/mongo/mongo-query';
-import { WriteGate, WriteGateDoc } from '../common/mongo/write-gate';
+import { changesNothing, WriteGate, WriteGateDoc } from '../common/mongo/write-gate';
 import { ClaimDecision, ClaimDecisionDoc } from './schemas/claim-decision.schema';
 import { OCCURRENCE_CLAIM_WRITE_GATE, OccurrenceClaimDoc } from './schemas/occurrence-claim.schema';
 import { CLAIM_TRANSITIONS, ClaimTransition, IN_FLIGHT_CLAIM_STATES, RELEASABLE_CLAIM_STATES, SETTLED_CLAIM_STATES } from './occurrence-claim.transitions';
@@ -84,8 +83,7 @@ export class OccurrenceClaimRepository {
     // writer's move never matches, even in the same millisecond.
     const res = await this.gate.update(new Types.ObjectId(id), (c) => {
       if ((from as readonly ClaimState[]).includes(c.state as ClaimState)) return change;
-      const current = c as unknown as Record<string, unknown>;
-      return c.state === to && Object.entries(change).every(([k, v]) => isDeepStrictEqual(current[k] ?? null, v ?? null)) ? change : null;
+      return c.state === to && changesNothing(c as unknown as Record<string, unknown>, change) ? change : null;
     });
     return res !== null;
   }

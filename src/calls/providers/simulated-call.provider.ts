@@ -1,20 +1,16 @@
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { AppConfig } from '../../config/app-config';
-import { PlaceCallRequest } from '../call-dispatcher';
-import { CallProvider, PlacedCallLookup, ProviderAttempt, ProviderCallState } from '../call-provider';
-import { SIMULATED_DURATION_MAX_S, SIMULATED_OUTCOMES } from '../provider-options';
+import { CallProvider, PlacedCallLookup, ProviderAttempt, ProviderCallRequest, ProviderCallState } from '../call-provider';
+import type { SimulatedOutcome } from '../provider-options';
 import { CallStatusInbox } from '../call-status-inbox';
 import type { CallStatusReport } from '../call-status-report';
-
-// 'unknown' places no call (see placeCall).
-type SimulatedOutcome = Exclude<(typeof SIMULATED_OUTCOMES)[number], 'unknown'>;
-const PLACED_OUTCOMES = SIMULATED_OUTCOMES.filter((o): o is SimulatedOutcome => o !== 'unknown');
 
 type Step = Pick<CallStatusReport, 'status' | 'providerStatus'> & Partial<Pick<CallStatusReport, 'duration' | 'answeredBy' | 'errorCode' | 'errorMessage'>>;
 
 // What Twilio reports for each outcome, in its own status words (kept in the call's timeline).
-function stepsOf(outcome: SimulatedOutcome, duration: number): Step[] {
+// 'unknown' places no call (see placeCall).
+function stepsOf(outcome: Exclude<SimulatedOutcome, 'unknown'>, duration: number): Step[] {
   const initiated: Step = { status: 'initiated', providerStatus: 'initiated' };
   const ringing: Step = { status: 'ringing', providerStatus: 'ringing' };
   switch (outcome) {
@@ -51,8 +47,8 @@ export class SimulatedCallProvider extends CallProvider implements OnApplication
     return 'simulated';
   }
 
-  async findPlacedCall(request: PlaceCallRequest): Promise<PlacedCallLookup> {
-    if (request.providerOptions.simulate_outcome === 'unknown') return { kind: 'unavailable', detail: 'simulated: the provider cannot be asked' };
+  async findPlacedCall(request: ProviderCallRequest): Promise<PlacedCallLookup> {
+    if (request.options.simulate.outcome === 'unknown') return { kind: 'unavailable', detail: 'simulated: the provider cannot be asked' };
     return { kind: 'not_found' };
   }
 
@@ -60,16 +56,12 @@ export class SimulatedCallProvider extends CallProvider implements OnApplication
     return null;
   }
 
-  async placeCall(request: PlaceCallRequest): Promise<ProviderAttempt> {
-    const requested = request.providerOptions.simulate_outcome;
+  async placeCall(request: ProviderCallRequest): Promise<ProviderAttempt> {
+    const { outcome, duration } = request.options.simulate;
     // A request that timed out after it may have left, with no way to look it up: the dial's outcome is unknown.
-    if (requested === 'unknown') return { kind: 'unknown', detail: 'simulated: the request timed out' };
+    if (outcome === 'unknown') return { kind: 'unknown', detail: 'simulated: the request timed out' };
     const callId = `SM${randomBytes(16).toString('hex')}`;
-    // Both are checked on write (resolveProviderOptions); a value stored before that plays the default.
-    const outcome: SimulatedOutcome = PLACED_OUTCOMES.includes(requested as SimulatedOutcome) ? (requested as SimulatedOutcome) : 'completed';
-    const asked = request.providerOptions.simulate_duration;
-    const duration = typeof asked === 'number' && Number.isInteger(asked) && asked >= 0 && asked <= SIMULATED_DURATION_MAX_S ? asked : 42;
-    stepsOf(outcome, duration).forEach((step, index) => {
+    stepsOf(outcome ?? 'completed', duration ?? 42).forEach((step, index) => {
       this.later((index + 1) * this.config.simulator.stepMs, () => this.inbox.deliver({ callId, sequence: index, at: null, duration: null, answeredBy: null, errorCode: null, errorMessage: null, ...step }, request.callLogId));
     });
     return { kind: 'placed', callId };

@@ -66,6 +66,11 @@ export interface GatedWrite<D> {
   changed: boolean;
 }
 
+// Whether writing `set` would leave `doc` as it is (a missing field reads as null).
+export function changesNothing(doc: Record<string, unknown>, set: Record<string, unknown>): boolean {
+  return Object.entries(set).every(([k, v]) => isDeepStrictEqual(doc[k] ?? null, v ?? null));
+}
+
 function withoutUndefined(set: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(set).filter(([, v]) => v !== undefined));
 }
@@ -187,7 +192,7 @@ export class WriteGate<D extends GatedDoc> {
       const set = proposed ? withoutUndefined(proposed) : null;
       const record = current as unknown as Record<string, unknown>;
       // Nothing would change: this read is the document's state at revision r, so there is nothing to write.
-      const noop = set !== null && Object.entries(set).every(([k, v]) => isDeepStrictEqual(record[k] ?? null, v ?? null));
+      const noop = set !== null && changesNothing(record, set);
       if (!set || noop) {
         // Only a fresh read may refuse a change or find nothing to do.
         if (!fresh) {
