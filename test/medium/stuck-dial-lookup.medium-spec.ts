@@ -2,7 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { getConnectionToken } from '@nestjs/mongoose';
 import type { Connection } from 'mongoose';
 import { Principal } from '../../src/auth/principal';
+import { OccurrenceDispatchService } from '../../src/schedule/dispatch/occurrence-dispatch.service';
 import { ScheduleReconcileJob } from '../../src/schedule/dispatch/schedule-reconcile.job';
+import { CallReconcileJob } from '../../src/status-update/call-reconcile.job';
 import { OccurrenceClaimRepository } from '../../src/schedule/occurrence-claim.repository';
 import { ScheduleRepository } from '../../src/schedule/schedule.repository';
 import { CALL_DEFERRED_JOB } from '../../src/schedule/schedule.constants';
@@ -107,6 +109,34 @@ describe('a stuck claim decided `dial` is looked up at the provider (service lev
     expect(await claims().move(claimId, 'placed', { ...placed, call_id: `CA${randomBytes(16).toString('hex')}` }, done)).toBe(false);
     const [claim] = await claims().findForSchedule(id, 5);
     expect(claim).toMatchObject({ id: claimId, state: 'dialed', call_id: placed.call_id, updated_at: done });
+  });
+
+  // 0016's second double fault: the reconciler stops right after it settles the claim (which takes it out
+  // of findStuck), before recording the rest. The log already names the call, so call.reconcile finishes it.
+  it('a reconciler that stops after settling the claim leaves a log naming the call, which call.reconcile finishes', async () => {
+    const phone = '+14155553104';
+    const { id, at, claimId, logId } = await dialDecidedThenStopped(phone);
+    const callSid = `CA${randomBytes(16).toString('hex')}`;
+    fake.calls.push({ sid: callSid, to: phone, from: TWILIO_TEST_FROM, status: 'in-progress', duration: null, dateCreated: new Date(at.getTime() + 1000) });
+
+    // The process stops where recordPlaced would start (fault injection at the service boundary).
+    const stop = jest.spyOn(t.get<OccurrenceDispatchService>(OccurrenceDispatchService), 'recordPlaced').mockRejectedValueOnce(new Error('process stopped'));
+    t.clock.set(new Date(at.getTime() + 20_000));
+    await expect(reconcile()).rejects.toThrow('process stopped');
+    stop.mockRestore();
+    expect((await claims().findForSchedule(id, 5))[0]).toMatchObject({ id: claimId, state: 'dialed', call_id: callSid });
+    expect(await callLogs().findById(logId)).toMatchObject({ call_id: callSid, provider: 'twilio', status: 'queued' });
+    // Settled, the claim is not the schedule reconciler's any more: a later pass records nothing.
+    await reconcile();
+    expect((await scheduleDetails(t, alice, id)).events.filter((e: { type: string }) => e.type === 'dispatched')).toHaveLength(0);
+
+    // No callback ever comes: call.reconcile fetches the call by its id and ends the log and the schedule.
+    fake.finish(callSid, 'completed', 42);
+    t.clock.set(new Date(at.getTime() + (t.config.callReconcileAfterMinutes + 1) * 60_000));
+    await t.get<CallReconcileJob>(CallReconcileJob).handle();
+    expect(await callLogs().findById(logId)).toMatchObject({ status: 'completed', duration: 42 });
+    expect((await scheduleDetails(t, alice, id)).status).toBe('completed');
+    expect(createRequestsTo(phone)).toBe(0);
   });
 
   it('no call at Twilio: the claim ends unknown and nothing is dialed again', async () => {

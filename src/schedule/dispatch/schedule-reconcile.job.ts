@@ -167,6 +167,9 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
     const detail = `found at ${found.provider} after its dispatcher stopped`;
     // Taken before the claim moves: a dispatcher that did not stop, and moves it first, records the call itself.
     if (!(await this.claims.takeOutcome(claim.id, RECONCILER, now))) return false;
+    // The log names the call before the claim settles: a pass that stops after the move (the claim then
+    // leaves findStuck) still leaves a log that its callbacks, or call.reconcile, finish through the call id.
+    await this.callLogs.attachProviderCall(claim.call_log_id!, found.provider, found.callId, now);
     if (!(await this.claims.move(claim.id, 'found_at_provider', { call_id: found.callId, provider: found.provider, detail }, now))) return false;
     await this.dispatch.recordPlaced(
       { schedule, claim, logId: claim.call_log_id!, lagMs: now.getTime() - this.dueReference(claim).getTime(), how: ` (${detail})` },
