@@ -1,5 +1,6 @@
 import { BSON } from 'mongodb';
 import { Collection, Model } from 'mongoose';
+import { compileDocumentBuilder, DocumentBuilder } from './document-builder';
 import { InsertBatcher } from './insert-batcher';
 import { isDuplicateKeyError } from './mongo-query';
 import { perItemFailures } from './write-errors';
@@ -43,18 +44,24 @@ export async function insertEach(collection: Collection, docs: Array<Record<stri
 // gets the same duplicate-key error a single insert would have given it.
 export class CoalescedInserts<T> {
   private readonly batcher: InsertBatcher<Record<string, unknown>>;
+  private readonly build: DocumentBuilder | null;
 
   constructor(private readonly model: Model<T>) {
     this.batcher = new InsertBatcher((docs) => insertEach(model.collection, docs), 0);
+    this.build = compileDocumentBuilder(model.schema);
   }
 
   // Resolves with the stored document, as a plain object.
   async insert<D = Record<string, unknown>>(fields: Record<string, unknown>): Promise<D> {
+    const stored = this.build?.(fields) ?? (await this.buildWithMongoose(fields));
+    await this.batcher.add(stored);
+    return stored as D;
+  }
+
+  private async buildWithMongoose(fields: Record<string, unknown>): Promise<Record<string, unknown>> {
     const doc = new this.model(fields);
     await doc.validate();
     // toBSON is what save() sends: casting, defaults and the schema's minimize, without virtuals.
-    const stored = doc.toBSON() as Record<string, unknown>;
-    await this.batcher.add(stored);
-    return stored as D;
+    return doc.toBSON() as Record<string, unknown>;
   }
 }
