@@ -161,6 +161,12 @@ describe('compileDocumentBuilder: the stored form of a new document, as mongoose
     expect(built(CallScheduleSchema, { ...schedule, repeat_config: { enabled: true, frequency: 'weekly', interval: 1, days_of_week: [1, '3'], compiled_cron: 'c', anchor: at } })).toBeUndefined();
   });
 
+  it('holds a number to its enum as a string', async () => {
+    const schema = new Schema({ n: { type: Number, enum: [1, 2] } }, { versionKey: false });
+    await expectSameAsMongoose(schema, { n: 2 });
+    expect(built(schema, { n: 3 })).toBeUndefined();
+  });
+
   it('does not take on a schema with features it does not reproduce', () => {
     expect(compileDocumentBuilder(new Schema({ name: String }))).toBeNull(); // version key
     expect(compileDocumentBuilder(new Schema({ name: { type: String, lowercase: true } }, { versionKey: false }))).toBeNull();

@@ -93,6 +93,8 @@ function pathBuild(type: SchemaType, name: string): PathBuild | null {
   // The ObjectId _id carries mongoose's own setter, which only casts.
   if (t.setters.length > 0 && name !== '_id') return null;
   const enumValues = t.enumValues && t.enumValues.length > 0 ? new Set(t.enumValues) : null;
+  // An enum this builder cannot read (on a type without enumValues) is left to mongoose.
+  if (!enumValues && t.validators.some((v) => v.type === 'enum')) return null;
   const check = primitive[t.instance];
   if (check) {
     return (v) => (v === null ? null : check(v) && (!enumValues || enumValues.has(v)) ? v : SLOW);
