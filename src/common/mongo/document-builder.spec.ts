@@ -91,6 +91,7 @@ describe('compileDocumentBuilder: the stored form of a new document, as mongoose
         last_updated: at,
       },
     ],
+    ['a call log with its timeline and metadata left to their defaults', CallLogSchema, { tenant_id: 't1', created_by: 'u1', status: 'queued', phone: '+14155552671', timestamp: at, last_updated: at }],
     [
       'an occurrence claim',
       OccurrenceClaimSchema,

@@ -3,8 +3,8 @@ import { Schema, SchemaType, Types } from 'mongoose';
 // The stored form of a new document, as `new Model(fields)`, `validate()` and `toBSON()` give it, built
 // straight from the schema's paths when every field already holds its schema type: the hot-path inserts
 // (claims, decisions, logs, events, gates) are built by the service itself, and mongoose's document
-// machinery cost about 230 µs of the service's CPU per document, the sixth of a dial's and of a
-// `POST /schedule/`'s. A field it does not vouch for (a string for a Date, a missing required field, a value
+// machinery cost about 230 µs of the service's CPU per document, a sixth to a fifth of a dial's and of
+// a `POST /schedule/`'s. A field it does not vouch for (a string for a Date, a missing required field, a value
 // outside its enum, a path with a custom validator or setter) returns undefined, and the caller takes the
 // mongoose way, which casts it or refuses it with mongoose's own error. `document-builder.spec.ts` holds it
 // to mongoose's output for every schema built this way.
@@ -143,9 +143,9 @@ export function compileDocumentBuilder(schema: Schema, { nested = false } = {}):
     for (const { name, build, required, fallback, autoId } of plans) {
       let value = fields[name];
       if (value === undefined) {
+        // A default comes cast, and a default object or array is a fresh one each time.
         if (autoId) value = new Types.ObjectId();
         else if (fallback) value = fallback();
-        // A default is cast already, and a default object is a fresh one each time.
         else {
           if (required) return undefined;
           continue;
