@@ -50,6 +50,8 @@ export class StatusUpdateService implements OnModuleInit {
   private readonly logger = new Logger(StatusUpdateService.name);
   private readonly perCall = new KeyedSerializer();
   private readonly dbWork: ConcurrencyLimit;
+  // Logs that findLog took from the remembered copy instead of a read.
+  private readonly copies = new WeakSet<CallLog>();
 
   constructor(
     private readonly callLogs: CallLogRepository,
@@ -96,12 +98,14 @@ export class StatusUpdateService implements OnModuleInit {
     const inTimeline = (l: CallLog) => l.timeline.some((e) => e.source === source && e.status === status && e.sequence_number === sequenceNumber);
     let current = log;
     if (!(await this.receipts.recordFirstDelivery(callSid, dedupeKey, now))) {
-      if (inTimeline(log)) {
+      // A redelivery decides on what the log says now, not on a remembered copy.
+      if (this.isCopy(log)) current = (await this.callLogs.findById(log.id)) ?? log;
+      if (inTimeline(current)) {
         // The receipt stays when a delivery is cut off after the log write (instance killed, database gone
         // before the receipt could be withdrawn): the redelivery still finishes the schedule outcome.
-        if (!this.outcomeLeftUndone(log, status)) return 'duplicate';
-        const duration = report.duration ?? log.duration;
-        await this.afterTransition(log, status, callSid, { duration, answered_by: log.answered_by, error_code: log.error_code });
+        if (!this.outcomeLeftUndone(current, status)) return 'duplicate';
+        const duration = report.duration ?? current.duration;
+        await this.afterTransition(current, status, callSid, { duration, answered_by: current.answered_by, error_code: current.error_code });
         return 'applied';
       }
       // A receipt without its entry: the first delivery is being applied on another instance right now, or
@@ -109,7 +113,7 @@ export class StatusUpdateService implements OnModuleInit {
       const receivedAt = await this.receipts.receivedAt(callSid, dedupeKey);
       if (receivedAt && now.getTime() - receivedAt.getTime() < ABANDONED_DELIVERY_MS) throw new CallbackDeliveryInProgressException();
       await this.receipts.renewDelivery(callSid, dedupeKey, now);
-      current = (await this.callLogs.findById(log.id)) ?? log;
+      current = (await this.callLogs.findById(log.id)) ?? current;
       if (inTimeline(current)) return 'duplicate';
       this.logger.warn(`report ${callSid} ${report.providerStatus} (${dedupeKey}) was received before but never applied; applying this delivery`);
     }
@@ -128,6 +132,7 @@ export class StatusUpdateService implements OnModuleInit {
 
       // This very callback is already in the timeline when an earlier delivery was applied but failed
       // afterwards (its receipt was withdrawn): the transition is not repeated, only what it left undone.
+      if (this.isCopy(current) && inTimeline(current)) current = (await this.callLogs.findById(current.id)) ?? current;
       const alreadyApplied = inTimeline(current);
       const moved =
         !alreadyApplied &&
@@ -144,6 +149,10 @@ export class StatusUpdateService implements OnModuleInit {
       await this.receipts.forgetDelivery(callSid, dedupeKey).catch(() => undefined);
       throw error;
     }
+  }
+
+  private isCopy(log: CallLog): boolean {
+    return this.copies.has(log);
   }
 
   // The log reached this final status but its schedule never heard of it.
@@ -211,8 +220,16 @@ export class StatusUpdateService implements OnModuleInit {
 
   // Our callback URL carries the log id: a primary-key lookup, and it works even when the callback beats
   // the dispatcher's write of the CallSid. Without it (or for a foreign id) the CallSid decides.
+  // A copy this process remembers of the same call's log (its earlier callback, or the dispatch that attached
+  // the call) saves the read: what the report changes goes through the log's write gate, which refuses a
+  // stale copy and reads afresh, and a redelivery re-reads before it decides anything on the copy.
   private async findLog(callSid: string, callLogId?: string): Promise<CallLog | null> {
     if (callLogId) {
+      const copy = this.callLogs.recalled(callLogId);
+      if (copy?.call_id === callSid) {
+        this.copies.add(copy);
+        return copy;
+      }
       const byId = await this.callLogs.findById(callLogId);
       if (byId && (byId.call_id === null || byId.call_id === callSid)) return byId;
     }

@@ -122,6 +122,14 @@ export class CallLogRepository {
     return doc ? toLog(this.gate.remember(doc)) : null;
   }
 
+  // The copy this process last read or wrote, if recent (WriteGate.recall), without a database read. It may
+  // be stale (another instance's write): only a write through the gate proves it current.
+  recalled(id: string): CallLog | null {
+    const _id = toObjectId(id);
+    const doc = _id ? this.gate.recall(_id) : null;
+    return doc ? toLog(doc) : null;
+  }
+
   // Calls a provider accepted that are still not final: the periodic reconcile asks the provider.
   async findStaleInFlight(lastUpdatedBefore: Date, limit: number): Promise<CallLog[]> {
     const docs = await this.logs

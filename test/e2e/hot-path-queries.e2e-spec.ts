@@ -198,6 +198,9 @@ describe('hot-path queries: dial and status callbacks filter by _id or top-level
     });
     expect(await db.collection('call_logs').findOne({ _id: new ObjectId(oneTime.logId) })).toMatchObject({ status: 'completed', duration: 7 });
     await expectPushedDown(queries, ['call_logs', 'call_schedules']);
+    // The instance that dialed remembers the log it attached the call to: its callbacks write it without
+    // reading it first (each write's gate still proves the copy current).
+    expect(queries.filter((q) => q.command === 'find' && q.collection === 'call_logs')).toEqual([]);
   });
 
   // A recurring schedule's dial also counts its claims in flight (SCHEDULER_MAX_INSTANCES). Its first
