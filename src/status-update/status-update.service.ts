@@ -142,6 +142,9 @@ export class StatusUpdateService implements OnModuleInit {
           progress,
           now,
         ));
+      // The log as this report's write left it (the gate proved that write current): what the outcome
+      // reads of it (whether it was recorded already) is never a remembered copy's.
+      if (moved) current = this.callLogs.recalled(current.id) ?? current;
       if (moved || (alreadyApplied && this.outcomeLeftUndone(current, status))) await this.afterTransition(current, status, callSid, progress);
       return 'applied';
     } catch (error) {
