@@ -50,8 +50,6 @@ export class StatusUpdateService implements OnModuleInit {
   private readonly logger = new Logger(StatusUpdateService.name);
   private readonly perCall = new KeyedSerializer();
   private readonly dbWork: ConcurrencyLimit;
-  // Logs that findLog took from the remembered copy instead of a read.
-  private readonly copies = new WeakSet<CallLog>();
 
   constructor(
     private readonly callLogs: CallLogRepository,
@@ -82,11 +80,14 @@ export class StatusUpdateService implements OnModuleInit {
   private async applyOnce(report: CallStatusReport, callLogId: string | undefined, source: string): Promise<CallbackOutcome> {
     const now = this.clock.now();
     const callSid = report.callId;
-    const log = await this.findLog(callSid, callLogId);
-    if (!log) {
+    const found = await this.findLog(callSid, callLogId);
+    if (!found) {
       this.logger.warn(`status report for unknown call ${callSid} (${report.providerStatus}); nothing recorded`);
       return 'unknown_call';
     }
+    const log = found.log;
+    // Whether `current` is findLog's remembered copy rather than a read.
+    let remembered = found.remembered;
     // The backend's own report of a status is not a repeat of the hand-off that recorded the same status,
     // and a Twilio-form callback of a simulated call (signed with SIMULATOR_SIGNING_TOKEN) is not a repeat
     // of the simulator's own report with the same sequence number.
@@ -99,7 +100,8 @@ export class StatusUpdateService implements OnModuleInit {
     let current = log;
     if (!(await this.receipts.recordFirstDelivery(callSid, dedupeKey, now))) {
       // A redelivery decides on what the log says now, not on a remembered copy.
-      if (this.isCopy(log)) current = (await this.callLogs.findById(log.id)) ?? log;
+      if (remembered) current = (await this.callLogs.findById(log.id)) ?? log;
+      remembered = false;
       if (inTimeline(current)) {
         // The receipt stays when a delivery is cut off after the log write (instance killed, database gone
         // before the receipt could be withdrawn): the redelivery still finishes the schedule outcome.
@@ -132,7 +134,7 @@ export class StatusUpdateService implements OnModuleInit {
 
       // This very callback is already in the timeline when an earlier delivery was applied but failed
       // afterwards (its receipt was withdrawn): the transition is not repeated, only what it left undone.
-      if (this.isCopy(current) && inTimeline(current)) current = (await this.callLogs.findById(current.id)) ?? current;
+      if (remembered && inTimeline(current)) current = (await this.callLogs.findById(current.id)) ?? current;
       const alreadyApplied = inTimeline(current);
       const moved =
         !alreadyApplied &&
@@ -152,10 +154,6 @@ export class StatusUpdateService implements OnModuleInit {
       await this.receipts.forgetDelivery(callSid, dedupeKey).catch(() => undefined);
       throw error;
     }
-  }
-
-  private isCopy(log: CallLog): boolean {
-    return this.copies.has(log);
   }
 
   // The log reached this final status but its schedule never heard of it.
@@ -226,16 +224,14 @@ export class StatusUpdateService implements OnModuleInit {
   // A copy this process remembers of the same call's log (its earlier callback, or the dispatch that attached
   // the call) saves the read: what the report changes goes through the log's write gate, which refuses a
   // stale copy and reads afresh, and a redelivery re-reads before it decides anything on the copy.
-  private async findLog(callSid: string, callLogId?: string): Promise<CallLog | null> {
+  private async findLog(callSid: string, callLogId?: string): Promise<{ log: CallLog; remembered: boolean } | null> {
     if (callLogId) {
       const copy = this.callLogs.recalled(callLogId);
-      if (copy?.call_id === callSid) {
-        this.copies.add(copy);
-        return copy;
-      }
+      if (copy?.call_id === callSid) return { log: copy, remembered: true };
       const byId = await this.callLogs.findById(callLogId);
-      if (byId && (byId.call_id === null || byId.call_id === callSid)) return byId;
+      if (byId && (byId.call_id === null || byId.call_id === callSid)) return { log: byId, remembered: false };
     }
-    return this.callLogs.findByCallId(callSid);
+    const bySid = await this.callLogs.findByCallId(callSid);
+    return bySid ? { log: bySid, remembered: false } : null;
   }
 }

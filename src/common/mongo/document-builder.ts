@@ -141,21 +141,12 @@ export function compileDocumentBuilder(schema: Schema, { nested = false } = {}):
   return (fields) => {
     const out: Record<string, unknown> = {};
     for (const { name, build, required, fallback, autoId } of plans) {
-      let value = fields[name];
-      if (value === undefined) {
-        // A default comes cast, and a default object or array is a fresh one each time.
-        if (autoId) value = new Types.ObjectId();
-        else if (fallback) value = fallback();
-        else {
-          if (required) return undefined;
-          continue;
-        }
-        if (required && !present(value)) return undefined;
-        out[name] = value;
-        continue;
-      }
+      const given = fields[name];
+      // A default comes cast, and a default object or array is a fresh one each time.
+      const value = given !== undefined ? given : autoId ? new Types.ObjectId() : fallback ? fallback() : undefined;
       if (required && !present(value)) return undefined;
-      const built = build(value);
+      if (value === undefined) continue;
+      const built = given !== undefined ? build(given) : value;
       if (built === SLOW) return undefined;
       out[name] = built;
     }
