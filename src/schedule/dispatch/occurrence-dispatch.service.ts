@@ -341,21 +341,28 @@ export class OccurrenceDispatchService {
     const { schedule, claim, logId, lagMs, how } = attempt;
     const occurrence = claim.occurrence_at;
     const attemptNumber = claim.attempt_number;
-    await this.retry(() => this.callLogs.attachProviderCall(logId, placed.provider, placed.callId, now));
+    // The event at the time the call was placed, written with the log's call id and before the schedule
+    // moves: the call's callbacks (as soon as tens of ms later) end the schedule and record call_final
+    // after it, so a reader that sees the schedule ended also finds it dispatched, in order.
+    await Promise.all([
+      this.retry(() => this.callLogs.attachProviderCall(logId, placed.provider, placed.callId, now)),
+      this.retry(() =>
+        this.events.appendFor(schedule, now, 'info', 'dispatched', `Call placed via ${placed.provider}${how}`, {
+          occurrence_at: occurrence.toISOString(),
+          call_id: placed.callId,
+          call_log_id: logId,
+          attempt_number: attemptNumber,
+          ...(claim.deferral > 0 ? { deferral: claim.deferral } : {}),
+          lag_ms: lagMs,
+          reconciled: placed.reconciled === true,
+        }),
+      ),
+    ]);
     if (schedule.repeat_config) await this.retry(() => this.schedules.recordCallProgress(schedule.id, null, { call_id: placed.callId, last_updated: now }));
     // Only pending -> running: a fast final callback may already have completed the schedule.
     else if (!(await this.retry(() => this.schedules.recordCallProgress(schedule.id, ['pending'], { status: 'running', call_id: placed.callId, last_updated: now })))) {
       await this.retry(() => this.schedules.recordCallProgress(schedule.id, null, { call_id: placed.callId }));
     }
-    await this.record(schedule, 'dispatched', 'info', `Call placed via ${placed.provider}${how}`, {
-      occurrence_at: occurrence.toISOString(),
-      call_id: placed.callId,
-      call_log_id: logId,
-      attempt_number: attemptNumber,
-      ...(claim.deferral > 0 ? { deferral: claim.deferral } : {}),
-      lag_ms: lagMs,
-      reconciled: placed.reconciled === true,
-    });
     // A hand-off ends the attempt; the status-update module records it like a final callback.
     this.publisher.publish(
       new CallChangedEvent('call.dispatched', logId, schedule.id, schedule.tenant_id, schedule.phone, 'queued', placed.callId, attemptNumber, now.toISOString(), {
