@@ -54,8 +54,10 @@ describe('GET /metrics (ops e2e)', () => {
 
     const text = await waitFor(async () => {
       const body = await scrape();
+      // call.dispatched and the call's final event are counted by separate listeners, in either order.
       return (sample(body, 'call_scheduler_notification_deliveries_total', { result: 'delivered' }) ?? 0) >= 1 &&
-        (sample(body, 'call_scheduler_calls_final_total', { provider: 'simulated', status: 'completed' }) ?? 0) >= 1
+        (sample(body, 'call_scheduler_calls_final_total', { provider: 'simulated', status: 'completed' }) ?? 0) >= 1 &&
+        (sample(body, 'call_scheduler_calls_dispatched_total', { provider: 'simulated' }) ?? 0) >= 1
         ? body
         : null;
     }, 10_000);
