@@ -1,11 +1,19 @@
+import { createHash } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { Model, Types } from 'mongoose';
 import { CoalescedInserts } from '../common/mongo/coalesced-inserts';
+import { insertedUnlessDuplicate } from '../common/mongo/mongo-query';
 import { ScheduleEventDoc } from './schemas/schedule-event.schema';
 import { EventLevel, ScheduleEventRecord } from './schedule.types';
 
 export type NewScheduleEvent = Omit<ScheduleEventRecord, 'id'>;
+
+// The id of the one event a schedule may record under `key` (a call's final outcome, its retry): the
+// unique _id makes recording it again a refused insert, so no read is needed to write it once.
+function onceId(scheduleId: string, key: string): Types.ObjectId {
+  return new Types.ObjectId(createHash('sha256').update(`${scheduleId}|${key}`).digest().subarray(0, 12));
+}
 
 @Injectable()
 export class ScheduleEventRepository {
@@ -33,6 +41,24 @@ export class ScheduleEventRepository {
     data: Record<string, unknown>,
   ): Promise<void> {
     await this.append({ schedule_id: schedule.id, tenant_id: schedule.tenant_id, ts, level, type, message, data });
+  }
+
+  // False when the event under `key` was recorded before (a repeated outcome): nothing is written.
+  async appendOnce(
+    schedule: { id: string; tenant_id: string },
+    key: string,
+    ts: Date,
+    level: EventLevel,
+    type: string,
+    message: string,
+    data: Record<string, unknown>,
+  ): Promise<boolean> {
+    const _id = onceId(schedule.id, key);
+    return insertedUnlessDuplicate(() => this.inserts.insert({ _id, schedule_id: schedule.id, tenant_id: schedule.tenant_id, ts, level, type, message, data }));
+  }
+
+  async wasAppended(scheduleId: string, key: string): Promise<boolean> {
+    return (await this.events.exists({ _id: onceId(scheduleId, key) })) !== null;
   }
 
   async latestFor(scheduleId: string, limit: number): Promise<ScheduleEventRecord[]> {

@@ -10,9 +10,6 @@ import { ScheduleEventRepository } from './schedule-event.repository';
 import { ScheduleRepository } from './schedule.repository';
 import { RetryPolicy, Schedule } from './schedule.types';
 
-// How far back a repeated outcome looks for the events it wrote the first time.
-const RECENT_EVENTS = 50;
-
 export interface FinalCallOutcome {
   scheduleId: string;
   callLogId: string;
@@ -31,8 +28,9 @@ export function retryDelaySeconds(policy: RetryPolicy, failedAttempt: number): n
 // calls it when its update moved the log into a final status), but also again for the same call: a
 // redelivery or the outcome sweep finishing what a cut-off delivery left undone, or repairing a schedule
 // that a racing dispatcher write put back to running. So every step is safe to repeat: the events are
-// written once per call log, the status moves are conditional, and a second retry job for the same
-// attempt loses that attempt's unique occurrence claim.
+// written once per call log (their ids derive from it, so a repeat is a refused unique insert, with no
+// read first), the status moves are conditional, and a second retry job for the same attempt loses that
+// attempt's unique occurrence claim.
 @Injectable()
 export class ScheduleOutcomeService {
   constructor(
@@ -56,16 +54,13 @@ export class ScheduleOutcomeService {
       ...(outcome.callId ? { call_id: outcome.callId } : {}),
       last_updated: now,
     });
-    const recorded = await this.eventsRecordedFor(schedule.id, outcome.callLogId);
-    if (!recorded.has('call_final')) {
-      await this.events.appendFor(schedule, now, outcome.status === 'completed' ? 'info' : 'warn', 'call_final', `Call ended ${outcome.status}`, {
-        call_log_id: outcome.callLogId,
-        call_id: outcome.callId,
-        status: outcome.status,
-        duration: outcome.duration,
-      });
-    }
-    if (await this.scheduleRetry(schedule, outcome, now, recorded.has('retry_scheduled'))) return;
+    await this.events.appendOnce(schedule, `call_final|${outcome.callLogId}`, now, outcome.status === 'completed' ? 'info' : 'warn', 'call_final', `Call ended ${outcome.status}`, {
+      call_log_id: outcome.callLogId,
+      call_id: outcome.callId,
+      status: outcome.status,
+      duration: outcome.duration,
+    });
+    if (await this.scheduleRetry(schedule, outcome, now)) return;
 
     let finalStatus: 'completed' | 'failed' | null = null;
     if (!schedule.repeat_config) {
@@ -92,13 +87,7 @@ export class ScheduleOutcomeService {
     return (await this.schedules.findRunningOneTime(afterId, limit)).map((s) => s.id);
   }
 
-  // Event types already written for this call log (a repeated outcome writes none of them again).
-  private async eventsRecordedFor(scheduleId: string, callLogId: string): Promise<Set<string>> {
-    const latest = await this.events.latestFor(scheduleId, RECENT_EVENTS);
-    return new Set(latest.filter((e) => e.data?.call_log_id === callLogId).map((e) => e.type));
-  }
-
-  private async scheduleRetry(schedule: Schedule, outcome: FinalCallOutcome, now: Date, alreadyScheduled: boolean): Promise<boolean> {
+  private async scheduleRetry(schedule: Schedule, outcome: FinalCallOutcome, now: Date): Promise<boolean> {
     const policy = schedule.retry_policy;
     if (!policy || !(policy.retry_on as string[]).includes(outcome.status)) return false;
     const log = await this.callLogs.findById(outcome.callLogId);
@@ -108,12 +97,14 @@ export class ScheduleOutcomeService {
       // Already pending: this outcome was recorded before (a repeat), and an unchanged write reports no change.
       if (schedule.status !== 'pending' && !(await this.schedules.recordCallProgress(schedule.id, ['running', 'pending'], { status: 'pending' }))) return false;
     } else if (schedule.status !== 'scheduled') return false;
-    if (alreadyScheduled) return true;
+    // The job is written before its event: a repeated outcome that finds the event finds the job too.
+    const retryKey = `retry_scheduled|${outcome.callLogId}`;
+    if (await this.events.wasAppended(schedule.id, retryKey)) return true;
     const attempt = log.attempt_number + 1;
     const runAt = new Date(now.getTime() + retryDelaySeconds(policy, log.attempt_number) * 1000);
     const payload: CallRetryPayload = { schedule_id: schedule.id, occurrence_at: log.occurrence_at.toISOString(), attempt_number: attempt };
     await this.jobs.createJob(CALL_RETRY_JOB, payload, runAt);
-    await this.events.appendFor(schedule, now, 'info', 'retry_scheduled', `Attempt ${attempt} of ${policy.max_attempts} at ${runAt.toISOString()} after ${outcome.status}`, {
+    await this.events.appendOnce(schedule, retryKey, now, 'info', 'retry_scheduled', `Attempt ${attempt} of ${policy.max_attempts} at ${runAt.toISOString()} after ${outcome.status}`, {
       call_log_id: outcome.callLogId,
       occurrence_at: payload.occurrence_at,
       attempt_number: attempt,

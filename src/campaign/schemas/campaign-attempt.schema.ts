@@ -23,7 +23,6 @@ export class CampaignAttemptDoc {
 export const CampaignAttemptSchema = SchemaFactory.createForClass(CampaignAttemptDoc);
 // Exactly once per attempt: whichever instance inserts (campaign, contact, attempt) owns that dial.
 CampaignAttemptSchema.index({ campaign_id: 1, contact_id: 1, attempt_number: 1 }, { unique: true });
-CampaignAttemptSchema.index({ schedule_id: 1 });
 CampaignAttemptSchema.index({ campaign_id: 1, state: 1 });
 CampaignAttemptSchema.index({ campaign_id: 1, day: 1 });
 // The attempts API lists a campaign's attempts newest first.
