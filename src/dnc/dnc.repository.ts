@@ -1,8 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { createHash } from 'node:crypto';
 import { InjectModel } from '@nestjs/mongoose';
 import { Model, Types } from 'mongoose';
-import { insertedUnlessDuplicate, op, toObjectId } from '../common/mongo/mongo-query';
+import { derivedObjectId, insertedUnlessDuplicate, op, toObjectId } from '../common/mongo/mongo-query';
 import { duplicatesOnly } from '../common/mongo/write-errors';
 import { DncEntryDoc } from './schemas/dnc-entry.schema';
 import { DncEntry, NewDncEntry } from './dnc.types';
@@ -20,7 +19,7 @@ function toEntry({ _id, ...rest }: LeanEntry): DncEntry {
 // FerretDB pushes down to storage (any other filter, even _id plus a field, scans the collection there:
 // 30 ms against 670 ms at 50,000 entries; an _id $in scans too).
 function entryId(tenantId: string, phone: string): Types.ObjectId {
-  return new Types.ObjectId(createHash('sha256').update(`${tenantId}\n${phone}`).digest().subarray(0, 12).toString('hex'));
+  return derivedObjectId(tenantId, phone);
 }
 
 function escapeRegex(value: string): string {

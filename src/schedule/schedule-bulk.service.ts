@@ -1,6 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { createHash } from 'node:crypto';
-import { Types } from 'mongoose';
+import { derivedObjectId } from '../common/mongo/mongo-query';
 import { Principal } from '../auth/principal';
 import { Clock } from '../common/clock/clock';
 import { AppException } from '../common/errors/app.exception';
@@ -41,7 +40,7 @@ interface ValidItem {
 // after a crash, or replayed while the first one still runs, meets its own schedules as duplicates
 // instead of creating them twice.
 function derivedId(tenantId: string, key: string, index: number): string {
-  return new Types.ObjectId(createHash('sha256').update(`${tenantId}\n${key}\n${index}`).digest().subarray(0, 12).toString('hex')).toHexString();
+  return derivedObjectId(tenantId, key, String(index)).toHexString();
 }
 
 // POST /schedule/bulk: every item is checked like POST /schedule/ on its own, and a bad item is reported

@@ -1,9 +1,8 @@
-import { createHash } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { Model, Types } from 'mongoose';
 import { CoalescedInserts } from '../common/mongo/coalesced-inserts';
-import { insertedUnlessDuplicate } from '../common/mongo/mongo-query';
+import { derivedObjectId, insertedUnlessDuplicate } from '../common/mongo/mongo-query';
 import { ScheduleEventDoc } from './schemas/schedule-event.schema';
 import { EventLevel, ScheduleEventRecord } from './schedule.types';
 
@@ -12,7 +11,7 @@ export type NewScheduleEvent = Omit<ScheduleEventRecord, 'id'>;
 // The id of the one event a schedule may record under `key` (a call's final outcome, its retry): the
 // unique _id makes recording it again a refused insert, so no read is needed to write it once.
 function onceId(scheduleId: string, key: string): Types.ObjectId {
-  return new Types.ObjectId(createHash('sha256').update(`${scheduleId}|${key}`).digest().subarray(0, 12));
+  return derivedObjectId(scheduleId, key);
 }
 
 @Injectable()

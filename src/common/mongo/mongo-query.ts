@@ -1,4 +1,12 @@
+import { createHash } from 'node:crypto';
 import mongoose, { Types } from 'mongoose';
+
+// An ObjectId that the same parts always give (the first 12 bytes of SHA-256 of them, one per line): a
+// record that must exist at most once is keyed by it, so a second writer's insert is refused, and the
+// record is found by _id alone, which FerretDB pushes down to storage.
+export function derivedObjectId(...parts: string[]): Types.ObjectId {
+  return new Types.ObjectId(createHash('sha256').update(parts.join('\n')).digest().subarray(0, 12));
+}
 
 export function isDuplicateKeyError(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { code?: number }).code === 11000;
