@@ -20,9 +20,10 @@ export class CampaignOutcomeListener {
     return this.onEnding(event.type, event.schedule_id);
   }
 
+  // A schedule's event says whether it is a campaign attempt's; a call's does not, and is looked up.
   @OnEvent('schedule.*', { async: true, promisify: true, suppressErrors: true })
   onSchedule(event: ScheduleChangedEvent): Promise<void> {
-    return this.onEnding(event.type, event.schedule_id);
+    return event.campaign_id === null ? Promise.resolve() : this.onEnding(event.type, event.schedule_id);
   }
 
   private async onEnding(type: string, scheduleId: string | null): Promise<void> {

@@ -68,6 +68,8 @@ export class ScheduleChangedEvent {
     readonly next_execution: string | null,
     readonly occurred_at: string,
     readonly data: Record<string, unknown> = {},
+    // In process only (not in the envelope): whether a campaign attempt's consumers need to look at it.
+    readonly campaign_id: string | null = null,
   ) {}
 
   toEnvelopeData(): ScheduleEventData {
