@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { CallDispatcher, PlaceCallRequest, PlaceCallResult } from '../../calls/call-dispatcher';
-import { DialDecision, DialPolicy, DialSubject } from '../../calls/dial-policy.service';
+import { DialPolicy, DialSubject } from '../../calls/dial-policy.service';
 import { Clock } from '../../common/clock/clock';
 import { AppConfig } from '../../config/app-config';
 import { JobOutcome } from '../../jobs/job-queue.service';
@@ -37,13 +37,6 @@ function dialSubjectOf(schedule: Schedule): DialSubject {
     callingWindow: schedule.calling_window,
     campaignId: schedule.campaign_id,
   };
-}
-
-// A dial policy check under way, and when it started (a request that leaves soon after needs no second read).
-interface PolicyCheck {
-  decision: Promise<DialDecision>;
-  checkedAt: Date;
-  checkedAtWall: number;
 }
 
 // A placed call's attempt, as recordPlaced writes it: its claim names the occurrence and attempt number.
@@ -138,9 +131,6 @@ export class OccurrenceDispatchService {
     }
 
     const status: ScheduleStatus = recurring ? (next ? 'scheduled' : 'completed') : skip ? 'missed' : 'pending';
-    // The do-not-call read is one more round trip before the request: it goes out with the advance, and a
-    // run the advance refuses drops its answer.
-    const policy = skip ? undefined : this.startPolicyCheck(schedule);
     const advanced =
       (await this.retry(() => this.schedules.advanceOccurrence(
         scheduleId,
@@ -173,7 +163,7 @@ export class OccurrenceDispatchService {
         count: due.length,
       });
     }
-    await this.placeCall(advancedSchedule, occurrence, claim.claim, 1, occurrence, policy);
+    await this.placeCall(advancedSchedule, occurrence, claim.claim, 1, occurrence);
     if (recurring && status === 'completed') this.announceSchedule('schedule.completed', advancedSchedule, {});
     return { outcome: 'dispatched', nextRunAt: next };
   }
@@ -214,19 +204,11 @@ export class OccurrenceDispatchService {
     return { outcome: 'dispatched', nextRunAt: null };
   }
 
-  private startPolicyCheck(schedule: Schedule): PolicyCheck {
+  private async placeCall(schedule: Schedule, occurrence: Date, claim: OccurrenceClaim, attempt: number, dueAt: Date): Promise<void> {
+    const subject = dialSubjectOf(schedule);
     const checkedAt = this.clock.now();
     const checkedAtWall = Date.now();
-    const decision = this.retry(() => this.dialPolicy.check(dialSubjectOf(schedule), checkedAt));
-    // Awaited by placeCall; a run that never gets there must not leave its failure unhandled.
-    decision.catch(() => undefined);
-    return { decision, checkedAt, checkedAtWall };
-  }
-
-  private async placeCall(schedule: Schedule, occurrence: Date, claim: OccurrenceClaim, attempt: number, dueAt: Date, policy?: PolicyCheck): Promise<void> {
-    const subject = dialSubjectOf(schedule);
-    const { checkedAt, checkedAtWall, decision: checking } = policy ?? this.startPolicyCheck(schedule);
-    const decision = await checking;
+    const decision = await this.retry(() => this.dialPolicy.check(subject, checkedAt));
     if (decision.action === 'skip') return this.skipDial(schedule, occurrence, claim, attempt, decision.reason, decision.detail, null);
     if (decision.action === 'defer') return this.deferDial(schedule, occurrence, claim, attempt, decision.until, decision.detail, null, { zones: decision.zones, stage: 'before_dial' });
     const now = this.clock.now();
