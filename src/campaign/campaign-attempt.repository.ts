@@ -46,9 +46,9 @@ export class CampaignAttemptRepository {
     await this.attempts.deleteOne({ _id: new Types.ObjectId(id) });
   }
 
-  // An attempt's schedule is created under the attempt's own id, so this is a read by _id: every call and
-  // schedule ending asks it, most of them for schedules that are no campaign's, and a read by another field
-  // scans the collection on the stand-in database.
+  // An attempt's schedule is created under the attempt's own id, so this is a read by _id: every call's
+  // ending asks it, most of them for schedules that are no campaign's, and a read by another field scans
+  // the collection on the stand-in database.
   async findBySchedule(scheduleId: string): Promise<CampaignAttempt | null> {
     const attempt = await this.findById(scheduleId);
     return attempt?.schedule_id === scheduleId ? attempt : null;

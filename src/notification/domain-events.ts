@@ -67,9 +67,9 @@ export class ScheduleChangedEvent {
     readonly status: string,
     readonly next_execution: string | null,
     readonly occurred_at: string,
-    readonly data: Record<string, unknown> = {},
-    // In process only (not in the envelope): whether a campaign attempt's consumers need to look at it.
-    readonly campaign_id: string | null = null,
+    readonly data: Record<string, unknown>,
+    // In process only (not in the envelope): whether a campaign's consumers need to look at it.
+    readonly campaign_id: string | null,
   ) {}
 
   toEnvelopeData(): ScheduleEventData {
