@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { DomainEvent } from './domain-events';
+import { NotificationService } from './notification.service';
 
 // Emitted only after the state change is persisted. Listener failures are logged, never propagated:
 // a broken subscriber must not fail a dial or a webhook response.
@@ -8,7 +9,16 @@ import { DomainEvent } from './domain-events';
 export class DomainEventPublisher {
   private readonly logger = new Logger(DomainEventPublisher.name);
 
-  constructor(private readonly emitter: EventEmitter2) {}
+  constructor(
+    private readonly emitter: EventEmitter2,
+    private readonly notifications: NotificationService,
+  ) {}
+
+  // The event's durable part (SSE history, webhook deliveries), stored before the caller marks its state
+  // change done; publish() afterwards runs the in-process handlers. Repeats with the same key store nothing twice.
+  storeOnce(event: DomainEvent, key: string): Promise<void> {
+    return this.notifications.recordOnce(event, key);
+  }
 
   publish(event: DomainEvent): void {
     try {

@@ -1,10 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { Model, Types } from 'mongoose';
+import { CoalescedInserts } from '../common/mongo/coalesced-inserts';
 import { InsertBatcher } from '../common/mongo/insert-batcher';
 import { insertedUnlessDuplicate, op, retryOnLockContention } from '../common/mongo/mongo-query';
 import { DomainEventName } from './domain-events';
-import { NotificationEventDoc } from './schemas/notification-event.schema';
+import { NotificationEventDoc, NotificationEventKeyDoc } from './schemas/notification-event.schema';
 import { StoredEvent } from './notification.types';
 
 type LeanEvent = NotificationEventDoc & { _id: Types.ObjectId };
@@ -27,7 +28,15 @@ export interface StreamScope {
 
 @Injectable()
 export class NotificationEventRepository {
-  constructor(@InjectModel(NotificationEventDoc.name) private readonly events: Model<NotificationEventDoc>) {}
+  // Concurrent keys share one insert, each still won or refused on its own.
+  private readonly keyInserts: CoalescedInserts<NotificationEventKeyDoc>;
+
+  constructor(
+    @InjectModel(NotificationEventDoc.name) private readonly events: Model<NotificationEventDoc>,
+    @InjectModel(NotificationEventKeyDoc.name) private readonly keys: Model<NotificationEventKeyDoc>,
+  ) {
+    this.keyInserts = new CoalescedInserts(keys);
+  }
 
   // Every domain event lands here (a burst of dials and callbacks makes many at once): appends are written
   // together, one ordered insert at a time.
@@ -43,6 +52,23 @@ export class NotificationEventRepository {
     const _id = new Types.ObjectId();
     await this.batcher.add({ _id, ...event });
     return { id: _id.toHexString(), ...event };
+  }
+
+  // append, at most once per key: a repeat (the outcome sweep redoing a call's final status after a crash)
+  // gets the event the first try stored, or stores it under the first try's id if that try stopped between
+  // winning the key and storing the event. Resolves once the event is stored.
+  async appendOnce(key: string, event: Omit<StoredEvent, 'id'>): Promise<StoredEvent> {
+    const _id = new Types.ObjectId();
+    if (await insertedUnlessDuplicate(() => this.keyInserts.insert({ _id: key, event_id: _id, at: event.created_at }))) {
+      await this.batcher.add({ _id, ...event });
+      return { id: _id.toHexString(), ...event };
+    }
+    const held = await this.keys.findById(key).lean<{ event_id: Types.ObjectId }>();
+    if (!held) throw new Error(`notification event key ${key} refused, then not found`);
+    const stored = await this.events.findById(held.event_id).lean<LeanEvent>();
+    if (stored) return toEvent(stored);
+    await insertedUnlessDuplicate(() => this.events.collection.insertOne({ _id: held.event_id, ...event }));
+    return { id: held.event_id.toHexString(), ...event };
   }
 
   // One ordered insert; if it fails part way (a lost connection, a busy database), the rest one at a time,
@@ -73,6 +99,7 @@ export class NotificationEventRepository {
 
   async pruneOlderThan(cutoff: Date): Promise<number> {
     const res = await this.events.deleteMany({ created_at: op({ $lt: cutoff }) });
+    await this.keys.deleteMany({ at: op({ $lt: cutoff }) });
     return res.deletedCount;
   }
 
@@ -90,6 +117,6 @@ export class NotificationEventRepository {
   }
 
   async ensureIndexes(): Promise<void> {
-    await this.events.syncIndexes();
+    await Promise.all([this.events.syncIndexes(), this.keys.syncIndexes()]);
   }
 }

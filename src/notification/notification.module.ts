@@ -6,7 +6,7 @@ import { NotificationEventRepository } from './notification-event.repository';
 import { NotificationMaintenanceJob } from './notification-maintenance.job';
 import { NotificationStreamService } from './notification-stream.service';
 import { NotificationService } from './notification.service';
-import { NotificationEventDoc, NotificationEventSchema } from './schemas/notification-event.schema';
+import { NotificationEventDoc, NotificationEventKeyDoc, NotificationEventKeySchema, NotificationEventSchema } from './schemas/notification-event.schema';
 import { writeGateFeature } from '../common/mongo/write-gate';
 import { WEBHOOK_DELIVERY_WRITE_GATE, WebhookDeliveryDoc, WebhookDeliverySchema } from './schemas/webhook-delivery.schema';
 import { WebhookSubscriptionDoc, WebhookSubscriptionSchema, WEBHOOK_SUBSCRIPTION_WRITE_GATE } from './schemas/webhook-subscription.schema';
@@ -22,6 +22,7 @@ import { WebhookSubscriptionService } from './webhook-subscription.service';
   imports: [
     MongooseModule.forFeature([
       { name: NotificationEventDoc.name, schema: NotificationEventSchema },
+      { name: NotificationEventKeyDoc.name, schema: NotificationEventKeySchema },
       { name: WebhookSubscriptionDoc.name, schema: WebhookSubscriptionSchema },
       { name: WebhookDeliveryDoc.name, schema: WebhookDeliverySchema },
       writeGateFeature(WEBHOOK_DELIVERY_WRITE_GATE, 'webhook_delivery_write_gates'),

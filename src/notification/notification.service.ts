@@ -30,6 +30,8 @@ export class NotificationService implements OnModuleInit, OnModuleDestroy {
   private readonly registrations = new Set<Registration>();
   private listener: Listener | null = null;
   private readonly inFlight = new Set<Promise<void>>();
+  // Events already stored by recordOnce: when they are published, only the in-process handlers run.
+  private readonly recorded = new WeakSet<DomainEvent>();
 
   constructor(
     private readonly emitter: EventEmitter2,
@@ -64,6 +66,27 @@ export class NotificationService implements OnModuleInit, OnModuleDestroy {
     };
   }
 
+  // Stores the event for the stream and its webhook deliveries now, before the caller records that it is
+  // done (a call's outcome), so that a crash in between loses nothing: whoever repeats the work after the
+  // crash calls this again with the same key, and the event and its deliveries are not made twice. The
+  // first delivery attempts run after the caller's response; publishing the event later runs only the
+  // in-process handlers.
+  async recordOnce(event: DomainEvent, key: string): Promise<void> {
+    const stored = await this.events.appendOnce(key, this.toRecord(event));
+    this.recorded.add(event);
+    this.stream.kick();
+    if (!this.config.notifications.channels.includes('webhook')) return;
+    const deliveries = await this.webhooks.createDeliveries(stored);
+    if (deliveries.length === 0) return;
+    setImmediate(() =>
+      this.track(this.webhooks.attemptNow(deliveries).catch((error: unknown) => this.logger.error(`webhook attempts of ${stored.type} ${stored.id} failed: ${message(error)}`))),
+    );
+  }
+
+  private toRecord(event: DomainEvent): Omit<StoredEvent, 'id'> {
+    return { tenant_id: event.tenant_id, type: event.type, created_at: this.clock.now(), data: { ...event.toEnvelopeData() } };
+  }
+
   private track(work: Promise<void>): void {
     this.inFlight.add(work);
     void work.finally(() => this.inFlight.delete(work));
@@ -79,10 +102,11 @@ export class NotificationService implements OnModuleInit, OnModuleDestroy {
         .catch((error: unknown) => this.logger.warn(`handler for ${pattern} failed on ${event.type}: ${message(error)}`));
     }
     if (this.config.notifications.channels.includes('log')) this.logChannel(event);
+    if (this.recorded.has(event)) return;
 
     let stored: StoredEvent;
     try {
-      stored = await this.events.append({ tenant_id: event.tenant_id, type: event.type, created_at: this.clock.now(), data: { ...event.toEnvelopeData() } });
+      stored = await this.events.append(this.toRecord(event));
     } catch (error) {
       this.logger.error(`could not record ${event.type} for tenant ${event.tenant_id}; stream and webhooks miss it: ${message(error)}`);
       return;

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { Model, Types } from 'mongoose';
 import { TenantScope } from '../auth/principal';
-import { op, retryOnLockContention, toObjectId } from '../common/mongo/mongo-query';
+import { isDuplicateKeyError, op, retryOnLockContention, timedDerivedObjectId, toObjectId } from '../common/mongo/mongo-query';
 import { WriteGate, WriteGateDoc } from '../common/mongo/write-gate';
 import { recordFilter, tenantFilter } from './tenant-filter';
 import { WEBHOOK_DELIVERY_WRITE_GATE, WebhookDeliveryDoc } from './schemas/webhook-delivery.schema';
@@ -41,23 +41,35 @@ export class WebhookDeliveryRepository {
     this.gate = new WriteGate<LeanDelivery>(deliveries, gates);
   }
 
+  // An event's first delivery to a subscription has an id derived from the two (timed by the event id, so
+  // that listings newest first by _id still hold): fanning the same event out again, after a crash part
+  // way, finds the delivery already there instead of sending it twice. A redelivery is a new record.
   async create(fields: NewDelivery, now: Date): Promise<WebhookDelivery> {
-    const doc = await retryOnLockContention(() =>
-      this.deliveries.create({
-        ...fields,
-        status: 'pending',
-        attempt_count: 0,
-        attempts: [],
-        next_attempt_at: now,
-        lease_until: FREE_LEASE,
-        job_id: null,
-        last_error: null,
-        delivered_at: null,
-        created_at: now,
-        updated_at: now,
-      }),
-    );
-    return toDelivery(doc.toObject() as LeanDelivery);
+    const eventId = fields.redelivery_of === null ? toObjectId(fields.event_id) : null;
+    const _id = eventId ? timedDerivedObjectId(eventId.getTimestamp(), fields.event_id, fields.subscription_id) : new Types.ObjectId();
+    try {
+      const doc = await retryOnLockContention(() =>
+        this.deliveries.create({
+          _id,
+          ...fields,
+          status: 'pending',
+          attempt_count: 0,
+          attempts: [],
+          next_attempt_at: now,
+          lease_until: FREE_LEASE,
+          job_id: null,
+          last_error: null,
+          delivered_at: null,
+          created_at: now,
+          updated_at: now,
+        }),
+      );
+      return toDelivery(doc.toObject() as LeanDelivery);
+    } catch (error) {
+      const existing = eventId && isDuplicateKeyError(error) ? await this.deliveries.findById(_id).lean<LeanDelivery>() : null;
+      if (!existing) throw error;
+      return toDelivery(existing);
+    }
   }
 
   findById(id: string): Promise<WebhookDelivery | null> {

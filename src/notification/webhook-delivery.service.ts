@@ -34,18 +34,29 @@ export class WebhookDeliveryService {
   ) {}
 
   async fanOut(event: StoredEvent): Promise<number> {
+    const deliveries = await this.createDeliveries(event);
+    await this.attemptNow(deliveries);
+    return deliveries.length;
+  }
+
+  // One delivery per matching subscription, stored but not yet attempted (attemptNow sends them). Safe to
+  // repeat for the same event: a delivery already there is returned, not made again.
+  async createDeliveries(event: StoredEvent): Promise<WebhookDelivery[]> {
     const subscribers = (await this.subscriptions.findActiveForTenant(event.tenant_id)).filter((s) => matchesAnyPattern(s.events, event.type));
     const payload = JSON.stringify(envelopeOf(event));
-    await Promise.all(
-      subscribers.map(async (subscription) => {
-        const delivery = await this.deliveries.create(
+    return Promise.all(
+      subscribers.map((subscription) =>
+        this.deliveries.create(
           { tenant_id: event.tenant_id, subscription_id: subscription.id, event_id: event.id, event_type: event.type, payload, redelivery_of: null },
           this.clock.now(),
-        );
-        await this.attempt(delivery.id, 'inline');
-      }),
+        ),
+      ),
     );
-    return subscribers.length;
+  }
+
+  // First attempts of stored deliveries; one that is finished or leased elsewhere is left alone.
+  async attemptNow(deliveries: WebhookDelivery[]): Promise<void> {
+    await Promise.all(deliveries.map((d) => this.attempt(d.id, 'inline')));
   }
 
   list(principal: Principal, filter: DeliveryListFilter, limit: number, offset: number) {

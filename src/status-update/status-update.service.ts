@@ -193,24 +193,28 @@ export class StatusUpdateService implements OnModuleInit {
   // The schedule's outcome is database state, so it is durable before the 2xx; it gets its own lock
   // retry so that contention there never replays the (already applied) log transition.
   private async afterTransition(log: CallLog, status: CallStatus, callId: string | null, progress: CallLogProgress): Promise<void> {
-    await this.recordOutcome(log, status, callId, progress);
     const name = EVENT_FOR[status];
-    if (name) {
-      this.publishAfterResponse(
-        new CallChangedEvent(name, log.id, log.schedule_id, log.tenant_id, log.phone, status, callId, log.attempt_number, this.clock.now().toISOString(), {
+    const event = name
+      ? new CallChangedEvent(name, log.id, log.schedule_id, log.tenant_id, log.phone, status, callId, log.attempt_number, this.clock.now().toISOString(), {
           duration: progress.duration ?? null,
           answered_by: progress.answered_by ?? null,
           error_code: progress.error_code ?? null,
-        }),
-      );
-    }
+        })
+      : null;
+    await this.recordOutcome(log, status, callId, progress, event);
+    if (event) this.publishAfterResponse(event);
   }
 
-  private async recordOutcome(log: CallLog, status: CallStatus, callId: string | null, progress: CallLogProgress): Promise<void> {
+  // A final status's event is stored (stream and webhook deliveries) before the outcome is marked recorded:
+  // a crash before the mark has the outcome sweep redo both, and the event's key keeps the redo from
+  // storing or delivering it twice. Marked, the outcome and its notification are both durable.
+  private async recordOutcome(log: CallLog, status: CallStatus, callId: string | null, progress: CallLogProgress, event: CallChangedEvent | null = null): Promise<void> {
     const scheduleId = log.schedule_id;
     if (!isFinalCallStatus(status) || !scheduleId) return;
     await retryOnLockContention(() => this.outcomes.recordFinalCallStatus({ scheduleId, callLogId: log.id, callId, status, duration: progress.duration ?? null, announced: !!log.outcome_recorded_at }));
-    if (!log.outcome_recorded_at) await retryOnLockContention(() => this.callLogs.markOutcomeRecorded(log.id, this.clock.now()));
+    if (log.outcome_recorded_at) return;
+    if (event) await this.publisher.storeOnce(event, `call_final|${log.id}`);
+    await retryOnLockContention(() => this.callLogs.markOutcomeRecorded(log.id, this.clock.now()));
   }
 
   // Subscribers (notifications, webhooks out) may be slow or synchronous; Twilio waits for our answer

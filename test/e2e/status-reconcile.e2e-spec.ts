@@ -18,6 +18,10 @@ import { createTestApp, TestApp } from '../utils/test-app';
 import { bearer, tokenFor } from '../utils/tokens';
 import { afterQueuedPublications } from '../utils/settle';
 import { waitFor } from '../utils/wait';
+import { WebhookReceiver } from '../utils/webhook-receiver';
+import { DomainEventPublisher } from '../../src/notification/domain-event.publisher';
+import { CallChangedEvent } from '../../src/notification/domain-events';
+import { Types } from 'mongoose';
 
 const PUBLIC_BASE = 'https://scheduler.example.com';
 const SIGNING_TOKEN = 'reconcile-test-signing-token-0123456789';
@@ -38,10 +42,12 @@ describe('status callback outcomes left undone (e2e, real database)', () => {
   const clock = new TestClock();
   const recorder = new RecordingCallDispatcher();
   const events: Array<{ type: string; call_log_id?: string; schedule_id?: string }> = [];
+  const hooks = new WebhookReceiver();
 
   beforeAll(async () => {
+    await hooks.start();
     t = await createTestApp({
-      env: { PUBLIC_BASE_URL: PUBLIC_BASE, SIMULATOR_SIGNING_TOKEN: SIGNING_TOKEN },
+      env: { PUBLIC_BASE_URL: PUBLIC_BASE, SIMULATOR_SIGNING_TOKEN: SIGNING_TOKEN, NOTIFICATION_ALLOW_PRIVATE_URLS: 'true' },
       override: (b) => b.overrideProvider(CallDispatcher).useValue(recorder).overrideProvider(Clock).useValue(clock),
     });
     logs = t.get(CallLogRepository);
@@ -53,7 +59,10 @@ describe('status callback outcomes left undone (e2e, real database)', () => {
       events.push({ type: String(type), call_log_id: event?.call_log_id, schedule_id: event?.schedule_id });
     });
   });
-  afterAll(() => t.close());
+  afterAll(async () => {
+    await t.close();
+    await hooks.stop();
+  });
 
   const http = () => request(t.app.getHttpServer());
 
@@ -242,5 +251,70 @@ describe('status callback outcomes left undone (e2e, real database)', () => {
     expect(schedule.events.filter((e: { type: string }) => e.type === 'retry_scheduled')).toHaveLength(1);
     expect(schedule.events.filter((e: { type: string }) => e.type === 'call_final')).toHaveLength(1);
     expect(await db.collection('agenda_jobs').countDocuments({ name: CALL_RETRY_JOB, 'data.schedule_id': scheduleId })).toBe(1);
+  });
+
+  describe('the notification of a final call, when a crash cuts off its outcome', () => {
+    beforeAll(async () => {
+      const res = await http().post('/notifications/subscriptions').set(owner).send({ url: hooks.url, events: ['call.completed'] }).expect(201);
+      hooks.secret = res.body.subscription.secret;
+    });
+
+    const storedEvents = (logId: string) => db.collection('notification_events').find({ type: 'call.completed', 'data.call_log_id': logId }).toArray();
+    const deliveriesOf = async (eventIds: string[]) =>
+      (await http().get('/notifications/deliveries?limit=100').set(owner).expect(200)).body.deliveries.filter((d: { event_id: string }) => eventIds.includes(d.event_id));
+
+    // The sweep's repair of the outcome is done; its notification is in the stream's history and has one delivery.
+    async function expectNotifiedOnce(scheduleId: string, logId: string): Promise<void> {
+      await expectCompletedOnce(scheduleId, logId, 30);
+      const stored = await storedEvents(logId);
+      expect(stored).toHaveLength(1);
+      const [delivery, ...more] = await deliveriesOf([stored[0]._id.toHexString()]);
+      expect(more).toHaveLength(0);
+      await waitFor(async () => hooks.received.filter((r) => r.envelope.data.call_log_id === logId).length > 0, 10_000, 20);
+      await waitFor(async () => (await deliveriesOf([delivery.event_id]))[0]?.status === 'delivered', 10_000, 20);
+      // A second pass finds nothing to do, and the delivered record is never sent again.
+      expect((await reconcile.handle()).outcome).toMatch(/unrecorded_outcomes=0 /);
+      await afterQueuedPublications();
+      expect(await storedEvents(logId)).toHaveLength(1);
+      expect(await deliveriesOf([delivery.event_id])).toHaveLength(1);
+      expect(hooks.received.filter((r) => r.envelope.data.call_log_id === logId)).toHaveLength(1);
+    }
+
+    it('stored and delivered before the crash: the sweep records the outcome without a second event or delivery', async () => {
+      const { scheduleId, log } = await dispatchedCall();
+      await cutOffAfterLogWrite(log, 'completed', 'completed', 3, 30);
+      // What the stopped process did after the log write: it stored the event (and its delivery), then died
+      // before marking the outcome recorded.
+      const event = new CallChangedEvent('call.completed', log.id, scheduleId, log.tenant_id, log.phone, 'completed', log.call_id, log.attempt_number, clock.now().toISOString(), { duration: 30 });
+      await t.get<DomainEventPublisher>(DomainEventPublisher).storeOnce(event, `call_final|${log.id}`);
+      await waitFor(async () => hooks.received.some((r) => r.envelope.data.call_log_id === log.id), 10_000, 20);
+      expect((await logs.findById(log.id))?.outcome_recorded_at ?? null).toBeNull();
+
+      clock.advance(PAST_GRACE_MS);
+      expect((await reconcile.handle()).outcome).toMatch(/unrecorded_outcomes=1 /);
+      await expectNotifiedOnce(scheduleId, log.id);
+    });
+
+    it('stopped between taking the event key and storing the event: the sweep stores it under the key\'s id, once', async () => {
+      const { scheduleId, log } = await dispatchedCall();
+      await cutOffAfterLogWrite(log, 'completed', 'completed', 3, 30);
+      const eventId = new Types.ObjectId();
+      await db.collection('notification_event_keys').insertOne({ _id: `call_final|${log.id}` as never, event_id: eventId, at: clock.now() });
+
+      clock.advance(PAST_GRACE_MS);
+      expect((await reconcile.handle()).outcome).toMatch(/unrecorded_outcomes=1 /);
+      expect((await storedEvents(log.id)).map((e) => e._id.toHexString())).toEqual([eventId.toHexString()]);
+      await expectNotifiedOnce(scheduleId, log.id);
+    });
+
+    it('never stored: the sweep stores and delivers it', async () => {
+      const { scheduleId, log } = await dispatchedCall();
+      await cutOffAfterLogWrite(log, 'completed', 'completed', 3, 30);
+      expect(await storedEvents(log.id)).toHaveLength(0);
+
+      clock.advance(PAST_GRACE_MS);
+      expect((await reconcile.handle()).outcome).toMatch(/unrecorded_outcomes=1 /);
+      await expectNotifiedOnce(scheduleId, log.id);
+    });
   });
 });

@@ -1,5 +1,5 @@
 import { Prop, Schema, SchemaFactory } from '@nestjs/mongoose';
-import { HydratedDocument, Schema as MongooseSchema } from 'mongoose';
+import { HydratedDocument, Schema as MongooseSchema, Types } from 'mongoose';
 
 // Bounded history behind SSE resume: pruned by count per tenant and by age (no TTL indexes on FerretDB).
 @Schema({ collection: 'notification_events', versionKey: false, minimize: false })
@@ -16,3 +16,16 @@ export const NotificationEventSchema = SchemaFactory.createForClass(Notification
 NotificationEventSchema.index({ tenant_id: 1, _id: 1 });
 // Age pruning.
 NotificationEventSchema.index({ created_at: 1 });
+
+// The key of an event that must be stored at most once (a call's final status): the unique _id decides
+// which try stores it, and event_id lets a repeat find it, or store it under the same id if the try that
+// won the key stopped before the event itself. Pruned by age with the events.
+@Schema({ collection: 'notification_event_keys', versionKey: false })
+export class NotificationEventKeyDoc {
+  @Prop({ type: String, required: true }) _id: string;
+  @Prop({ type: MongooseSchema.Types.ObjectId, required: true }) event_id: Types.ObjectId;
+  @Prop({ required: true }) at: Date;
+}
+export const NotificationEventKeySchema = SchemaFactory.createForClass(NotificationEventKeyDoc);
+// Age pruning.
+NotificationEventKeySchema.index({ at: 1 });
