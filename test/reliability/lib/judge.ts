@@ -158,3 +158,46 @@ export function score(r: ScenarioResult, j: Judgement, occurrences: number, clus
   if (j.lost.length > 0) r.details.lost = j.lost;
   if (j.duplicated.length > 0) r.details.duplicated = j.duplicated;
 }
+
+// Call statuses whose notification is stored before the outcome is marked recorded (decision 0020), and
+// the event each one is notified as.
+const NOTIFIED_FINAL: Record<string, string> = { completed: 'call.completed', busy: 'call.busy', no_answer: 'call.no_answer' };
+
+export interface NotificationJudgement {
+  // Final calls of the occurrences whose outcome is marked recorded.
+  checked: number;
+  missing: string[];
+  duplicated: string[];
+  // Final, but not marked yet: the outcome sweep still has them to redo.
+  unmarked: number;
+}
+
+// Every final call whose outcome is marked recorded has exactly one notification of it in the event history,
+// however the instances were killed on the way.
+export async function judgeNotifications(cluster: Cluster, occurrences: CreatedOccurrence[]): Promise<NotificationJudgement> {
+  const db = cluster.mongo.db();
+  const ids = new Set(occurrences.map((o) => o.id));
+  const logs = (await db.collection('call_logs').find({ status: { $in: Object.keys(NOTIFIED_FINAL) } }).toArray()).filter((l) => ids.has(String(l.schedule_id)));
+  const events = await db.collection('notification_events').find({ type: { $in: Object.values(NOTIFIED_FINAL) } }).toArray();
+  const perLog = new Map<string, number>();
+  for (const e of events) {
+    const logId = String((e.data as { call_log_id?: string }).call_log_id);
+    perLog.set(`${e.type}|${logId}`, (perLog.get(`${e.type}|${logId}`) ?? 0) + 1);
+  }
+  const marked = logs.filter((l) => l.outcome_recorded_at);
+  const countOf = (l: (typeof logs)[number]) => perLog.get(`${NOTIFIED_FINAL[l.status as string]}|${String(l._id)}`) ?? 0;
+  return {
+    checked: marked.length,
+    missing: marked.filter((l) => countOf(l) === 0).map((l) => String(l._id)),
+    duplicated: marked.filter((l) => countOf(l) > 1).map((l) => String(l._id)),
+    unmarked: logs.length - marked.length,
+  };
+}
+
+export function scoreNotifications(r: ScenarioResult, n: NotificationJudgement): void {
+  r.details.notifications = { final_calls_checked: n.checked, missing: n.missing.length, duplicated: n.duplicated.length, not_yet_marked: n.unmarked };
+  r.notes.push(`final-call notifications: ${n.checked} checked, ${n.missing.length} missing, ${n.duplicated.length} duplicated, ${n.unmarked} outcome(s) not yet marked`);
+  if (n.missing.length > 0) fail(r, `${n.missing.length} final call(s) marked recorded without their notification, e.g. call logs ${n.missing.slice(0, 3).join(', ')}`);
+  if (n.duplicated.length > 0) fail(r, `${n.duplicated.length} final call(s) notified more than once, e.g. call logs ${n.duplicated.slice(0, 3).join(', ')}`);
+}
+

@@ -1,6 +1,6 @@
 import { createBurst, untilDue } from '../lib/burst';
 import { Cluster, RunContext, Scenario, result } from '../lib/harness';
-import { QUICK_SETTLE_MS, score, settle } from '../lib/judge';
+import { judgeNotifications, QUICK_SETTLE_MS, score, scoreNotifications, settle } from '../lib/judge';
 import { Rng, sleep } from '../lib/util';
 
 // Two instances, a burst due within 10 s, one instance SIGKILLed at random moments and restarted.
@@ -13,7 +13,8 @@ export const crash: Scenario = {
     const count = full ? 500 : 30;
     const kills = full ? 6 : 2;
     const rng = new Rng(ctx.seed).fork(1);
-    const cluster = await Cluster.start(ctx, { name: 'crash', instances: 2, rng });
+    // The whole history is kept, so that every final call's notification can be counted at the end.
+    const cluster = await Cluster.start(ctx, { name: 'crash', instances: 2, rng, env: { NOTIFICATION_HISTORY_MAX_PER_TENANT: '1000000' } });
     try {
       const burst = await createBurst(cluster, { scenarioIndex: 1, count, windowMs: 10_000 }, ctx.log);
       await untilDue(burst.dueFrom);
@@ -36,6 +37,7 @@ export const crash: Scenario = {
       r.details.kills = killLog;
       const j = await settle(cluster, burst.occurrences, full ? 1_200_000 : QUICK_SETTLE_MS, ctx.log);
       score(r, j, count, cluster);
+      scoreNotifications(r, await judgeNotifications(cluster, burst.occurrences));
       r.notes.push(`kills ${JSON.stringify(killLog)}`);
       r.notes.push(`${cluster.twilio.creates.length} create requests, ${cluster.twilio.inner.calls.length} calls at the provider, callbacks ${JSON.stringify(cluster.twilio.callbackResults)}`);
     } finally {
