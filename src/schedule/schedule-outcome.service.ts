@@ -62,18 +62,21 @@ export class ScheduleOutcomeService {
     });
     if (await this.scheduleRetry(schedule, outcome, now)) return;
 
-    let finalStatus: 'completed' | 'failed' | null = null;
-    if (!schedule.repeat_config) {
-      finalStatus = outcome.status === 'completed' ? 'completed' : 'failed';
-      const moved = await this.schedules.recordCallProgress(schedule.id, ['pending', 'running'], { status: finalStatus });
-      if (!moved) finalStatus = null;
-    }
-    if (finalStatus === 'completed' && !outcome.announced) {
-      this.publisher.publish(scheduleChanged('schedule.completed', { ...schedule, status: 'completed', next_execution: null }, now));
-    }
-    if (finalStatus === 'failed' && !outcome.announced) {
-      this.publisher.publish(scheduleChanged('schedule.failed', { ...schedule, status: 'failed', next_execution: null }, now, { last_error: lastError, last_call_status: outcome.status }));
-    }
+    if (schedule.repeat_config) return;
+    const finalStatus: 'completed' | 'failed' = outcome.status === 'completed' ? 'completed' : 'failed';
+    const moved = await this.schedules.recordCallProgress(schedule.id, ['pending', 'running'], { status: finalStatus });
+    if (outcome.announced) return;
+    // Ended by this outcome now, or by this outcome's earlier try that stopped before its notification: the
+    // event is stored before the caller marks the outcome recorded, under a key that a one-time schedule's
+    // end (at this version) takes once, so a repeat neither loses nor doubles it.
+    if (!moved && schedule.status !== finalStatus) return;
+    const ended = { ...schedule, status: finalStatus, next_execution: null };
+    const event =
+      finalStatus === 'completed'
+        ? scheduleChanged('schedule.completed', ended, now)
+        : scheduleChanged('schedule.failed', ended, now, { last_error: lastError, last_call_status: outcome.status });
+    await this.publisher.storeOnce(event, `schedule_final|${schedule.id}|${schedule.version}`);
+    this.publisher.publish(event);
   }
 
   private async errorOf(outcome: FinalCallOutcome): Promise<string> {

@@ -255,11 +255,12 @@ describe('status callback outcomes left undone (e2e, real database)', () => {
 
   describe('the notification of a final call, when a crash cuts off its outcome', () => {
     beforeAll(async () => {
-      const res = await http().post('/notifications/subscriptions').set(owner).send({ url: hooks.url, events: ['call.completed'] }).expect(201);
+      const res = await http().post('/notifications/subscriptions').set(owner).send({ url: hooks.url, events: ['call.completed', 'schedule.completed'] }).expect(201);
       hooks.secret = res.body.subscription.secret;
     });
 
     const storedEvents = (logId: string) => db.collection('notification_events').find({ type: 'call.completed', 'data.call_log_id': logId }).toArray();
+    const scheduleEnded = (scheduleId: string) => db.collection('notification_events').find({ type: 'schedule.completed', 'data.schedule_id': scheduleId }).toArray();
     const deliveriesOf = async (eventIds: string[]) =>
       (await http().get('/notifications/deliveries?limit=100').set(owner).expect(200)).body.deliveries.filter((d: { event_id: string }) => eventIds.includes(d.event_id));
 
@@ -278,6 +279,10 @@ describe('status callback outcomes left undone (e2e, real database)', () => {
       expect(await storedEvents(logId)).toHaveLength(1);
       expect(await deliveriesOf([delivery.event_id])).toHaveLength(1);
       expect(hooks.received.filter((r) => r.envelope.data.call_log_id === logId)).toHaveLength(1);
+      // The schedule's end is notified once too.
+      const ended = await scheduleEnded(scheduleId);
+      expect(ended).toHaveLength(1);
+      expect(await deliveriesOf([ended[0]._id.toHexString()])).toHaveLength(1);
     }
 
     it('stored and delivered before the crash: the sweep records the outcome without a second event or delivery', async () => {
@@ -304,6 +309,18 @@ describe('status callback outcomes left undone (e2e, real database)', () => {
       clock.advance(PAST_GRACE_MS);
       expect((await reconcile.handle()).outcome).toMatch(/unrecorded_outcomes=1 /);
       expect((await storedEvents(log.id)).map((e) => e._id.toHexString())).toEqual([eventId.toHexString()]);
+      await expectNotifiedOnce(scheduleId, log.id);
+    });
+
+    it('the schedule ended before the crash, neither notification stored: the sweep stores each once', async () => {
+      const { scheduleId, log } = await dispatchedCall();
+      await cutOffAfterLogWrite(log, 'completed', 'completed', 3, 30);
+      // The stopped process had moved the one-time schedule to its end.
+      expect(await schedules.recordCallProgress(scheduleId, ['running'], { status: 'completed' })).toBe(true);
+      expect(await scheduleEnded(scheduleId)).toHaveLength(0);
+
+      clock.advance(PAST_GRACE_MS);
+      expect((await reconcile.handle()).outcome).toMatch(/unrecorded_outcomes=1 /);
       await expectNotifiedOnce(scheduleId, log.id);
     });
 

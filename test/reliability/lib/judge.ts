@@ -172,24 +172,29 @@ export interface NotificationJudgement {
   unmarked: number;
 }
 
-// Every final call whose outcome is marked recorded has exactly one notification of it in the event history,
-// however the instances were killed on the way.
+// Every final call whose outcome is marked recorded has exactly one notification of it, and of its one-time
+// schedule's end, in the event history, however the instances were killed on the way.
 export async function judgeNotifications(cluster: Cluster, occurrences: CreatedOccurrence[]): Promise<NotificationJudgement> {
   const db = cluster.mongo.db();
   const ids = new Set(occurrences.map((o) => o.id));
   const logs = (await db.collection('call_logs').find({ status: { $in: Object.keys(NOTIFIED_FINAL) } }).toArray()).filter((l) => ids.has(String(l.schedule_id)));
-  const events = await db.collection('notification_events').find({ type: { $in: Object.values(NOTIFIED_FINAL) } }).toArray();
-  const perLog = new Map<string, number>();
+  const events = await db.collection('notification_events').find({ type: { $in: [...Object.values(NOTIFIED_FINAL), 'schedule.completed', 'schedule.failed'] } }).toArray();
+  const perKey = new Map<string, number>();
   for (const e of events) {
-    const logId = String((e.data as { call_log_id?: string }).call_log_id);
-    perLog.set(`${e.type}|${logId}`, (perLog.get(`${e.type}|${logId}`) ?? 0) + 1);
+    const { call_log_id, schedule_id } = e.data as { call_log_id?: string; schedule_id?: string };
+    const key = String(e.type).startsWith('schedule.') ? `schedule_end|${schedule_id}` : `${e.type}|${call_log_id}`;
+    perKey.set(key, (perKey.get(key) ?? 0) + 1);
   }
   const marked = logs.filter((l) => l.outcome_recorded_at);
-  const countOf = (l: (typeof logs)[number]) => perLog.get(`${NOTIFIED_FINAL[l.status as string]}|${String(l._id)}`) ?? 0;
+  // Each marked final call has its own event, and its one-time schedule's end one event.
+  const countOf = (l: (typeof logs)[number]) =>
+    Math.min(perKey.get(`${NOTIFIED_FINAL[l.status as string]}|${String(l._id)}`) ?? 0, perKey.get(`schedule_end|${String(l.schedule_id)}`) ?? 0);
+  const mostOf = (l: (typeof logs)[number]) =>
+    Math.max(perKey.get(`${NOTIFIED_FINAL[l.status as string]}|${String(l._id)}`) ?? 0, perKey.get(`schedule_end|${String(l.schedule_id)}`) ?? 0);
   return {
     checked: marked.length,
     missing: marked.filter((l) => countOf(l) === 0).map((l) => String(l._id)),
-    duplicated: marked.filter((l) => countOf(l) > 1).map((l) => String(l._id)),
+    duplicated: marked.filter((l) => mostOf(l) > 1).map((l) => String(l._id)),
     unmarked: logs.length - marked.length,
   };
 }
