@@ -8,7 +8,7 @@ import { matchesEventPattern } from './event-pattern';
 import { LEASE_SLACK_MS } from './notification.constants';
 import { NotificationEventRepository } from './notification-event.repository';
 import { NotificationStreamService } from './notification-stream.service';
-import { StoredEvent } from './notification.types';
+import { StoredEvent, WebhookDelivery } from './notification.types';
 import { maskPhone } from './phone-mask';
 import { WebhookDeliveryService } from './webhook-delivery.service';
 
@@ -30,8 +30,9 @@ export class NotificationService implements OnModuleInit, OnModuleDestroy {
   private readonly registrations = new Set<Registration>();
   private listener: Listener | null = null;
   private readonly inFlight = new Set<Promise<void>>();
-  // Events already stored by recordOnce: when they are published, only the in-process handlers run.
-  private readonly recorded = new WeakSet<DomainEvent>();
+  // Events already stored by recordOnce, with their deliveries: publishing one runs the in-process handlers
+  // and the first delivery attempts, and stores nothing again.
+  private readonly recorded = new WeakMap<DomainEvent, WebhookDelivery[]>();
 
   constructor(
     private readonly emitter: EventEmitter2,
@@ -69,18 +70,12 @@ export class NotificationService implements OnModuleInit, OnModuleDestroy {
   // Stores the event for the stream and its webhook deliveries now, before the caller records that it is
   // done (a call's outcome), so that a crash in between loses nothing: whoever repeats the work after the
   // crash calls this again with the same key, and the event and its deliveries are not made twice. The
-  // first delivery attempts run after the caller's response; publishing the event later runs only the
-  // in-process handlers.
+  // first delivery attempts run when the caller publishes the event (after its response); deliveries whose
+  // event is never published are re-armed by the maintenance job.
   async recordOnce(event: DomainEvent, key: string): Promise<void> {
     const stored = await this.events.appendOnce(key, this.toRecord(event));
-    this.recorded.add(event);
     this.stream.kick();
-    if (!this.config.notifications.channels.includes('webhook')) return;
-    const deliveries = await this.webhooks.createDeliveries(stored);
-    if (deliveries.length === 0) return;
-    setImmediate(() =>
-      this.track(this.webhooks.attemptNow(deliveries).catch((error: unknown) => this.logger.error(`webhook attempts of ${stored.type} ${stored.id} failed: ${message(error)}`))),
-    );
+    this.recorded.set(event, this.config.notifications.channels.includes('webhook') ? await this.webhooks.createDeliveries(stored) : []);
   }
 
   private toRecord(event: DomainEvent): Omit<StoredEvent, 'id'> {
@@ -102,7 +97,11 @@ export class NotificationService implements OnModuleInit, OnModuleDestroy {
         .catch((error: unknown) => this.logger.warn(`handler for ${pattern} failed on ${event.type}: ${message(error)}`));
     }
     if (this.config.notifications.channels.includes('log')) this.logChannel(event);
-    if (this.recorded.has(event)) return;
+    const deliveries = this.recorded.get(event);
+    if (deliveries) {
+      if (deliveries.length > 0) await this.webhooks.attemptNow(deliveries).catch((error: unknown) => this.logger.error(`webhook attempts of ${event.type} failed: ${message(error)}`));
+      return;
+    }
 
     let stored: StoredEvent;
     try {

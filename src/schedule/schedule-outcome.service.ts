@@ -69,7 +69,7 @@ export class ScheduleOutcomeService {
     // Ended by this outcome now, or by this outcome's earlier try that stopped before its notification: the
     // event is stored before the caller marks the outcome recorded, under a key that a one-time schedule's
     // end (at this version) takes once, so a repeat neither loses nor doubles it.
-    if (!moved && schedule.status !== finalStatus) return;
+    if (!moved && (schedule.status !== finalStatus || !(await this.endedByThisCall(schedule.id, outcome.callLogId)))) return;
     const ended = { ...schedule, status: finalStatus, next_execution: null };
     const event =
       finalStatus === 'completed'
@@ -77,6 +77,12 @@ export class ScheduleOutcomeService {
         : scheduleChanged('schedule.failed', ended, now, { last_error: lastError, last_call_status: outcome.status });
     await this.publisher.storeOnce(event, `schedule_final|${schedule.id}|${schedule.version}`);
     this.publisher.publish(event);
+  }
+
+  // Only a redo asks: the schedule's latest attempt is this call, so no later one (a dial the dispatcher
+  // ended itself, say) ended the schedule and announced it.
+  private async endedByThisCall(scheduleId: string, callLogId: string): Promise<boolean> {
+    return (await this.callLogs.latestForSchedules([scheduleId])).get(scheduleId)?.id === callLogId;
   }
 
   private async errorOf(outcome: FinalCallOutcome): Promise<string> {

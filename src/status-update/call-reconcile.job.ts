@@ -152,9 +152,10 @@ export class CallReconcileJob implements OnModuleInit, OnApplicationBootstrap {
         if (!log.outcome_recorded_at) await this.callLogs.markOutcomeRecorded(log.id, this.clock.now());
         return false;
       }
-      // A later attempt exists: this call's retry was scheduled and taken; at most the mark is missing.
+      // A later attempt exists: this call's retry was scheduled and taken; at most its notification and the
+      // mark are missing.
       if (latest && latest.id !== log.id) {
-        if (!log.outcome_recorded_at) await this.callLogs.markOutcomeRecorded(log.id, this.clock.now());
+        if (!log.outcome_recorded_at) await this.statusUpdates.settleSupersededCall(log);
         return false;
       }
       await this.statusUpdates.settleFinalCall(log);

@@ -175,6 +175,20 @@ export class StatusUpdateService implements OnModuleInit {
     });
   }
 
+  // A final call whose schedule has moved on to a later attempt (its retry was scheduled and taken): the
+  // outcome needs no redo, but a crash before the mark may have cut off its notification, which is stored
+  // (once, by its key) and published before the mark.
+  async settleSupersededCall(log: CallLog): Promise<void> {
+    await this.perCall.run(log.call_id ?? log.id, async () => {
+      const current = (await this.callLogs.findById(log.id)) ?? log;
+      if (current.outcome_recorded_at) return;
+      const event = this.callEventOf(current, current.status, current.call_id, { duration: current.duration, answered_by: current.answered_by, error_code: current.error_code });
+      if (event && isFinalCallStatus(current.status)) await this.publisher.storeOnce(event, `call_final|${current.id}`);
+      await retryOnLockContention(() => this.callLogs.markOutcomeRecorded(current.id, this.clock.now()));
+      if (event) this.publishAfterResponse(event);
+    });
+  }
+
   // A dial of unknown outcome that no callback resolved in time: its schedule takes the outcome `unknown`
   // (a one-time schedule fails; nothing is redialed). Skipped if a callback moved the log meanwhile.
   async settleUnknownCall(log: CallLog): Promise<boolean> {
@@ -193,16 +207,19 @@ export class StatusUpdateService implements OnModuleInit {
   // The schedule's outcome is database state, so it is durable before the 2xx; it gets its own lock
   // retry so that contention there never replays the (already applied) log transition.
   private async afterTransition(log: CallLog, status: CallStatus, callId: string | null, progress: CallLogProgress): Promise<void> {
-    const name = EVENT_FOR[status];
-    const event = name
-      ? new CallChangedEvent(name, log.id, log.schedule_id, log.tenant_id, log.phone, status, callId, log.attempt_number, this.clock.now().toISOString(), {
-          duration: progress.duration ?? null,
-          answered_by: progress.answered_by ?? null,
-          error_code: progress.error_code ?? null,
-        })
-      : null;
+    const event = this.callEventOf(log, status, callId, progress);
     await this.recordOutcome(log, status, callId, progress, event);
     if (event) this.publishAfterResponse(event);
+  }
+
+  private callEventOf(log: CallLog, status: CallStatus, callId: string | null, progress: CallLogProgress): CallChangedEvent | null {
+    const name = EVENT_FOR[status];
+    if (!name) return null;
+    return new CallChangedEvent(name, log.id, log.schedule_id, log.tenant_id, log.phone, status, callId, log.attempt_number, this.clock.now().toISOString(), {
+      duration: progress.duration ?? null,
+      answered_by: progress.answered_by ?? null,
+      error_code: progress.error_code ?? null,
+    });
   }
 
   // A final status's event is stored (stream and webhook deliveries) before the outcome is marked recorded:

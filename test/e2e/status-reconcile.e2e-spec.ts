@@ -255,7 +255,7 @@ describe('status callback outcomes left undone (e2e, real database)', () => {
 
   describe('the notification of a final call, when a crash cuts off its outcome', () => {
     beforeAll(async () => {
-      const res = await http().post('/notifications/subscriptions').set(owner).send({ url: hooks.url, events: ['call.completed', 'schedule.completed'] }).expect(201);
+      const res = await http().post('/notifications/subscriptions').set(owner).send({ url: hooks.url, events: ['call.completed', 'call.busy', 'schedule.completed'] }).expect(201);
       hooks.secret = res.body.subscription.secret;
     });
 
@@ -285,14 +285,15 @@ describe('status callback outcomes left undone (e2e, real database)', () => {
       expect(await deliveriesOf([ended[0]._id.toHexString()])).toHaveLength(1);
     }
 
-    it('stored and delivered before the crash: the sweep records the outcome without a second event or delivery', async () => {
+    it('stored with its delivery before the crash: the sweep records the outcome and sends it, without a second event or delivery', async () => {
       const { scheduleId, log } = await dispatchedCall();
       await cutOffAfterLogWrite(log, 'completed', 'completed', 3, 30);
-      // What the stopped process did after the log write: it stored the event (and its delivery), then died
-      // before marking the outcome recorded.
+      // What the stopped process did after the log write: it stored the event and its delivery, then died
+      // before marking the outcome recorded and publishing the event (which would have sent the delivery).
       const event = new CallChangedEvent('call.completed', log.id, scheduleId, log.tenant_id, log.phone, 'completed', log.call_id, log.attempt_number, clock.now().toISOString(), { duration: 30 });
       await t.get<DomainEventPublisher>(DomainEventPublisher).storeOnce(event, `call_final|${log.id}`);
-      await waitFor(async () => hooks.received.some((r) => r.envelope.data.call_log_id === log.id), 10_000, 20);
+      const [stored] = await storedEvents(log.id);
+      expect(await deliveriesOf([stored._id.toHexString()])).toEqual([expect.objectContaining({ status: 'pending', attempt_count: 0 })]);
       expect((await logs.findById(log.id))?.outcome_recorded_at ?? null).toBeNull();
 
       clock.advance(PAST_GRACE_MS);
@@ -322,6 +323,32 @@ describe('status callback outcomes left undone (e2e, real database)', () => {
       clock.advance(PAST_GRACE_MS);
       expect((await reconcile.handle()).outcome).toMatch(/unrecorded_outcomes=1 /);
       await expectNotifiedOnce(scheduleId, log.id);
+    });
+
+    it('superseded by its retry before the crash reached its notification: the sweep stores that once and marks it', async () => {
+      const { scheduleId, log } = await dispatchedCall({ retry_policy: { max_attempts: 3, retry_on: ['busy'], delay_seconds: 3600, backoff: 'fixed' } });
+      await cutOffAfterLogWrite(log, 'busy', 'busy', 3, 0);
+      // The stopped process had scheduled the retry, which has since started its own attempt.
+      const now = clock.now();
+      await logs.createForAttempt(
+        logs.newId(),
+        { tenant_id: log.tenant_id, created_by: log.created_by, user_profile_id: null, agent_instance_id: null, schedule_id: scheduleId, occurrence_at: log.occurrence_at, status: 'queued', call_type: 'outbound', phone: log.phone, timestamp: now, notes: null, metadata: {}, attempt_number: 2, outcome_recorded_at: null },
+        now,
+      );
+      const busyEvents = () => db.collection('notification_events').find({ type: 'call.busy', 'data.call_log_id': log.id }).toArray();
+
+      clock.advance(PAST_GRACE_MS);
+      await reconcile.handle();
+      expect((await logs.findById(log.id))?.outcome_recorded_at).toBeInstanceOf(Date);
+      const stored = await busyEvents();
+      expect(stored).toHaveLength(1);
+      expect(await deliveriesOf([stored[0]._id.toHexString()])).toHaveLength(1);
+      await waitFor(async () => eventsOfType('call.busy', { call_log_id: log.id }).length > 0, 5000, 20);
+
+      await reconcile.handle();
+      await afterQueuedPublications();
+      expect(await busyEvents()).toHaveLength(1);
+      expect(eventsOfType('call.busy', { call_log_id: log.id })).toHaveLength(1);
     });
 
     it('never stored: the sweep stores and delivers it', async () => {
