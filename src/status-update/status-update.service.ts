@@ -35,6 +35,8 @@ export class CallbackDeliveryInProgressException extends AppException {
   }
 }
 
+const progressOf = (log: CallLog): CallLogProgress => ({ duration: log.duration, answered_by: log.answered_by, error_code: log.error_code });
+
 const EVENT_FOR: Partial<Record<CallStatus, CallEventName>> = {
   ringing: 'call.ringing',
   in_progress: 'call.answered',
@@ -169,9 +171,8 @@ export class StatusUpdateService implements OnModuleInit {
     await this.perCall.run(log.call_id ?? log.id, async () => {
       // Read again inside the call's turn: a callback or another pass may have just recorded it.
       const current = (await this.callLogs.findById(log.id)) ?? log;
-      const progress: CallLogProgress = { duration: current.duration, answered_by: current.answered_by, error_code: current.error_code };
-      if (current.outcome_recorded_at) await this.recordOutcome(current, current.status, current.call_id, progress);
-      else await this.afterTransition(current, current.status, current.call_id, progress);
+      if (current.outcome_recorded_at) await this.recordOutcome(current, current.status, current.call_id, progressOf(current));
+      else await this.afterTransition(current, current.status, current.call_id, progressOf(current));
     });
   }
 
@@ -182,9 +183,8 @@ export class StatusUpdateService implements OnModuleInit {
     await this.perCall.run(log.call_id ?? log.id, async () => {
       const current = (await this.callLogs.findById(log.id)) ?? log;
       if (current.outcome_recorded_at) return;
-      const event = this.callEventOf(current, current.status, current.call_id, { duration: current.duration, answered_by: current.answered_by, error_code: current.error_code });
-      if (event && isFinalCallStatus(current.status)) await this.publisher.storeOnce(event, `call_final|${current.id}`);
-      await retryOnLockContention(() => this.callLogs.markOutcomeRecorded(current.id, this.clock.now()));
+      const event = this.callEventOf(current, current.status, current.call_id, progressOf(current));
+      await this.markOutcomeRecorded(current, event);
       if (event) this.publishAfterResponse(event);
     });
   }
@@ -229,7 +229,11 @@ export class StatusUpdateService implements OnModuleInit {
     const scheduleId = log.schedule_id;
     if (!isFinalCallStatus(status) || !scheduleId) return;
     await retryOnLockContention(() => this.outcomes.recordFinalCallStatus({ scheduleId, callLogId: log.id, callId, status, duration: progress.duration ?? null, announced: !!log.outcome_recorded_at }));
-    if (log.outcome_recorded_at) return;
+    if (!log.outcome_recorded_at) await this.markOutcomeRecorded(log, event);
+  }
+
+  // The mark that ends a final call's outcome, with the event it notifies stored first.
+  private async markOutcomeRecorded(log: CallLog, event: CallChangedEvent | null): Promise<void> {
     if (event) await this.publisher.storeOnce(event, `call_final|${log.id}`);
     await retryOnLockContention(() => this.callLogs.markOutcomeRecorded(log.id, this.clock.now()));
   }

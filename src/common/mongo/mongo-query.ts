@@ -5,15 +5,17 @@ import mongoose, { Types } from 'mongoose';
 // record that must exist at most once is keyed by it, so a second writer's insert is refused, and the
 // record is found by _id alone, which FerretDB pushes down to storage.
 export function derivedObjectId(...parts: string[]): Types.ObjectId {
-  return new Types.ObjectId(createHash('sha256').update(parts.join('\n')).digest().subarray(0, 12));
+  return new Types.ObjectId(digestOf(parts).subarray(0, 12));
 }
+
+const digestOf = (parts: string[]) => createHash('sha256').update(parts.join('\n')).digest();
 
 // derivedObjectId with the ObjectId's time part set to `at` (the remaining 8 bytes from the hash): for
 // records that are listed newest first by _id, so that a derived id still sorts by time, to the second.
 export function timedDerivedObjectId(at: Date, ...parts: string[]): Types.ObjectId {
   const bytes = Buffer.alloc(12);
   bytes.writeUInt32BE(Math.floor(at.getTime() / 1000) >>> 0, 0);
-  createHash('sha256').update(parts.join('\n')).digest().copy(bytes, 4, 0, 8);
+  digestOf(parts).copy(bytes, 4, 0, 8);
   return new Types.ObjectId(bytes);
 }
 

@@ -187,14 +187,14 @@ export async function judgeNotifications(cluster: Cluster, occurrences: CreatedO
   }
   const marked = logs.filter((l) => l.outcome_recorded_at);
   // Each marked final call has its own event, and its one-time schedule's end one event.
-  const countOf = (l: (typeof logs)[number]) =>
-    Math.min(perKey.get(`${NOTIFIED_FINAL[l.status as string]}|${String(l._id)}`) ?? 0, perKey.get(`schedule_end|${String(l.schedule_id)}`) ?? 0);
-  const mostOf = (l: (typeof logs)[number]) =>
-    Math.max(perKey.get(`${NOTIFIED_FINAL[l.status as string]}|${String(l._id)}`) ?? 0, perKey.get(`schedule_end|${String(l.schedule_id)}`) ?? 0);
+  const countsOf = (l: (typeof logs)[number]) => [
+    perKey.get(`${NOTIFIED_FINAL[l.status as string]}|${String(l._id)}`) ?? 0,
+    perKey.get(`schedule_end|${String(l.schedule_id)}`) ?? 0,
+  ];
   return {
     checked: marked.length,
-    missing: marked.filter((l) => countOf(l) === 0).map((l) => String(l._id)),
-    duplicated: marked.filter((l) => mostOf(l) > 1).map((l) => String(l._id)),
+    missing: marked.filter((l) => Math.min(...countsOf(l)) === 0).map((l) => String(l._id)),
+    duplicated: marked.filter((l) => Math.max(...countsOf(l)) > 1).map((l) => String(l._id)),
     unmarked: logs.length - marked.length,
   };
 }
