@@ -40,14 +40,18 @@ export class NotificationEventRepository {
 
   // Every domain event lands here (a burst of dials and callbacks makes many at once): appends are written
   // together, one ordered insert at a time.
-  private readonly batcher = new InsertBatcher<EventDoc>(async (docs) => {
-    const { stored, error } = await this.insertInOrder(docs);
-    return docs.map((_, i) => (i < stored ? undefined : (error ?? new Error('notification event not stored'))));
-  }, GATHER_MS, MAX_BATCH);
+  private readonly batcher = new InsertBatcher<EventDoc>((docs) => this.storeBatch(docs), GATHER_MS, MAX_BATCH);
+
+  // Keyed events (appendOnce) are waited for by the change that stores them (a dial, a callback): they go
+  // out at once, in ordered inserts of their own, instead of waiting out the gather (a callback's progress
+  // event cost 35 ms of its p50 with it, at 20 calls in flight).
+  private readonly keyedBatcher = new InsertBatcher<EventDoc>((docs) => this.storeBatch(docs), 0, MAX_BATCH);
 
   // Ids are ObjectIds minted here, in publish order: within one process they are strictly increasing,
   // which is what Last-Event-ID resume compares. The batches are ordered inserts, one at a time, so a later
-  // id of this process is never stored before an earlier one. Resolves once the event is stored.
+  // id of this process is never stored before an earlier one; keyed events (appendOnce) are the exception:
+  // their ids are taken before their key, and their inserts skip this batch's gather. Resolves once the
+  // event is stored.
   async append(event: Omit<StoredEvent, 'id'>): Promise<StoredEvent> {
     const _id = new Types.ObjectId();
     await this.batcher.add({ _id, ...event });
@@ -60,7 +64,7 @@ export class NotificationEventRepository {
   async appendOnce(key: string, event: Omit<StoredEvent, 'id'>): Promise<StoredEvent> {
     const _id = new Types.ObjectId();
     if (await insertedUnlessDuplicate(() => this.keyInserts.insert({ _id: key, event_id: _id, at: event.created_at }))) {
-      await this.batcher.add({ _id, ...event });
+      await this.keyedBatcher.add({ _id, ...event });
       return { id: _id.toHexString(), ...event };
     }
     const held = await this.keys.findById(key).lean<{ event_id: Types.ObjectId }>();
@@ -69,6 +73,12 @@ export class NotificationEventRepository {
     if (stored) return toEvent(stored);
     await insertedUnlessDuplicate(() => this.events.collection.insertOne({ _id: held.event_id, ...event }));
     return { id: held.event_id.toHexString(), ...event };
+  }
+
+  // Per document of an ordered batch: undefined (stored) or the error that kept it (and those after it) out.
+  private async storeBatch(docs: EventDoc[]): Promise<unknown[]> {
+    const { stored, error } = await this.insertInOrder(docs);
+    return docs.map((_, i) => (i < stored ? undefined : (error ?? new Error('notification event not stored'))));
   }
 
   // One ordered insert; if it fails part way (a lost connection, a busy database), the rest one at a time,

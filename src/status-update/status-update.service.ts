@@ -8,7 +8,7 @@ import { CallChangedEvent, CallEventName } from '../notification/domain-events';
 import { ScheduleOutcomeService } from '../schedule/schedule-outcome.service';
 import { CallLogProgress, CallLogRepository } from '../tracking/call-log.repository';
 import { CallLog } from '../tracking/call-log.types';
-import { CallStatus, isFinalCallStatus } from '../tracking/call-status';
+import { advancesTo, CallStatus, isFinalCallStatus } from '../tracking/call-status';
 import { CallStatusReceiptRepository } from './call-status-receipt.repository';
 import { ConcurrencyLimit } from '../common/concurrency-limit';
 import { KeyedSerializer } from './keyed-serializer';
@@ -138,6 +138,11 @@ export class StatusUpdateService implements OnModuleInit {
       // afterwards (its receipt was withdrawn): the transition is not repeated, only what it left undone.
       if (remembered && inTimeline(current)) current = (await this.callLogs.findById(current.id)) ?? current;
       const alreadyApplied = inTimeline(current);
+      // A progress event (ringing, answered) is stored before the log write that moves the call: nothing
+      // redoes a progress report's side effects once its entry is in the timeline (a redelivery is a
+      // duplicate then), so an event stored after the write would be lost to a crash in between.
+      const progressEvent = !alreadyApplied && !isFinalCallStatus(status) && advancesTo(current.status, status) ? this.callEventOf(current, status, callSid, progress) : null;
+      if (progressEvent) await this.publisher.storeOnce(progressEvent, `call_progress|${current.id}|${status}`);
       const moved =
         !alreadyApplied &&
         (await this.callLogs.applyStatusEvent(
@@ -149,7 +154,10 @@ export class StatusUpdateService implements OnModuleInit {
       // The log as this report's write left it (the gate proved that write current): what the outcome
       // reads of it (whether it was recorded already) is never a remembered copy's.
       if (moved) current = this.callLogs.recalled(current.id) ?? current;
-      if (moved || (alreadyApplied && this.outcomeLeftUndone(current, status))) await this.afterTransition(current, status, callSid, progress);
+      if (moved || (alreadyApplied && this.outcomeLeftUndone(current, status))) await this.afterTransition(current, status, callSid, progress, progressEvent);
+      // Another instance moved the call past it meanwhile: the event is stored (the call did ring), so its
+      // deliveries go out either way.
+      else if (progressEvent) this.publishAfterResponse(progressEvent);
       return 'applied';
     } catch (error) {
       // Let a redelivery try again: the receipt only stands for a callback that was applied.
@@ -203,11 +211,11 @@ export class StatusUpdateService implements OnModuleInit {
     });
   }
 
-  // The only place side effects of a status change happen, and only for the request that moved it.
-  // The schedule's outcome is database state, so it is durable before the 2xx; it gets its own lock
+  // The side effects of a status change, for the request that moved it (a progress event stored before a
+  // write that another instance overtook is only published). The schedule's outcome is database state, so it is durable before the 2xx; it gets its own lock
   // retry so that contention there never replays the (already applied) log transition.
-  private async afterTransition(log: CallLog, status: CallStatus, callId: string | null, progress: CallLogProgress): Promise<void> {
-    const event = this.callEventOf(log, status, callId, progress);
+  private async afterTransition(log: CallLog, status: CallStatus, callId: string | null, progress: CallLogProgress, stored: CallChangedEvent | null = null): Promise<void> {
+    const event = stored ?? this.callEventOf(log, status, callId, progress);
     await this.recordOutcome(log, status, callId, progress, event);
     if (event) this.publishAfterResponse(event);
   }

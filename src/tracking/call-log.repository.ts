@@ -7,7 +7,7 @@ import { isDuplicateKeyError, toObjectId, op } from '../common/mongo/mongo-query
 import { WriteGate, WriteGateDoc } from '../common/mongo/write-gate';
 import { findPageWithin, QueryTimeLimit, withinTimeLimit } from '../common/mongo/query-time-limit';
 import { AppConfig } from '../config/app-config';
-import { CallStatus, FINAL_CALL_STATUSES, statusesBelow } from './call-status';
+import { advancesTo, CallStatus, FINAL_CALL_STATUSES } from './call-status';
 import { CallLog, CallTimelineEntry } from './call-log.types';
 import { CallStatsRepository, CountedLog, HOUR_MS, hourOf } from './call-stats.repository';
 import { LogCursor } from './log-cursor';
@@ -196,7 +196,7 @@ export class CallLogRepository {
       moved = false;
       if (log.timeline.some((e) => sameEntry(e as CallTimelineEntry, entry))) return null;
       const timeline = [...log.timeline, entry];
-      if (statusesBelow(entry.status).includes(log.status as CallStatus)) {
+      if (advancesTo(log.status as CallStatus, entry.status)) {
         moved = true;
         return { ...progress, status: entry.status, last_updated: now, timeline };
       }

@@ -20,6 +20,7 @@ export function isFinalCallStatus(status: CallStatus): boolean {
   return FINAL_CALL_STATUSES.includes(status);
 }
 
-export function statusesBelow(status: CallStatus): CallStatus[] {
-  return CALL_STATUSES.filter((s) => RANK[s] < RANK[status]);
+// Whether a report of `next` moves a call that is at `current` (the log write's own rule).
+export function advancesTo(current: CallStatus, next: CallStatus): boolean {
+  return RANK[current] < RANK[next];
 }

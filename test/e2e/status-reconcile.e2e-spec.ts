@@ -325,6 +325,22 @@ describe('status callback outcomes left undone (e2e, real database)', () => {
       await expectNotifiedOnce(scheduleId, log.id);
     });
 
+    // Found by the reliability suite's crash scenario: the killed process had won the schedule's write gate
+    // for its end and died before writing it. The redo read the schedule running, its own write waited for
+    // the gate's takeover (which wrote the dead process's end), and its status move was then refused.
+    it("the schedule's end left in its write gate by the killed process: the sweep's redo finishes it and stores its notification once", async () => {
+      const { scheduleId, log } = await dispatchedCall();
+      await cutOffAfterLogWrite(log, 'completed', 'completed', 3, 30);
+      const stored = await db.collection('call_schedules').findOne({ _id: new Types.ObjectId(scheduleId) });
+      expect(stored?.status).toBe('running');
+      // Won by the killed process long enough ago (wall time) for a waiting writer to take it over.
+      await db.collection('schedule_write_gates').insertOne({ _id: `${scheduleId}:${stored?.rev ?? 0}` as never, set: { status: 'completed' }, at: new Date(Date.now() - 20_000) });
+
+      clock.advance(PAST_GRACE_MS);
+      expect((await reconcile.handle()).outcome).toMatch(/unrecorded_outcomes=1 /);
+      await expectNotifiedOnce(scheduleId, log.id);
+    });
+
     it('superseded by its retry before the crash reached its notification: the sweep stores that once and marks it', async () => {
       const { scheduleId, log } = await dispatchedCall({ retry_policy: { max_attempts: 3, retry_on: ['busy'], delay_seconds: 3600, backoff: 'fixed' } });
       await cutOffAfterLogWrite(log, 'busy', 'busy', 3, 0);
@@ -360,5 +376,57 @@ describe('status callback outcomes left undone (e2e, real database)', () => {
       expect((await reconcile.handle()).outcome).toMatch(/unrecorded_outcomes=1 /);
       await expectNotifiedOnce(scheduleId, log.id);
     });
+  });
+  // Nothing redoes a progress report (ringing, answered) once its entry is in the log's timeline: a
+  // redelivery is a duplicate then. So its event is stored before that write.
+  it('a ringing callback cut off right after its log write has its call.ringing stored already; the redelivery stores none again', async () => {
+    const { log } = await dispatchedCall();
+    const ringing = () => db.collection('notification_events').find({ type: 'call.ringing', 'data.call_log_id': log.id }).toArray();
+    const write = logs.applyStatusEvent.bind(logs);
+    // The process stops right after the log write (fault injection at the repository boundary).
+    const stop = jest.spyOn(logs, 'applyStatusEvent').mockImplementationOnce(async (...args) => {
+      await write(...args);
+      throw new Error('process stopped');
+    });
+    await callback(log, params(log.call_id as string, 'ringing', 1)).expect(500);
+    stop.mockRestore();
+    expect((await logs.findById(log.id))?.status).toBe('ringing');
+    const [stored, ...more] = await ringing();
+    expect(more).toHaveLength(0);
+    expect(stored.data).toMatchObject({ call_log_id: log.id, status: 'ringing', call_id: log.call_id });
+
+    await callback(log, params(log.call_id as string, 'ringing', 1)).expect(200);
+    await afterQueuedPublications();
+    expect((await ringing()).map((e) => e._id.toHexString())).toEqual([stored._id.toHexString()]);
+  });
+
+  it('a ringing callback cut off between storing its event and its log write: the redelivery writes the log and stores the event no second time', async () => {
+    const { log } = await dispatchedCall();
+    const ringing = () => db.collection('notification_events').find({ type: 'call.ringing', 'data.call_log_id': log.id }).toArray();
+    // The process stops where the log write would start.
+    const stop = jest.spyOn(logs, 'applyStatusEvent').mockRejectedValueOnce(new Error('process stopped'));
+    await callback(log, params(log.call_id as string, 'ringing', 1)).expect(500);
+    stop.mockRestore();
+    expect((await logs.findById(log.id))?.status).toBe('queued');
+    const [stored, ...more] = await ringing();
+    expect(more).toHaveLength(0);
+
+    await callback(log, params(log.call_id as string, 'ringing', 1)).expect(200);
+    expect((await logs.findById(log.id))?.status).toBe('ringing');
+    await waitFor(async () => eventsOfType('call.ringing', { call_log_id: log.id }).length === 1, 5000, 20);
+    await afterQueuedPublications();
+    expect((await ringing()).map((e) => e._id.toHexString())).toEqual([stored._id.toHexString()]);
+    expect(eventsOfType('call.ringing', { call_log_id: log.id })).toHaveLength(1);
+  });
+
+  it('an answered callback stores call.answered once and publishes it; a redelivery adds nothing', async () => {
+    const { log } = await dispatchedCall();
+    const answered = () => db.collection('notification_events').find({ type: 'call.answered', 'data.call_log_id': log.id }).toArray();
+    await callback(log, params(log.call_id as string, 'in-progress', 2)).expect(200);
+    await waitFor(async () => eventsOfType('call.answered', { call_log_id: log.id }).length === 1, 5000, 20);
+    await callback(log, params(log.call_id as string, 'in-progress', 2)).expect(200);
+    await afterQueuedPublications();
+    expect(await answered()).toHaveLength(1);
+    expect(eventsOfType('call.answered', { call_log_id: log.id })).toHaveLength(1);
   });
 });

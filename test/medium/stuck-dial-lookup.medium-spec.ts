@@ -28,6 +28,9 @@ describe('a stuck claim decided `dial` is looked up at the provider (service lev
   const callLogs = () => t.get<CallLogRepository>(CallLogRepository);
   const reconcile = () => t.get<ScheduleReconcileJob>(ScheduleReconcileJob).handle();
   const createRequestsTo = (phone: string) => fake.createRequestsTo(phone).length;
+  // call.dispatched as the stream's history and the webhooks hold it.
+  const dispatchedNotifications = (logId: string) =>
+    t.get<Connection>(getConnectionToken()).collection('notification_events').find({ type: 'call.dispatched', 'data.call_log_id': logId }).toArray();
   const deferredJobs = (id: string) => t.get<Connection>(getConnectionToken()).collection('agenda_jobs').find({ name: CALL_DEFERRED_JOB, 'data.schedule_id': id }).toArray();
 
   beforeAll(async () => {
@@ -77,6 +80,7 @@ describe('a stuck claim decided `dial` is looked up at the provider (service lev
     const details = await scheduleDetails(t, alice, id);
     expect(details).toMatchObject({ status: 'running', call_id: callSid });
     expect(details.events.filter((e: { type: string }) => e.type === 'dispatched')).toHaveLength(1);
+    expect(await dispatchedNotifications(logId)).toEqual([expect.objectContaining({ data: expect.objectContaining({ call_id: callSid, details: expect.objectContaining({ provider: 'twilio' }) }) })]);
     expect(createRequestsTo(phone)).toBe(0);
     // The reconciler took the outcome: the dispatcher, had it been only stalled, records nothing.
     expect(await claims().takeOutcome(claimId, 'crashed:1', t.clock.now())).toBe(false);
@@ -86,7 +90,36 @@ describe('a stuck claim decided `dial` is looked up at the provider (service lev
     await reconcile();
     expect((await claims().findForSchedule(id, 5)).map((c) => c.state)).toEqual(['dialed']);
     expect((await scheduleDetails(t, alice, id)).events.filter((e: { type: string }) => e.type === 'dispatched')).toHaveLength(1);
+    expect(await dispatchedNotifications(logId)).toHaveLength(1);
     expect(createRequestsTo(phone)).toBe(0);
+  });
+
+  // The dispatcher's own path: call.dispatched is stored before the claim records the call, because once the
+  // claim has moved nothing would redo it. Here the process stops in between.
+  it('a dispatcher that stops after Twilio created its call, before its claim records it, has stored call.dispatched; the reconciler finds the call and stores it no second time', async () => {
+    const phone = '+14155553105';
+    // Near the real time: the fake Twilio dates the call it creates by it, and the lookup asks from a
+    // minute before the dial decision.
+    const at = new Date(Math.ceil(Date.now() / 1000) * 1000 + 2000);
+    t.clock.set(new Date(at.getTime() - 1000));
+    const id = (await createSchedule(t, alice, { phone, scheduled_time: at.toISOString(), misfire_policy: 'run_once' })).id;
+    t.clock.set(at);
+    const stop = jest.spyOn(claims(), 'move').mockRejectedValueOnce(new Error('process stopped'));
+    await expect(t.get<OccurrenceDispatchService>(OccurrenceDispatchService).dispatchDue(id)).rejects.toThrow('process stopped');
+    stop.mockRestore();
+    expect(createRequestsTo(phone)).toBe(1);
+    const [stuck] = await claims().findForSchedule(id, 5);
+    expect(stuck.state).toBe('claimed');
+    const logId = stuck.call_log_id!;
+    const [stored, ...more] = await dispatchedNotifications(logId);
+    expect(more).toHaveLength(0);
+    expect(stored.data).toMatchObject({ call_log_id: logId, schedule_id: id, status: 'queued' });
+
+    t.clock.set(new Date(at.getTime() + 20_000));
+    await reconcile();
+    expect((await claims().findForSchedule(id, 5))[0]).toMatchObject({ id: stuck.id, state: 'dialed', call_id: stored.data.call_id });
+    expect((await dispatchedNotifications(logId)).map((e) => e._id.toHexString())).toEqual([stored._id.toHexString()]);
+    expect(createRequestsTo(phone)).toBe(1);
   });
 
   // 0016's double fault: the reconciler takes the outcome, and the dispatcher's own move lands with its reply
@@ -126,9 +159,12 @@ describe('a stuck claim decided `dial` is looked up at the provider (service lev
     stop.mockRestore();
     expect((await claims().findForSchedule(id, 5))[0]).toMatchObject({ id: claimId, state: 'dialed', call_id: callSid });
     expect(await callLogs().findById(logId)).toMatchObject({ call_id: callSid, provider: 'twilio', status: 'queued' });
+    // Its call.dispatched was stored before the move: nothing after the move would redo it.
+    expect(await dispatchedNotifications(logId)).toHaveLength(1);
     // Settled, the claim is not the schedule reconciler's any more: a later pass records nothing.
     await reconcile();
     expect((await scheduleDetails(t, alice, id)).events.filter((e: { type: string }) => e.type === 'dispatched')).toHaveLength(0);
+    expect(await dispatchedNotifications(logId)).toHaveLength(1);
 
     // No callback ever comes: call.reconcile fetches the call by its id and ends the log and the schedule.
     fake.finish(callSid, 'completed', 42);

@@ -168,10 +168,15 @@ export async function main(argv: string[]): Promise<number> {
     }
     results.push(...chosen.map((s) => byId.get(s.id)!));
   } finally {
-    await shared?.destroy();
+    await shared?.destroy(args.keep);
     await embedded?.stop();
-    if (embeddedPostgresqlUrl) await dropPostgresDatabase(embeddedPostgresqlUrl);
-    rmSync(join(workDir, 'db-shared'), { recursive: true, force: true });
+    if (args.keep) {
+      const kept = shared?.postgresqlUrl ?? embeddedPostgresqlUrl;
+      log(`--keep: the database is kept${kept ? ` (${redactedPostgresUrl(kept)})` : ` in ${workDir}`}`);
+    } else {
+      if (embeddedPostgresqlUrl) await dropPostgresDatabase(embeddedPostgresqlUrl);
+      rmSync(join(workDir, 'db-shared'), { recursive: true, force: true });
+    }
   }
 
   const failed = results.filter((r) => !r.passed && !r.skipped);

@@ -49,6 +49,16 @@ export interface PlacedAttempt {
   how: string;
 }
 
+// A call the provider created for an attempt.
+export interface PlacedCall {
+  provider: string;
+  callId: string;
+  // Found by a lookup (after an unanswered request, or by the reconciler), not in the request's answer.
+  reconciled?: boolean;
+  // An agent backend accepted it: the attempt ends there.
+  handedOff?: boolean;
+}
+
 // What the provider layer needs of a schedule to dial, or look up, one attempt of it.
 export function callRequestOf(schedule: Schedule, callLogId: string, occurrenceAt: Date, attemptNumber: number): PlaceCallRequest {
   return {
@@ -273,6 +283,7 @@ export class OccurrenceDispatchService {
 
     switch (result.kind) {
       case 'placed': {
+        const dispatched = await this.storeDispatched(schedule, claim, log.id, result, done);
         const marked = await this.retry(() => this.claims.move(claim.id, 'placed', { call_id: result.callId, provider: result.provider }, done));
         if (!(await this.ownsOutcome(claim, marked, done))) {
           // Whoever records the rest, the call is this log's: with its id, callbacks and call.reconcile
@@ -281,7 +292,7 @@ export class OccurrenceDispatchService {
           return;
         }
         const how = result.reconciled ? ' (found by lookup after an unanswered request)' : '';
-        return this.recordPlaced({ schedule, claim, logId: log.id, lagMs: done.getTime() - dueAt.getTime(), how }, result, done);
+        return this.recordPlaced({ schedule, claim, logId: log.id, lagMs: done.getTime() - dueAt.getTime(), how }, result, done, dispatched);
       }
       case 'rejected': {
         const marked = await this.retry(() => this.claims.move(claim.id, 'refused', { provider: result.provider, detail: `${result.code}: ${result.message}` }, done));
@@ -335,9 +346,22 @@ export class OccurrenceDispatchService {
     }
   }
 
+  // The call.dispatched notification (stream history and webhook deliveries), stored before the claim
+  // records the call: once the claim has moved nothing redoes it, and a crash before the move leaves a claim
+  // the reconciler looks up and, finding the call, stores the same event under the same key (once).
+  async storeDispatched(schedule: Schedule, claim: OccurrenceClaim, logId: string, placed: PlacedCall, now: Date): Promise<CallChangedEvent> {
+    const event = new CallChangedEvent('call.dispatched', logId, schedule.id, schedule.tenant_id, schedule.phone, 'queued', placed.callId, claim.attempt_number, now.toISOString(), {
+      provider: placed.provider,
+      occurrence_at: claim.occurrence_at.toISOString(),
+      ...(placed.handedOff ? { handed_off: true } : {}),
+    });
+    await this.retry(() => this.publisher.storeOnce(event, `call_dispatched|${logId}`));
+    return event;
+  }
+
   // After the claim is marked dialed (by this run, or by the reconciler that found the call at the
-  // provider): the log, the schedule, its event and the call.dispatched notification.
-  async recordPlaced(attempt: PlacedAttempt, placed: { provider: string; callId: string; reconciled?: boolean; handedOff?: boolean }, now: Date): Promise<void> {
+  // provider): the log, the schedule and its event, then the stored call.dispatched is published.
+  async recordPlaced(attempt: PlacedAttempt, placed: PlacedCall, now: Date, dispatched: CallChangedEvent): Promise<void> {
     const { schedule, claim, logId, lagMs, how } = attempt;
     const occurrence = claim.occurrence_at;
     const attemptNumber = claim.attempt_number;
@@ -364,13 +388,7 @@ export class OccurrenceDispatchService {
       await this.retry(() => this.schedules.recordCallProgress(schedule.id, null, { call_id: placed.callId }));
     }
     // A hand-off ends the attempt; the status-update module records it like a final callback.
-    this.publisher.publish(
-      new CallChangedEvent('call.dispatched', logId, schedule.id, schedule.tenant_id, schedule.phone, 'queued', placed.callId, attemptNumber, now.toISOString(), {
-        provider: placed.provider,
-        occurrence_at: occurrence.toISOString(),
-        ...(placed.handedOff ? { handed_off: true } : {}),
-      }),
-    );
+    this.publisher.publish(dispatched);
   }
 
   // A rule (safe mode, DNC) forbids this dial: nothing reaches a provider. Checked before the call log is

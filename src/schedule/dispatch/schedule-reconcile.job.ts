@@ -170,12 +170,11 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
     // The log names the call before the claim settles: a pass that stops after the move (the claim then
     // leaves findStuck) still leaves a log that its callbacks, or call.reconcile, finish through the call id.
     await this.callLogs.attachProviderCall(claim.call_log_id!, found.provider, found.callId, now);
+    const placed = { ...found, reconciled: true };
+    // Stored before the move too: after it, nothing would redo it.
+    const dispatched = await this.dispatch.storeDispatched(schedule, claim, claim.call_log_id!, placed, now);
     if (!(await this.claims.move(claim.id, 'found_at_provider', { call_id: found.callId, provider: found.provider, detail }, now))) return false;
-    await this.dispatch.recordPlaced(
-      { schedule, claim, logId: claim.call_log_id!, lagMs: now.getTime() - this.dueReference(claim).getTime(), how: ` (${detail})` },
-      { ...found, reconciled: true },
-      now,
-    );
+    await this.dispatch.recordPlaced({ schedule, claim, logId: claim.call_log_id!, lagMs: now.getTime() - this.dueReference(claim).getTime(), how: ` (${detail})` }, placed, now, dispatched);
     this.logger.warn(`claim ${claim.id} (${claim.schedule_id} @ ${claim.occurrence_at.toISOString()}): call ${found.callId} ${detail}`);
     return true;
   }

@@ -170,6 +170,10 @@ export interface NotificationJudgement {
   duplicated: string[];
   // Final, but not marked yet: the outcome sweep still has them to redo.
   unmarked: number;
+  // Dialed claims, each of which has exactly one call.dispatched (decision 0021).
+  dialed: number;
+  dispatchMissing: string[];
+  dispatchDuplicated: string[];
 }
 
 // Every final call whose outcome is marked recorded has exactly one notification of it, and of its one-time
@@ -186,6 +190,13 @@ export async function judgeNotifications(cluster: Cluster, occurrences: CreatedO
     perKey.set(key, (perKey.get(key) ?? 0) + 1);
   }
   const marked = logs.filter((l) => l.outcome_recorded_at);
+  const dialed = (await db.collection('occurrence_claims').find({ state: 'dialed' }).toArray()).filter((c) => ids.has(String(c.schedule_id)));
+  const dispatched = new Map<string, number>();
+  for (const e of await db.collection('notification_events').find({ type: 'call.dispatched' }).toArray()) {
+    const logId = String((e.data as { call_log_id?: string }).call_log_id);
+    dispatched.set(logId, (dispatched.get(logId) ?? 0) + 1);
+  }
+  const dispatchesOf = (c: (typeof dialed)[number]) => dispatched.get(String(c.call_log_id)) ?? 0;
   // Each marked final call has its own event, and its one-time schedule's end one event.
   const countsOf = (l: (typeof logs)[number]) => [
     perKey.get(`${NOTIFIED_FINAL[l.status as string]}|${String(l._id)}`) ?? 0,
@@ -193,9 +204,12 @@ export async function judgeNotifications(cluster: Cluster, occurrences: CreatedO
   ];
   return {
     checked: marked.length,
-    missing: marked.filter((l) => Math.min(...countsOf(l)) === 0).map((l) => String(l._id)),
+    missing: marked.filter((l) => Math.min(...countsOf(l)) === 0).map((l) => `${String(l._id)} (${l.status}; call event ${countsOf(l)[0]}, schedule end ${countsOf(l)[1]})`),
     duplicated: marked.filter((l) => Math.max(...countsOf(l)) > 1).map((l) => String(l._id)),
     unmarked: logs.length - marked.length,
+    dialed: dialed.length,
+    dispatchMissing: dialed.filter((c) => dispatchesOf(c) === 0).map((c) => String(c.call_log_id)),
+    dispatchDuplicated: dialed.filter((c) => dispatchesOf(c) > 1).map((c) => String(c.call_log_id)),
   };
 }
 
@@ -204,5 +218,9 @@ export function scoreNotifications(r: ScenarioResult, n: NotificationJudgement):
   r.notes.push(`final-call notifications: ${n.checked} checked, ${n.missing.length} missing, ${n.duplicated.length} duplicated, ${n.unmarked} outcome(s) not yet marked`);
   if (n.missing.length > 0) fail(r, `${n.missing.length} final call(s) marked recorded without their notification, e.g. call logs ${n.missing.slice(0, 3).join(', ')}`);
   if (n.duplicated.length > 0) fail(r, `${n.duplicated.length} final call(s) notified more than once, e.g. call logs ${n.duplicated.slice(0, 3).join(', ')}`);
+  r.details.dispatch_notifications = { dialed_claims_checked: n.dialed, missing: n.dispatchMissing.length, duplicated: n.dispatchDuplicated.length };
+  r.notes.push(`call.dispatched: ${n.dialed} dialed claims checked, ${n.dispatchMissing.length} missing, ${n.dispatchDuplicated.length} duplicated`);
+  if (n.dispatchMissing.length > 0) fail(r, `${n.dispatchMissing.length} dialed claim(s) without their call.dispatched, e.g. call logs ${n.dispatchMissing.slice(0, 3).join(', ')}`);
+  if (n.dispatchDuplicated.length > 0) fail(r, `${n.dispatchDuplicated.length} dialed claim(s) with call.dispatched more than once, e.g. call logs ${n.dispatchDuplicated.slice(0, 3).join(', ')}`);
 }
 

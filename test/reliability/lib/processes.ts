@@ -241,10 +241,11 @@ export class FerretDbProcess {
     if (!(await pingDatabase(this.uri, 60_000))) throw new Error(`FerretDB did not answer on ${this.uri}; see ${this.logFile}`);
   }
 
-  // Stops the server for good: its PostgreSQL database goes too (SQLite files go with the run's work directory).
-  async destroy(): Promise<void> {
+  // Stops the server for good: its PostgreSQL database goes too (SQLite files go with the run's work
+  // directory), unless kept for a look at a failed run.
+  async destroy(keepData = false): Promise<void> {
     await this.stop();
-    if (this.postgresqlUrl) await dropPostgresDatabase(this.postgresqlUrl);
+    if (this.postgresqlUrl && !keepData) await dropPostgresDatabase(this.postgresqlUrl);
   }
 
   async kill(): Promise<void> {
