@@ -212,8 +212,9 @@ export class StatusUpdateService implements OnModuleInit {
   }
 
   // The side effects of a status change, for the request that moved it (a progress event stored before a
-  // write that another instance overtook is only published). The schedule's outcome is database state, so it is durable before the 2xx; it gets its own lock
-  // retry so that contention there never replays the (already applied) log transition.
+  // write that another instance overtook is only published). The schedule's outcome is database state, so
+  // it is durable before the 2xx; it gets its own lock retry so that contention there never replays the
+  // (already applied) log transition.
   private async afterTransition(log: CallLog, status: CallStatus, callId: string | null, progress: CallLogProgress, stored: CallChangedEvent | null = null): Promise<void> {
     const event = stored ?? this.callEventOf(log, status, callId, progress);
     await this.recordOutcome(log, status, callId, progress, event);
