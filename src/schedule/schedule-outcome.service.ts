@@ -68,10 +68,9 @@ export class ScheduleOutcomeService {
     if (outcome.announced) return;
     // Ended by this outcome now, or by this outcome's earlier try that stopped before its notification: the
     // event is stored before the caller marks the outcome recorded, under a key that a one-time schedule's
-    // end (at this version) takes once, so a repeat neither loses nor doubles it.
-    // The status is read again: the move above may have found the schedule ended by a write that a process
-    // killed after winning its write gate had left, and another writer finished (the gate's takeover) after
-    // the read at the top.
+    // end (at this version) takes once, so a repeat neither loses nor doubles it. A refused move reads the
+    // status again: the earlier try may have died after winning the write gate of the end, which the move
+    // above then took over and wrote, after the read at the top.
     if (!moved && ((await this.schedules.findById(schedule.id))?.status !== finalStatus || !(await this.endedByThisCall(schedule.id, outcome.callLogId)))) return;
     const ended = { ...schedule, status: finalStatus, next_execution: null };
     const event =
