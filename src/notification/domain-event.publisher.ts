@@ -20,6 +20,11 @@ export class DomainEventPublisher {
     return this.notifications.recordOnce(event, key);
   }
 
+  // storeOnce under an event id derived from the change, which needs no key.
+  storeWithId(event: DomainEvent, eventId: string): Promise<void> {
+    return this.notifications.recordWithId(event, eventId);
+  }
+
   publish(event: DomainEvent): void {
     try {
       const results = this.emitter.emit(event.type, event);

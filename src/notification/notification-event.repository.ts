@@ -49,8 +49,9 @@ export class NotificationEventRepository {
 
   // Ids are ObjectIds minted here, in publish order: within one process they are strictly increasing,
   // which is what Last-Event-ID resume compares. The batches are ordered inserts, one at a time, so a later
-  // id of this process is never stored before an earlier one; keyed events (appendOnce) are the exception:
-  // their ids are taken before their key, and their inserts skip this batch's gather. Resolves once the
+  // id of this process is never stored before an earlier one; keyed events (appendOnce, appendWithId) are the
+  // exception: their ids are taken before their key (or with the change they report), and their inserts
+  // skip this batch's gather. Resolves once the
   // event is stored.
   async append(event: Omit<StoredEvent, 'id'>): Promise<StoredEvent> {
     const _id = new Types.ObjectId();
@@ -73,6 +74,14 @@ export class NotificationEventRepository {
     if (stored) return toEvent(stored);
     await insertedUnlessDuplicate(() => this.events.collection.insertOne({ _id: held.event_id, ...event }));
     return { id: held.event_id.toHexString(), ...event };
+  }
+
+  // append under an id the caller derives from the change itself (a new schedule's schedule.created takes
+  // the schedule's id, minted just before): a repeat's insert is refused by the _id and stores nothing twice,
+  // with no key to write first. Resolves once the event is stored.
+  async appendWithId(id: string, event: Omit<StoredEvent, 'id'>): Promise<StoredEvent> {
+    await this.keyedBatcher.add({ _id: new Types.ObjectId(id), ...event });
+    return { id, ...event };
   }
 
   // Per document of an ordered batch: undefined (stored) or the error that kept it (and those after it) out.

@@ -78,6 +78,13 @@ export class NotificationService implements OnModuleInit, OnModuleDestroy {
     this.recorded.set(event, this.config.notifications.channels.includes('webhook') ? await this.webhooks.createDeliveries(stored) : []);
   }
 
+  // recordOnce for an event whose stored id the caller derives from the change (see appendWithId).
+  async recordWithId(event: DomainEvent, id: string): Promise<void> {
+    const stored = await this.events.appendWithId(id, this.toRecord(event));
+    this.stream.kick();
+    this.recorded.set(event, this.config.notifications.channels.includes('webhook') ? await this.webhooks.createDeliveries(stored) : []);
+  }
+
   private toRecord(event: DomainEvent): Omit<StoredEvent, 'id'> {
     return { tenant_id: event.tenant_id, type: event.type, created_at: this.clock.now(), data: { ...event.toEnvelopeData() } };
   }

@@ -4,13 +4,11 @@ import { Clock } from '../common/clock/clock';
 import { isDuplicateKeyError, retryOnLockContention } from '../common/mongo/mongo-query';
 import { AppConfig } from '../config/app-config';
 import { CallLogRepository } from '../tracking/call-log.repository';
-import { DomainEventPublisher } from '../notification/domain-event.publisher';
 import type { CallingWindow } from '../calling-rules/calling-window';
 import { DispatchTrigger } from './dispatch/dispatch-trigger';
-import { scheduleChanged } from './schedule-changed';
 import { buildDefinition, newScheduleFields } from './schedule-definition';
 import { OccurrenceClaimRepository } from './occurrence-claim.repository';
-import { ScheduleEventRepository } from './schedule-event.repository';
+import { ScheduleOutbox } from './schedule-outbox';
 import { ScheduleRepository } from './schedule.repository';
 import { ScheduleStatus } from './schedule.types';
 
@@ -60,11 +58,10 @@ export class InternalScheduleService {
   constructor(
     private readonly schedules: ScheduleRepository,
     private readonly claims: OccurrenceClaimRepository,
-    private readonly events: ScheduleEventRepository,
+    private readonly outbox: ScheduleOutbox,
     private readonly trigger: DispatchTrigger,
     private readonly clock: Clock,
     private readonly config: AppConfig,
-    private readonly publisher: DomainEventPublisher,
     private readonly callLogs: CallLogRepository,
   ) {}
 
@@ -125,14 +122,18 @@ export class InternalScheduleService {
       if (isDuplicateKeyError(error)) return false;
       throw error;
     }
+    const created = schedule;
     await retryOnLockContention(() =>
-      this.events.appendFor(schedule, now, 'info', 'created', 'Schedule created for a campaign attempt', {
-        next_execution: schedule.next_execution,
-        campaign_id: request.campaignId,
-        campaign_contact_id: request.campaignContactId,
+      this.outbox.recordCreated(created, {
+        at: now,
+        events: [
+          {
+            notify: 'schedule.created',
+            history: { type: 'created', level: 'info', message: 'Schedule created for a campaign attempt', data: { campaign_id: request.campaignId, campaign_contact_id: request.campaignContactId }, withNextExecution: true },
+          },
+        ],
       }),
     );
-    this.publisher.publish(scheduleChanged('schedule.created', schedule, now));
     this.trigger.armed(schedule.id, schedule.status, schedule.next_execution);
     return true;
   }
@@ -173,12 +174,11 @@ export class InternalScheduleService {
     }
     // Nothing can dispatch this occurrence now, so a write lost to a concurrent edit is simply redone.
     for (let tries = 0; tries < 5; tries++) {
-      const updated = await this.schedules.updateIfVersion(id, schedule.version, ['scheduled', 'paused'], { status: 'cancelled', next_execution: null, last_updated: now });
-      if (updated) {
-        await this.events.appendFor(updated, now, 'info', 'cancelled', 'Schedule cancelled with its campaign', {});
-        this.publisher.publish(scheduleChanged('schedule.cancelled', updated, now));
-        return true;
-      }
+      const updated = await this.schedules.updateIfVersion(id, schedule.version, ['scheduled', 'paused'], { status: 'cancelled', next_execution: null, last_updated: now }, {
+        at: now,
+        events: [{ notify: 'schedule.cancelled', history: { type: 'cancelled', level: 'info', message: 'Schedule cancelled with its campaign', data: {} } }],
+      });
+      if (updated) return true;
       const fresh = await this.schedules.findById(id);
       if (!fresh || (fresh.status !== 'scheduled' && fresh.status !== 'paused')) return false;
       schedule = fresh;

@@ -14,6 +14,7 @@ import { IdempotencyKeyRepository } from './idempotency-key.repository';
 import { InternalScheduleService } from './internal-schedule.service';
 import { OccurrenceClaimRepository } from './occurrence-claim.repository';
 import { ScheduleEventRepository } from './schedule-event.repository';
+import { ScheduleOutbox } from './schedule-outbox';
 import { ScheduleOutcomeService } from './schedule-outcome.service';
 import { ScheduleController } from './schedule.controller';
 import { ScheduleRepository } from './schedule.repository';
@@ -47,6 +48,7 @@ import { ScheduleEventDoc, ScheduleEventSchema } from './schemas/schedule-event.
   providers: [
     ScheduleRepository,
     ScheduleEventRepository,
+    ScheduleOutbox,
     OccurrenceClaimRepository,
     IdempotencyKeyRepository,
     ScheduleService,

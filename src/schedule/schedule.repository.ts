@@ -9,10 +9,18 @@ import { duplicateIndexes } from '../common/mongo/write-errors';
 import { WriteGate, WriteGateDoc } from '../common/mongo/write-gate';
 import { AppConfig } from '../config/app-config';
 import { CallScheduleDoc, SCHEDULE_WRITE_GATE } from './schemas/call-schedule.schema';
+import { ScheduleChange, ScheduleOutbox, ScheduleOutboxRecord } from './schedule-outbox';
 import { ActiveScheduleRecord, LIVE_SCHEDULE_STATUSES, Schedule, ScheduleStatus } from './schedule.types';
 
 type ScheduleFields = Omit<Schedule, 'id'>;
-type LeanSchedule = CallScheduleDoc & { _id: Types.ObjectId; rev?: number | null };
+type LeanSchedule = CallScheduleDoc & { _id: Types.ObjectId; rev?: number | null; outbox?: ScheduleOutboxRecord | null };
+
+// A change's events ride in the write itself (the `outbox` field, with the revision it makes), so the
+// write gate records them with the change. No events: the field is left as it is.
+function withEvents(current: LeanSchedule, set: Record<string, unknown> | null, change: ScheduleChange | undefined): Record<string, unknown> | null {
+  if (!set || !change || change.events.length === 0) return set;
+  return { ...set, outbox: { rev: (current.rev ?? 0) + 1, at: change.at, events: change.events } satisfies ScheduleOutboxRecord };
+}
 
 export interface ScheduleListFilter {
   status?: ScheduleStatus | ScheduleStatus[];
@@ -22,7 +30,7 @@ export interface ScheduleListFilter {
 }
 
 function toSchedule(doc: LeanSchedule): Schedule {
-  const { _id, deleted_at: _deleted, rev: _rev, ...rest } = doc;
+  const { _id, deleted_at: _deleted, rev: _rev, outbox: _outbox, ...rest } = doc;
   const fields = rest as unknown as ScheduleFields;
   // Schedules stored before calling rules existed follow the default rules.
   return {
@@ -50,8 +58,18 @@ export class ScheduleRepository {
     @InjectModel(CallScheduleDoc.name) private readonly schedules: Model<CallScheduleDoc>,
     @InjectModel(SCHEDULE_WRITE_GATE) gates: Model<WriteGateDoc>,
     private readonly config: AppConfig,
+    outbox: ScheduleOutbox,
   ) {
-    this.gate = new WriteGate<LeanSchedule>(schedules, gates);
+    // A write whose outbox names the revision it makes carries that change's events: stored before the
+    // write (by the winner, or by whoever takes a dead winner's change over), published after it.
+    this.gate = new WriteGate<LeanSchedule>(schedules, gates, undefined, {
+      beforeWrite: async (_before, after, rev) => {
+        if (after.outbox?.rev === rev) await outbox.store(toSchedule(after), after.outbox);
+      },
+      afterWrite: (after, rev) => {
+        if (after.outbox?.rev === rev) outbox.publish(after._id.toHexString(), rev);
+      },
+    });
     this.inserts = new CoalescedInserts(schedules);
   }
 
@@ -110,38 +128,44 @@ export class ScheduleRepository {
   // Optimistic write: applies only if nobody changed the schedule since `version` was read. Safe on an
   // engine without atomic updates: the version and status are checked on the gated read, and no other
   // write of this schedule can land between that read and this write (a pause racing a dispatch: one wins).
-  async updateIfVersion(id: string, version: number, fromStatuses: ScheduleStatus[], set: Partial<ScheduleFields>): Promise<Schedule | null> {
+  async updateIfVersion(id: string, version: number, fromStatuses: ScheduleStatus[], set: Partial<ScheduleFields>, change?: ScheduleChange): Promise<Schedule | null> {
     const _id = toObjectId(id);
     if (!_id) return null;
-    const res = await this.gate.update(_id, (s) => (!s.deleted_at && s.version === version && fromStatuses.includes(s.status as ScheduleStatus) ? { ...set, version: version + 1 } : null));
+    const res = await this.gate.update(_id, (s) =>
+      withEvents(s, !s.deleted_at && s.version === version && fromStatuses.includes(s.status as ScheduleStatus) ? { ...set, version: version + 1 } : null, change),
+    );
     return res?.changed ? toSchedule(res.doc) : null;
   }
 
   // The dispatcher's step after winning a claim: moves next_execution from the claimed occurrence on.
   // It does not bump the version: only definition changes do, and they must make this update miss.
-  async advanceOccurrence(id: string, version: number, occurrenceAt: Date, set: Partial<ScheduleFields>, occurrencesUsed: number): Promise<boolean> {
+  async advanceOccurrence(id: string, version: number, occurrenceAt: Date, set: Partial<ScheduleFields>, occurrencesUsed: number, change?: ScheduleChange): Promise<boolean> {
     const _id = toObjectId(id);
     if (!_id) return false;
     const res = await this.gate.update(_id, (s) =>
-      !s.deleted_at && s.version === version && s.status === 'scheduled' && s.next_execution?.getTime() === occurrenceAt.getTime()
-        ? { ...set, occurrence_count: s.occurrence_count + occurrencesUsed }
-        : null,
+      withEvents(
+        s,
+        !s.deleted_at && s.version === version && s.status === 'scheduled' && s.next_execution?.getTime() === occurrenceAt.getTime()
+          ? { ...set, occurrence_count: s.occurrence_count + occurrencesUsed }
+          : null,
+        change,
+      ),
     );
     return res?.changed === true;
   }
 
-  async recordCallProgress(id: string, onlyIfStatusIn: ScheduleStatus[] | null, set: Partial<ScheduleFields>): Promise<boolean> {
+  async recordCallProgress(id: string, onlyIfStatusIn: ScheduleStatus[] | null, set: Partial<ScheduleFields>, change?: ScheduleChange): Promise<boolean> {
     const _id = toObjectId(id);
     if (!_id) return false;
-    const res = await this.gate.update(_id, (s) => (!s.deleted_at && (!onlyIfStatusIn || onlyIfStatusIn.includes(s.status as ScheduleStatus)) ? set : null));
+    const res = await this.gate.update(_id, (s) => withEvents(s, !s.deleted_at && (!onlyIfStatusIn || onlyIfStatusIn.includes(s.status as ScheduleStatus)) ? set : null, change));
     return res?.changed === true;
   }
 
-  async softDelete(id: string, version: number, fromStatuses: ScheduleStatus[], now: Date): Promise<boolean> {
+  async softDelete(id: string, version: number, fromStatuses: ScheduleStatus[], now: Date, change?: ScheduleChange): Promise<boolean> {
     const _id = toObjectId(id);
     if (!_id) return false;
     const res = await this.gate.update(_id, (s) =>
-      !s.deleted_at && s.version === version && fromStatuses.includes(s.status as ScheduleStatus) ? { deleted_at: now, last_updated: now, version: version + 1 } : null,
+      withEvents(s, !s.deleted_at && s.version === version && fromStatuses.includes(s.status as ScheduleStatus) ? { deleted_at: now, last_updated: now, version: version + 1 } : null, change),
     );
     return res?.changed === true;
   }

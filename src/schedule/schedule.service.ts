@@ -3,15 +3,14 @@ import { createHash } from 'node:crypto';
 import { Principal, scopeOf, TenantScope } from '../auth/principal';
 import { Clock } from '../common/clock/clock';
 import { AppConfig } from '../config/app-config';
-import { DomainEventPublisher } from '../notification/domain-event.publisher';
 import { ScheduleEventName } from '../notification/domain-events';
-import { scheduleChanged } from './schedule-changed';
 import { CreateScheduleDto } from './dto/create-schedule.dto';
 import { ListSchedulesQuery } from './dto/list-schedules.query';
 import { UpdateScheduleDto } from './dto/update-schedule.dto';
 import { IdempotencyKeyRepository } from './idempotency-key.repository';
 import { buildDefinition, definitionContextFor, mergeForUpdate, newScheduleFields, withAgentInstance } from './schedule-definition';
 import { ScheduleEventRepository } from './schedule-event.repository';
+import { ScheduleChange, ScheduleOutbox } from './schedule-outbox';
 import { DispatchTrigger } from './dispatch/dispatch-trigger';
 import { LATEST_EVENTS_LIMIT } from './schedule.constants';
 import {
@@ -22,7 +21,7 @@ import {
 } from './schedule.exceptions';
 import { ScheduleRepository } from './schedule.repository';
 import { nextWithinBounds } from './schedule-timing';
-import { ActiveScheduleRecord, EventLevel, Schedule, ScheduleEventRecord, ScheduleStatus } from './schedule.types';
+import { ActiveScheduleRecord, Schedule, ScheduleEventRecord, ScheduleStatus } from './schedule.types';
 
 const EDITABLE: ScheduleStatus[] = ['scheduled', 'paused'];
 const DELETABLE: ScheduleStatus[] = ['scheduled', 'paused', 'completed', 'failed', 'cancelled', 'missed'];
@@ -43,6 +42,11 @@ export interface ScheduleDetails {
   events: ScheduleEventRecord[];
 }
 
+const creation = (at: Date): ScheduleChange => ({
+  at,
+  events: [{ notify: 'schedule.created', history: { type: 'created', level: 'info', message: 'Schedule created', data: {}, withNextExecution: true } }],
+});
+
 export function canonicalHash(value: unknown): string {
   const canonical = (v: unknown): unknown =>
     Array.isArray(v)
@@ -62,7 +66,7 @@ export class ScheduleService {
     private readonly trigger: DispatchTrigger,
     private readonly clock: Clock,
     private readonly config: AppConfig,
-    private readonly publisher: DomainEventPublisher,
+    private readonly outbox: ScheduleOutbox,
   ) {}
 
   async create(principal: Principal, dto: CreateScheduleDto, idempotencyKey?: string): Promise<{ schedule: Schedule; replayed: boolean }> {
@@ -81,7 +85,10 @@ export class ScheduleService {
       });
       if (!reservation.reserved) {
         if (reservation.requestHash !== canonicalHash(dto)) throw new IdempotencyKeyConflictException();
-        return { schedule: await this.awaitReplay(reservation.resourceId), replayed: true };
+        const original = await this.awaitReplay(reservation.resourceId);
+        // The first request may have stopped between its insert and its events: stored here once.
+        await this.outbox.recordCreated(original, creation(original.created_at), false);
+        return { schedule: original, replayed: true };
       }
     }
 
@@ -95,8 +102,7 @@ export class ScheduleService {
       if (idempotencyKey) await this.idempotency.releaseKey(principal.tenantId, 'schedule.create', idempotencyKey).catch(() => undefined);
       throw error;
     }
-    await this.record(schedule, 'created', 'info', 'Schedule created', { next_execution: schedule.next_execution });
-    this.announce('schedule.created', schedule);
+    await this.outbox.recordCreated(schedule, creation(now));
     this.trigger.armed(schedule.id, schedule.status, schedule.next_execution);
     return { schedule, replayed: false };
   }
@@ -138,11 +144,12 @@ export class ScheduleService {
         occurrencesUsed: current.occurrence_count,
       }),
     );
-    const updated = await this.schedules.updateIfVersion(id, current.version, EDITABLE, { ...definition, last_updated: now });
+    const updated = await this.schedules.updateIfVersion(id, current.version, EDITABLE, { ...definition, last_updated: now }, {
+      at: now,
+      events: [{ notify: 'schedule.updated', history: { type: 'updated', level: 'info', message: 'Schedule updated', data: { changed: Object.keys(dto) }, withNextExecution: true } }],
+    });
     if (!updated) throw await this.conflictFor(principal, id, 'update');
     this.trigger.armed(updated.id, updated.status, updated.next_execution);
-    await this.record(updated, 'updated', 'info', 'Schedule updated', { changed: Object.keys(dto), next_execution: updated.next_execution });
-    this.announce('schedule.updated', updated);
     return updated;
   }
 
@@ -180,9 +187,8 @@ export class ScheduleService {
     const current = await this.load(scopeOf(principal), id);
     if (!DELETABLE.includes(current.status)) throw new IllegalScheduleTransitionException('delete', current.status);
     const now = this.clock.now();
-    if (!(await this.schedules.softDelete(id, current.version, DELETABLE, now))) throw await this.conflictFor(principal, id, 'delete');
-    await this.record(current, 'deleted', 'info', 'Schedule deleted', {});
-    this.announce('schedule.deleted', current);
+    const deleted = { at: now, events: [{ notify: 'schedule.deleted' as const, history: { type: 'deleted', level: 'info' as const, message: 'Schedule deleted', data: {} } }] };
+    if (!(await this.schedules.softDelete(id, current.version, DELETABLE, now, deleted))) throw await this.conflictFor(principal, id, 'delete');
   }
 
   private async transition(
@@ -198,11 +204,12 @@ export class ScheduleService {
     const from = allowedFrom(current);
     if (!from.includes(current.status)) throw new IllegalScheduleTransitionException(action, current.status);
     const now = this.clock.now();
-    const updated = await this.schedules.updateIfVersion(id, current.version, from, { ...change(current, now), last_updated: now });
+    const updated = await this.schedules.updateIfVersion(id, current.version, from, { ...change(current, now), last_updated: now }, {
+      at: now,
+      events: [{ notify: eventName, history: { type: eventType, level: 'info', message: `Schedule ${eventType}`, data: {}, withNextExecution: true } }],
+    });
     if (!updated) throw await this.conflictFor(principal, id, action, allowedFrom);
     this.trigger.armed(updated.id, updated.status, updated.next_execution);
-    await this.record(updated, eventType, 'info', `Schedule ${eventType}`, { next_execution: updated.next_execution });
-    this.announce(eventName, updated);
     return updated;
   }
 
@@ -232,13 +239,5 @@ export class ScheduleService {
 
   private definitionContext(now: Date) {
     return definitionContextFor(this.config, now);
-  }
-
-  private async record(schedule: Schedule, type: string, level: EventLevel, message: string, data: Record<string, unknown>): Promise<void> {
-    await this.events.appendFor(schedule, this.clock.now(), level, type, message, data);
-  }
-
-  private announce(name: ScheduleEventName, schedule: Schedule): void {
-    this.publisher.publish(scheduleChanged(name, schedule, this.clock.now()));
   }
 }

@@ -84,7 +84,9 @@ export class CallLogRepository {
     // The stats change of each revision is stored before the revision itself: a crash in between leaves a
     // change whose write the gate's next writer finishes (see WriteGate), never a write the stats miss.
     this.inserts = new CoalescedInserts(logs);
-    this.gate = new WriteGate<LeanLog>(logs, gates, undefined, (before, after, rev) => this.stats.recordChange(`${String(before._id)}:${rev}`, counted(before), counted(after)));
+    this.gate = new WriteGate<LeanLog>(logs, gates, undefined, {
+      beforeWrite: (before, after, rev) => this.stats.recordChange(`${String(before._id)}:${rev}`, counted(before), counted(after)),
+    });
   }
 
   newId(): string {

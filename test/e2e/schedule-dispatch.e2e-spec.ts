@@ -1,3 +1,5 @@
+import { getConnectionToken, getModelToken } from '@nestjs/mongoose';
+import { Connection, Model, Types } from 'mongoose';
 import request from 'supertest';
 import { CallDispatcher } from '../../src/calls/call-dispatcher';
 import { Clock } from '../../src/common/clock/clock';
@@ -6,6 +8,7 @@ import { OccurrenceDispatchService } from '../../src/schedule/dispatch/occurrenc
 import { ScheduleReconcileJob } from '../../src/schedule/dispatch/schedule-reconcile.job';
 import { OccurrenceClaimRepository } from '../../src/schedule/occurrence-claim.repository';
 import { ScheduleRepository } from '../../src/schedule/schedule.repository';
+import { CallScheduleDoc } from '../../src/schedule/schemas/call-schedule.schema';
 import { CallLogRepository } from '../../src/tracking/call-log.repository';
 import { RecordingCallDispatcher } from '../utils/recording-dispatcher';
 import { createTestApp, TestApp } from '../utils/test-app';
@@ -25,6 +28,8 @@ describe('dispatch driven by an injectable clock (service level, real database)'
   const getSchedule = async (id: string) => (await http().get(`/schedule/${id}`).set(alice).expect(200)).body.schedule;
   const createSchedule = async (at: Date, extra: Record<string, unknown> = {}): Promise<string> =>
     (await http().post('/schedule/').set(alice).send({ phone: '+14155552671', scheduled_time: at.toISOString(), ...extra }).expect(200)).body.schedule_id;
+  const notices = (scheduleId: string, type: string) =>
+    t.get<Connection>(getConnectionToken()).collection('notification_events').find({ type, 'data.schedule_id': scheduleId }).toArray();
   const nextWholeMinute = () => new Date(Math.ceil((Date.now() + 120_000) / 60_000) * 60_000);
 
   beforeAll(async () => {
@@ -55,6 +60,10 @@ describe('dispatch driven by an injectable clock (service level, real database)'
     expect(done).toMatchObject({ status: 'completed', next_execution: null, occurrence_count: 3 });
     expect(recorder.dials.filter((d) => d.scheduleId === id).map((d) => d.occurrenceAt)).toEqual(fired);
     expect(await handle(id)).toEqual({ outcome: 'inactive', nextRunAt: null });
+    // Stored with the advance past the last occurrence (the schedule's outbox), once.
+    const completed = await notices(id, 'schedule.completed');
+    expect(completed).toHaveLength(1);
+    expect(completed[0].data).toMatchObject({ status: 'completed', next_execution: null });
   });
 
   it('handles the same occurrence once however often the job runs', async () => {
@@ -78,6 +87,34 @@ describe('dispatch driven by an injectable clock (service level, real database)'
     expect(recorder.dials.filter((d) => d.scheduleId === id)).toHaveLength(0);
     const missed = s.events.find((e: { type: string }) => e.type === 'missed');
     expect(missed.data).toMatchObject({ count: 1, occurrences: [start.toISOString()] });
+    const notified = await notices(id, 'schedule.missed');
+    expect(notified).toHaveLength(1);
+    expect(notified[0].data).toMatchObject({ status: 'scheduled', details: { count: 1, occurrence_at: start.toISOString() } });
+  });
+
+  it("misfire skip cut off between storing the advance's events and writing it: the next write of the schedule finishes the advance and stores nothing twice", async () => {
+    const start = nextWholeMinute();
+    const id = await createSchedule(start, { repeat_config: { enabled: true, frequency: 'daily' }, misfire_policy: 'skip' });
+    const db = t.get<Connection>(getConnectionToken());
+    const rev = ((await db.collection('call_schedules').findOne({ _id: new Types.ObjectId(id) }))?.rev as number | undefined) ?? 0;
+    clock.set(new Date(start.getTime() + 2 * 3_600_000));
+    const stop = jest.spyOn(t.get<Model<CallScheduleDoc>>(getModelToken(CallScheduleDoc.name)), 'bulkWrite').mockRejectedValueOnce(new Error('process stopped'));
+    try {
+      await expect(handle(id)).rejects.toThrow('process stopped');
+    } finally {
+      stop.mockRestore();
+    }
+    expect(await notices(id, 'schedule.missed')).toHaveLength(1);
+    expect((await getSchedule(id)).next_execution).toBe(start.toISOString());
+
+    // The stopped run's gate, old enough (wall time) for a waiting writer to take its advance over: a pause.
+    await db.collection('schedule_write_gates').updateOne({ _id: `${id}:${rev}` as never }, { $set: { at: new Date(Date.now() - 20_000) } });
+    await http().post(`/schedule/${id}/pause`).set(alice).expect(200);
+    const s = await getSchedule(id);
+    expect(s).toMatchObject({ status: 'paused', next_execution: new Date(start.getTime() + 86_400_000).toISOString(), occurrence_count: 1 });
+    expect(s.events.filter((e: { type: string }) => e.type === 'missed')).toHaveLength(1);
+    expect(await notices(id, 'schedule.missed')).toHaveLength(1);
+    expect(recorder.dials.filter((d) => d.scheduleId === id)).toHaveLength(0);
   });
 
   it('misfire run_once: dials once for several missed occurrences, next stays on its own time', async () => {

@@ -67,6 +67,37 @@ describe('WriteGate (real database)', () => {
     expect(await counters.findById('c2').lean<Counter>()).toMatchObject({ n: 1, log: ['first'], rev: 1 });
   });
 
+  it('tells its hooks of each revision: before the write (the document still at the old revision) and after it', async () => {
+    await counters.create({ _id: 'h1', n: 0, log: [] });
+    const told: string[] = [];
+    const gate = new WriteGate<Counter>(counters, gates, undefined, {
+      beforeWrite: async (before, after, rev) => {
+        const seen = await counters.findById('h1').lean<Counter>();
+        told.push(`before ${rev}: ${before.n}->${after.n}, stored rev ${seen?.rev ?? 0}`);
+      },
+      afterWrite: (after, rev) => told.push(`after ${rev}: ${after.n}`),
+    });
+    await gate.update('h1', (doc) => ({ n: doc.n + 1 }));
+    await gate.update('h1', (doc) => ({ n: doc.n + 1 }));
+    // A refused change and one that changes nothing make no revision.
+    await gate.update('h1', () => null);
+    await gate.update('h1', () => ({ n: 2 }));
+    expect(told).toEqual(['before 1: 0->1, stored rev 0', 'after 1: 1', 'before 2: 1->2, stored rev 1', 'after 2: 2']);
+  });
+
+  it("tells its hooks of a dead winner's change when a waiter takes it over", async () => {
+    await counters.create({ _id: 'h2', n: 5, log: [], rev: 3 });
+    await gates.create({ _id: 'h2:3', set: { n: 50 }, at: new Date(Date.now() - 20_000) });
+    const told: string[] = [];
+    const gate = new WriteGate<Counter>(counters, gates, undefined, {
+      beforeWrite: async (before, after, rev) => void told.push(`before ${rev}: ${before.n}->${after.n}`),
+      afterWrite: (after, rev) => told.push(`after ${rev}: ${after.n}`),
+    });
+    await gate.update('h2', (doc) => ({ n: doc.n + 1 }));
+    expect(told).toEqual(['before 4: 5->50', 'after 4: 50', 'before 5: 50->51', 'after 5: 51']);
+    expect(await counters.findById('h2').lean<Counter>()).toMatchObject({ n: 51, rev: 5 });
+  });
+
   it('finishes the change of a winner that died between its gate and its write', async () => {
     await counters.create({ _id: 'c3', n: 5, log: [], rev: 3 });
     // The gate of revision 3, won 20 s ago by a writer that never wrote revision 4.

@@ -60,6 +60,17 @@ export function writeGateFeature(name: string, collection: string) {
 }
 
 export type GatedDoc = { _id: Types.ObjectId | string; rev?: number | null };
+
+export interface WriteGateHooks<D> {
+  // Told of each change after its gate is won and before the document is written, by the winner or by the
+  // waiter that finishes a dead winner's write: so a record of the change that must not be lost (an outbox
+  // entry) is stored before the change itself. It may be told twice of one revision (a winner that died
+  // after telling it), so what it stores must be keyed by the revision.
+  beforeWrite?: (before: D, after: D, rev: number) => Promise<void>;
+  // Told once the document reads `rev`, in the process that wrote it (winner or takeover), for work that
+  // must follow the change (publishing what beforeWrite stored). Its errors are the hook's own.
+  afterWrite?: (after: D, rev: number) => void;
+}
 export interface GatedWrite<D> {
   // The document as this write left it (or as it was, when the change changed nothing).
   doc: D;
@@ -97,16 +108,17 @@ export class WriteGate<D extends GatedDoc> {
   private readonly gateInserts: CoalescedInserts<WriteGateDoc>;
   private readonly writes: Batcher<{ id: Types.ObjectId | string; set: Record<string, unknown> }, boolean>;
 
-  // beforeWrite: told of each change after its gate is won and before the document is written, by the
-  // winner or by the waiter that finishes a dead winner's write: so a record of the change that must not
-  // be lost (an outbox entry) is stored before the change itself. It may be told twice of one revision
-  // (a winner that died after telling it), so what it stores must be keyed by the revision.
+  private readonly beforeWrite?: WriteGateHooks<D>['beforeWrite'];
+  private readonly afterWrite?: WriteGateHooks<D>['afterWrite'];
+
   constructor(
     private readonly target: Model<any>, // eslint-disable-line @typescript-eslint/no-explicit-any
     private readonly gates: Model<WriteGateDoc>,
     private readonly timeoutMs = DEFAULT_TIMEOUT_MS,
-    private readonly beforeWrite?: (before: D, after: D, rev: number) => Promise<void>,
+    hooks: WriteGateHooks<D> = {},
   ) {
+    this.beforeWrite = hooks.beforeWrite;
+    this.afterWrite = hooks.afterWrite;
     this.gateInserts = new CoalescedInserts(gates);
     this.writes = new Batcher((items) => this.writeEach(items), 0, UPDATE_STATEMENTS_IN_FLIGHT);
   }
@@ -212,7 +224,9 @@ export class WriteGate<D extends GatedDoc> {
           return null;
         }
         this.pruneOldGates();
-        return { doc: this.remember({ ...current, ...set, rev: rev + 1 } as D), changed: true };
+        const after = this.remember({ ...current, ...set, rev: rev + 1 } as D);
+        this.afterWrite?.(after, rev + 1);
+        return { doc: after, changed: true };
       }
       // A remembered copy that lost its gate is simply stale: read again at once.
       if (fresh) await this.waitPast(id, rev, key, deadline);
@@ -240,13 +254,15 @@ export class WriteGate<D extends GatedDoc> {
       // still land after this, with the same content.
       // Told before the takeover is claimed: a hook that fails here leaves the takeover to the next waiter
       // instead of to nobody. Several waiters may tell it; what it stores is keyed by the revision.
-      if (this.beforeWrite) {
-        const before = await this.target.findById(id).lean<D>();
+      let before: D | null = null;
+      if (this.beforeWrite || this.afterWrite) {
+        before = await this.target.findById(id).lean<D>();
         if (!before || (before.rev ?? 0) !== rev) return;
-        await this.beforeWrite(before, { ...before, ...(gate.set ?? {}), rev: rev + 1 } as D, rev + 1);
+        await this.beforeWrite?.(before, { ...before, ...(gate.set ?? {}), rev: rev + 1 } as D, rev + 1);
       }
       if (await insertedUnlessDuplicate(() => this.gates.create({ _id: `${key}:takeover`, set: null, at: new Date() }))) {
         await updateSlots.run(() => retryOnLockContention(() => this.target.updateOne({ _id: id }, { $set: { ...(gate.set ?? {}), rev: rev + 1 } }, { strict: false })));
+        if (before) this.afterWrite?.({ ...before, ...(gate.set ?? {}), rev: rev + 1 } as D, rev + 1);
         return;
       }
     }

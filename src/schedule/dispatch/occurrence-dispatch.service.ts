@@ -8,7 +8,6 @@ import { AppConfig } from '../../config/app-config';
 import { JobOutcome } from '../../jobs/job-queue.service';
 import { DomainEventPublisher } from '../../notification/domain-event.publisher';
 import { CallChangedEvent } from '../../notification/domain-events';
-import { scheduleChanged } from '../schedule-changed';
 import { CallLogRepository } from '../../tracking/call-log.repository';
 import { JobQueueService } from '../../jobs/job-queue.service';
 import { CALL_DEFERRED_JOB } from '../schedule.constants';
@@ -18,6 +17,7 @@ import { OccurrenceClaimRepository } from '../occurrence-claim.repository';
 import { ScheduleEventRepository } from '../schedule-event.repository';
 import { ScheduleRepository } from '../schedule.repository';
 import { dueOccurrences, nextWithinBounds } from '../schedule-timing';
+import { ScheduleChangeEvent } from '../schedule-outbox';
 import { EventLevel, OccurrenceClaim, Schedule, ScheduleStatus } from '../schedule.types';
 
 // A job woken a little early (clock skew between instances) still counts as on time.
@@ -141,6 +141,31 @@ export class OccurrenceDispatchService {
     }
 
     const status: ScheduleStatus = recurring ? (next ? 'scheduled' : 'completed') : skip ? 'missed' : 'pending';
+    // The advance's own events ride in its write (the schedule's outbox): stored before it, never lost after it.
+    const events: ScheduleChangeEvent[] = [];
+    if (skip) {
+      events.push({
+        notify: 'schedule.missed',
+        notifyData: { occurrence_at: occurrence.toISOString(), count: due.length },
+        history: {
+          type: 'missed',
+          level: 'warn',
+          message: `Missed ${due.length} occurrence(s) past the misfire grace time; policy skip dialed nothing`,
+          data: { occurrences: due.slice(0, 50).map((d) => d.toISOString()), count: due.length, late_seconds: Math.round((now.getTime() - occurrence.getTime()) / 1000) },
+        },
+      });
+    } else if (late) {
+      events.push({
+        notify: null,
+        history: {
+          type: 'misfire_run_once',
+          level: 'warn',
+          message: `Late by more than the grace time; policy run_once dials once for ${due.length} occurrence(s)`,
+          data: { occurrences: due.slice(0, 50).map((d) => d.toISOString()), count: due.length },
+        },
+      });
+    }
+    if (status === 'completed') events.push({ notify: 'schedule.completed', history: null });
     const advanced =
       (await this.retry(() => this.schedules.advanceOccurrence(
         scheduleId,
@@ -148,6 +173,7 @@ export class OccurrenceDispatchService {
         occurrence,
         { next_execution: next, status, last_occurrence_at: due[due.length - 1], last_updated: now },
         due.length,
+        { at: now, events },
       ))) || (await this.advancedByThisRun(scheduleId, schedule.version, used, due[due.length - 1], status));
     if (!advanced) {
       // Paused, cancelled or edited since we read it: this run belongs to an old version and dials nothing.
@@ -157,24 +183,8 @@ export class OccurrenceDispatchService {
     }
     const advancedSchedule: Schedule = { ...schedule, next_execution: next, status, occurrence_count: used, last_occurrence_at: due[due.length - 1] };
 
-    if (skip) {
-      await this.record(advancedSchedule, 'missed', 'warn', `Missed ${due.length} occurrence(s) past the misfire grace time; policy skip dialed nothing`, {
-        occurrences: due.slice(0, 50).map((d) => d.toISOString()),
-        count: due.length,
-        late_seconds: Math.round((now.getTime() - occurrence.getTime()) / 1000),
-      });
-      this.announceSchedule('schedule.missed', advancedSchedule, { occurrence_at: occurrence.toISOString(), count: due.length });
-      if (status === 'completed') this.announceSchedule('schedule.completed', advancedSchedule, {});
-      return { outcome: 'missed', nextRunAt: next };
-    }
-    if (late) {
-      await this.record(advancedSchedule, 'misfire_run_once', 'warn', `Late by more than the grace time; policy run_once dials once for ${due.length} occurrence(s)`, {
-        occurrences: due.slice(0, 50).map((d) => d.toISOString()),
-        count: due.length,
-      });
-    }
+    if (skip) return { outcome: 'missed', nextRunAt: next };
     await this.placeCall(advancedSchedule, occurrence, claim.claim, 1, occurrence);
-    if (recurring && status === 'completed') this.announceSchedule('schedule.completed', advancedSchedule, {});
     return { outcome: 'dispatched', nextRunAt: next };
   }
 
@@ -321,8 +331,9 @@ export class OccurrenceDispatchService {
         // The reconciler gave this claim up first and has recorded the miss itself.
         if (!ownOutcome) return;
         await this.record(schedule, 'missed', 'warn', `Not dialed: ${result.detail}`, { occurrence_at: occurrence.toISOString(), call_log_id: log.id, attempt_number: attempt });
-        await this.endOneTime(schedule, 'missed', 'missed', done);
-        this.announceSchedule('schedule.missed', schedule, { occurrence_at: occurrence.toISOString(), reason: 'start_window_passed' });
+        await this.endOneTime(schedule, 'missed', 'missed', done, undefined, [
+          { notify: 'schedule.missed', notifyData: { occurrence_at: occurrence.toISOString(), reason: 'start_window_passed' }, history: null },
+        ]);
         return;
       }
       case 'deferred':
@@ -471,14 +482,17 @@ export class OccurrenceDispatchService {
 
   // Records how an attempt ended on its schedule; a one-time schedule also ends with it.
   // A failed attempt leaves its reason in last_error; a one-time schedule that fails with it says so (schedule.failed).
-  private async endOneTime(schedule: Schedule, status: ScheduleStatus, lastCallStatus: string, now: Date, lastError?: string): Promise<void> {
+  // `events` ride in the schedule's write (its outbox), and so does a one-time schedule's schedule.failed.
+  private async endOneTime(schedule: Schedule, status: ScheduleStatus, lastCallStatus: string, now: Date, lastError?: string, events: ScheduleChangeEvent[] = []): Promise<void> {
     const error = lastError !== undefined ? { last_error: lastError.slice(0, 500) } : {};
     if (schedule.repeat_config) {
-      await this.retry(() => this.schedules.recordCallProgress(schedule.id, null, { last_call_status: lastCallStatus, ...error, last_updated: now }));
+      await this.retry(() => this.schedules.recordCallProgress(schedule.id, null, { last_call_status: lastCallStatus, ...error, last_updated: now }, { at: now, events }));
       return;
     }
-    const moved = await this.retry(() => this.schedules.recordCallProgress(schedule.id, ['pending', 'running'], { status, last_call_status: lastCallStatus, ...error, last_updated: now }));
-    if (moved && status === 'failed') this.announceSchedule('schedule.failed', { ...schedule, status, next_execution: null }, { last_error: error.last_error ?? null });
+    const failed: ScheduleChangeEvent[] = status === 'failed' ? [{ notify: 'schedule.failed', notifyData: { last_error: error.last_error ?? null }, history: null }] : [];
+    await this.retry(() =>
+      this.schedules.recordCallProgress(schedule.id, ['pending', 'running'], { status, last_call_status: lastCallStatus, ...error, last_updated: now }, { at: now, events: [...events, ...failed] }),
+    );
   }
 
   // After the claim this run owns the occurrence, so a write that lost the database lock or its connection
@@ -492,7 +506,5 @@ export class OccurrenceDispatchService {
     await this.retry(() => this.events.appendFor(schedule, this.clock.now(), level, type, message, data));
   }
 
-  private announceSchedule(name: 'schedule.missed' | 'schedule.completed' | 'schedule.failed', schedule: Schedule, data: Record<string, unknown>): void {
-    this.publisher.publish(scheduleChanged(name, schedule, this.clock.now(), data));
-  }
+
 }

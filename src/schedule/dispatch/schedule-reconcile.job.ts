@@ -3,12 +3,10 @@ import { CallDispatcher, CallLookup } from '../../calls/call-dispatcher';
 import { Clock } from '../../common/clock/clock';
 import { AppConfig } from '../../config/app-config';
 import { JobOutcome, JobQueueService } from '../../jobs/job-queue.service';
-import { DomainEventPublisher } from '../../notification/domain-event.publisher';
 import { CallLogRepository } from '../../tracking/call-log.repository';
 import { OccurrenceClaimRepository } from '../occurrence-claim.repository';
 import { ScheduleEventRepository } from '../schedule-event.repository';
 import { ScheduleRepository } from '../schedule.repository';
-import { scheduleChanged } from '../schedule-changed';
 import { nextWithinBounds } from '../schedule-timing';
 import { CLAIM_TRANSITIONS } from '../occurrence-claim.transitions';
 import { OccurrenceClaim, Schedule } from '../schedule.types';
@@ -44,7 +42,6 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
     private readonly trigger: DispatchTrigger,
     private readonly clock: Clock,
     private readonly config: AppConfig,
-    private readonly publisher: DomainEventPublisher,
     private readonly dispatcher: CallDispatcher,
     private readonly dispatch: OccurrenceDispatchService,
   ) {}
@@ -204,12 +201,10 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
   }
 
   private async endOneTimeMissed(schedule: Schedule, occurrenceAt: Date, now: Date): Promise<void> {
-    if (!(await this.schedules.recordCallProgress(schedule.id, ['pending'], { status: 'missed', last_call_status: 'missed', last_updated: now }))) return;
-    const missed: Schedule = { ...schedule, status: 'missed', last_call_status: 'missed' };
-    await this.events.appendFor(missed, now, 'warn', 'missed', 'Not dialed: its dispatcher stopped after claiming the occurrence', {
-      occurrence_at: occurrenceAt.toISOString(),
-      reason: 'dispatcher_stopped',
+    const data = { occurrence_at: occurrenceAt.toISOString(), reason: 'dispatcher_stopped' };
+    await this.schedules.recordCallProgress(schedule.id, ['pending'], { status: 'missed', last_call_status: 'missed', last_updated: now }, {
+      at: now,
+      events: [{ notify: 'schedule.missed', notifyData: data, history: { type: 'missed', level: 'warn', message: 'Not dialed: its dispatcher stopped after claiming the occurrence', data } }],
     });
-    this.publisher.publish(scheduleChanged('schedule.missed', missed, now, { occurrence_at: occurrenceAt.toISOString(), reason: 'dispatcher_stopped' }));
   }
 }

@@ -1,0 +1,102 @@
+import { Injectable } from '@nestjs/common';
+import { DomainEventPublisher } from '../notification/domain-event.publisher';
+import { ScheduleChangedEvent, ScheduleEventName } from '../notification/domain-events';
+import { scheduleChanged } from './schedule-changed';
+import { ScheduleEventRepository } from './schedule-event.repository';
+import { EventLevel, Schedule } from './schedule.types';
+
+// One domain event a schedule change causes: its notification (stream, webhooks, in-process handlers),
+// its history entry, or both.
+export interface ScheduleChangeEvent {
+  notify: ScheduleEventName | null;
+  notifyData?: Record<string, unknown>;
+  history: {
+    type: string;
+    level: EventLevel;
+    message: string;
+    data: Record<string, unknown>;
+    // The entry records next_execution as the change left it (another write may have moved it since the
+    // caller read the schedule).
+    withNextExecution?: boolean;
+  } | null;
+}
+
+// What a gated write of a schedule carries in its `outbox` field: the events of the change that made
+// revision `rev`. It is part of the change the write gate records, so whoever writes the revision (its
+// winner, or the waiter that takes over a dead winner's change) stores the same events first.
+export interface ScheduleOutboxRecord {
+  rev: number;
+  at: Date;
+  events: ScheduleChangeEvent[];
+}
+
+export interface ScheduleChange {
+  at: Date;
+  events: ScheduleChangeEvent[];
+}
+
+// Stored notifications wait here between the store and the write, to be published after it; entries
+// whose write never came (the schedule was deleted meanwhile) are dropped after this long.
+const PENDING_MS = 60_000;
+
+// The schedule's outbox relay. A change's events are stored before the schedule is written (the
+// repository's write-gate hooks call `store`), under keys of the revision, so a repeat stores nothing
+// twice and a crash after the write loses nothing; `publish` runs the in-process handlers and first
+// webhook attempts once the write is made.
+@Injectable()
+export class ScheduleOutbox {
+  private readonly pending = new Map<string, { events: ScheduleChangedEvent[]; at: number }>();
+
+  constructor(
+    private readonly history: ScheduleEventRepository,
+    private readonly publisher: DomainEventPublisher,
+  ) {}
+
+  // The history entries go together, beside the notifications, which go one after another so that their
+  // ids (the stream's order) follow the change's order.
+  async store(schedule: Schedule, outbox: ScheduleOutboxRecord): Promise<void> {
+    const at = new Date(outbox.at);
+    const histories = Promise.all(
+      outbox.events.map(({ history }, i) =>
+        history
+          ? this.history.appendOnce(schedule, `change|${outbox.rev}|${i}`, at, history.level, history.type, history.message, {
+              ...history.data,
+              ...(history.withNextExecution ? { next_execution: schedule.next_execution } : {}),
+            })
+          : undefined,
+      ),
+    );
+    const notices: ScheduleChangedEvent[] = [];
+    const notifications = (async () => {
+      for (const [i, { notify, notifyData }] of outbox.events.entries()) {
+        if (!notify) continue;
+        const event = scheduleChanged(notify, schedule, at, notifyData ?? {});
+        // A new schedule's one notification takes the schedule's id, minted just before its insert: unique,
+        // the same on a repeat, and no key to insert first (one command less on every create).
+        if (outbox.rev === 0 && i === 0) await this.publisher.storeWithId(event, schedule.id);
+        else await this.publisher.storeOnce(event, `schedule_change|${schedule.id}|${outbox.rev}|${i}`);
+        notices.push(event);
+      }
+    })();
+    await Promise.all([histories, notifications]);
+    const now = Date.now();
+    for (const [key, held] of this.pending) if (now - held.at > PENDING_MS) this.pending.delete(key);
+    if (notices.length > 0) this.pending.set(`${schedule.id}:${outbox.rev}`, { events: notices, at: now });
+  }
+
+  publish(scheduleId: string, rev: number): void {
+    const key = `${scheduleId}:${rev}`;
+    const held = this.pending.get(key);
+    this.pending.delete(key);
+    for (const event of held?.events ?? []) this.publisher.publish(event);
+  }
+
+  // A new schedule's events: stored after its insert (an insert has no gate to record them first), before
+  // the API answers. A crash in between is repaired by the client's retry under its Idempotency-Key (the
+  // replay stores them again, once) or, without one, leaves the schedule without them.
+  async recordCreated(schedule: Schedule, change: ScheduleChange, publish = true): Promise<void> {
+    await this.store(schedule, { rev: 0, ...change });
+    if (publish) this.publish(schedule.id, 0);
+    else this.pending.delete(`${schedule.id}:0`);
+  }
+}
