@@ -7,14 +7,13 @@ import { ErrorCode } from '../common/errors/error-codes';
 import { isPlainObject } from '../common/validation/free-object';
 import { createValidationPipe } from '../common/validation/validation.pipe';
 import { AppConfig } from '../config/app-config';
-import { DomainEventPublisher } from '../notification/domain-event.publisher';
+import { ScheduleChangedEvent } from '../notification/domain-events';
 import { BulkRequestRepository } from './bulk-request.repository';
 import { DispatchTrigger } from './dispatch/dispatch-trigger';
 import { CreateScheduleDto } from './dto/create-schedule.dto';
 import { IdempotencyKeyRepository } from './idempotency-key.repository';
-import { scheduleChanged } from './schedule-changed';
 import { buildDefinition, definitionContextFor, newScheduleFields, ScheduleDefinition, withAgentInstance } from './schedule-definition';
-import { ScheduleEventRepository } from './schedule-event.repository';
+import { ScheduleChange, ScheduleOutbox } from './schedule-outbox';
 import { IdempotencyKeyConflictException } from './schedule.exceptions';
 import { ScheduleRepository } from './schedule.repository';
 import { canonicalHash } from './schedule.service';
@@ -39,6 +38,11 @@ interface ValidItem {
 // With an Idempotency-Key the schedule ids are derived from (tenant, key, index): a request retried
 // after a crash, or replayed while the first one still runs, meets its own schedules as duplicates
 // instead of creating them twice.
+const CREATED_IN_BULK = (at: Date): ScheduleChange => ({
+  at,
+  events: [{ notify: 'schedule.created', history: { type: 'created', level: 'info', message: 'Schedule created (bulk)', data: {}, withNextExecution: true } }],
+});
+
 function derivedId(tenantId: string, key: string, index: number): string {
   return derivedObjectId(tenantId, key, String(index)).toHexString();
 }
@@ -51,13 +55,12 @@ export class ScheduleBulkService {
 
   constructor(
     private readonly schedules: ScheduleRepository,
-    private readonly events: ScheduleEventRepository,
+    private readonly outbox: ScheduleOutbox,
     private readonly idempotency: IdempotencyKeyRepository,
     private readonly bulkRequests: BulkRequestRepository,
     private readonly trigger: DispatchTrigger,
     private readonly clock: Clock,
     private readonly config: AppConfig,
-    private readonly publisher: DomainEventPublisher,
   ) {}
 
   async createMany(principal: Principal, items: unknown[], idempotencyKey?: string): Promise<{ results: BulkItemResult[]; replayed: boolean }> {
@@ -99,7 +102,7 @@ export class ScheduleBulkService {
       }
     }
     for (let i = 0; i < valid.length; i += INSERT_CHUNK) {
-      for (const schedule of await this.insertChunk(principal, valid.slice(i, i + INSERT_CHUNK), now)) {
+      for (const schedule of await this.insertChunk(principal, valid.slice(i, i + INSERT_CHUNK), now, idempotencyKey !== undefined)) {
         results[schedule.index] = { index: schedule.index, status: 'created', schedule_id: schedule.id, next_execution: schedule.next_execution?.toISOString() ?? null };
       }
     }
@@ -111,27 +114,26 @@ export class ScheduleBulkService {
     return (await this.pipe.transform(item, { type: 'body', metatype: CreateScheduleDto })) as CreateScheduleDto;
   }
 
-  // Like ScheduleService.create, a batch at a time: one unordered insert of the schedules, their mirrors
-  // and their created events.
-  private async insertChunk(principal: Principal, chunk: ValidItem[], now: Date): Promise<Array<Schedule & { index: number }>> {
+  // Like ScheduleService.create, a batch at a time: one unordered insert of the schedules, then their
+  // created events (history entries and notifications, each kind in shared inserts) before the response.
+  private async insertChunk(principal: Principal, chunk: ValidItem[], now: Date, keyed: boolean): Promise<Array<Schedule & { index: number }>> {
     const docs = chunk.map((item) => ({ item, schedule: { id: item.id, ...newScheduleFields(item.definition, principal, now) } as Schedule }));
     // Already created by an earlier run of this request: that schedule is kept.
     const { duplicateIds } = await this.schedules.insertMany(docs.map(({ schedule: { id, ...fields } }) => ({ id, fields })));
-    const created = docs.filter(({ item }) => !duplicateIds.has(item.id)).map(({ schedule }) => schedule);
-    await this.events.appendMany(
-      created.map((s) => ({ schedule_id: s.id, tenant_id: s.tenant_id, ts: now, level: 'info' as const, type: 'created', message: 'Schedule created (bulk)', data: { next_execution: s.next_execution } })),
-    );
-    this.announceCreated(created, now);
-    for (const schedule of created) this.trigger.armed(schedule.id, schedule.status, schedule.next_execution);
+    // The earlier run may have stopped before their events: stored for every schedule of the chunk, which
+    // stores nothing twice. Derived ids order nothing, so a keyed request's notifications are stored by key.
+    const stored = await Promise.all(docs.map(({ schedule }) => this.outbox.storeCreated(schedule, CREATED_IN_BULK(now), keyed ? 'key' : 'id')));
+    this.announce(stored.flat());
+    for (const { item, schedule } of docs) if (!duplicateIds.has(item.id)) this.trigger.armed(schedule.id, schedule.status, schedule.next_execution);
     return docs.map(({ item, schedule }) => ({ ...schedule, index: item.index }));
   }
 
-  // Thousands of schedule.created events go out in slices after the batch, not inside the request's
+  // Thousands of schedule.created events are published in slices after the batch, not inside the request's
   // critical path: their listeners' synchronous work would otherwise hold the response.
-  private announceCreated(created: Schedule[], now: Date): void {
+  private announce(events: ScheduleChangedEvent[]): void {
     const slice = (from: number) => {
-      for (const schedule of created.slice(from, from + ANNOUNCE_SLICE)) this.publisher.publish(scheduleChanged('schedule.created', schedule, now));
-      if (from + ANNOUNCE_SLICE < created.length) setImmediate(() => slice(from + ANNOUNCE_SLICE));
+      this.outbox.publishAll(events.slice(from, from + ANNOUNCE_SLICE));
+      if (from + ANNOUNCE_SLICE < events.length) setImmediate(() => slice(from + ANNOUNCE_SLICE));
     };
     setImmediate(() => slice(0));
   }

@@ -27,10 +27,6 @@ export class ScheduleEventRepository {
     await this.inserts.insert({ ...event });
   }
 
-  async appendMany(events: NewScheduleEvent[]): Promise<void> {
-    if (events.length > 0) await this.events.collection.insertMany(events.map((e) => ({ ...e })), { ordered: false });
-  }
-
   async appendFor(
     schedule: { id: string; tenant_id: string },
     ts: Date,

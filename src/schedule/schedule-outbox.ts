@@ -54,7 +54,7 @@ export class ScheduleOutbox {
 
   // The history entries go together, beside the notifications, which go one after another so that their
   // ids (the stream's order) follow the change's order.
-  async store(schedule: Schedule, outbox: ScheduleOutboxRecord): Promise<void> {
+  async store(schedule: Schedule, outbox: ScheduleOutboxRecord, createdBy: 'id' | 'key' = 'id'): Promise<void> {
     const at = new Date(outbox.at);
     const histories = Promise.all(
       outbox.events.map(({ history }, i) =>
@@ -72,8 +72,10 @@ export class ScheduleOutbox {
         if (!notify) continue;
         const event = scheduleChanged(notify, schedule, at, notifyData ?? {});
         // A new schedule's one notification takes the schedule's id, minted just before its insert: unique,
-        // the same on a repeat, and no key to insert first (one command less on every create).
-        if (outbox.rev === 0 && i === 0) await this.publisher.storeWithId(event, schedule.id);
+        // the same on a repeat, and no key to insert first (one command less on every create). Not an id
+        // derived from a request's Idempotency-Key (a bulk's): its time bytes are a hash, and the stream
+        // reads events in id order.
+        if (outbox.rev === 0 && i === 0 && createdBy === 'id') await this.publisher.storeWithId(event, schedule.id);
         else await this.publisher.storeOnce(event, `schedule_change|${schedule.id}|${outbox.rev}|${i}`);
         notices.push(event);
       }
@@ -88,15 +90,28 @@ export class ScheduleOutbox {
     const key = `${scheduleId}:${rev}`;
     const held = this.pending.get(key);
     this.pending.delete(key);
-    for (const event of held?.events ?? []) this.publisher.publish(event);
+    this.publishAll(held?.events ?? []);
   }
 
   // A new schedule's events: stored after its insert (an insert has no gate to record them first), before
   // the API answers. A crash in between is repaired by the client's retry under its Idempotency-Key (the
   // replay stores them again, once) or, without one, leaves the schedule without them.
   async recordCreated(schedule: Schedule, change: ScheduleChange, publish = true): Promise<void> {
-    await this.store(schedule, { rev: 0, ...change });
-    if (publish) this.publish(schedule.id, 0);
-    else this.pending.delete(`${schedule.id}:0`);
+    const events = await this.storeCreated(schedule, change, 'id');
+    if (publish) this.publishAll(events);
+  }
+
+  // recordCreated's store alone: the caller publishes the events it returns (a bulk, in slices after its
+  // response).
+  async storeCreated(schedule: Schedule, change: ScheduleChange, createdBy: 'id' | 'key'): Promise<ScheduleChangedEvent[]> {
+    await this.store(schedule, { rev: 0, ...change }, createdBy);
+    const key = `${schedule.id}:0`;
+    const held = this.pending.get(key);
+    this.pending.delete(key);
+    return held?.events ?? [];
+  }
+
+  publishAll(events: ScheduleChangedEvent[]): void {
+    for (const event of events) this.publisher.publish(event);
   }
 }

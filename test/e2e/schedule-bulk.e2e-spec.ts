@@ -1,5 +1,8 @@
+import { getConnectionToken } from '@nestjs/mongoose';
+import { Connection } from 'mongoose';
 import request from 'supertest';
 import { CallDispatcher } from '../../src/calls/call-dispatcher';
+import { ScheduleOutbox } from '../../src/schedule/schedule-outbox';
 import { RecordingCallDispatcher } from '../utils/recording-dispatcher';
 import { createTestApp, TestApp } from '../utils/test-app';
 import { bearer, tokenFor } from '../utils/tokens';
@@ -107,6 +110,34 @@ describe('POST /schedule/bulk', () => {
     expect(conflict.body).toMatchObject({ error_code: 'SCHEDULE_011', details: { field: 'Idempotency-Key' } });
     // The same key is another tenant's own.
     await http().post('/schedule/bulk').set(bearer(tokenFor('bulk-idem-2'))).set('Idempotency-Key', 'bulk-1').send({ schedules: schedules.slice(0, 1) }).expect(201);
+  });
+
+  it("a keyed bulk cut off after its insert and before its schedules' events: the retry stores each schedule's created event and history entry, once", async () => {
+    const auth = bearer(tokenFor('bulk-cut', { tenantId: 'tenant-bulk-cut' }));
+    const schedules = [
+      { phone: '+14155550111', scheduled_time: inHours(2) },
+      { phone: '+14155550112', scheduled_time: inHours(2) },
+      { phone: '+14155550113', scheduled_time: inHours(2) },
+    ];
+    const outbox = t.get<ScheduleOutbox>(ScheduleOutbox);
+    const stop = jest.spyOn(outbox, 'storeCreated').mockRejectedValueOnce(new Error('process stopped'));
+    try {
+      await http().post('/schedule/bulk').set(auth).set('Idempotency-Key', 'bulk-cut-1').send({ schedules }).expect(500);
+    } finally {
+      stop.mockRestore();
+    }
+    expect(await countFor(auth)).toBe(3);
+    const retry = await http().post('/schedule/bulk').set(auth).set('Idempotency-Key', 'bulk-cut-1').send({ schedules }).expect(201);
+    const ids = (retry.body.results as ItemResult[]).map((r) => r.schedule_id);
+    expect(await countFor(auth)).toBe(3);
+    const db = t.get<Connection>(getConnectionToken());
+    const stored = async () => ({
+      notices: (await db.collection('notification_events').find({ type: 'schedule.created', tenant_id: 'tenant-bulk-cut' }).toArray()).map((e) => e.data.schedule_id).sort(),
+      history: (await db.collection('schedule_events').find({ type: 'created', tenant_id: 'tenant-bulk-cut' }).toArray()).map((e) => e.schedule_id).sort(),
+    });
+    expect(await stored()).toEqual({ notices: [...ids].sort(), history: [...ids].sort() });
+    await http().post('/schedule/bulk').set(auth).set('Idempotency-Key', 'bulk-cut-1').send({ schedules }).expect(200);
+    expect(await stored()).toEqual({ notices: [...ids].sort(), history: [...ids].sort() });
   });
 
   it('rejects a malformed envelope as a whole', async () => {
