@@ -8,9 +8,9 @@ import type { CallingWindow } from '../calling-rules/calling-window';
 import { DispatchTrigger } from './dispatch/dispatch-trigger';
 import { buildDefinition, newScheduleFields } from './schedule-definition';
 import { OccurrenceClaimRepository } from './occurrence-claim.repository';
-import { ScheduleOutbox } from './schedule-outbox';
+import { ScheduleChange, ScheduleOutbox } from './schedule-outbox';
 import { ScheduleRepository } from './schedule.repository';
-import { ScheduleStatus } from './schedule.types';
+import { Schedule, ScheduleStatus } from './schedule.types';
 
 // A one-time schedule created by another module on a tenant's behalf (a campaign attempt). It is an
 // ordinary schedule: same validation, claim ledger, pacing, calling rules, retries and webhooks.
@@ -106,7 +106,14 @@ export class InternalScheduleService {
       if (details?.issue) throw new InternalScheduleRejectedError(details.field ?? 'schedule', details.issue);
       throw error;
     }
-    if (request.mayExist && (await this.schedules.findById(request.id))) return false;
+    if (request.mayExist) {
+      const existing = await this.schedules.findById(request.id);
+      // Relaunched after its first try stopped: that try may have stopped before the schedule's events.
+      if (existing) {
+        await this.recordCreated(existing, request, existing.created_at, false);
+        return false;
+      }
+    }
 
     const campaignRef = { campaign_id: request.campaignId, campaign_contact_id: request.campaignContactId };
     let schedule;
@@ -122,20 +129,25 @@ export class InternalScheduleService {
       if (isDuplicateKeyError(error)) return false;
       throw error;
     }
-    const created = schedule;
-    await retryOnLockContention(() =>
-      this.outbox.recordCreated(created, {
-        at: now,
-        events: [
-          {
-            notify: 'schedule.created',
-            history: { type: 'created', level: 'info', message: 'Schedule created for a campaign attempt', data: { campaign_id: request.campaignId, campaign_contact_id: request.campaignContactId }, withNextExecution: true },
-          },
-        ],
-      }),
-    );
+    await this.recordCreated(schedule, request, now, true);
     this.trigger.armed(schedule.id, schedule.status, schedule.next_execution);
     return true;
+  }
+
+  // Under a key, not the schedule's id: an attempt's id can be minutes old when it is relaunched, and the
+  // stream reads events in id order.
+  private async recordCreated(schedule: Schedule, request: { campaignId: string; campaignContactId: string }, at: Date, publish: boolean): Promise<void> {
+    const change: ScheduleChange = {
+      at,
+      events: [
+        {
+          notify: 'schedule.created',
+          history: { type: 'created', level: 'info', message: 'Schedule created for a campaign attempt', data: { campaign_id: request.campaignId, campaign_contact_id: request.campaignContactId }, withNextExecution: true },
+        },
+      ],
+    };
+    const events = await retryOnLockContention(() => this.outbox.storeCreated(schedule, change, 'key'));
+    if (publish) this.outbox.publishAll(events);
   }
 
   async statesOf(ids: string[]): Promise<InternalScheduleState[]> {

@@ -102,7 +102,7 @@ export class ScheduleBulkService {
       }
     }
     for (let i = 0; i < valid.length; i += INSERT_CHUNK) {
-      for (const schedule of await this.insertChunk(principal, valid.slice(i, i + INSERT_CHUNK), now, idempotencyKey !== undefined)) {
+      for (const schedule of await this.insertChunk(principal, valid.slice(i, i + INSERT_CHUNK), now)) {
         results[schedule.index] = { index: schedule.index, status: 'created', schedule_id: schedule.id, next_execution: schedule.next_execution?.toISOString() ?? null };
       }
     }
@@ -116,13 +116,15 @@ export class ScheduleBulkService {
 
   // Like ScheduleService.create, a batch at a time: one unordered insert of the schedules, then their
   // created events (history entries and notifications, each kind in shared inserts) before the response.
-  private async insertChunk(principal: Principal, chunk: ValidItem[], now: Date, keyed: boolean): Promise<Array<Schedule & { index: number }>> {
+  private async insertChunk(principal: Principal, chunk: ValidItem[], now: Date): Promise<Array<Schedule & { index: number }>> {
     const docs = chunk.map((item) => ({ item, schedule: { id: item.id, ...newScheduleFields(item.definition, principal, now) } as Schedule }));
     // Already created by an earlier run of this request: that schedule is kept.
     const { duplicateIds } = await this.schedules.insertMany(docs.map(({ schedule: { id, ...fields } }) => ({ id, fields })));
     // The earlier run may have stopped before their events: stored for every schedule of the chunk, which
-    // stores nothing twice. Derived ids order nothing, so a keyed request's notifications are stored by key.
-    const stored = await Promise.all(docs.map(({ schedule }) => this.outbox.storeCreated(schedule, CREATED_IN_BULK(now), keyed ? 'key' : 'id')));
+    // stores nothing twice. Under keys, not the schedules' ids: a key-derived id's time bytes are a hash, a
+    // fresh one was minted when the request was validated (seconds ago for a large bulk), and the stream
+    // reads events in id order.
+    const stored = await Promise.all(docs.map(({ schedule }) => this.outbox.storeCreated(schedule, CREATED_IN_BULK(now), 'key')));
     this.announce(stored.flat());
     for (const { item, schedule } of docs) if (!duplicateIds.has(item.id)) this.trigger.armed(schedule.id, schedule.status, schedule.next_execution);
     return docs.map(({ item, schedule }) => ({ ...schedule, index: item.index }));

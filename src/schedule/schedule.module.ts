@@ -20,7 +20,7 @@ import { ScheduleController } from './schedule.controller';
 import { ScheduleRepository } from './schedule.repository';
 import { ScheduleService } from './schedule.service';
 import { writeGateFeature } from '../common/mongo/write-gate';
-import { CallScheduleDoc, CallScheduleSchema, SCHEDULE_WRITE_GATE } from './schemas/call-schedule.schema';
+import { CallScheduleDoc, CallScheduleSchema, SCHEDULE_WRITE_GATE, ScheduleOutboxPendingDoc, ScheduleOutboxPendingSchema } from './schemas/call-schedule.schema';
 import { IdempotencyKeyDoc, IdempotencyKeySchema } from './schemas/idempotency-key.schema';
 import { BulkRequestDoc, BulkRequestSchema } from './schemas/bulk-request.schema';
 import { BulkRequestRepository } from './bulk-request.repository';
@@ -33,6 +33,7 @@ import { ScheduleEventDoc, ScheduleEventSchema } from './schemas/schedule-event.
   imports: [
     MongooseModule.forFeature([
       { name: CallScheduleDoc.name, schema: CallScheduleSchema },
+      { name: ScheduleOutboxPendingDoc.name, schema: ScheduleOutboxPendingSchema },
       { name: ScheduleEventDoc.name, schema: ScheduleEventSchema },
       { name: OccurrenceClaimDoc.name, schema: OccurrenceClaimSchema },
       { name: ClaimDecisionDoc.name, schema: ClaimDecisionSchema },

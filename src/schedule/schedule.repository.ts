@@ -2,13 +2,13 @@ import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { Model, Types } from 'mongoose';
 import { scopeFilter, TenantScope } from '../auth/principal';
-import { toObjectId, op } from '../common/mongo/mongo-query';
+import { insertedUnlessDuplicate, op, retryOnLockContention, toObjectId } from '../common/mongo/mongo-query';
 import { findPageWithin } from '../common/mongo/query-time-limit';
 import { CoalescedInserts } from '../common/mongo/coalesced-inserts';
 import { duplicateIndexes } from '../common/mongo/write-errors';
 import { WriteGate, WriteGateDoc } from '../common/mongo/write-gate';
 import { AppConfig } from '../config/app-config';
-import { CallScheduleDoc, SCHEDULE_WRITE_GATE } from './schemas/call-schedule.schema';
+import { CallScheduleDoc, SCHEDULE_WRITE_GATE, ScheduleOutboxPendingDoc } from './schemas/call-schedule.schema';
 import { ScheduleChange, ScheduleOutbox, ScheduleOutboxRecord } from './schedule-outbox';
 import { ActiveScheduleRecord, LIVE_SCHEDULE_STATUSES, Schedule, ScheduleStatus } from './schedule.types';
 
@@ -59,15 +59,23 @@ export class ScheduleRepository {
     @InjectModel(SCHEDULE_WRITE_GATE) gates: Model<WriteGateDoc>,
     private readonly config: AppConfig,
     outbox: ScheduleOutbox,
+    @InjectModel(ScheduleOutboxPendingDoc.name) private readonly pendingChanges: Model<ScheduleOutboxPendingDoc>,
   ) {
     // A write whose outbox names the revision it makes carries that change's events: stored before the
-    // write (by the winner, or by whoever takes a dead winner's change over), published after it.
+    // write (by the winner, or by whoever takes a dead winner's change over), published after it. The
+    // pending marker, first, lets finishStalledChanges write a change whose events are out and whose writer
+    // stopped, should nobody else write the schedule.
     this.gate = new WriteGate<LeanSchedule>(schedules, gates, undefined, {
       beforeWrite: async (_before, after, rev) => {
-        if (after.outbox?.rev === rev) await outbox.store(toSchedule(after), after.outbox);
+        if (after.outbox?.rev !== rev) return;
+        const marker = `${after._id.toHexString()}:${rev}`;
+        await retryOnLockContention(() => insertedUnlessDuplicate(() => this.pendingChanges.create({ _id: marker, at: new Date() })));
+        await retryOnLockContention(() => outbox.store(toSchedule(after), after.outbox!));
       },
       afterWrite: (after, rev) => {
-        if (after.outbox?.rev === rev) outbox.publish(after._id.toHexString(), rev);
+        if (after.outbox?.rev !== rev) return;
+        outbox.publish(after._id.toHexString(), rev);
+        void this.pendingChanges.deleteOne({ _id: `${after._id.toHexString()}:${rev}` }).exec().catch(() => undefined);
       },
     });
     this.inserts = new CoalescedInserts(schedules);
@@ -217,6 +225,23 @@ export class ScheduleRepository {
 
   async ensureIndexes(): Promise<void> {
     await this.schedules.syncIndexes();
+  }
+
+  // Changes whose events were stored and whose writer stopped before the write: each is written from its
+  // gate (a takeover) once the gate is old enough, so no event announces a change that never lands.
+  // Returns how many this pass wrote.
+  async finishStalledChanges(limit: number): Promise<number> {
+    const markers = await this.pendingChanges.find({}).limit(limit).lean<Array<{ _id: string }>>();
+    let finished = 0;
+    for (const { _id: marker } of markers) {
+      const [id, rev] = marker.split(':');
+      const _id = toObjectId(id);
+      const outcome = _id ? await this.gate.finishIfStalled(_id, Number(rev) - 1) : 'written';
+      if (outcome === 'waiting') continue;
+      if (outcome === 'finished') finished++;
+      await this.pendingChanges.deleteOne({ _id: marker });
+    }
+    return finished;
   }
 
   // One-time schedules still running, in id pages (the {status, next_execution} index narrows to the

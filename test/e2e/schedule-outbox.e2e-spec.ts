@@ -1,6 +1,7 @@
 import { getConnectionToken, getModelToken } from '@nestjs/mongoose';
 import { Connection, Model, Types } from 'mongoose';
 import request from 'supertest';
+import { ScheduleReconcileJob } from '../../src/schedule/dispatch/schedule-reconcile.job';
 import { ScheduleOutbox } from '../../src/schedule/schedule-outbox';
 import { CallScheduleDoc } from '../../src/schedule/schemas/call-schedule.schema';
 import { createTestApp, TestApp } from '../utils/test-app';
@@ -25,6 +26,18 @@ describe("a schedule change's events are stored with the change (e2e)", () => {
   const notices = (scheduleId: string, type: string) => db.collection('notification_events').find({ type, 'data.schedule_id': scheduleId }).toArray();
   const history = (scheduleId: string, type: string) => db.collection('schedule_events').find({ schedule_id: scheduleId, type }).toArray();
   const stored = (scheduleId: string) => db.collection('call_schedules').findOne({ _id: new Types.ObjectId(scheduleId) });
+  // A pause whose process stops at `stop` (a fault there, once): the client gets a 500.
+  const cutOffPause = async (scheduleId: string, stop: jest.SpyInstance) => {
+    stop.mockRejectedValueOnce(new Error('process stopped'));
+    try {
+      await http().post(`/schedule/${scheduleId}/pause`).set(alice).expect(500);
+    } finally {
+      stop.mockRestore();
+    }
+  };
+  // The stopped process's gate, old enough (wall time) for a waiting writer to take its change over.
+  const ageGate = (scheduleId: string, rev: number) =>
+    db.collection('schedule_write_gates').updateOne({ _id: `${scheduleId}:${rev}` as never }, { $set: { at: new Date(Date.now() - 20_000) } });
 
   beforeAll(async () => {
     t = await createTestApp({ env: { SCHEDULER_ENABLED: 'false' } });
@@ -48,22 +61,50 @@ describe("a schedule change's events are stored with the change (e2e)", () => {
   it('a pause cut off between storing its events and writing the schedule: the events are stored; the retry finishes the pause and stores nothing twice', async () => {
     const id = (await create().expect(200)).body.schedule_id as string;
     const rev = ((await stored(id))?.rev as number | undefined) ?? 0;
-    const stop = jest.spyOn(schedules, 'bulkWrite').mockRejectedValueOnce(new Error('process stopped'));
-    try {
-      await http().post(`/schedule/${id}/pause`).set(alice).expect(500);
-    } finally {
-      stop.mockRestore();
-    }
+    await cutOffPause(id, jest.spyOn(schedules, 'bulkWrite'));
     expect((await stored(id))?.status).toBe('scheduled');
     expect(await notices(id, 'schedule.paused')).toHaveLength(1);
     expect(await history(id, 'paused')).toHaveLength(1);
 
-    // The stopped process's gate, old enough (wall time) for a waiting writer to take its change over.
-    await db.collection('schedule_write_gates').updateOne({ _id: `${id}:${rev}` as never }, { $set: { at: new Date(Date.now() - 20_000) } });
+    await ageGate(id, rev);
     // The client's retry waits on that gate, writes the stopped pause, and then finds the schedule paused.
     const retry = await http().post(`/schedule/${id}/pause`).set(alice).expect(409);
     expect(retry.body).toMatchObject({ status: 'error', error_code: expect.any(String) });
     expect(await stored(id)).toMatchObject({ status: 'paused', rev: rev + 1 });
+    expect(await notices(id, 'schedule.paused')).toHaveLength(1);
+    expect(await history(id, 'paused')).toHaveLength(1);
+  });
+
+  it('a pause cut off before its write and never retried: the reconcile pass writes it once its gate is old enough', async () => {
+    const id = (await create().expect(200)).body.schedule_id as string;
+    const rev = ((await stored(id))?.rev as number | undefined) ?? 0;
+    await cutOffPause(id, jest.spyOn(schedules, 'bulkWrite'));
+    const reconcile = t.get<ScheduleReconcileJob>(ScheduleReconcileJob);
+    // The gate is fresh: its writer may still be writing.
+    expect((await reconcile.handle()).outcome).toMatch(/stalled_changes=0/);
+    expect((await stored(id))?.status).toBe('scheduled');
+
+    await ageGate(id, rev);
+    expect((await reconcile.handle()).outcome).toMatch(/stalled_changes=1/);
+    expect(await stored(id)).toMatchObject({ status: 'paused', rev: rev + 1 });
+    expect(await notices(id, 'schedule.paused')).toHaveLength(1);
+    expect(await history(id, 'paused')).toHaveLength(1);
+    expect(await db.collection('schedule_outbox_pending').countDocuments({ _id: `${id}:${rev + 1}` as never })).toBe(0);
+    expect((await reconcile.handle()).outcome).toMatch(/stalled_changes=0/);
+  });
+
+  it('a pause cut off before its events were stored: the change its gate recorded is written with its events by the pass, once', async () => {
+    const id = (await create().expect(200)).body.schedule_id as string;
+    const rev = ((await stored(id))?.rev as number | undefined) ?? 0;
+    await cutOffPause(id, jest.spyOn(t.get<ScheduleOutbox>(ScheduleOutbox), 'store'));
+    expect(await notices(id, 'schedule.paused')).toHaveLength(0);
+    expect((await stored(id))?.status).toBe('scheduled');
+
+    await ageGate(id, rev);
+    expect((await t.get<ScheduleReconcileJob>(ScheduleReconcileJob).handle()).outcome).toMatch(/stalled_changes=1/);
+    expect(await stored(id)).toMatchObject({ status: 'paused', rev: rev + 1 });
+    const [notice] = await notices(id, 'schedule.paused');
+    expect(notice.data).toMatchObject({ schedule_id: id, status: 'paused' });
     expect(await notices(id, 'schedule.paused')).toHaveLength(1);
     expect(await history(id, 'paused')).toHaveLength(1);
   });

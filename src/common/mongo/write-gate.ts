@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import { Prop, Schema, SchemaFactory } from '@nestjs/mongoose';
 import { isDeepStrictEqual } from 'node:util';
 import { Model, Schema as MongooseSchema, Types } from 'mongoose';
@@ -39,6 +40,8 @@ function asError(result: unknown): Error | undefined {
   const w = result as { errmsg?: string; code?: number };
   return Object.assign(new Error(w.errmsg ?? 'write failed'), { code: w.code });
 }
+
+const logger = new Logger('WriteGate');
 
 // Shared by every WriteGate of the process: one slot per update statement.
 const updateSlots = new ConcurrencyLimit(UPDATE_STATEMENTS_IN_FLIGHT);
@@ -225,12 +228,21 @@ export class WriteGate<D extends GatedDoc> {
         }
         this.pruneOldGates();
         const after = this.remember({ ...current, ...set, rev: rev + 1 } as D);
-        this.afterWrite?.(after, rev + 1);
+        this.tellWritten(after, rev + 1);
         return { doc: after, changed: true };
       }
       // A remembered copy that lost its gate is simply stale: read again at once.
       if (fresh) await this.waitPast(id, rev, key, deadline);
       current = null;
+    }
+  }
+
+  // The write is made: a failing hook is logged, never turned into the writer's error.
+  private tellWritten(after: D, rev: number): void {
+    try {
+      this.afterWrite?.(after, rev);
+    } catch (error) {
+      logger.warn(`afterWrite of ${String(after._id)}:${rev} failed: ${error instanceof Error ? error.message : String(error)}`);
     }
   }
 
@@ -254,17 +266,37 @@ export class WriteGate<D extends GatedDoc> {
       // still land after this, with the same content.
       // Told before the takeover is claimed: a hook that fails here leaves the takeover to the next waiter
       // instead of to nobody. Several waiters may tell it; what it stores is keyed by the revision.
-      let before: D | null = null;
-      if (this.beforeWrite || this.afterWrite) {
-        before = await this.target.findById(id).lean<D>();
-        if (!before || (before.rev ?? 0) !== rev) return;
-        await this.beforeWrite?.(before, { ...before, ...(gate.set ?? {}), rev: rev + 1 } as D, rev + 1);
-      }
-      if (await insertedUnlessDuplicate(() => this.gates.create({ _id: `${key}:takeover`, set: null, at: new Date() }))) {
-        await updateSlots.run(() => retryOnLockContention(() => this.target.updateOne({ _id: id }, { $set: { ...(gate.set ?? {}), rev: rev + 1 } }, { strict: false })));
-        if (before) this.afterWrite?.({ ...before, ...(gate.set ?? {}), rev: rev + 1 } as D, rev + 1);
-        return;
-      }
+      if (await this.takeOver(id, rev, key, gate)) return;
     }
+  }
+
+  // Writes the change a dead winner recorded in gate `key` (revision rev -> rev+1). True once the document
+  // is past rev (by this takeover or another); false when another waiter holds the takeover.
+  private async takeOver(id: Types.ObjectId | string, rev: number, key: string, gate: WriteGateDoc): Promise<boolean> {
+    let before: D | null = null;
+    if (this.beforeWrite || this.afterWrite) {
+      before = await this.target.findById(id).lean<D>();
+      if (!before || (before.rev ?? 0) !== rev) return true;
+      await this.beforeWrite?.(before, { ...before, ...(gate.set ?? {}), rev: rev + 1 } as D, rev + 1);
+    }
+    if (await insertedUnlessDuplicate(() => this.gates.create({ _id: `${key}:takeover`, set: null, at: new Date() }))) {
+      await updateSlots.run(() => retryOnLockContention(() => this.target.updateOne({ _id: id }, { $set: { ...(gate.set ?? {}), rev: rev + 1 } }, { strict: false })));
+      if (before) this.tellWritten({ ...before, ...(gate.set ?? {}), rev: rev + 1 } as D, rev + 1);
+      return true;
+    }
+    return false;
+  }
+
+  // For a sweep that finishes changes nobody came back to: the change recorded in the gate of `rev` is
+  // written if the document still reads rev and the gate is old enough for a takeover. `written`: the
+  // document is past rev, gone, or no change of rev was ever recorded; `waiting`: not yet, ask again later.
+  async finishIfStalled(id: Types.ObjectId | string, rev: number): Promise<'written' | 'finished' | 'waiting'> {
+    const doc = await this.target.findById(id, { rev: 1 }).lean<{ rev?: number | null }>();
+    if (!doc || (doc.rev ?? 0) > rev) return 'written';
+    const key = `${String(id)}:${rev}`;
+    const gate = await this.gates.findById(key).lean<WriteGateDoc>();
+    if (!gate) return 'written';
+    if (Date.now() - new Date(gate.at).getTime() < TAKEOVER_AFTER_MS) return 'waiting';
+    return (await this.takeOver(id, rev, key, gate)) ? 'finished' : 'waiting';
   }
 }

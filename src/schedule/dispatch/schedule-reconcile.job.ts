@@ -58,7 +58,8 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
   async handle(): Promise<JobOutcome> {
     // Schedules need no repair here: every instance's sweeper reads all due schedules, overdue included.
     await this.jobs.removeAll(LEGACY_DISPATCH_JOB);
-    return { outcome: `stuck=${await this.settleStuckClaims()}` };
+    const stuck = await this.settleStuckClaims();
+    return { outcome: `stuck=${stuck} stalled_changes=${await this.schedules.finishStalledChanges(BATCH)}` };
   }
 
   async settleStuckClaims(): Promise<number> {

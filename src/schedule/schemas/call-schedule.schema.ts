@@ -69,3 +69,14 @@ CallScheduleSchema.index({ campaign_id: 1, status: 1 });
 
 // Gate records of schedule writes (see WriteGate).
 export const SCHEDULE_WRITE_GATE = 'ScheduleWriteGate';
+
+// A schedule change whose events are stored before its write (its outbox), from its gate until its write:
+// `<schedule id>:<revision>`. A marker left behind names a change whose writer stopped in between, which the
+// reconcile pass writes (the events already announce it). Deleted after the write, so the collection
+// holds only changes in flight or stalled, and the pass reads it whole.
+@Schema({ collection: 'schedule_outbox_pending', versionKey: false })
+export class ScheduleOutboxPendingDoc {
+  @Prop({ type: String, required: true }) _id: string;
+  @Prop({ required: true }) at: Date;
+}
+export const ScheduleOutboxPendingSchema = SchemaFactory.createForClass(ScheduleOutboxPendingDoc);
