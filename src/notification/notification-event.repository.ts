@@ -51,8 +51,7 @@ export class NotificationEventRepository {
   // which is what Last-Event-ID resume compares. The batches are ordered inserts, one at a time, so a later
   // id of this process is never stored before an earlier one; keyed events (appendOnce, appendWithId) are the
   // exception: their ids are taken before their key (or with the change they report), and their inserts
-  // skip this batch's gather. Resolves once the
-  // event is stored.
+  // skip this batch's gather. Resolves once the event is stored.
   async append(event: Omit<StoredEvent, 'id'>): Promise<StoredEvent> {
     const _id = new Types.ObjectId();
     await this.batcher.add({ _id, ...event });

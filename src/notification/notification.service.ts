@@ -73,14 +73,16 @@ export class NotificationService implements OnModuleInit, OnModuleDestroy {
   // first delivery attempts run when the caller publishes the event (after its response); deliveries whose
   // event is never published are re-armed by the maintenance job.
   async recordOnce(event: DomainEvent, key: string): Promise<void> {
-    const stored = await this.events.appendOnce(key, this.toRecord(event));
-    this.stream.kick();
-    this.recorded.set(event, this.config.notifications.channels.includes('webhook') ? await this.webhooks.createDeliveries(stored) : []);
+    await this.recordStored(event, await this.events.appendOnce(key, this.toRecord(event)));
   }
 
   // recordOnce for an event whose stored id the caller derives from the change (see appendWithId).
   async recordWithId(event: DomainEvent, id: string): Promise<void> {
-    const stored = await this.events.appendWithId(id, this.toRecord(event));
+    await this.recordStored(event, await this.events.appendWithId(id, this.toRecord(event)));
+  }
+
+  // The stored event's deliveries, created now, and attempted when the caller publishes it.
+  private async recordStored(event: DomainEvent, stored: StoredEvent): Promise<void> {
     this.stream.kick();
     this.recorded.set(event, this.config.notifications.channels.includes('webhook') ? await this.webhooks.createDeliveries(stored) : []);
   }

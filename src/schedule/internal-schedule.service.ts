@@ -8,7 +8,7 @@ import type { CallingWindow } from '../calling-rules/calling-window';
 import { DispatchTrigger } from './dispatch/dispatch-trigger';
 import { buildDefinition, newScheduleFields } from './schedule-definition';
 import { OccurrenceClaimRepository } from './occurrence-claim.repository';
-import { ScheduleChange, ScheduleOutbox } from './schedule-outbox';
+import { creationOf, ScheduleOutbox } from './schedule-outbox';
 import { ScheduleRepository } from './schedule.repository';
 import { Schedule, ScheduleStatus } from './schedule.types';
 
@@ -137,15 +137,7 @@ export class InternalScheduleService {
   // Under a key, not the schedule's id: an attempt's id can be minutes old when it is relaunched, and the
   // stream reads events in id order.
   private async recordCreated(schedule: Schedule, request: { campaignId: string; campaignContactId: string }, at: Date, publish: boolean): Promise<void> {
-    const change: ScheduleChange = {
-      at,
-      events: [
-        {
-          notify: 'schedule.created',
-          history: { type: 'created', level: 'info', message: 'Schedule created for a campaign attempt', data: { campaign_id: request.campaignId, campaign_contact_id: request.campaignContactId }, withNextExecution: true },
-        },
-      ],
-    };
+    const change = creationOf(at, 'Schedule created for a campaign attempt', { campaign_id: request.campaignId, campaign_contact_id: request.campaignContactId });
     const events = await retryOnLockContention(() => this.outbox.storeCreated(schedule, change, 'key'));
     if (publish) this.outbox.publishAll(events);
   }

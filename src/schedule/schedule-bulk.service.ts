@@ -13,7 +13,7 @@ import { DispatchTrigger } from './dispatch/dispatch-trigger';
 import { CreateScheduleDto } from './dto/create-schedule.dto';
 import { IdempotencyKeyRepository } from './idempotency-key.repository';
 import { buildDefinition, definitionContextFor, newScheduleFields, ScheduleDefinition, withAgentInstance } from './schedule-definition';
-import { ScheduleChange, ScheduleOutbox } from './schedule-outbox';
+import { creationOf, ScheduleOutbox } from './schedule-outbox';
 import { IdempotencyKeyConflictException } from './schedule.exceptions';
 import { ScheduleRepository } from './schedule.repository';
 import { canonicalHash } from './schedule.service';
@@ -38,11 +38,6 @@ interface ValidItem {
 // With an Idempotency-Key the schedule ids are derived from (tenant, key, index): a request retried
 // after a crash, or replayed while the first one still runs, meets its own schedules as duplicates
 // instead of creating them twice.
-const CREATED_IN_BULK = (at: Date): ScheduleChange => ({
-  at,
-  events: [{ notify: 'schedule.created', history: { type: 'created', level: 'info', message: 'Schedule created (bulk)', data: {}, withNextExecution: true } }],
-});
-
 function derivedId(tenantId: string, key: string, index: number): string {
   return derivedObjectId(tenantId, key, String(index)).toHexString();
 }
@@ -124,7 +119,7 @@ export class ScheduleBulkService {
     // stores nothing twice. Under keys, not the schedules' ids: a key-derived id's time bytes are a hash, a
     // fresh one was minted when the request was validated (seconds ago for a large bulk), and the stream
     // reads events in id order.
-    const stored = await Promise.all(docs.map(({ schedule }) => this.outbox.storeCreated(schedule, CREATED_IN_BULK(now), 'key')));
+    const stored = await Promise.all(docs.map(({ schedule }) => this.outbox.storeCreated(schedule, creationOf(now, 'Schedule created (bulk)'), 'key')));
     this.announce(stored.flat());
     for (const { item, schedule } of docs) if (!duplicateIds.has(item.id)) this.trigger.armed(schedule.id, schedule.status, schedule.next_execution);
     return docs.map(({ item, schedule }) => ({ ...schedule, index: item.index }));

@@ -35,6 +35,11 @@ export interface ScheduleChange {
   events: ScheduleChangeEvent[];
 }
 
+// A new schedule's change: its schedule.created and its `created` history entry (with next_execution).
+export function creationOf(at: Date, message: string, data: Record<string, unknown> = {}): ScheduleChange {
+  return { at, events: [{ notify: 'schedule.created', history: { type: 'created', level: 'info', message, data, withNextExecution: true } }] };
+}
+
 // Stored notifications wait here between the store and the write, to be published after it; entries
 // whose write never came (the schedule was deleted meanwhile) are dropped after this long.
 const PENDING_MS = 60_000;
@@ -52,9 +57,17 @@ export class ScheduleOutbox {
     private readonly publisher: DomainEventPublisher,
   ) {}
 
+  // A gated change's events (the repository's beforeWrite), held for `publish` after the write.
+  async store(schedule: Schedule, outbox: ScheduleOutboxRecord): Promise<void> {
+    const notices = await this.storeEvents(schedule, outbox, 'id');
+    const now = Date.now();
+    for (const [key, held] of this.pending) if (now - held.at > PENDING_MS) this.pending.delete(key);
+    if (notices.length > 0) this.pending.set(`${schedule.id}:${outbox.rev}`, { events: notices, at: now });
+  }
+
   // The history entries go together, beside the notifications, which go one after another so that their
-  // ids (the stream's order) follow the change's order.
-  async store(schedule: Schedule, outbox: ScheduleOutboxRecord, createdBy: 'id' | 'key' = 'id'): Promise<void> {
+  // ids (the stream's order) follow the change's order. Returns the stored notifications, to be published.
+  private async storeEvents(schedule: Schedule, outbox: ScheduleOutboxRecord, createdBy: 'id' | 'key'): Promise<ScheduleChangedEvent[]> {
     const at = new Date(outbox.at);
     const histories = Promise.all(
       outbox.events.map(({ history }, i) =>
@@ -81,9 +94,7 @@ export class ScheduleOutbox {
       }
     })();
     await Promise.all([histories, notifications]);
-    const now = Date.now();
-    for (const [key, held] of this.pending) if (now - held.at > PENDING_MS) this.pending.delete(key);
-    if (notices.length > 0) this.pending.set(`${schedule.id}:${outbox.rev}`, { events: notices, at: now });
+    return notices;
   }
 
   publish(scheduleId: string, rev: number): void {
@@ -103,12 +114,8 @@ export class ScheduleOutbox {
 
   // recordCreated's store alone: the caller publishes the events it returns (a bulk, in slices after its
   // response).
-  async storeCreated(schedule: Schedule, change: ScheduleChange, createdBy: 'id' | 'key'): Promise<ScheduleChangedEvent[]> {
-    await this.store(schedule, { rev: 0, ...change }, createdBy);
-    const key = `${schedule.id}:0`;
-    const held = this.pending.get(key);
-    this.pending.delete(key);
-    return held?.events ?? [];
+  storeCreated(schedule: Schedule, change: ScheduleChange, createdBy: 'id' | 'key'): Promise<ScheduleChangedEvent[]> {
+    return this.storeEvents(schedule, { rev: 0, ...change }, createdBy);
   }
 
   publishAll(events: ScheduleChangedEvent[]): void {

@@ -10,7 +10,7 @@ import { UpdateScheduleDto } from './dto/update-schedule.dto';
 import { IdempotencyKeyRepository } from './idempotency-key.repository';
 import { buildDefinition, definitionContextFor, mergeForUpdate, newScheduleFields, withAgentInstance } from './schedule-definition';
 import { ScheduleEventRepository } from './schedule-event.repository';
-import { ScheduleChange, ScheduleOutbox } from './schedule-outbox';
+import { creationOf, ScheduleOutbox } from './schedule-outbox';
 import { DispatchTrigger } from './dispatch/dispatch-trigger';
 import { LATEST_EVENTS_LIMIT } from './schedule.constants';
 import {
@@ -41,11 +41,6 @@ export interface ScheduleDetails {
   schedule: Schedule;
   events: ScheduleEventRecord[];
 }
-
-const creation = (at: Date): ScheduleChange => ({
-  at,
-  events: [{ notify: 'schedule.created', history: { type: 'created', level: 'info', message: 'Schedule created', data: {}, withNextExecution: true } }],
-});
 
 export function canonicalHash(value: unknown): string {
   const canonical = (v: unknown): unknown =>
@@ -87,7 +82,7 @@ export class ScheduleService {
         if (reservation.requestHash !== canonicalHash(dto)) throw new IdempotencyKeyConflictException();
         const original = await this.awaitReplay(reservation.resourceId);
         // The first request may have stopped between its insert and its events: stored here once.
-        await this.outbox.recordCreated(original, creation(original.created_at), false);
+        await this.outbox.recordCreated(original, creationOf(original.created_at, 'Schedule created'), false);
         return { schedule: original, replayed: true };
       }
     }
@@ -102,7 +97,7 @@ export class ScheduleService {
       if (idempotencyKey) await this.idempotency.releaseKey(principal.tenantId, 'schedule.create', idempotencyKey).catch(() => undefined);
       throw error;
     }
-    await this.outbox.recordCreated(schedule, creation(now));
+    await this.outbox.recordCreated(schedule, creationOf(now, 'Schedule created'));
     this.trigger.armed(schedule.id, schedule.status, schedule.next_execution);
     return { schedule, replayed: false };
   }

@@ -35,6 +35,17 @@ describe("a schedule change's events are stored with the change (e2e)", () => {
       stop.mockRestore();
     }
   };
+  // A new schedule whose pause stops at `stopAt`: its id, and the revision the pause was to move it from.
+  const newScheduleWithCutOffPause = async (stopAt: () => jest.SpyInstance) => {
+    const id = (await create().expect(200)).body.schedule_id as string;
+    const rev = ((await stored(id))?.rev as number | undefined) ?? 0;
+    await cutOffPause(id, stopAt());
+    return { id, rev };
+  };
+  const expectPauseRecordedOnce = async (scheduleId: string) => {
+    expect(await notices(scheduleId, 'schedule.paused')).toHaveLength(1);
+    expect(await history(scheduleId, 'paused')).toHaveLength(1);
+  };
   // The stopped process's gate, old enough (wall time) for a waiting writer to take its change over.
   const ageGate = (scheduleId: string, rev: number) =>
     db.collection('schedule_write_gates').updateOne({ _id: `${scheduleId}:${rev}` as never }, { $set: { at: new Date(Date.now() - 20_000) } });
@@ -52,33 +63,26 @@ describe("a schedule change's events are stored with the change (e2e)", () => {
     expect((await stored(id))?.status).toBe('paused');
     const [notice] = await notices(id, 'schedule.paused');
     expect(notice.data).toMatchObject({ schedule_id: id, status: 'paused' });
-    expect(await notices(id, 'schedule.paused')).toHaveLength(1);
-    expect(await history(id, 'paused')).toHaveLength(1);
+    await expectPauseRecordedOnce(id);
     expect(await notices(id, 'schedule.created')).toHaveLength(1);
     expect(await history(id, 'created')).toHaveLength(1);
   });
 
   it('a pause cut off between storing its events and writing the schedule: the events are stored; the retry finishes the pause and stores nothing twice', async () => {
-    const id = (await create().expect(200)).body.schedule_id as string;
-    const rev = ((await stored(id))?.rev as number | undefined) ?? 0;
-    await cutOffPause(id, jest.spyOn(schedules, 'bulkWrite'));
+    const { id, rev } = await newScheduleWithCutOffPause(() => jest.spyOn(schedules, 'bulkWrite'));
     expect((await stored(id))?.status).toBe('scheduled');
-    expect(await notices(id, 'schedule.paused')).toHaveLength(1);
-    expect(await history(id, 'paused')).toHaveLength(1);
+    await expectPauseRecordedOnce(id);
 
     await ageGate(id, rev);
     // The client's retry waits on that gate, writes the stopped pause, and then finds the schedule paused.
     const retry = await http().post(`/schedule/${id}/pause`).set(alice).expect(409);
     expect(retry.body).toMatchObject({ status: 'error', error_code: expect.any(String) });
     expect(await stored(id)).toMatchObject({ status: 'paused', rev: rev + 1 });
-    expect(await notices(id, 'schedule.paused')).toHaveLength(1);
-    expect(await history(id, 'paused')).toHaveLength(1);
+    await expectPauseRecordedOnce(id);
   });
 
   it('a pause cut off before its write and never retried: the reconcile pass writes it once its gate is old enough', async () => {
-    const id = (await create().expect(200)).body.schedule_id as string;
-    const rev = ((await stored(id))?.rev as number | undefined) ?? 0;
-    await cutOffPause(id, jest.spyOn(schedules, 'bulkWrite'));
+    const { id, rev } = await newScheduleWithCutOffPause(() => jest.spyOn(schedules, 'bulkWrite'));
     const reconcile = t.get<ScheduleReconcileJob>(ScheduleReconcileJob);
     // The gate is fresh: its writer may still be writing.
     expect((await reconcile.handle()).outcome).toMatch(/stalled_changes=0/);
@@ -87,16 +91,13 @@ describe("a schedule change's events are stored with the change (e2e)", () => {
     await ageGate(id, rev);
     expect((await reconcile.handle()).outcome).toMatch(/stalled_changes=1/);
     expect(await stored(id)).toMatchObject({ status: 'paused', rev: rev + 1 });
-    expect(await notices(id, 'schedule.paused')).toHaveLength(1);
-    expect(await history(id, 'paused')).toHaveLength(1);
+    await expectPauseRecordedOnce(id);
     expect(await db.collection('schedule_outbox_pending').countDocuments({ _id: `${id}:${rev + 1}` as never })).toBe(0);
     expect((await reconcile.handle()).outcome).toMatch(/stalled_changes=0/);
   });
 
   it('a pause cut off before its events were stored: the change its gate recorded is written with its events by the pass, once', async () => {
-    const id = (await create().expect(200)).body.schedule_id as string;
-    const rev = ((await stored(id))?.rev as number | undefined) ?? 0;
-    await cutOffPause(id, jest.spyOn(t.get<ScheduleOutbox>(ScheduleOutbox), 'store'));
+    const { id, rev } = await newScheduleWithCutOffPause(() => jest.spyOn(t.get<ScheduleOutbox>(ScheduleOutbox), 'store'));
     expect(await notices(id, 'schedule.paused')).toHaveLength(0);
     expect((await stored(id))?.status).toBe('scheduled');
 
@@ -105,8 +106,7 @@ describe("a schedule change's events are stored with the change (e2e)", () => {
     expect(await stored(id)).toMatchObject({ status: 'paused', rev: rev + 1 });
     const [notice] = await notices(id, 'schedule.paused');
     expect(notice.data).toMatchObject({ schedule_id: id, status: 'paused' });
-    expect(await notices(id, 'schedule.paused')).toHaveLength(1);
-    expect(await history(id, 'paused')).toHaveLength(1);
+    await expectPauseRecordedOnce(id);
   });
 
   it('a create cut off between its insert and its events: the retry under the same Idempotency-Key stores them, once', async () => {

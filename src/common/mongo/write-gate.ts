@@ -111,17 +111,12 @@ export class WriteGate<D extends GatedDoc> {
   private readonly gateInserts: CoalescedInserts<WriteGateDoc>;
   private readonly writes: Batcher<{ id: Types.ObjectId | string; set: Record<string, unknown> }, boolean>;
 
-  private readonly beforeWrite?: WriteGateHooks<D>['beforeWrite'];
-  private readonly afterWrite?: WriteGateHooks<D>['afterWrite'];
-
   constructor(
     private readonly target: Model<any>, // eslint-disable-line @typescript-eslint/no-explicit-any
     private readonly gates: Model<WriteGateDoc>,
     private readonly timeoutMs = DEFAULT_TIMEOUT_MS,
-    hooks: WriteGateHooks<D> = {},
+    private readonly hooks: WriteGateHooks<D> = {},
   ) {
-    this.beforeWrite = hooks.beforeWrite;
-    this.afterWrite = hooks.afterWrite;
     this.gateInserts = new CoalescedInserts(gates);
     this.writes = new Batcher((items) => this.writeEach(items), 0, UPDATE_STATEMENTS_IN_FLIGHT);
   }
@@ -219,7 +214,7 @@ export class WriteGate<D extends GatedDoc> {
       }
       const key = `${String(id)}:${rev}`;
       if (await retryOnLockContention(() => insertedUnlessDuplicate(() => this.gateInserts.insert({ _id: key, set, at: new Date() })))) {
-        if (this.beforeWrite) await this.beforeWrite(current, { ...current, ...set, rev: rev + 1 } as D, rev + 1);
+        if (this.hooks.beforeWrite) await this.hooks.beforeWrite(current, { ...current, ...set, rev: rev + 1 } as D, rev + 1);
         const there = await retryOnLockContention(() => this.writes.add({ id, set: { ...set, rev: rev + 1 } }));
         if (!there) {
           // Deleted since the remembered copy was taken.
@@ -240,7 +235,7 @@ export class WriteGate<D extends GatedDoc> {
   // The write is made: a failing hook is logged, never turned into the writer's error.
   private tellWritten(after: D, rev: number): void {
     try {
-      this.afterWrite?.(after, rev);
+      this.hooks.afterWrite?.(after, rev);
     } catch (error) {
       logger.warn(`afterWrite of ${String(after._id)}:${rev} failed: ${error instanceof Error ? error.message : String(error)}`);
     }
@@ -274,10 +269,10 @@ export class WriteGate<D extends GatedDoc> {
   // is past rev (by this takeover or another); false when another waiter holds the takeover.
   private async takeOver(id: Types.ObjectId | string, rev: number, key: string, gate: WriteGateDoc): Promise<boolean> {
     let before: D | null = null;
-    if (this.beforeWrite || this.afterWrite) {
+    if (this.hooks.beforeWrite || this.hooks.afterWrite) {
       before = await this.target.findById(id).lean<D>();
       if (!before || (before.rev ?? 0) !== rev) return true;
-      await this.beforeWrite?.(before, { ...before, ...(gate.set ?? {}), rev: rev + 1 } as D, rev + 1);
+      await this.hooks.beforeWrite?.(before, { ...before, ...(gate.set ?? {}), rev: rev + 1 } as D, rev + 1);
     }
     if (await insertedUnlessDuplicate(() => this.gates.create({ _id: `${key}:takeover`, set: null, at: new Date() }))) {
       await updateSlots.run(() => retryOnLockContention(() => this.target.updateOne({ _id: id }, { $set: { ...(gate.set ?? {}), rev: rev + 1 } }, { strict: false })));

@@ -143,6 +143,7 @@ export class OccurrenceDispatchService {
     const status: ScheduleStatus = recurring ? (next ? 'scheduled' : 'completed') : skip ? 'missed' : 'pending';
     // The advance's own events ride in its write (the schedule's outbox): stored before it, never lost after it.
     const events: ScheduleChangeEvent[] = [];
+    const occurrences = due.slice(0, 50).map((d) => d.toISOString());
     if (skip) {
       events.push({
         notify: 'schedule.missed',
@@ -151,7 +152,7 @@ export class OccurrenceDispatchService {
           type: 'missed',
           level: 'warn',
           message: `Missed ${due.length} occurrence(s) past the misfire grace time; policy skip dialed nothing`,
-          data: { occurrences: due.slice(0, 50).map((d) => d.toISOString()), count: due.length, late_seconds: Math.round((now.getTime() - occurrence.getTime()) / 1000) },
+          data: { occurrences, count: due.length, late_seconds: Math.round((now.getTime() - occurrence.getTime()) / 1000) },
         },
       });
     } else if (late) {
@@ -161,7 +162,7 @@ export class OccurrenceDispatchService {
           type: 'misfire_run_once',
           level: 'warn',
           message: `Late by more than the grace time; policy run_once dials once for ${due.length} occurrence(s)`,
-          data: { occurrences: due.slice(0, 50).map((d) => d.toISOString()), count: due.length },
+          data: { occurrences, count: due.length },
         },
       });
     }
@@ -505,6 +506,4 @@ export class OccurrenceDispatchService {
   private async record(schedule: Schedule, type: string, level: EventLevel, message: string, data: Record<string, unknown>): Promise<void> {
     await this.retry(() => this.events.appendFor(schedule, this.clock.now(), level, type, message, data));
   }
-
-
 }
