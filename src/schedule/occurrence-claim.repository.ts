@@ -2,18 +2,21 @@ import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { Model, Types } from 'mongoose';
 import { CoalescedInserts } from '../common/mongo/coalesced-inserts';
-import { insertedUnlessDuplicate, isDuplicateKeyError, op } from '../common/mongo/mongo-query';
+import { Batcher } from '../common/mongo/insert-batcher';
+import { insertedUnlessDuplicate, isDuplicateKeyError, op, toObjectId } from '../common/mongo/mongo-query';
 import { changesNothing, WriteGate, WriteGateDoc } from '../common/mongo/write-gate';
 import { ClaimDecision, ClaimDecisionDoc } from './schemas/claim-decision.schema';
+import { ClaimEndingDoc } from './schemas/claim-ending.schema';
 import { OCCURRENCE_CLAIM_WRITE_GATE, OccurrenceClaimDoc } from './schemas/occurrence-claim.schema';
 import { CLAIM_TRANSITIONS, ClaimTransition, IN_FLIGHT_CLAIM_STATES, RELEASABLE_CLAIM_STATES, SETTLED_CLAIM_STATES } from './occurrence-claim.transitions';
-import { ClaimState, OccurrenceClaim } from './schedule.types';
+import { ClaimEnding, ClaimState, OccurrenceClaim } from './schedule.types';
 
 type LeanClaim = OccurrenceClaimDoc & { _id: Types.ObjectId; rev?: number | null };
+type LeanEnding = Omit<ClaimEnding, 'claim_id'> & { _id: string };
 
 function toClaim({ _id, run_id: _run, rev: _rev, ...rest }: LeanClaim): OccurrenceClaim {
   // Claims written before outcome retries existed have no attempt number: they were attempt 1.
-  return { id: _id.toHexString(), ...(rest as Omit<OccurrenceClaim, 'id'>), attempt_number: rest.attempt_number ?? 1, deferral: rest.deferral ?? 0 };
+  return { id: _id.toHexString(), ...(rest as Omit<OccurrenceClaim, 'id'>), attempt_number: rest.attempt_number ?? 1, deferral: rest.deferral ?? 0, transition: rest.transition ?? null };
 }
 
 export type ClaimResult = { won: true; claim: OccurrenceClaim } | { won: false };
@@ -29,15 +32,48 @@ export class OccurrenceClaimRepository {
   // A burst of due occurrences claims and decides many at once: one insertMany each.
   private readonly claimInserts: CoalescedInserts<OccurrenceClaimDoc>;
   private readonly decisionInserts: CoalescedInserts<ClaimDecisionDoc>;
+  private readonly endingInserts: CoalescedInserts<ClaimEndingDoc>;
+  // A burst of skips or refusals ends many runs at once: their endings go in one deleteMany (a scan of a
+  // handful of documents on FerretDB, which pushes no $in down; an _id index lookup on MongoDB).
+  private readonly endingDeletes: Batcher<string, void>;
 
   constructor(
     @InjectModel(OccurrenceClaimDoc.name) private readonly claims: Model<OccurrenceClaimDoc>,
     @InjectModel(ClaimDecisionDoc.name) private readonly decisions: Model<ClaimDecisionDoc>,
+    @InjectModel(ClaimEndingDoc.name) private readonly endings: Model<ClaimEndingDoc>,
     @InjectModel(OCCURRENCE_CLAIM_WRITE_GATE) gates: Model<WriteGateDoc>,
   ) {
     this.gate = new WriteGate<LeanClaim>(claims, gates);
     this.claimInserts = new CoalescedInserts(claims);
     this.decisionInserts = new CoalescedInserts(decisions);
+    this.endingInserts = new CoalescedInserts(endings);
+    this.endingDeletes = new Batcher<string, void>(async (ids) => {
+      await this.endings.deleteMany({ _id: op({ $in: ids }) });
+      return ids.map(() => ({ value: undefined }));
+    }, 0);
+  }
+
+  async findById(id: string): Promise<OccurrenceClaim | null> {
+    const _id = toObjectId(id);
+    const doc = _id ? await this.claims.findById(_id).lean<LeanClaim>() : null;
+    return doc ? toClaim(doc) : null;
+  }
+
+  // Stored before the claim moves (ClaimEndingDoc). A repeat (a lost reply, or the first try's) is a
+  // refused insert, and the first stays.
+  async openEnding(ending: ClaimEnding): Promise<void> {
+    const { claim_id, ...rest } = ending;
+    await insertedUnlessDuplicate(() => this.endingInserts.insert({ _id: claim_id, ...rest }));
+  }
+
+  async closeEnding(claimId: string): Promise<void> {
+    await this.endingDeletes.add(claimId);
+  }
+
+  // Endings stored before `before` and still there: their runs stopped, or are still writing.
+  async endingsOpenedBefore(before: Date, limit: number): Promise<ClaimEnding[]> {
+    const docs = await this.endings.find({ at: op({ $lt: before }) }).sort({ at: 1 }).limit(limit).lean<LeanEnding[]>();
+    return docs.map(({ _id, ...rest }) => ({ claim_id: _id, ...rest }));
   }
 
   // The exactly-once gate: a duplicate key means another run already owns this occurrence.
@@ -125,6 +161,12 @@ export class OccurrenceClaimRepository {
     return { decision: stored.decision, decided_by: stored.decided_by, decided_at: stored.decided_at };
   }
 
+  // Who took the outcome of a claim (takeOutcome), or null while nobody has.
+  async outcomeTakenBy(claimId: string): Promise<string | null> {
+    const stored = await this.decisions.findById(`${claimId}:outcome`).lean<{ decided_by: string }>();
+    return stored?.decided_by ?? null;
+  }
+
   // The claim's dial or give-up decision and when it was made, or null while undecided.
   async decisionOf(claimId: string): Promise<DecisionRecord | null> {
     const stored = await this.decisions.findById(claimId).lean<DecisionRecord>();
@@ -166,6 +208,6 @@ export class OccurrenceClaimRepository {
   }
 
   async ensureIndexes(): Promise<void> {
-    await Promise.all([this.claims.syncIndexes(), this.decisions.syncIndexes()]);
+    await Promise.all([this.claims.syncIndexes(), this.decisions.syncIndexes(), this.endings.syncIndexes()]);
   }
 }

@@ -29,4 +29,10 @@ export const CLAIM_TRANSITIONS = {
 
 export type ClaimTransition = keyof typeof CLAIM_TRANSITIONS;
 
+// The dispatcher's moves that end a run without a call. Each is stored as the claim's ending before the
+// move, and the run's log, schedule, history entry and call event follow it; a run that stops after the
+// move leaves the ending for the reconcile pass to finish (ClaimEndingDoc).
+export const ENDING_TRANSITIONS = ['refused', 'expired', 'outcome_unknown', 'skipped', 'deferred'] as const satisfies readonly ClaimTransition[];
+export type EndingTransition = (typeof ENDING_TRANSITIONS)[number];
+
 export const RELEASABLE_CLAIM_STATES: readonly ClaimState[] = ['claimed', 'missed'];

@@ -27,6 +27,7 @@ import { BulkRequestRepository } from './bulk-request.repository';
 import { ScheduleBulkService } from './schedule-bulk.service';
 import { OCCURRENCE_CLAIM_WRITE_GATE, OccurrenceClaimDoc, OccurrenceClaimSchema } from './schemas/occurrence-claim.schema';
 import { ClaimDecisionDoc, ClaimDecisionSchema } from './schemas/claim-decision.schema';
+import { ClaimEndingDoc, ClaimEndingSchema } from './schemas/claim-ending.schema';
 import { ScheduleEventDoc, ScheduleEventSchema } from './schemas/schedule-event.schema';
 
 @Module({
@@ -37,6 +38,7 @@ import { ScheduleEventDoc, ScheduleEventSchema } from './schemas/schedule-event.
       { name: ScheduleEventDoc.name, schema: ScheduleEventSchema },
       { name: OccurrenceClaimDoc.name, schema: OccurrenceClaimSchema },
       { name: ClaimDecisionDoc.name, schema: ClaimDecisionSchema },
+      { name: ClaimEndingDoc.name, schema: ClaimEndingSchema },
       { name: IdempotencyKeyDoc.name, schema: IdempotencyKeySchema },
       { name: BulkRequestDoc.name, schema: BulkRequestSchema },
       writeGateFeature(SCHEDULE_WRITE_GATE, 'schedule_write_gates'),

@@ -1,3 +1,4 @@
+import type { EndingTransition } from './occurrence-claim.transitions';
 import type { CallingWindow } from '../calling-rules/calling-window';
 import type { Frequency } from './recurrence/recurrence';
 
@@ -106,7 +107,27 @@ export interface OccurrenceClaim {
   call_id: string | null;
   provider: string | null;
   detail: string | null;
+  // The last of CLAIM_TRANSITIONS applied to it.
+  transition: string | null;
   updated_at: Date;
+}
+
+// How a claim's run ended without a call (see ClaimEndingDoc): everything its follow-up writes need.
+export interface ClaimEnding {
+  claim_id: string;
+  transition: EndingTransition;
+  schedule_id: string;
+  tenant_id: string;
+  phone: string;
+  call_log_id: string | null;
+  occurrence_at: Date;
+  attempt_number: number;
+  at: Date;
+  by: string;
+  provider: string | null;
+  code: string | null;
+  detail: string;
+  extra: Record<string, unknown> | null;
 }
 
 export interface ActiveScheduleRecord {

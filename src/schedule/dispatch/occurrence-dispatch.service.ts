@@ -8,7 +8,8 @@ import { AppConfig } from '../../config/app-config';
 import { JobOutcome } from '../../jobs/job-queue.service';
 import { DomainEventPublisher } from '../../notification/domain-event.publisher';
 import { CallChangedEvent } from '../../notification/domain-events';
-import { CallLogRepository } from '../../tracking/call-log.repository';
+import { CallLogProgress, CallLogRepository } from '../../tracking/call-log.repository';
+import { CallStatus } from '../../tracking/call-status';
 import { JobQueueService } from '../../jobs/job-queue.service';
 import { CALL_DEFERRED_JOB } from '../schedule.constants';
 import { CallDeferredPayload } from './call-deferred.payload';
@@ -18,7 +19,8 @@ import { ScheduleEventRepository } from '../schedule-event.repository';
 import { ScheduleRepository } from '../schedule.repository';
 import { dueOccurrences, nextWithinBounds } from '../schedule-timing';
 import { ScheduleChangeEvent } from '../schedule-outbox';
-import { EventLevel, OccurrenceClaim, Schedule, ScheduleStatus } from '../schedule.types';
+import { ClaimEnding, EventLevel, OccurrenceClaim, Schedule, ScheduleStatus } from '../schedule.types';
+import { EndingTransition, IN_FLIGHT_CLAIM_STATES } from '../occurrence-claim.transitions';
 
 // A job woken a little early (clock skew between instances) still counts as on time.
 const EARLY_TOLERANCE_MS = 250;
@@ -37,6 +39,47 @@ function dialSubjectOf(schedule: Schedule): DialSubject {
     callingWindow: schedule.calling_window,
     campaignId: schedule.campaign_id,
   };
+}
+
+// What a run that placed no call writes on its schedule.
+interface AttemptEndOnSchedule {
+  status?: ScheduleStatus;
+  last_call_status: string;
+  last_error?: string;
+}
+
+// How much of an ending a run records (see shareAfterRefusedMove).
+type EndingShare = 'all' | 'log' | 'none';
+
+// Where each ending leaves the run's call log (a run ended before its log was written has none).
+const LOG_ENDINGS: Record<EndingTransition, (e: ClaimEnding) => { status: CallStatus; fields: CallLogProgress & { provider?: string | null } }> = {
+  refused: (e) => ({ status: 'failed', fields: { provider: e.provider, error_code: e.code, error_message: e.detail } }),
+  expired: (e) => ({ status: 'canceled', fields: { provider: e.provider, error_code: 'start_window_passed', error_message: e.detail } }),
+  outcome_unknown: (e) => ({ status: 'unknown', fields: { provider: e.provider, error_message: e.detail } }),
+  skipped: (e) => ({ status: 'canceled', fields: { error_code: `skipped_${e.code}`, error_message: e.detail } }),
+  deferred: (e) => ({ status: 'canceled', fields: { error_code: 'deferred_calling_hours', error_message: e.detail } }),
+};
+
+// The pass finishing a stopped run's ending finds its schedule written since: by the run itself (the same
+// time and status), or by a later write that a repeat would undo.
+function writtenSince(schedule: Schedule, e: ClaimEnding, set: AttemptEndOnSchedule): boolean {
+  const written = schedule.last_updated.getTime();
+  return written > e.at.getTime() || (written === e.at.getTime() && schedule.last_call_status === set.last_call_status);
+}
+
+// The claim's own record of its ending (CLAIM_TRANSITIONS' `set`).
+function claimChangeOf(e: ClaimEnding): Partial<Pick<OccurrenceClaim, 'provider' | 'detail'>> {
+  switch (e.transition) {
+    case 'refused':
+      return { provider: e.provider, detail: `${e.code}: ${e.detail}` };
+    case 'expired':
+    case 'outcome_unknown':
+      return { provider: e.provider, detail: e.detail };
+    case 'skipped':
+      return { detail: `${e.code}: ${e.detail}` };
+    case 'deferred':
+      return { detail: `calling_hours: ${e.detail}` };
+  }
 }
 
 // A placed call's attempt, as recordPlaced writes it: its claim names the occurrence and attempt number.
@@ -230,7 +273,7 @@ export class OccurrenceDispatchService {
     const checkedAt = this.clock.now();
     const checkedAtWall = Date.now();
     const decision = await this.retry(() => this.dialPolicy.check(subject, checkedAt));
-    if (decision.action === 'skip') return this.skipDial(schedule, occurrence, claim, attempt, decision.reason, decision.detail, null);
+    if (decision.action === 'skip') return this.skipDial(schedule, occurrence, claim, attempt, decision.reason, decision.detail);
     if (decision.action === 'defer') return this.deferDial(schedule, occurrence, claim, attempt, decision.until, decision.detail, null, { zones: decision.zones, stage: 'before_dial' });
     const now = this.clock.now();
     // Claims stored before claims named their log get one now.
@@ -289,8 +332,8 @@ export class OccurrenceDispatchService {
       result = { kind: 'unknown', provider: 'unknown', detail: error instanceof Error ? error.message : String(error) };
     }
     const done = this.clock.now();
-    const callEvent = (type: CallChangedEvent['type'], status: string, callId: string | null, data: Record<string, unknown>) =>
-      this.publisher.publish(new CallChangedEvent(type, log.id, schedule.id, schedule.tenant_id, schedule.phone, status, callId, attempt, done.toISOString(), data));
+    const ending = (transition: EndingTransition, provider: string | null, code: string | null, detail: string): ClaimEnding =>
+      this.endingOf(schedule, claim, occurrence, attempt, log.id, done, { transition, provider, code, detail });
 
     switch (result.kind) {
       case 'placed': {
@@ -305,56 +348,22 @@ export class OccurrenceDispatchService {
         const how = result.reconciled ? ' (found by lookup after an unanswered request)' : '';
         return this.recordPlaced({ schedule, claim, logId: log.id, lagMs: done.getTime() - dueAt.getTime(), how }, result, done, dispatched);
       }
-      case 'rejected': {
-        const marked = await this.retry(() => this.claims.move(claim.id, 'refused', { provider: result.provider, detail: `${result.code}: ${result.message}` }, done));
-        if (!(await this.ownsOutcome(claim, marked, done))) return;
-        await this.retry(() => this.callLogs.markAttemptEnded(log.id, 'failed', { provider: result.provider, error_code: result.code, error_message: result.message }, done));
-        // The event first: whoever reads the schedule failed finds why in its log.
-        await this.record(schedule, 'dispatch_failed', 'error', `Provider refused the call: ${result.code} ${result.message}`, {
-          occurrence_at: occurrence.toISOString(),
-          call_log_id: log.id,
-          attempt_number: attempt,
-          error_code: result.code,
-        });
-        await this.endOneTime(schedule, 'failed', 'failed', done, `${result.code}: ${result.message}`);
-        callEvent('call.failed', 'failed', null, { error_code: result.code, error_message: result.message });
-        return;
-      }
-      case 'expired': {
+      case 'rejected':
+        return this.endRun(schedule, claim, ending('refused', result.provider, result.code, result.message));
+      case 'expired':
         if (givenUp) {
           // The reconciler's give-up won the decision: the claim and the schedule are its to settle (it may
           // dial the occurrence again under a new claim). Only this run's log ends here.
           await this.retry(() => this.callLogs.markAttemptEnded(log.id, 'canceled', { provider: result.provider, error_code: 'given_up', error_message: result.detail }, done));
           return;
         }
-        const ownOutcome = await this.retry(() => this.claims.move(claim.id, 'expired', { provider: result.provider, detail: result.detail }, done));
-        await this.retry(() => this.callLogs.markAttemptEnded(log.id, 'canceled', { provider: result.provider, error_code: 'start_window_passed', error_message: result.detail }, done));
-        // The reconciler gave this claim up first and has recorded the miss itself.
-        if (!ownOutcome) return;
-        await this.record(schedule, 'missed', 'warn', `Not dialed: ${result.detail}`, { occurrence_at: occurrence.toISOString(), call_log_id: log.id, attempt_number: attempt });
-        await this.endOneTime(schedule, 'missed', 'missed', done, undefined, [
-          { notify: 'schedule.missed', notifyData: { occurrence_at: occurrence.toISOString(), reason: 'start_window_passed' }, history: null },
-        ]);
-        return;
-      }
+        return this.endRun(schedule, claim, ending('expired', result.provider, null, result.detail));
       case 'deferred':
         return this.deferDial(schedule, occurrence, claim, attempt, result.until, result.detail, log.id, { stage: 'before_request' });
       case 'skipped':
-        return this.skipDial(schedule, occurrence, claim, attempt, result.reason, result.detail, log.id);
-      case 'unknown': {
-        const marked = await this.retry(() => this.claims.move(claim.id, 'outcome_unknown', { provider: result.provider, detail: result.detail }, done));
-        if (!(await this.ownsOutcome(claim, marked, done))) return;
-        await this.retry(() => this.callLogs.markAttemptEnded(log.id, 'unknown', { provider: result.provider, error_message: result.detail }, done));
-        await this.retry(() => this.schedules.recordCallProgress(schedule.id, null, { last_call_status: 'unknown', last_updated: done }));
-        await this.record(schedule, 'dispatch_unknown', 'warn', `Outcome of the dial is unknown; it will be reconciled, not redialed: ${result.detail}`, {
-          occurrence_at: occurrence.toISOString(),
-          call_log_id: log.id,
-          attempt_number: attempt,
-        });
-        callEvent('call.unknown', 'unknown', null, { detail: result.detail });
-        this.logger.warn(`schedule ${schedule.id} occurrence ${occurrence.toISOString()}: unknown dial outcome: ${result.detail}`);
-        return;
-      }
+        return this.endRun(schedule, claim, ending('skipped', null, result.reason, result.detail));
+      case 'unknown':
+        return this.endRun(schedule, claim, ending('outcome_unknown', result.provider, null, result.detail));
     }
   }
 
@@ -403,18 +412,9 @@ export class OccurrenceDispatchService {
     this.publisher.publish(dispatched);
   }
 
-  // A rule (safe mode, DNC) forbids this dial: nothing reaches a provider. Checked before the call log is
-  // written (callLogId null) or, when found just before the request, that log ends canceled.
-  private async skipDial(schedule: Schedule, occurrence: Date, claim: OccurrenceClaim, attempt: number, reason: string, detail: string, callLogId: string | null): Promise<void> {
-    const now = this.clock.now();
-    await this.retry(() => this.claims.move(claim.id, 'skipped', { detail: `${reason}: ${detail}` }, now));
-    if (callLogId) await this.retry(() => this.callLogs.markAttemptEnded(callLogId, 'canceled', { error_code: `skipped_${reason}`, error_message: detail }, now));
-    // The event before the status: a reader that sees the schedule completed finds why it was skipped.
-    await this.record(schedule, `skipped_${reason}`, 'warn', `Call skipped (${reason}): ${detail}`, { occurrence_at: occurrence.toISOString(), attempt_number: attempt, reason });
-    await this.endOneTime(schedule, 'completed', `skipped_${reason}`, now);
-    this.publisher.publish(
-      new CallChangedEvent('call.skipped', '', schedule.id, schedule.tenant_id, schedule.phone, 'skipped', null, attempt, now.toISOString(), { reason, detail, occurrence_at: occurrence.toISOString() }),
-    );
+  // A rule (safe mode, DNC) forbids this dial before the call log is written: nothing reaches a provider.
+  private skipDial(schedule: Schedule, occurrence: Date, claim: OccurrenceClaim, attempt: number, reason: string, detail: string): Promise<void> {
+    return this.endRun(schedule, claim, this.endingOf(schedule, claim, occurrence, attempt, null, this.clock.now(), { transition: 'skipped', provider: null, code: reason, detail }));
   }
 
   // Outside the callee's calling hours: this run dials nothing and a call.deferred job dials at the opening
@@ -439,16 +439,132 @@ export class OccurrenceDispatchService {
       run_at: until.toISOString(),
     };
     await this.retry(() => this.jobs.createJob(CALL_DEFERRED_JOB, payload, until));
-    await this.retry(() => this.claims.move(claim.id, 'deferred', { detail: `calling_hours: ${detail}` }, now));
-    if (callLogId) await this.retry(() => this.callLogs.markAttemptEnded(callLogId, 'canceled', { error_code: 'deferred_calling_hours', error_message: detail }, now));
-    await this.retry(() => this.schedules.recordCallProgress(schedule.id, null, { last_call_status: 'deferred_calling_hours', last_updated: now }));
-    await this.record(schedule, 'deferred_calling_hours', 'info', `Deferred to the callee's calling hours: ${detail}`, {
-      occurrence_at: payload.occurrence_at,
+    await this.endRun(
+      schedule,
+      claim,
+      this.endingOf(schedule, claim, occurrence, attempt, callLogId, now, { transition: 'deferred', provider: null, code: null, detail, extra: { deferral: payload.deferral, until: payload.run_at, ...extra } }),
+    );
+  }
+
+  private endingOf(
+    schedule: Schedule,
+    claim: OccurrenceClaim,
+    occurrence: Date,
+    attempt: number,
+    callLogId: string | null,
+    at: Date,
+    how: Pick<ClaimEnding, 'transition' | 'provider' | 'code' | 'detail'> & { extra?: Record<string, unknown> },
+  ): ClaimEnding {
+    return {
+      claim_id: claim.id,
+      schedule_id: schedule.id,
+      tenant_id: schedule.tenant_id,
+      phone: schedule.phone,
+      call_log_id: callLogId,
+      occurrence_at: occurrence,
       attempt_number: attempt,
-      deferral: payload.deferral,
-      until: payload.run_at,
-      ...extra,
-    });
+      at,
+      by: this.instance,
+      ...how,
+      extra: how.extra ?? null,
+    };
+  }
+
+  // A run that places no call ends here. Its ending is stored before the claim moves, and deleted once
+  // the rest is written: a run that stops after the move leaves it to the reconcile pass
+  // (finishStoppedEndings), which writes the rest as this run would have.
+  private async endRun(schedule: Schedule, claim: OccurrenceClaim, ending: ClaimEnding): Promise<void> {
+    await this.retry(() => this.claims.openEnding(ending));
+    const moved = await this.retry(() => this.claims.move(claim.id, ending.transition, claimChangeOf(ending), ending.at));
+    const share = moved ? 'all' : await this.shareAfterRefusedMove(ending, () => this.retry(() => this.claims.takeOutcome(claim.id, this.instance, ending.at)));
+    await this.finishEnding(ending, schedule, share, false);
+    await this.retry(() => this.claims.closeEnding(claim.id));
+  }
+
+  // What a run still records when its claim move was refused: the reconciler ended the claim first (the
+  // run stalled that long), or this is a retry of the run's own write.
+  private async shareAfterRefusedMove(ending: ClaimEnding, takeOutcome: () => Promise<boolean>): Promise<EndingShare> {
+    switch (ending.transition) {
+      // The reconciler could only call it unknown: the run's outcome is better, when it takes it.
+      case 'refused':
+      case 'outcome_unknown':
+        return (await takeOutcome()) ? 'all' : 'none';
+      // The reconciler gave the claim up and records the miss itself.
+      case 'expired':
+        return 'log';
+      // A rule forbade the dial, or deferred it: that holds whoever ended the claim.
+      default:
+        return 'all';
+    }
+  }
+
+  // The rest of a run that placed no call: its log, its history entry, its schedule and its call event.
+  // Each step can be repeated (the pass after a stop): the log keeps its status, the history entry and the
+  // event are stored under keys of the claim, a one-time schedule ends only from pending or running, and
+  // `repair` leaves a schedule written since the ending alone (writtenSince).
+  private async finishEnding(e: ClaimEnding, schedule: Schedule | null, share: EndingShare, repair: boolean): Promise<void> {
+    if (share === 'none') return;
+    const log = LOG_ENDINGS[e.transition](e);
+    if (e.call_log_id) await this.retry(() => this.callLogs.markAttemptEnded(e.call_log_id!, log.status, log.fields, e.at));
+    if (share === 'log') return;
+    const occurrence_at = e.occurrence_at.toISOString();
+    const history = (level: EventLevel, type: string, message: string, data: Record<string, unknown>) =>
+      this.retry(() => this.events.appendOnce({ id: e.schedule_id, tenant_id: e.tenant_id }, `ended|${e.claim_id}`, e.at, level, type, message, data));
+    const progress = async (set: AttemptEndOnSchedule, events: ScheduleChangeEvent[] = [], oneTimeEvents: ScheduleChangeEvent[] = []) => {
+      if (!schedule || (repair && writtenSince(schedule, e, set))) return;
+      await this.recordEnd(schedule, set, e.at, events, oneTimeEvents);
+    };
+    const callEvent = async (type: CallChangedEvent['type'], status: string, callLogId: string, data: Record<string, unknown>) => {
+      const event = new CallChangedEvent(type, callLogId, e.schedule_id, e.tenant_id, e.phone, status, null, e.attempt_number, e.at.toISOString(), data);
+      await this.retry(() => this.publisher.storeOnce(event, `call_ended|${e.claim_id}`));
+      this.publisher.publish(event);
+    };
+    switch (e.transition) {
+      case 'refused': {
+        // The history entry first: whoever reads the schedule failed finds why in it.
+        await history('error', 'dispatch_failed', `Provider refused the call: ${e.code} ${e.detail}`, { occurrence_at, call_log_id: e.call_log_id, attempt_number: e.attempt_number, error_code: e.code });
+        const lastError = `${e.code}: ${e.detail}`.slice(0, 500);
+        await progress({ status: 'failed', last_call_status: 'failed', last_error: lastError }, [], [{ notify: 'schedule.failed', notifyData: { last_error: lastError }, history: null }]);
+        return callEvent('call.failed', 'failed', e.call_log_id ?? '', { error_code: e.code, error_message: e.detail });
+      }
+      case 'expired':
+        await history('warn', 'missed', `Not dialed: ${e.detail}`, { occurrence_at, call_log_id: e.call_log_id, attempt_number: e.attempt_number });
+        return progress({ status: 'missed', last_call_status: 'missed' }, [{ notify: 'schedule.missed', notifyData: { occurrence_at, reason: 'start_window_passed' }, history: null }]);
+      case 'outcome_unknown':
+        await history('warn', 'dispatch_unknown', `Outcome of the dial is unknown; it will be reconciled, not redialed: ${e.detail}`, { occurrence_at, call_log_id: e.call_log_id, attempt_number: e.attempt_number });
+        await progress({ last_call_status: 'unknown' });
+        await callEvent('call.unknown', 'unknown', e.call_log_id ?? '', { detail: e.detail });
+        this.logger.warn(`schedule ${e.schedule_id} occurrence ${occurrence_at}: unknown dial outcome: ${e.detail}`);
+        return;
+      case 'skipped':
+        await history('warn', `skipped_${e.code}`, `Call skipped (${e.code}): ${e.detail}`, { occurrence_at, attempt_number: e.attempt_number, reason: e.code });
+        await progress({ status: 'completed', last_call_status: `skipped_${e.code}` });
+        return callEvent('call.skipped', 'skipped', '', { reason: e.code, detail: e.detail, occurrence_at });
+      case 'deferred':
+        await history('info', 'deferred_calling_hours', `Deferred to the callee's calling hours: ${e.detail}`, { occurrence_at, attempt_number: e.attempt_number, ...e.extra });
+        return progress({ last_call_status: 'deferred_calling_hours' });
+    }
+  }
+
+  // Endings whose run stopped after its claim moved: the rest is written as the run would have, once. An
+  // ending whose claim is still in flight is left: its run may still move it, and a run that stopped is
+  // the stuck-claim pass's, which then moves the claim its own way (and this ending is dropped).
+  async finishStoppedEndings(limit: number): Promise<number> {
+    const now = this.clock.now();
+    const before = new Date(now.getTime() - this.config.scheduler.unknownClaimAfterSeconds * 1000);
+    let finished = 0;
+    for (const ending of await this.claims.endingsOpenedBefore(before, limit)) {
+      const claim = await this.claims.findById(ending.claim_id);
+      if (claim && IN_FLIGHT_CLAIM_STATES.includes(claim.state)) continue;
+      if (claim) {
+        const share =
+          claim.transition === ending.transition ? 'all' : await this.shareAfterRefusedMove(ending, async () => (await this.claims.outcomeTakenBy(claim.id)) === ending.by);
+        await this.finishEnding(ending, await this.schedules.findById(ending.schedule_id), share, true);
+        finished++;
+      }
+      await this.claims.closeEnding(ending.claim_id);
+    }
+    return finished;
   }
 
   // The reconciler may have given this claim up (it looked stuck): the unique decision insert settles who
@@ -481,18 +597,14 @@ export class OccurrenceDispatchService {
     );
   }
 
-  // Records how an attempt ended on its schedule; a one-time schedule also ends with it.
-  // A failed attempt leaves its reason in last_error; a one-time schedule that fails with it says so (schedule.failed).
-  // `events` ride in the schedule's write (its outbox), and so does a one-time schedule's schedule.failed.
-  private async endOneTime(schedule: Schedule, status: ScheduleStatus, lastCallStatus: string, now: Date, lastError?: string, events: ScheduleChangeEvent[] = []): Promise<void> {
-    const error = lastError !== undefined ? { last_error: lastError.slice(0, 500) } : {};
-    if (schedule.repeat_config) {
-      await this.retry(() => this.schedules.recordCallProgress(schedule.id, null, { last_call_status: lastCallStatus, ...error, last_updated: now }, { at: now, events }));
-      return;
-    }
-    const failed: ScheduleChangeEvent[] = status === 'failed' ? [{ notify: 'schedule.failed', notifyData: { last_error: error.last_error ?? null }, history: null }] : [];
+  // Records how an attempt ended on its schedule; a one-time schedule also ends with it (`status`, only
+  // from pending or running, so a repeat changes nothing). `events` ride in the schedule's write (its
+  // outbox); `oneTimeEvents` only when a one-time schedule ends.
+  private async recordEnd(schedule: Schedule, set: AttemptEndOnSchedule, now: Date, events: ScheduleChangeEvent[], oneTimeEvents: ScheduleChangeEvent[]): Promise<void> {
+    const { status, ...rest } = set;
+    const ends = status !== undefined && !schedule.repeat_config;
     await this.retry(() =>
-      this.schedules.recordCallProgress(schedule.id, ['pending', 'running'], { status, last_call_status: lastCallStatus, ...error, last_updated: now }, { at: now, events: [...events, ...failed] }),
+      this.schedules.recordCallProgress(schedule.id, ends ? ['pending', 'running'] : null, { ...(ends ? { status } : {}), ...rest, last_updated: now }, { at: now, events: ends ? [...events, ...oneTimeEvents] : events }),
     );
   }
 

@@ -27,6 +27,8 @@ const RECONCILER = 'reconciler';
 //    ends it `dialed`. A provably unsent occurrence still within its misfire grace (or under
 //    misfire_policy run_once) is dialed again under a new claim (deferral n+1, through a call.deferred
 //    job); past it, a one-time schedule left `pending` by the unsent claim ends missed;
+//  - a run that ended its claim without a call (refused, unknown, skipped, deferred, start window passed)
+//    and stopped before writing the rest has its log, history entry, schedule and call event written;
 //  - jobs of the retired per-schedule Agenda job kind are removed (data from before the sweeper alone
 //    triggered schedules).
 @Injectable()
@@ -59,7 +61,8 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
     // Schedules need no repair here: every instance's sweeper reads all due schedules, overdue included.
     await this.jobs.removeAll(LEGACY_DISPATCH_JOB);
     const stuck = await this.settleStuckClaims();
-    return { outcome: `stuck=${stuck} stalled_changes=${await this.schedules.finishStalledChanges(BATCH)}` };
+    const stalled = await this.schedules.finishStalledChanges(BATCH);
+    return { outcome: `stuck=${stuck} stalled_changes=${stalled} stopped_endings=${await this.dispatch.finishStoppedEndings(BATCH)}` };
   }
 
   async settleStuckClaims(): Promise<number> {
