@@ -182,10 +182,17 @@ export class CallLogRepository {
     }));
   }
 
-  // Repeatable: a log already in this status is left as it is (no second timeline entry).
-  async markAttemptEnded(id: string, status: CallStatus, fields: CallLogProgress & { provider?: string | null }, now: Date): Promise<void> {
+  // Repeatable: a log already in this status is left as it is (no second timeline entry). `onlyFrom`: a
+  // log in any other status is left too (its call's own reports moved it on). Returns whether the log
+  // reads `status` now.
+  async markAttemptEnded(id: string, status: CallStatus, fields: CallLogProgress & { provider?: string | null }, now: Date, onlyFrom?: CallStatus[]): Promise<boolean> {
     const entry: CallTimelineEntry = { status, ts: now, received_at: now, sequence_number: null, source: 'dispatcher', provider_status: null };
-    await this.gate.update(new Types.ObjectId(id), (log) => (log.status === status ? null : { ...fields, status, last_updated: now, timeline: [...log.timeline, entry] }));
+    let reads = false;
+    await this.gate.update(new Types.ObjectId(id), (log) => {
+      reads = log.status === status || !onlyFrom || onlyFrom.includes(log.status as CallStatus);
+      return log.status === status || !reads ? null : { ...fields, status, last_updated: now, timeline: [...log.timeline, entry] };
+    });
+    return reads;
   }
 
   // Appends the event to the timeline and moves the status forward only: returns whether it moved.

@@ -130,6 +130,36 @@ describe('a run that stops after ending its claim is finished by the reconcile p
     expect(await history(id, 'dispatch_unknown')).toHaveLength(1);
   });
 
+  it('an unknown outcome cut off after the claim moved, whose call then reported completed: the pass leaves the call to its reports', async () => {
+    provider.answer = { kind: 'unknown', provider: 'scripted', detail: 'socket hang up' };
+    const at = soon();
+    const id = await create('+14155550105', at);
+    stopAt(jest.spyOn(t.get<CallLogRepository>(CallLogRepository), 'markAttemptEnded'));
+    await dispatchCutOff(id, at);
+    const log = await logOf(id);
+    expect(log.status).toBe('queued');
+    // The request did reach the provider: the call's own report moves its log on.
+    await t.get<CallLogRepository>(CallLogRepository).applyStatusEvent(log.id, { status: 'completed', ts: at, received_at: at, sequence_number: 3, source: 'twilio', provider_status: 'completed' }, { duration: 12 }, at);
+
+    pastTheRunsRetries(at);
+    expect(await reconcile()).toMatch(/stopped_endings=1/);
+    expect((await logOf(id)).status).toBe('completed');
+    expect(await notices(id, 'call.unknown')).toHaveLength(0);
+    expect(await history(id, 'dispatch_unknown')).toHaveLength(0);
+    expect(await endings(String((await claimOf(id))?._id))).toBe(0);
+  });
+
+  it('a refusal without a message still ends the claim, the log and the schedule', async () => {
+    provider.answer = { kind: 'rejected', provider: 'scripted', code: '400', message: '' };
+    const at = soon();
+    const id = await create('+14155550106', at);
+    clock.set(at);
+    expect((await t.get<OccurrenceDispatchService>(OccurrenceDispatchService).dispatchDue(id)).outcome).toBe('dispatched');
+    expect(await claimOf(id)).toMatchObject({ state: 'failed', transition: 'refused' });
+    expect(await stored(id)).toMatchObject({ status: 'failed', last_error: '400: ' });
+    expect((await logOf(id)).status).toBe('failed');
+  });
+
   it('a do-not-call skip cut off before its history entry: the pass completes the one-time schedule and stores call.skipped, once', async () => {
     await http().post('/dnc').set(alice).send({ phone: '+14155550104' }).expect(201);
     const requestsBefore = provider.requests;

@@ -8,6 +8,7 @@ import { OccurrenceDispatchService } from '../../src/schedule/dispatch/occurrenc
 import { ScheduleReconcileJob } from '../../src/schedule/dispatch/schedule-reconcile.job';
 import { OccurrenceClaimRepository } from '../../src/schedule/occurrence-claim.repository';
 import { ScheduleRepository } from '../../src/schedule/schedule.repository';
+import { ScheduleOutcomeService } from '../../src/schedule/schedule-outcome.service';
 import { CallScheduleDoc } from '../../src/schedule/schemas/call-schedule.schema';
 import { CallLogRepository } from '../../src/tracking/call-log.repository';
 import { RecordingCallDispatcher } from '../utils/recording-dispatcher';
@@ -178,8 +179,13 @@ describe('dispatch driven by an injectable clock (service level, real database)'
     // Another instance claimed the occurrence and died before advancing the schedule (and, if it was
     // dialing, before it learned whether the provider took the call).
     const claims = t.get<OccurrenceClaimRepository>(OccurrenceClaimRepository);
-    const won = await claims.claimOccurrence({ scheduleId: id, tenantId: 'alice', occurrenceAt: at, state: stuckIn, instance: 'crashed:1', now: at });
+    const logs = t.get<CallLogRepository>(CallLogRepository);
+    const callLogId = logs.newId();
+    const won = await claims.claimOccurrence({ scheduleId: id, tenantId: 'alice', occurrenceAt: at, state: stuckIn, instance: 'crashed:1', now: at, callLogId });
     expect(won.won).toBe(true);
+    if (stuckIn === 'dialing') {
+      await logs.createForAttempt(callLogId, { tenant_id: 'alice', created_by: 'alice', user_profile_id: null, agent_instance_id: null, schedule_id: id, occurrence_at: at, status: 'queued', call_type: 'outbound', phone: '+14155552671', timestamp: at, notes: null, metadata: {}, attempt_number: 1 }, at);
+    }
     clock.set(at);
     expect((await handle(id)).outcome).toBe('already_claimed');
     clock.set(new Date(at.getTime() + (t.config.scheduler.unknownClaimAfterSeconds + 5) * 1000));
@@ -187,6 +193,14 @@ describe('dispatch driven by an injectable clock (service level, real database)'
     const s = await getSchedule(id);
     expect(s).toMatchObject({ status: scheduleStatus, last_call_status: claimState, next_execution: null });
     expect(s.events.map((e: { type: string }) => e.type)).toContain(eventType);
+    // The reconciler's end of the schedule is announced once, as the dispatcher's would have been.
+    const ended = `schedule.${scheduleStatus}`;
+    expect(await notices(id, ended)).toHaveLength(1);
+    if (stuckIn === 'dialing') {
+      // The unknown dial settles later as failed: that outcome finds the end announced, and adds nothing.
+      await t.get<ScheduleOutcomeService>(ScheduleOutcomeService).recordFinalCallStatus({ scheduleId: id, callLogId, callId: null, status: 'failed', duration: null });
+      expect(await notices(id, ended)).toHaveLength(1);
+    }
     const [claim] = await claims.findForSchedule(id, 5);
     expect(claim.state).toBe(claimState);
     expect((await handle(id)).outcome).toBe('inactive');

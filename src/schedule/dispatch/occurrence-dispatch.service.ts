@@ -477,8 +477,7 @@ export class OccurrenceDispatchService {
     await this.retry(() => this.claims.openEnding(ending));
     const moved = await this.retry(() => this.claims.move(claim.id, ending.transition, claimChangeOf(ending), ending.at));
     const share = moved ? 'all' : await this.shareAfterRefusedMove(ending, () => this.retry(() => this.claims.takeOutcome(claim.id, this.instance, ending.at)));
-    await this.finishEnding(ending, schedule, share, false);
-    await this.retry(() => this.claims.closeEnding(claim.id));
+    if (await this.finishEnding(ending, schedule, share, 'run')) await this.retry(() => this.claims.closeEnding(claim.id));
   }
 
   // What a run still records when its claim move was refused: the reconciler ended the claim first (the
@@ -499,70 +498,106 @@ export class OccurrenceDispatchService {
   }
 
   // The rest of a run that placed no call: its log, its history entry, its schedule and its call event.
-  // Each step can be repeated (the pass after a stop): the log keeps its status, the history entry and the
-  // event are stored under keys of the claim, a one-time schedule ends only from pending or running, and
-  // `repair` leaves a schedule written since the ending alone (writtenSince).
-  private async finishEnding(e: ClaimEnding, schedule: Schedule | null, share: EndingShare, repair: boolean): Promise<void> {
-    if (share === 'none') return;
+  // Written by the run itself, or by the pass once the run stopped (`by`). The two never write it at the
+  // same time: the run hands the rest over once half of SCHEDULER_UNKNOWN_CLAIM_AFTER_SECONDS has passed
+  // since its ending (a long database outage; it then returns false and leaves its ending), and the pass
+  // takes only endings older than all of it. Each step can be repeated by the pass: the log moves only
+  // from `queued` (a call whose own reports moved it on owns the rest), the history entry and the event
+  // are stored under keys of the claim, a one-time schedule ends only from pending or running, and an
+  // unconditional schedule write is left out when the schedule was written since (writtenSince).
+  private async finishEnding(e: ClaimEnding, schedule: Schedule | null, share: EndingShare, by: 'run' | 'pass'): Promise<boolean> {
+    if (share === 'none') return true;
+    const handOverAt = e.at.getTime() + (this.config.scheduler.unknownClaimAfterSeconds * 1000) / 2;
+    const mine = () => by === 'pass' || this.clock.now().getTime() < handOverAt;
     const log = LOG_ENDINGS[e.transition](e);
-    if (e.call_log_id) await this.retry(() => this.callLogs.markAttemptEnded(e.call_log_id!, log.status, log.fields, e.at));
-    if (share === 'log') return;
+    if (e.call_log_id) {
+      if (!mine()) return false;
+      const reads = await this.retry(() => this.callLogs.markAttemptEnded(e.call_log_id!, log.status, log.fields, e.at, by === 'pass' ? ['queued'] : undefined));
+      if (!reads) return true;
+    }
+    if (share === 'log') return true;
     const occurrence_at = e.occurrence_at.toISOString();
-    const history = (level: EventLevel, type: string, message: string, data: Record<string, unknown>) =>
-      this.retry(() => this.events.appendOnce({ id: e.schedule_id, tenant_id: e.tenant_id }, `ended|${e.claim_id}`, e.at, level, type, message, data));
+    const history = async (level: EventLevel, type: string, message: string, data: Record<string, unknown>) => {
+      if (!mine()) return false;
+      await this.retry(() => this.events.appendOnce({ id: e.schedule_id, tenant_id: e.tenant_id }, `ended|${e.claim_id}`, e.at, level, type, message, data));
+      return true;
+    };
     const progress = async (set: AttemptEndOnSchedule, events: ScheduleChangeEvent[] = [], oneTimeEvents: ScheduleChangeEvent[] = []) => {
-      if (!schedule || (repair && writtenSince(schedule, e, set))) return;
-      await this.recordEnd(schedule, set, e.at, events, oneTimeEvents);
+      if (!mine()) return false;
+      const ends = set.status !== undefined && schedule !== null && !schedule.repeat_config;
+      if (schedule && !(by === 'pass' && !ends && writtenSince(schedule, e, set))) await this.recordEnd(schedule, set, e.at, events, oneTimeEvents);
+      return true;
     };
     const callEvent = async (type: CallChangedEvent['type'], status: string, callLogId: string, data: Record<string, unknown>) => {
+      if (!mine()) return false;
       const event = new CallChangedEvent(type, callLogId, e.schedule_id, e.tenant_id, e.phone, status, null, e.attempt_number, e.at.toISOString(), data);
       await this.retry(() => this.publisher.storeOnce(event, `call_ended|${e.claim_id}`));
       this.publisher.publish(event);
+      return true;
     };
     switch (e.transition) {
       case 'refused': {
         // The history entry first: whoever reads the schedule failed finds why in it.
-        await history('error', 'dispatch_failed', `Provider refused the call: ${e.code} ${e.detail}`, { occurrence_at, call_log_id: e.call_log_id, attempt_number: e.attempt_number, error_code: e.code });
         const lastError = `${e.code}: ${e.detail}`.slice(0, 500);
-        await progress({ status: 'failed', last_call_status: 'failed', last_error: lastError }, [], [{ notify: 'schedule.failed', notifyData: { last_error: lastError }, history: null }]);
-        return callEvent('call.failed', 'failed', e.call_log_id ?? '', { error_code: e.code, error_message: e.detail });
+        return (
+          (await history('error', 'dispatch_failed', `Provider refused the call: ${e.code} ${e.detail}`, { occurrence_at, call_log_id: e.call_log_id, attempt_number: e.attempt_number, error_code: e.code })) &&
+          (await progress({ status: 'failed', last_call_status: 'failed', last_error: lastError }, [], [{ notify: 'schedule.failed', notifyData: { last_error: lastError }, history: null }])) &&
+          callEvent('call.failed', 'failed', e.call_log_id ?? '', { error_code: e.code, error_message: e.detail })
+        );
       }
       case 'expired':
-        await history('warn', 'missed', `Not dialed: ${e.detail}`, { occurrence_at, call_log_id: e.call_log_id, attempt_number: e.attempt_number });
-        return progress({ status: 'missed', last_call_status: 'missed' }, [{ notify: 'schedule.missed', notifyData: { occurrence_at, reason: 'start_window_passed' }, history: null }]);
+        return (
+          (await history('warn', 'missed', `Not dialed: ${e.detail}`, { occurrence_at, call_log_id: e.call_log_id, attempt_number: e.attempt_number })) &&
+          progress({ status: 'missed', last_call_status: 'missed' }, [{ notify: 'schedule.missed', notifyData: { occurrence_at, reason: 'start_window_passed' }, history: null }])
+        );
       case 'outcome_unknown':
-        await history('warn', 'dispatch_unknown', `Outcome of the dial is unknown; it will be reconciled, not redialed: ${e.detail}`, { occurrence_at, call_log_id: e.call_log_id, attempt_number: e.attempt_number });
-        await progress({ last_call_status: 'unknown' });
-        await callEvent('call.unknown', 'unknown', e.call_log_id ?? '', { detail: e.detail });
-        this.logger.warn(`schedule ${e.schedule_id} occurrence ${occurrence_at}: unknown dial outcome: ${e.detail}`);
-        return;
+        if (by === 'run') this.logger.warn(`schedule ${e.schedule_id} occurrence ${occurrence_at}: unknown dial outcome: ${e.detail}`);
+        return (
+          (await history('warn', 'dispatch_unknown', `Outcome of the dial is unknown; it will be reconciled, not redialed: ${e.detail}`, { occurrence_at, call_log_id: e.call_log_id, attempt_number: e.attempt_number })) &&
+          (await progress({ last_call_status: 'unknown' })) &&
+          callEvent('call.unknown', 'unknown', e.call_log_id ?? '', { detail: e.detail })
+        );
       case 'skipped':
-        await history('warn', `skipped_${e.code}`, `Call skipped (${e.code}): ${e.detail}`, { occurrence_at, attempt_number: e.attempt_number, reason: e.code });
-        await progress({ status: 'completed', last_call_status: `skipped_${e.code}` });
-        return callEvent('call.skipped', 'skipped', '', { reason: e.code, detail: e.detail, occurrence_at });
+        return (
+          (await history('warn', `skipped_${e.code}`, `Call skipped (${e.code}): ${e.detail}`, { occurrence_at, attempt_number: e.attempt_number, reason: e.code })) &&
+          (await progress({ status: 'completed', last_call_status: `skipped_${e.code}` })) &&
+          callEvent('call.skipped', 'skipped', '', { reason: e.code, detail: e.detail, occurrence_at })
+        );
       case 'deferred':
-        await history('info', 'deferred_calling_hours', `Deferred to the callee's calling hours: ${e.detail}`, { occurrence_at, attempt_number: e.attempt_number, ...e.extra });
-        return progress({ last_call_status: 'deferred_calling_hours' });
+        return (
+          (await history('info', 'deferred_calling_hours', `Deferred to the callee's calling hours: ${e.detail}`, { occurrence_at, attempt_number: e.attempt_number, ...e.extra })) &&
+          progress({ last_call_status: 'deferred_calling_hours' })
+        );
     }
   }
 
-  // Endings whose run stopped after its claim moved: the rest is written as the run would have, once. An
-  // ending whose claim is still in flight is left: its run may still move it, and a run that stopped is
-  // the stuck-claim pass's, which then moves the claim its own way (and this ending is dropped).
-  async finishStoppedEndings(limit: number): Promise<number> {
+  // Endings whose run stopped after its claim moved: the rest is written as the run would have, once.
+  // Only a run that got past its move is finished here: the claim made the ending's move, or the
+  // reconciler moved it first and the run then took the outcome. An ending whose claim is still in flight
+  // is left (the run may yet move it); one whose claim the reconciler ended otherwise is dropped, with
+  // the claim's end left as the reconciler wrote it (a run that stopped before its move is the
+  // stuck-claim pass's). One that fails is logged and tried again by the next pass.
+  async finishStoppedEndings(limit: number, deadline: number): Promise<number> {
     const now = this.clock.now();
     const before = new Date(now.getTime() - this.config.scheduler.unknownClaimAfterSeconds * 1000);
     let finished = 0;
     for (const ending of await this.claims.endingsOpenedBefore(before, limit)) {
-      const claim = await this.claims.findById(ending.claim_id);
-      if (claim && IN_FLIGHT_CLAIM_STATES.includes(claim.state)) continue;
-      if (claim) {
-        const share =
-          claim.transition === ending.transition ? 'all' : await this.shareAfterRefusedMove(ending, async () => (await this.claims.outcomeTakenBy(claim.id)) === ending.by);
-        await this.finishEnding(ending, await this.schedules.findById(ending.schedule_id), share, true);
-        finished++;
+      if (Date.now() > deadline) break;
+      try {
+        const claim = await this.claims.findById(ending.claim_id);
+        if (claim && IN_FLIGHT_CLAIM_STATES.includes(claim.state)) continue;
+        const ranPastItsMove =
+          claim !== null &&
+          (claim.transition === ending.transition ||
+            ((ending.transition === 'refused' || ending.transition === 'outcome_unknown') && (await this.claims.outcomeTakenBy(claim.id)) === ending.by));
+        if (ranPastItsMove) {
+          await this.finishEnding(ending, await this.schedules.findById(ending.schedule_id), 'all', 'pass');
+          finished++;
+        }
+        await this.claims.closeEnding(ending.claim_id);
+      } catch (error) {
+        this.logger.warn(`ending of claim ${ending.claim_id} not finished: ${error instanceof Error ? error.message : String(error)}`);
       }
-      await this.claims.closeEnding(ending.claim_id);
     }
     return finished;
   }

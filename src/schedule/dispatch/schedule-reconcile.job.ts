@@ -9,17 +9,31 @@ import { ScheduleEventRepository } from '../schedule-event.repository';
 import { ScheduleRepository } from '../schedule.repository';
 import { nextWithinBounds } from '../schedule-timing';
 import { CLAIM_TRANSITIONS } from '../occurrence-claim.transitions';
-import { OccurrenceClaim, Schedule } from '../schedule.types';
+import { OccurrenceClaim, Schedule, ScheduleStatus } from '../schedule.types';
+import { ScheduleChangeEvent } from '../schedule-outbox';
+import { scheduleChanged } from '../schedule-changed';
+import { DomainEventPublisher } from '../../notification/domain-event.publisher';
 import { CALL_DEFERRED_JOB, LEGACY_DISPATCH_JOB, RECONCILE_EVERY, RECONCILE_JOB } from '../schedule.constants';
 import { CallDeferredPayload } from './call-deferred.payload';
 import { callRequestOf, OccurrenceDispatchService } from './occurrence-dispatch.service';
 import { DispatchTrigger } from './dispatch-trigger';
 
 const BATCH = 200;
+
+// The events of the reconciler's own advance past a stuck claim's occurrence, in the schedule's write (its
+// outbox), as the dispatcher's advance and ending would have sent them. `failed` is announced apart
+// (announceFailed).
+function advanceEvents(status: ScheduleStatus, claim: OccurrenceClaim): ScheduleChangeEvent[] {
+  if (status === 'completed') return [{ notify: 'schedule.completed', history: null }];
+  if (status === 'missed') return [{ notify: 'schedule.missed', notifyData: { occurrence_at: claim.occurrence_at.toISOString(), reason: 'dispatcher_stopped' }, history: null }];
+  return [];
+}
 // Within the job's 60 s lock: a pass that cannot finish its batch (a slow database) stops in time, and the
 // next pass goes on from what is still stuck, instead of being cancelled and redone from the start.
 const PASS_BUDGET_MS = 40_000;
 const RECONCILER = 'reconciler';
+// The stopped runs' endings get what is left of the job's lock after the stuck claims' budget.
+const ENDINGS_BUDGET_MS = 10_000;
 
 // Cluster-wide (one Agenda job, so one instance runs each tick):
 //  - claims stuck between claim and dial (a crash) become `missed` (provably never sent) or `unknown`
@@ -46,6 +60,7 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
     private readonly config: AppConfig,
     private readonly dispatcher: CallDispatcher,
     private readonly dispatch: OccurrenceDispatchService,
+    private readonly publisher: DomainEventPublisher,
   ) {}
 
   onModuleInit(): void {
@@ -62,7 +77,7 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
     await this.jobs.removeAll(LEGACY_DISPATCH_JOB);
     const stuck = await this.settleStuckClaims();
     const stalled = await this.schedules.finishStalledChanges(BATCH);
-    return { outcome: `stuck=${stuck} stalled_changes=${stalled} stopped_endings=${await this.dispatch.finishStoppedEndings(BATCH)}` };
+    return { outcome: `stuck=${stuck} stalled_changes=${stalled} stopped_endings=${await this.dispatch.finishStoppedEndings(BATCH, Date.now() + ENDINGS_BUDGET_MS)}` };
   }
 
   async settleStuckClaims(): Promise<number> {
@@ -96,10 +111,12 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
         // The claimant died before advancing: move the schedule on so later occurrences still fire.
         const next = schedule.repeat_config ? nextWithinBounds(schedule, now, schedule.occurrence_count + 1) : null;
         const status = schedule.repeat_config ? (next ? 'scheduled' : 'completed') : wanted ? 'pending' : neverSent ? 'missed' : 'failed';
-        if (await this.schedules.advanceOccurrence(schedule.id, schedule.version, claim.occurrence_at, { next_execution: next, status, ...(wanted ? {} : { last_call_status: state }), last_updated: now }, 1)) {
+        if (await this.schedules.advanceOccurrence(schedule.id, schedule.version, claim.occurrence_at, { next_execution: next, status, ...(wanted ? {} : { last_call_status: state }), last_updated: now }, 1, { at: now, events: advanceEvents(status, claim) })) {
           advancedHere = true;
+          const version = schedule.version;
           schedule = { ...schedule, status, next_execution: next, last_occurrence_at: claim.occurrence_at };
           this.trigger.armed(schedule.id, status, next);
+          if (status === 'failed') await this.announceFailed(schedule, version, state, now);
         } else {
           // The claimant's own advance landed first: it died after its write gate and the gate's takeover
           // wrote its change for it, so a one-time schedule may now read pending, to be ended below.
@@ -202,6 +219,16 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
     const running = schedule.status === 'scheduled' || schedule.status === 'completed';
     const advancedPast = advancedHere || (schedule.last_occurrence_at !== null && schedule.last_occurrence_at.getTime() >= claim.occurrence_at.getTime());
     return running && advancedPast;
+  }
+
+  // A one-time schedule failed with a dial whose outcome is unknown. Its event takes the key of the
+  // schedule's final event (ScheduleOutcomeService): when the dial settles later, that outcome finds the
+  // schedule ended and its event stored, and stores nothing twice. A pass that stops before this leaves
+  // the event to that outcome.
+  private async announceFailed(schedule: Schedule, version: number, lastCallStatus: string, now: Date): Promise<void> {
+    const event = scheduleChanged('schedule.failed', schedule, now, { last_error: null, last_call_status: lastCallStatus });
+    await this.publisher.storeOnce(event, `schedule_final|${schedule.id}|${version}`);
+    this.publisher.publish(event);
   }
 
   private async endOneTimeMissed(schedule: Schedule, occurrenceAt: Date, now: Date): Promise<void> {

@@ -24,7 +24,8 @@ export class ClaimEndingDoc {
   @Prop({ type: String, default: null }) provider: string | null;
   // The provider's error code (refused), or the rule that forbade the dial (skipped).
   @Prop({ type: String, default: null }) code: string | null;
-  @Prop({ required: true }) detail: string;
+  // May be empty: a provider's refusal can come without a message.
+  @Prop({ type: String, default: '' }) detail: string;
   // What a deferral records besides: its deferral number, until when, and where it was found.
   @Prop({ type: Object, default: null }) extra: Record<string, unknown> | null;
 }
