@@ -6,11 +6,18 @@ import { DncImportService } from './dnc-import.service';
 import { DncRepository } from './dnc.repository';
 import { DncService } from './dnc.service';
 import { DncEntryDoc, DncEntrySchema } from './schemas/dnc-entry.schema';
+import { DncVersionDoc, DncVersionSchema } from './schemas/dnc-version.schema';
+import { DncListCache } from './dnc-list.cache';
 
 @Module({
-  imports: [MongooseModule.forFeature([{ name: DncEntryDoc.name, schema: DncEntrySchema }])],
+  imports: [
+    MongooseModule.forFeature([
+      { name: DncEntryDoc.name, schema: DncEntrySchema },
+      { name: DncVersionDoc.name, schema: DncVersionSchema },
+    ]),
+  ],
   controllers: [DncController],
-  providers: [DncRepository, DncService, DncAdminService, DncImportService],
+  providers: [DncRepository, DncListCache, DncService, DncAdminService, DncImportService],
   exports: [DncService],
 })
 export class DncModule implements OnModuleInit {

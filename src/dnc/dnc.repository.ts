@@ -1,9 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { Model, Types } from 'mongoose';
-import { derivedObjectId, insertedUnlessDuplicate, op, toObjectId } from '../common/mongo/mongo-query';
+import { derivedObjectId, insertedUnlessDuplicate, isDuplicateKeyError, op, toObjectId } from '../common/mongo/mongo-query';
 import { duplicatesOnly } from '../common/mongo/write-errors';
 import { DncEntryDoc } from './schemas/dnc-entry.schema';
+import { DncVersionDoc } from './schemas/dnc-version.schema';
 import { DncEntry, NewDncEntry } from './dnc.types';
 
 // FerretDB (SQLite) serves one reader well and many poorly; MongoDB is fine either way.
@@ -34,26 +35,37 @@ export interface DncListFilter {
 
 @Injectable()
 export class DncRepository {
-  constructor(@InjectModel(DncEntryDoc.name) private readonly entries: Model<DncEntryDoc>) {}
+  constructor(
+    @InjectModel(DncEntryDoc.name) private readonly entries: Model<DncEntryDoc>,
+    @InjectModel(DncVersionDoc.name) private readonly versions: Model<DncVersionDoc>,
+  ) {}
 
   // null: the number is already listed for this tenant.
   async insertOne(entry: NewDncEntry): Promise<DncEntry | null> {
     const _id = entryId(entry.tenant_id, entry.phone);
     const inserted = await insertedUnlessDuplicate(() => this.entries.collection.insertOne({ _id, ...entry }));
+    if (inserted) await this.listChanged(entry.tenant_id);
     return inserted ? { id: _id.toHexString(), ...entry } : null;
   }
 
   // Unordered, so one duplicate does not stop the rest; the unique index reports each duplicate.
   async insertManyUnordered(entries: NewDncEntry[]): Promise<{ inserted: number; duplicates: number }> {
     if (entries.length === 0) return { inserted: 0, duplicates: 0 };
+    let result: { inserted: number; duplicates: number };
     try {
       const res = await this.entries.collection.insertMany(entries.map((e) => ({ _id: entryId(e.tenant_id, e.phone), ...e })), { ordered: false });
-      return { inserted: res.insertedCount, duplicates: 0 };
+      result = { inserted: res.insertedCount, duplicates: 0 };
     } catch (error) {
       const duplicates = duplicatesOnly(error);
-      if (duplicates === null) throw error;
-      return { inserted: entries.length - duplicates, duplicates };
+      // Part of the batch may be stored: the list may have changed either way.
+      if (duplicates === null) {
+        await Promise.all([...new Set(entries.map((e) => e.tenant_id))].map((t) => this.listChanged(t)));
+        throw error;
+      }
+      result = { inserted: entries.length - duplicates, duplicates };
     }
+    if (result.inserted > 0) await Promise.all([...new Set(entries.map((e) => e.tenant_id))].map((t) => this.listChanged(t)));
+    return result;
   }
 
   async exists(tenantId: string, phone: string): Promise<boolean> {
@@ -100,10 +112,45 @@ export class DncRepository {
 
   async deleteById(tenantId: string, id: string): Promise<boolean> {
     if (!(await this.findById(tenantId, id))) return false;
-    return (await this.entries.deleteOne({ _id: toObjectId(id)! })).deletedCount === 1;
+    const deleted = (await this.entries.deleteOne({ _id: toObjectId(id)! })).deletedCount === 1;
+    if (deleted) await this.listChanged(tenantId);
+    return deleted;
+  }
+
+  // After every change to a tenant's list, written after the change itself: a copy of the list made under
+  // the old version (or none) is read again (DncListCache). Last writer wins; every value is new.
+  private async listChanged(tenantId: string): Promise<void> {
+    const change = { version: new Types.ObjectId().toHexString() };
+    try {
+      await this.versions.updateOne({ _id: tenantId }, { $set: change }, { upsert: true });
+    } catch (error) {
+      // Two first changes at once: both upserts insert, and one is refused. It updates instead.
+      if (!isDuplicateKeyError(error)) throw error;
+      await this.versions.updateOne({ _id: tenantId }, { $set: change });
+    }
+  }
+
+  // The current version of each tenant's list; a tenant without one is absent.
+  async versionsOf(tenantIds: string[]): Promise<Map<string, string>> {
+    // One tenant (the usual burst) is an _id equality; several, an $in over this small collection.
+    const filter = tenantIds.length === 1 ? { _id: tenantIds[0] } : { _id: op({ $in: tenantIds }) };
+    const docs = await this.versions.find(filter).lean<Array<{ _id: string; version: string }>>();
+    return new Map(docs.map((d) => [d._id, d.version]));
+  }
+
+  // A tenant whose list has no version yet (stored before versions existed, or never changed) gets one;
+  // a refused insert means another writer gave it one first.
+  async createVersionIfAbsent(tenantId: string): Promise<void> {
+    await insertedUnlessDuplicate(() => this.versions.create({ _id: tenantId, version: new Types.ObjectId().toHexString() }));
+  }
+
+  // The tenant's listed numbers, at most `limit`.
+  async phonesOf(tenantId: string, limit: number): Promise<string[]> {
+    const docs = await this.entries.find({ tenant_id: tenantId }, { phone: 1, _id: 0 }).limit(limit).lean<Array<{ phone: string }>>();
+    return docs.map((d) => d.phone);
   }
 
   async ensureIndexes(): Promise<void> {
-    await this.entries.syncIndexes();
+    await Promise.all([this.entries.syncIndexes(), this.versions.syncIndexes()]);
   }
 }

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { toE164 } from '../common/validation/is-phone.decorator';
+import { DncListCache } from './dnc-list.cache';
 import { DncRepository } from './dnc.repository';
 
 const LOOKUP_CHUNK = 1000;
@@ -8,11 +9,13 @@ const LOOKUP_CHUNK = 1000;
 // compared in E.164, so "+1 (415) 555-2671" and "+14155552671" are the same entry.
 @Injectable()
 export class DncService {
-  constructor(private readonly entries: DncRepository) {}
+  constructor(
+    private readonly entries: DncRepository,
+    private readonly lists: DncListCache,
+  ) {}
 
   async isBlocked(tenantId: string, phone: string): Promise<boolean> {
-    const e164 = toE164(phone) ?? phone;
-    return this.entries.exists(tenantId, e164);
+    return this.lists.isListed(tenantId, toE164(phone) ?? phone);
   }
 
   // The blocked ones among `phones`, each in the form it was given and in E.164.

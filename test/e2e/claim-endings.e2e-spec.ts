@@ -3,6 +3,7 @@ import { Connection, Types } from 'mongoose';
 import request from 'supertest';
 import { CallDispatcher, PlaceCallRequest, PlaceCallResult } from '../../src/calls/call-dispatcher';
 import { Clock } from '../../src/common/clock/clock';
+import { DomainEventPublisher } from '../../src/notification/domain-event.publisher';
 import { OccurrenceDispatchService } from '../../src/schedule/dispatch/occurrence-dispatch.service';
 import { ScheduleReconcileJob } from '../../src/schedule/dispatch/schedule-reconcile.job';
 import { ScheduleEventRepository } from '../../src/schedule/schedule-event.repository';
@@ -107,27 +108,25 @@ describe('a run that stops after ending its claim is finished by the reconcile p
     expect(provider.requests).toBeGreaterThan(0);
   });
 
-  it('an unknown outcome cut off after its history entry: the pass records it on the recurring schedule and stores call.unknown, once each', async () => {
+  it('an unknown outcome cut off before its call event: the pass stores call.unknown once, and leaves the schedule the run wrote alone', async () => {
     provider.answer = { kind: 'unknown', provider: 'scripted', detail: 'socket hang up' };
     const at = new Date(Math.ceil((Date.now() + 120_000) / 60_000) * 60_000);
     const id = await create('+14155550103', at, { repeat_config: { enabled: true, frequency: 'hourly' } });
     expect((await stored(id))?.next_execution).toEqual(at);
-    const events = t.get<ScheduleEventRepository>(ScheduleEventRepository);
-    const appendOnce = events.appendOnce.bind(events);
-    jest.spyOn(events, 'appendOnce').mockImplementationOnce(async (...args) => {
-      await appendOnce(...args);
-      throw new Error('process stopped');
-    });
+    stopAt(jest.spyOn(t.get<DomainEventPublisher>(DomainEventPublisher), 'storeOnce'));
     await dispatchCutOff(id, at);
     expect((await logOf(id)).status).toBe('unknown');
     expect(await history(id, 'dispatch_unknown')).toHaveLength(1);
-    expect((await stored(id))?.last_call_status).not.toBe('unknown');
+    const before = await stored(id);
+    expect(before).toMatchObject({ status: 'scheduled', last_call_status: 'unknown', rev: expect.any(Number) });
+    expect(await notices(id, 'call.unknown')).toHaveLength(0);
 
     pastTheRunsRetries(at);
     expect(await reconcile()).toMatch(/stopped_endings=1/);
-    expect(await stored(id)).toMatchObject({ status: 'scheduled', last_call_status: 'unknown' });
     expect(await notices(id, 'call.unknown')).toHaveLength(1);
     expect(await history(id, 'dispatch_unknown')).toHaveLength(1);
+    // The run had written the schedule: the pass does not write it again.
+    expect((await stored(id))?.rev).toBe(before?.rev);
   });
 
   it('an unknown outcome cut off after the claim moved, whose call then reported completed: the pass leaves the call to its reports', async () => {

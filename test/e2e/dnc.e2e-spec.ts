@@ -1,3 +1,5 @@
+import { getConnectionToken } from '@nestjs/mongoose';
+import { Connection } from 'mongoose';
 import request from 'supertest';
 import { CallDispatcher } from '../../src/calls/call-dispatcher';
 import { DncService } from '../../src/dnc/dnc.service';
@@ -168,6 +170,47 @@ describe('do-not-call list', () => {
       expect(await dnc.isBlocked('dnc-alice', '+14155550300')).toBe(false);
       const blocked = await dnc.findBlocked('dnc-frank', ['+1 415 555 0300', '+14155550301', 'garbage']);
       expect([...blocked].sort()).toEqual(['+1 415 555 0300', '+14155550300']);
+    });
+  });
+
+  // Each instance holds a tenant's list in memory and reads the list's version before it trusts that copy:
+  // a change made through another instance is seen by the next check there.
+  describe('the dial-time check across instances', () => {
+    const gina = bearer(tokenFor('dnc-gina'));
+    let other: TestApp;
+    const otherHttp = () => request(other.app.getHttpServer());
+    const blocked = (phone: string) => t.get<DncService>(DncService).isBlocked('dnc-gina', phone);
+
+    beforeAll(async () => {
+      other = await createTestApp({ config: { ...t.config, scheduler: { ...t.config.scheduler, enabled: false } } });
+    });
+    afterAll(() => other.close());
+
+    it('sees an add, a removal and an import made through another instance at its next check', async () => {
+      expect(await blocked('+14155550400')).toBe(false);
+      // The first instance holds the (empty) list now; the second changes it.
+      const added = await otherHttp().post('/dnc').set(gina).send({ phone: '+14155550400' }).expect(201);
+      expect(await blocked('+1 415 555 0400')).toBe(true);
+
+      await otherHttp().delete(`/dnc/${added.body.entry.id}`).set(gina).expect(200);
+      expect(await blocked('+14155550400')).toBe(false);
+
+      await otherHttp().post('/dnc/import').set(gina).set('Content-Type', 'text/csv').send('phone\n+14155550401\n+14155550402').expect(200);
+      const checks = await Promise.all(['+14155550400', '+14155550401', '+14155550402'].map(blocked));
+      expect(checks).toEqual([false, true, true]);
+    });
+
+    it('a list stored before versions existed is read whole at the first check', async () => {
+      await otherHttp().post('/dnc').set(gina).send({ phone: '+14155550403' }).expect(201);
+      // As a release before versions left it: entries, and no version.
+      await t.get<Connection>(getConnectionToken()).collection('dnc_versions').deleteOne({ _id: 'dnc-gina' as never });
+      const fresh = await createTestApp({ config: { ...t.config, scheduler: { ...t.config.scheduler, enabled: false } } });
+      try {
+        expect(await fresh.get<DncService>(DncService).isBlocked('dnc-gina', '+14155550403')).toBe(true);
+        expect(await fresh.get<DncService>(DncService).isBlocked('dnc-gina', '+14155550404')).toBe(false);
+      } finally {
+        await fresh.close();
+      }
     });
   });
 });

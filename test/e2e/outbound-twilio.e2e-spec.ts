@@ -355,8 +355,10 @@ describe('TwiML hand-off to a voice agent, and safe mode', () => {
     await waitFor(async () => fake.createRequestsTo(allowed).length === 1, 15_000);
     const s = await waitFor(async () => {
       const res = await request(t.app.getHttpServer()).get(`/schedule/${blocked.body.schedule_id}`).set(auth).expect(200);
-      // The event and the schedule's advance are separate writes; wait for both.
-      const settled = res.body.schedule.status === 'completed' && res.body.schedule.events.some((e: { type: string }) => e.type === 'skipped_safe_mode');
+      // The history entry, the schedule's end and the call event are separate steps, the event (stored,
+      // then published) last: wait for all three.
+      const published = events.some((e) => e.type === 'call.skipped' && e.schedule_id === blocked.body.schedule_id);
+      const settled = published && res.body.schedule.status === 'completed' && res.body.schedule.events.some((e: { type: string }) => e.type === 'skipped_safe_mode');
       return settled ? res.body.schedule : null;
     }, 10_000);
     expect(s).toMatchObject({ status: 'completed', last_call_status: 'skipped_safe_mode' });

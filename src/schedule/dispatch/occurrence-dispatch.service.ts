@@ -14,6 +14,7 @@ import { JobQueueService } from '../../jobs/job-queue.service';
 import { CALL_DEFERRED_JOB } from '../schedule.constants';
 import { CallDeferredPayload } from './call-deferred.payload';
 import { retryTransient } from './transient-retry';
+import { timedDerivedObjectId } from '../../common/mongo/mongo-query';
 import { OccurrenceClaimRepository } from '../occurrence-claim.repository';
 import { ScheduleEventRepository } from '../schedule-event.repository';
 import { ScheduleRepository } from '../schedule.repository';
@@ -300,6 +301,7 @@ export class OccurrenceDispatchService {
     if (!claim.call_log_id) await this.retry(() => this.claims.move(claim.id, 'log_linked', { call_log_id: log.id }, now));
 
     let givenUp = false;
+    let dialDecidedAt: Date | null = null;
     let result: PlaceCallResult;
     try {
       result = await this.dispatcher.placeCall({
@@ -310,9 +312,9 @@ export class OccurrenceDispatchService {
         // The dial decision is written only when a request is about to leave: a crash before that is
         // provably undialed.
         onDialing: async () => {
-          const dial = await this.decideToDial(claim);
-          givenUp = !dial;
-          return dial;
+          dialDecidedAt = await this.decideToDial(claim);
+          givenUp = dialDecidedAt === null;
+          return !givenUp;
         },
         // A status callback can reach this attempt's own log (its URL names it) before the lookup does, and
         // attach the call to it: only a call owned by another log is someone else's.
@@ -337,7 +339,8 @@ export class OccurrenceDispatchService {
 
     switch (result.kind) {
       case 'placed': {
-        const dispatched = await this.storeDispatched(schedule, claim, log.id, result, done);
+        const decidedAt = dialDecidedAt ?? (await this.retry(() => this.claims.decisionOf(claim.id)))?.decided_at ?? done;
+        const dispatched = await this.storeDispatched(schedule, claim, log.id, result, done, decidedAt);
         const marked = await this.retry(() => this.claims.move(claim.id, 'placed', { call_id: result.callId, provider: result.provider }, done));
         if (!(await this.ownsOutcome(claim, marked, done))) {
           // Whoever records the rest, the call is this log's: with its id, callbacks and call.reconcile
@@ -369,14 +372,16 @@ export class OccurrenceDispatchService {
 
   // The call.dispatched notification (stream history and webhook deliveries), stored before the claim
   // records the call: once the claim has moved nothing redoes it, and a crash before the move leaves a claim
-  // the reconciler looks up and, finding the call, stores the same event under the same key (once).
-  async storeDispatched(schedule: Schedule, claim: OccurrenceClaim, logId: string, placed: PlacedCall, now: Date): Promise<CallChangedEvent> {
+  // the reconciler looks up and, finding the call, stores the same event under the same id (once). The id
+  // is derived from the log and the dial decision's time, which both read alike, so no key is written
+  // first; its time part is the decision's, a request's round trip before the store.
+  async storeDispatched(schedule: Schedule, claim: OccurrenceClaim, logId: string, placed: PlacedCall, now: Date, dialDecidedAt: Date): Promise<CallChangedEvent> {
     const event = new CallChangedEvent('call.dispatched', logId, schedule.id, schedule.tenant_id, schedule.phone, 'queued', placed.callId, claim.attempt_number, now.toISOString(), {
       provider: placed.provider,
       occurrence_at: claim.occurrence_at.toISOString(),
       ...(placed.handedOff ? { handed_off: true } : {}),
     });
-    await this.retry(() => this.publisher.storeOnce(event, `call_dispatched|${logId}`));
+    await this.retry(() => this.publisher.storeWithId(event, timedDerivedObjectId(dialDecidedAt, 'call_dispatched', logId).toHexString()));
     return event;
   }
 
@@ -497,7 +502,9 @@ export class OccurrenceDispatchService {
     }
   }
 
-  // The rest of a run that placed no call: its log, its history entry, its schedule and its call event.
+  // The rest of a run that placed no call: its log, its history entry and its schedule (an ending's
+  // history entry before the schedule's end, so that a reader who sees the end finds why; a progress
+  // mark, unknown or deferred, before its entry, as it always was), then its call event.
   // Written by the run itself, or by the pass once the run stopped (`by`). The two never write it at the
   // same time: the run hands the rest over once half of SCHEDULER_UNKNOWN_CLAIM_AFTER_SECONDS has passed
   // since its ending (a long database outage; it then returns false and leaves its ending), and the pass
@@ -553,8 +560,8 @@ export class OccurrenceDispatchService {
       case 'outcome_unknown':
         if (by === 'run') this.logger.warn(`schedule ${e.schedule_id} occurrence ${occurrence_at}: unknown dial outcome: ${e.detail}`);
         return (
-          (await history('warn', 'dispatch_unknown', `Outcome of the dial is unknown; it will be reconciled, not redialed: ${e.detail}`, { occurrence_at, call_log_id: e.call_log_id, attempt_number: e.attempt_number })) &&
           (await progress({ last_call_status: 'unknown' })) &&
+          (await history('warn', 'dispatch_unknown', `Outcome of the dial is unknown; it will be reconciled, not redialed: ${e.detail}`, { occurrence_at, call_log_id: e.call_log_id, attempt_number: e.attempt_number })) &&
           callEvent('call.unknown', 'unknown', e.call_log_id ?? '', { detail: e.detail })
         );
       case 'skipped':
@@ -565,8 +572,8 @@ export class OccurrenceDispatchService {
         );
       case 'deferred':
         return (
-          (await history('info', 'deferred_calling_hours', `Deferred to the callee's calling hours: ${e.detail}`, { occurrence_at, attempt_number: e.attempt_number, ...e.extra })) &&
-          progress({ last_call_status: 'deferred_calling_hours' })
+          (await progress({ last_call_status: 'deferred_calling_hours' })) &&
+          history('info', 'deferred_calling_hours', `Deferred to the callee's calling hours: ${e.detail}`, { occurrence_at, attempt_number: e.attempt_number, ...e.extra })
         );
     }
   }
@@ -606,9 +613,11 @@ export class OccurrenceDispatchService {
   // wins, so a claim recorded missed never rings a phone. The decision record is what says "dialing": the
   // claim itself stays `claimed` until the dial's outcome (a reconciler that finds it stuck asks the same
   // decision and gets `dial`, so it never records it missed: it looks the call up at the provider).
-  private async decideToDial(claim: OccurrenceClaim): Promise<boolean> {
+  // Returns when the dial was decided, or null when the reconciler gave the claim up first.
+  private async decideToDial(claim: OccurrenceClaim): Promise<Date | null> {
     const now = this.clock.now();
-    return (await this.retry(() => this.claims.decide(claim.id, 'dial', this.instance, now))).decision === 'dial';
+    const decided = await this.retry(() => this.claims.decide(claim.id, 'dial', this.instance, now));
+    return decided.decision === 'dial' ? decided.decided_at : null;
   }
 
   // Whether this run records its outcome (log, schedule, event). A claim this run could not move was ended
