@@ -1,18 +1,21 @@
 import { Injectable } from '@nestjs/common';
+import { ConcurrencyLimit } from '../common/concurrency-limit';
 import { Batcher } from '../common/mongo/insert-batcher';
 import { DncRepository } from './dnc.repository';
 
 // A tenant's list is held in memory up to this many numbers; a longer one is looked up number by number.
-const MAX_CACHED_NUMBERS = 50_000;
-// Tenants whose lists are held at once; the oldest copy goes first.
-const MAX_CACHED_TENANTS = 1_000;
+const MAX_NUMBERS_PER_TENANT = 50_000;
+// All tenants' copies together (about 70 MB of strings and set entries); the oldest copies go first.
+const MAX_NUMBERS_HELD = 1_000_000;
 // A copy is read again after this long even if its version still holds: entries written by a process that
 // writes no versions (an older release during a rolling upgrade) are seen within it.
 const MAX_COPY_AGE_MS = 60_000;
+// Lists read at once (after a restart every active tenant's first check reads one).
+const LOADS_AT_ONCE = 4;
 
 interface ListCopy {
   version: string;
-  // null: too long to hold.
+  // null: too long to hold; each check looks its number up.
   phones: Set<string> | null;
   // performance.now() when it was read.
   readAt: number;
@@ -26,8 +29,11 @@ interface ListCopy {
 // on the stand-in database).
 @Injectable()
 export class DncListCache {
+  // In the order they were read, oldest first.
   private readonly copies = new Map<string, ListCopy>();
+  private held = 0;
   private readonly loading = new Map<string, Promise<ListCopy>>();
+  private readonly loads = new ConcurrencyLimit(LOADS_AT_ONCE);
   private readonly versionReads: Batcher<string, string | null>;
 
   constructor(private readonly entries: DncRepository) {
@@ -52,23 +58,41 @@ export class DncListCache {
   // change made meanwhile writes a newer version, and the next check reads the list again).
   private async copyAt(tenantId: string, version: string): Promise<ListCopy> {
     const held = this.copies.get(tenantId);
-    if (held?.version === version && performance.now() - held.readAt < MAX_COPY_AGE_MS) return held;
+    // A list too long to hold is not read again until its version changes: its checks look numbers up.
+    if (held?.version === version && (held.phones === null || performance.now() - held.readAt < MAX_COPY_AGE_MS)) return held;
     const key = `${tenantId}\n${version}`;
     let load = this.loading.get(key);
     if (!load) {
-      const readAt = performance.now();
-      load = this.entries
-        .phonesOf(tenantId, MAX_CACHED_NUMBERS + 1)
-        .then((phones) => {
-          const copy = { version, phones: phones.length > MAX_CACHED_NUMBERS ? null : new Set(phones), readAt };
-          this.copies.delete(tenantId);
-          this.copies.set(tenantId, copy);
-          if (this.copies.size > MAX_CACHED_TENANTS) this.copies.delete(this.copies.keys().next().value as string);
+      load = this.loads
+        .run(async () => {
+          const readAt = performance.now();
+          const phones = await this.entries.phonesOf(tenantId, MAX_NUMBERS_PER_TENANT + 1);
+          return { version, phones: phones.length > MAX_NUMBERS_PER_TENANT ? null : new Set(phones), readAt };
+        })
+        .then((copy) => {
+          this.keep(tenantId, copy);
           return copy;
         })
         .finally(() => this.loading.delete(key));
       this.loading.set(key, load);
     }
     return load;
+  }
+
+  private keep(tenantId: string, copy: ListCopy): void {
+    this.drop(tenantId);
+    this.copies.set(tenantId, copy);
+    this.held += copy.phones?.size ?? 0;
+    for (const oldest of this.copies.keys()) {
+      if (this.held <= MAX_NUMBERS_HELD) break;
+      this.drop(oldest);
+    }
+  }
+
+  private drop(tenantId: string): void {
+    const copy = this.copies.get(tenantId);
+    if (!copy) return;
+    this.held -= copy.phones?.size ?? 0;
+    this.copies.delete(tenantId);
   }
 }

@@ -106,7 +106,8 @@ export class ScheduleOutbox {
 
   // A new schedule's events: stored after its insert (an insert has no gate to record them first), before
   // the API answers. A crash in between is repaired by the client's retry under its Idempotency-Key (the
-  // replay stores them again, once) or, without one, leaves the schedule without them.
+  // replay stores them again, once) or by the reconcile pass, from the create's marker
+  // (ScheduleRepository.markCreating).
   async recordCreated(schedule: Schedule, change: ScheduleChange, publish = true): Promise<void> {
     const events = await this.storeCreated(schedule, change, 'id');
     if (publish) this.publishAll(events);

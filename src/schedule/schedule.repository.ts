@@ -5,11 +5,12 @@ import { scopeFilter, TenantScope } from '../auth/principal';
 import { insertedUnlessDuplicate, op, retryOnLockContention, toObjectId } from '../common/mongo/mongo-query';
 import { findPageWithin } from '../common/mongo/query-time-limit';
 import { CoalescedInserts } from '../common/mongo/coalesced-inserts';
+import { Batcher } from '../common/mongo/insert-batcher';
 import { duplicateIndexes } from '../common/mongo/write-errors';
 import { WriteGate, WriteGateDoc } from '../common/mongo/write-gate';
 import { AppConfig } from '../config/app-config';
 import { CallScheduleDoc, SCHEDULE_WRITE_GATE, ScheduleOutboxPendingDoc } from './schemas/call-schedule.schema';
-import { ScheduleChange, ScheduleOutbox, ScheduleOutboxRecord } from './schedule-outbox';
+import { creationOf, ScheduleChange, ScheduleOutbox, ScheduleOutboxRecord } from './schedule-outbox';
 import { ActiveScheduleRecord, LIVE_SCHEDULE_STATUSES, Schedule, ScheduleStatus } from './schedule.types';
 
 type ScheduleFields = Omit<Schedule, 'id'>;
@@ -45,6 +46,10 @@ function toSchedule(doc: LeanSchedule): Schedule {
   };
 }
 
+const CREATION_MARKER = ':created';
+// A create stores its events within milliseconds of its marker; one whose marker is this old stopped.
+const CREATION_STALL_MS = 60_000;
+
 @Injectable()
 export class ScheduleRepository {
   // A schedule is written by the API (edit, pause, resume, cancel, delete), the dispatcher, callbacks and the
@@ -53,12 +58,14 @@ export class ScheduleRepository {
   private readonly gate: WriteGate<LeanSchedule>;
   // Concurrent creates share one insertMany.
   private readonly inserts: CoalescedInserts<CallScheduleDoc>;
+  private readonly creationMarkers: CoalescedInserts<ScheduleOutboxPendingDoc>;
+  private readonly markerDeletes: Batcher<string, void>;
 
   constructor(
     @InjectModel(CallScheduleDoc.name) private readonly schedules: Model<CallScheduleDoc>,
     @InjectModel(SCHEDULE_WRITE_GATE) gates: Model<WriteGateDoc>,
     private readonly config: AppConfig,
-    outbox: ScheduleOutbox,
+    private readonly outbox: ScheduleOutbox,
     @InjectModel(ScheduleOutboxPendingDoc.name) private readonly pendingChanges: Model<ScheduleOutboxPendingDoc>,
   ) {
     // A write whose outbox names the revision it makes carries that change's events: stored before the
@@ -79,6 +86,23 @@ export class ScheduleRepository {
       },
     });
     this.inserts = new CoalescedInserts(schedules);
+    this.creationMarkers = new CoalescedInserts(pendingChanges);
+    this.markerDeletes = new Batcher<string, void>(async (ids) => {
+      await this.pendingChanges.deleteMany({ _id: op({ $in: ids }) });
+      return ids.map(() => ({ value: undefined }));
+    }, 0);
+  }
+
+  // A create's events are stored right after its insert, before the API answers. A marker
+  // `<id>:created`, inserted before the schedule and deleted after its events, lets the reconcile pass
+  // store them for a create whose process stopped in between (finishStalledChanges). Concurrent creates
+  // share each insert and each delete.
+  async markCreating(id: string): Promise<void> {
+    await this.creationMarkers.insert({ _id: `${id}${CREATION_MARKER}`, at: new Date() });
+  }
+
+  createdEventsStored(id: string): void {
+    void this.markerDeletes.add(`${id}${CREATION_MARKER}`).catch(() => undefined);
   }
 
   newId(): string {
@@ -231,9 +255,20 @@ export class ScheduleRepository {
   // gate (a takeover) once the gate is old enough, so no event announces a change that never lands.
   // Returns how many this pass wrote.
   async finishStalledChanges(limit: number): Promise<number> {
-    const markers = await this.pendingChanges.find({}).limit(limit).lean<Array<{ _id: string }>>();
+    const markers = await this.pendingChanges.find({}).limit(limit).lean<Array<{ _id: string; at: Date }>>();
     let finished = 0;
-    for (const { _id: marker } of markers) {
+    for (const { _id: marker, at } of markers) {
+      if (marker.endsWith(CREATION_MARKER)) {
+        if (Date.now() - at.getTime() < CREATION_STALL_MS) continue;
+        // Stored under the same ids as the create's own store: a create that did store them adds nothing.
+        const schedule = await this.findById(marker.slice(0, -CREATION_MARKER.length));
+        if (schedule) {
+          await this.outbox.recordCreated(schedule, creationOf(schedule.created_at, 'Schedule created'));
+          finished++;
+        }
+        await this.pendingChanges.deleteOne({ _id: marker });
+        continue;
+      }
       const [id, rev] = marker.split(':');
       const _id = toObjectId(id);
       const outcome = _id ? await this.gate.finishIfStalled(_id, Number(rev) - 1) : 'written';

@@ -89,15 +89,18 @@ export class ScheduleService {
 
     let schedule: Schedule;
     try {
+      await this.schedules.markCreating(id);
       schedule = await this.schedules.insertSchedule(id, newScheduleFields(definition, principal, now));
     } catch (error) {
       // Nothing half-written: an insert whose reply was lost may have been applied, so it is undone, and the idempotency key is freed
       // so that the client's retry can succeed.
       await this.schedules.softDelete(id, 1, ['scheduled'], now).catch(() => undefined);
       if (idempotencyKey) await this.idempotency.releaseKey(principal.tenantId, 'schedule.create', idempotencyKey).catch(() => undefined);
+      this.schedules.createdEventsStored(id);
       throw error;
     }
     await this.outbox.recordCreated(schedule, creationOf(now, 'Schedule created'));
+    this.schedules.createdEventsStored(id);
     this.trigger.armed(schedule.id, schedule.status, schedule.next_execution);
     return { schedule, replayed: false };
   }

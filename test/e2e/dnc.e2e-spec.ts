@@ -2,6 +2,7 @@ import { getConnectionToken } from '@nestjs/mongoose';
 import { Connection } from 'mongoose';
 import request from 'supertest';
 import { CallDispatcher } from '../../src/calls/call-dispatcher';
+import { DncRepository } from '../../src/dnc/dnc.repository';
 import { DncService } from '../../src/dnc/dnc.service';
 import { OccurrenceDispatchService } from '../../src/schedule/dispatch/occurrence-dispatch.service';
 import { CallLogRepository } from '../../src/tracking/call-log.repository';
@@ -198,6 +199,19 @@ describe('do-not-call list', () => {
       await otherHttp().post('/dnc/import').set(gina).set('Content-Type', 'text/csv').send('phone\n+14155550401\n+14155550402').expect(200);
       const checks = await Promise.all(['+14155550400', '+14155550401', '+14155550402'].map(blocked));
       expect(checks).toEqual([false, true, true]);
+    });
+
+    it('an add whose version write failed: the client retry answers 409 and writes the version, so the number is blocked', async () => {
+      expect(await blocked('+14155550405')).toBe(false);
+      const repo = other.get<DncRepository>(DncRepository);
+      const write = jest.spyOn(repo as unknown as { listChanged: () => Promise<void> }, 'listChanged').mockRejectedValueOnce(new Error('database unavailable'));
+      try {
+        await otherHttp().post('/dnc').set(gina).send({ phone: '+14155550405' }).expect(500);
+      } finally {
+        write.mockRestore();
+      }
+      await otherHttp().post('/dnc').set(gina).send({ phone: '+14155550405' }).expect(409);
+      expect(await blocked('+14155550405')).toBe(true);
     });
 
     it('a list stored before versions existed is read whole at the first check', async () => {

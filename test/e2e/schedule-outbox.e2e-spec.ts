@@ -6,6 +6,7 @@ import { ScheduleOutbox } from '../../src/schedule/schedule-outbox';
 import { CallScheduleDoc } from '../../src/schedule/schemas/call-schedule.schema';
 import { createTestApp, TestApp } from '../utils/test-app';
 import { bearer, tokenFor } from '../utils/tokens';
+import { waitFor } from '../utils/wait';
 
 const alice = bearer(tokenFor('alice', { tenantId: 'tenant-outbox' }));
 
@@ -107,6 +108,39 @@ describe("a schedule change's events are stored with the change (e2e)", () => {
     const [notice] = await notices(id, 'schedule.paused');
     expect(notice.data).toMatchObject({ schedule_id: id, status: 'paused' });
     await expectPauseRecordedOnce(id);
+  });
+
+  it('a create cut off between its insert and its events, never retried: the reconcile pass stores them once its marker is old', async () => {
+    const outbox = t.get<ScheduleOutbox>(ScheduleOutbox);
+    const markers = async () => (await db.collection('schedule_outbox_pending').find({}).toArray()).map((m) => String(m._id)).filter((m) => m.endsWith(':created'));
+    const before = new Set(await markers());
+    const stop = jest.spyOn(outbox, 'recordCreated').mockRejectedValueOnce(new Error('process stopped'));
+    try {
+      await create().expect(500);
+    } finally {
+      stop.mockRestore();
+    }
+    const left = (await markers()).filter((m) => !before.has(m));
+    expect(left).toHaveLength(1);
+    const marker = { _id: left[0] as never };
+    const id = left[0].split(':')[0];
+    expect((await stored(id))?.status).toBe('scheduled');
+    expect(await notices(id, 'schedule.created')).toHaveLength(0);
+
+    const reconcile = t.get<ScheduleReconcileJob>(ScheduleReconcileJob);
+    // Young: its create may still be storing them.
+    expect((await reconcile.handle()).outcome).toMatch(/stalled_changes=0/);
+    await db.collection('schedule_outbox_pending').updateOne({ _id: marker._id }, { $set: { at: new Date(Date.now() - 120_000) } });
+    expect((await reconcile.handle()).outcome).toMatch(/stalled_changes=1/);
+    expect(await notices(id, 'schedule.created')).toHaveLength(1);
+    expect(await history(id, 'created')).toHaveLength(1);
+    expect(await db.collection('schedule_outbox_pending').countDocuments({ _id: marker._id })).toBe(0);
+  });
+
+  it('a create that stores its events leaves no marker behind', async () => {
+    const id = (await create().expect(200)).body.schedule_id as string;
+    await waitFor(async () => (await db.collection('schedule_outbox_pending').countDocuments({ _id: `${id}:created` as never })) === 0, 5000);
+    expect(await notices(id, 'schedule.created')).toHaveLength(1);
   });
 
   it('a create cut off between its insert and its events: the retry under the same Idempotency-Key stores them, once', async () => {

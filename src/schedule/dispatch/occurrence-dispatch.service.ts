@@ -14,7 +14,6 @@ import { JobQueueService } from '../../jobs/job-queue.service';
 import { CALL_DEFERRED_JOB } from '../schedule.constants';
 import { CallDeferredPayload } from './call-deferred.payload';
 import { retryTransient } from './transient-retry';
-import { timedDerivedObjectId } from '../../common/mongo/mongo-query';
 import { OccurrenceClaimRepository } from '../occurrence-claim.repository';
 import { ScheduleEventRepository } from '../schedule-event.repository';
 import { ScheduleRepository } from '../schedule.repository';
@@ -301,7 +300,6 @@ export class OccurrenceDispatchService {
     if (!claim.call_log_id) await this.retry(() => this.claims.move(claim.id, 'log_linked', { call_log_id: log.id }, now));
 
     let givenUp = false;
-    let dialDecidedAt: Date | null = null;
     let result: PlaceCallResult;
     try {
       result = await this.dispatcher.placeCall({
@@ -312,9 +310,9 @@ export class OccurrenceDispatchService {
         // The dial decision is written only when a request is about to leave: a crash before that is
         // provably undialed.
         onDialing: async () => {
-          dialDecidedAt = await this.decideToDial(claim);
-          givenUp = dialDecidedAt === null;
-          return !givenUp;
+          const dial = await this.decideToDial(claim);
+          givenUp = !dial;
+          return dial;
         },
         // A status callback can reach this attempt's own log (its URL names it) before the lookup does, and
         // attach the call to it: only a call owned by another log is someone else's.
@@ -339,8 +337,7 @@ export class OccurrenceDispatchService {
 
     switch (result.kind) {
       case 'placed': {
-        const decidedAt = dialDecidedAt ?? (await this.retry(() => this.claims.decisionOf(claim.id)))?.decided_at ?? done;
-        const dispatched = await this.storeDispatched(schedule, claim, log.id, result, done, decidedAt);
+        const dispatched = await this.storeDispatched(schedule, claim, log.id, result, done);
         const marked = await this.retry(() => this.claims.move(claim.id, 'placed', { call_id: result.callId, provider: result.provider }, done));
         if (!(await this.ownsOutcome(claim, marked, done))) {
           // Whoever records the rest, the call is this log's: with its id, callbacks and call.reconcile
@@ -372,16 +369,16 @@ export class OccurrenceDispatchService {
 
   // The call.dispatched notification (stream history and webhook deliveries), stored before the claim
   // records the call: once the claim has moved nothing redoes it, and a crash before the move leaves a claim
-  // the reconciler looks up and, finding the call, stores the same event under the same id (once). The id
-  // is derived from the log and the dial decision's time, which both read alike, so no key is written
-  // first; its time part is the decision's, a request's round trip before the store.
-  async storeDispatched(schedule: Schedule, claim: OccurrenceClaim, logId: string, placed: PlacedCall, now: Date, dialDecidedAt: Date): Promise<CallChangedEvent> {
+  // the reconciler looks up and, finding the call, stores the same event under the same key (once). A key,
+  // not an id derived from the call: the event's id must be minted when it is stored, because the live
+  // stream reads ids in order and looks back only 5 s, and the reconciler's store comes minutes later.
+  async storeDispatched(schedule: Schedule, claim: OccurrenceClaim, logId: string, placed: PlacedCall, now: Date): Promise<CallChangedEvent> {
     const event = new CallChangedEvent('call.dispatched', logId, schedule.id, schedule.tenant_id, schedule.phone, 'queued', placed.callId, claim.attempt_number, now.toISOString(), {
       provider: placed.provider,
       occurrence_at: claim.occurrence_at.toISOString(),
       ...(placed.handedOff ? { handed_off: true } : {}),
     });
-    await this.retry(() => this.publisher.storeWithId(event, timedDerivedObjectId(dialDecidedAt, 'call_dispatched', logId).toHexString()));
+    await this.retry(() => this.publisher.storeOnce(event, `call_dispatched|${logId}`));
     return event;
   }
 
@@ -613,11 +610,9 @@ export class OccurrenceDispatchService {
   // wins, so a claim recorded missed never rings a phone. The decision record is what says "dialing": the
   // claim itself stays `claimed` until the dial's outcome (a reconciler that finds it stuck asks the same
   // decision and gets `dial`, so it never records it missed: it looks the call up at the provider).
-  // Returns when the dial was decided, or null when the reconciler gave the claim up first.
-  private async decideToDial(claim: OccurrenceClaim): Promise<Date | null> {
+  private async decideToDial(claim: OccurrenceClaim): Promise<boolean> {
     const now = this.clock.now();
-    const decided = await this.retry(() => this.claims.decide(claim.id, 'dial', this.instance, now));
-    return decided.decision === 'dial' ? decided.decided_at : null;
+    return (await this.retry(() => this.claims.decide(claim.id, 'dial', this.instance, now))).decision === 'dial';
   }
 
   // Whether this run records its outcome (log, schedule, event). A claim this run could not move was ended

@@ -100,8 +100,8 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
       let schedule = await this.schedules.findById(claim.schedule_id);
       // Decided to dial: the provider is asked whether the call exists.
       const lookup = neverSent || decided?.decision !== 'dial' ? null : await this.lookUp(claim, schedule, decided.decided_at);
-      if (lookup?.kind === 'found' && schedule && decided) {
-        if (await this.recordFound(claim, schedule, lookup, decided.decided_at, now)) count++;
+      if (lookup?.kind === 'found' && schedule) {
+        if (await this.recordFound(claim, schedule, lookup, now)) count++;
         continue;
       }
       // Dial it again if its grace allows, or if an earlier pass already decided so.
@@ -181,7 +181,7 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
 
   // The stopped dispatcher's call exists: the claim ends dialed and the rest is recorded as the dispatcher
   // would have; the call's status comes by its callbacks, or the call reconciler fetches it.
-  private async recordFound(claim: OccurrenceClaim, schedule: Schedule, found: { provider: string; callId: string }, dialDecidedAt: Date, now: Date): Promise<boolean> {
+  private async recordFound(claim: OccurrenceClaim, schedule: Schedule, found: { provider: string; callId: string }, now: Date): Promise<boolean> {
     const detail = `found at ${found.provider} after its dispatcher stopped`;
     // Taken before the claim moves: a dispatcher that did not stop, and moves it first, records the call itself.
     if (!(await this.claims.takeOutcome(claim.id, RECONCILER, now))) return false;
@@ -190,7 +190,7 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
     await this.callLogs.attachProviderCall(claim.call_log_id!, found.provider, found.callId, now);
     const placed = { ...found, reconciled: true };
     // Stored before the move too: after it, nothing would redo it.
-    const dispatched = await this.dispatch.storeDispatched(schedule, claim, claim.call_log_id!, placed, now, dialDecidedAt);
+    const dispatched = await this.dispatch.storeDispatched(schedule, claim, claim.call_log_id!, placed, now);
     if (!(await this.claims.move(claim.id, 'found_at_provider', { call_id: found.callId, provider: found.provider, detail }, now))) return false;
     await this.dispatch.recordPlaced({ schedule, claim, logId: claim.call_log_id!, lagMs: now.getTime() - this.dueReference(claim).getTime(), how: ` (${detail})` }, placed, now, dispatched);
     this.logger.warn(`claim ${claim.id} (${claim.schedule_id} @ ${claim.occurrence_at.toISOString()}): call ${found.callId} ${detail}`);

@@ -72,8 +72,9 @@ export const SCHEDULE_WRITE_GATE = 'ScheduleWriteGate';
 
 // A schedule change whose events are stored before its write (its outbox), from its gate until its write:
 // `<schedule id>:<revision>`. A marker left behind names a change whose writer stopped in between, which the
-// reconcile pass writes (the events already announce it). Deleted after the write, so the collection
-// holds only changes in flight or stalled, and the pass reads it whole.
+// reconcile pass writes (the events already announce it). `<schedule id>:created`: a create, from before its
+// insert until its events are stored; one left behind has its events stored by the pass. Deleted after
+// the write, so the collection holds only changes in flight or stalled, and the pass reads it whole.
 @Schema({ collection: 'schedule_outbox_pending', versionKey: false })
 export class ScheduleOutboxPendingDoc {
   @Prop({ type: String, required: true }) _id: string;
