@@ -52,22 +52,18 @@ export class DncRepository {
   // Unordered, so one duplicate does not stop the rest; the unique index reports each duplicate.
   async insertManyUnordered(entries: NewDncEntry[]): Promise<{ inserted: number; duplicates: number }> {
     if (entries.length === 0) return { inserted: 0, duplicates: 0 };
-    let result: { inserted: number; duplicates: number };
     try {
       const res = await this.entries.collection.insertMany(entries.map((e) => ({ _id: entryId(e.tenant_id, e.phone), ...e })), { ordered: false });
-      result = { inserted: res.insertedCount, duplicates: 0 };
+      return { inserted: res.insertedCount, duplicates: 0 };
     } catch (error) {
       const duplicates = duplicatesOnly(error);
-      // Part of the batch may be stored: the list may have changed either way.
-      if (duplicates === null) {
-        await Promise.all([...new Set(entries.map((e) => e.tenant_id))].map((t) => this.listChanged(t)));
-        throw error;
-      }
-      result = { inserted: entries.length - duplicates, duplicates };
+      if (duplicates === null) throw error;
+      return { inserted: entries.length - duplicates, duplicates };
+    } finally {
+      // Whatever the outcome: part of a failed batch may be stored, and duplicates alone may be an earlier
+      // try's whose version write failed.
+      await Promise.all([...new Set(entries.map((e) => e.tenant_id))].map((t) => this.listChanged(t)));
     }
-    // Duplicates alone too: they may be an earlier try's, whose version write failed.
-    await Promise.all([...new Set(entries.map((e) => e.tenant_id))].map((t) => this.listChanged(t)));
-    return result;
   }
 
   async exists(tenantId: string, phone: string): Promise<boolean> {

@@ -1,8 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { Model, Types } from 'mongoose';
-import { CoalescedInserts } from '../common/mongo/coalesced-inserts';
-import { Batcher } from '../common/mongo/insert-batcher';
+import { CoalescedDeletes, CoalescedInserts } from '../common/mongo/coalesced-inserts';
 import { insertedUnlessDuplicate, isDuplicateKeyError, op, toObjectId } from '../common/mongo/mongo-query';
 import { changesNothing, WriteGate, WriteGateDoc } from '../common/mongo/write-gate';
 import { ClaimDecision, ClaimDecisionDoc } from './schemas/claim-decision.schema';
@@ -33,9 +32,8 @@ export class OccurrenceClaimRepository {
   private readonly claimInserts: CoalescedInserts<OccurrenceClaimDoc>;
   private readonly decisionInserts: CoalescedInserts<ClaimDecisionDoc>;
   private readonly endingInserts: CoalescedInserts<ClaimEndingDoc>;
-  // A burst of skips or refusals ends many runs at once: their endings go in one deleteMany (a scan of a
-  // handful of documents on FerretDB, which pushes no $in down; an _id index lookup on MongoDB).
-  private readonly endingDeletes: Batcher<string, void>;
+  // A burst of skips or refusals ends many runs at once: their endings go in one deleteMany.
+  private readonly endingDeletes: CoalescedDeletes<ClaimEndingDoc>;
 
   constructor(
     @InjectModel(OccurrenceClaimDoc.name) private readonly claims: Model<OccurrenceClaimDoc>,
@@ -47,10 +45,7 @@ export class OccurrenceClaimRepository {
     this.claimInserts = new CoalescedInserts(claims);
     this.decisionInserts = new CoalescedInserts(decisions);
     this.endingInserts = new CoalescedInserts(endings);
-    this.endingDeletes = new Batcher<string, void>(async (ids) => {
-      await this.endings.deleteMany({ _id: op({ $in: ids }) });
-      return ids.map(() => ({ value: undefined }));
-    }, 0);
+    this.endingDeletes = new CoalescedDeletes(endings);
   }
 
   async findById(id: string): Promise<OccurrenceClaim | null> {
@@ -67,7 +62,7 @@ export class OccurrenceClaimRepository {
   }
 
   async closeEnding(claimId: string): Promise<void> {
-    await this.endingDeletes.add(claimId);
+    await this.endingDeletes.delete(claimId);
   }
 
   // Endings stored before `before` and still there: their runs stopped, or are still writing.

@@ -20,6 +20,12 @@ export interface FinalCallOutcome {
   announced?: boolean;
 }
 
+// The key a one-time schedule's end is announced under, at the version it ended in: whoever ends it (a
+// final call outcome, or the reconciler for a dial whose outcome is unknown) stores its event once.
+export function scheduleFinalKey(scheduleId: string, version: number): string {
+  return `schedule_final|${scheduleId}|${version}`;
+}
+
 export function retryDelaySeconds(policy: RetryPolicy, failedAttempt: number): number {
   return policy.backoff === 'exponential' ? policy.delay_seconds * 2 ** (failedAttempt - 1) : policy.delay_seconds;
 }
@@ -77,7 +83,7 @@ export class ScheduleOutcomeService {
       finalStatus === 'completed'
         ? scheduleChanged('schedule.completed', ended, now)
         : scheduleChanged('schedule.failed', ended, now, { last_error: lastError, last_call_status: outcome.status });
-    await this.publisher.storeOnce(event, `schedule_final|${schedule.id}|${schedule.version}`);
+    await this.publisher.storeOnce(event, scheduleFinalKey(schedule.id, schedule.version));
     this.publisher.publish(event);
   }
 

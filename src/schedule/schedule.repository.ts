@@ -4,8 +4,7 @@ import { Model, Types } from 'mongoose';
 import { scopeFilter, TenantScope } from '../auth/principal';
 import { insertedUnlessDuplicate, op, retryOnLockContention, toObjectId } from '../common/mongo/mongo-query';
 import { findPageWithin } from '../common/mongo/query-time-limit';
-import { CoalescedInserts } from '../common/mongo/coalesced-inserts';
-import { Batcher } from '../common/mongo/insert-batcher';
+import { CoalescedDeletes, CoalescedInserts } from '../common/mongo/coalesced-inserts';
 import { duplicateIndexes } from '../common/mongo/write-errors';
 import { WriteGate, WriteGateDoc } from '../common/mongo/write-gate';
 import { AppConfig } from '../config/app-config';
@@ -59,7 +58,7 @@ export class ScheduleRepository {
   // Concurrent creates share one insertMany.
   private readonly inserts: CoalescedInserts<CallScheduleDoc>;
   private readonly creationMarkers: CoalescedInserts<ScheduleOutboxPendingDoc>;
-  private readonly markerDeletes: Batcher<string, void>;
+  private readonly markerDeletes: CoalescedDeletes<ScheduleOutboxPendingDoc>;
 
   constructor(
     @InjectModel(CallScheduleDoc.name) private readonly schedules: Model<CallScheduleDoc>,
@@ -82,15 +81,12 @@ export class ScheduleRepository {
       afterWrite: (after, rev) => {
         if (after.outbox?.rev !== rev) return;
         outbox.publish(after._id.toHexString(), rev);
-        void this.pendingChanges.deleteOne({ _id: `${after._id.toHexString()}:${rev}` }).exec().catch(() => undefined);
+        void this.markerDeletes.delete(`${after._id.toHexString()}:${rev}`).catch(() => undefined);
       },
     });
     this.inserts = new CoalescedInserts(schedules);
     this.creationMarkers = new CoalescedInserts(pendingChanges);
-    this.markerDeletes = new Batcher<string, void>(async (ids) => {
-      await this.pendingChanges.deleteMany({ _id: op({ $in: ids }) });
-      return ids.map(() => ({ value: undefined }));
-    }, 0);
+    this.markerDeletes = new CoalescedDeletes(pendingChanges);
   }
 
   // A create's events are stored right after its insert, before the API answers. A marker
@@ -102,7 +98,7 @@ export class ScheduleRepository {
   }
 
   createdEventsStored(id: string): void {
-    void this.markerDeletes.add(`${id}${CREATION_MARKER}`).catch(() => undefined);
+    void this.markerDeletes.delete(`${id}${CREATION_MARKER}`).catch(() => undefined);
   }
 
   newId(): string {

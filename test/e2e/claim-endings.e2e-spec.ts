@@ -50,6 +50,10 @@ describe('a run that stops after ending its claim is finished by the reconcile p
     clock.set(at);
     await expect(t.get<OccurrenceDispatchService>(OccurrenceDispatchService).dispatchDue(id)).rejects.toThrow('process stopped');
   };
+  const dispatchUncut = async (id: string, at: Date) => {
+    clock.set(at);
+    expect((await t.get<OccurrenceDispatchService>(OccurrenceDispatchService).dispatchDue(id)).outcome).toBe('dispatched');
+  };
   const pastTheRunsRetries = (at: Date) => clock.set(new Date(at.getTime() + (t.config.scheduler.unknownClaimAfterSeconds + 5) * 1000));
   const soon = () => new Date(Date.now() + 60_000);
 
@@ -68,8 +72,7 @@ describe('a run that stops after ending its claim is finished by the reconcile p
     provider.answer = { kind: 'rejected', provider: 'scripted', code: '21211', message: 'Invalid To number' };
     const at = soon();
     const id = await create('+14155550101', at);
-    clock.set(at);
-    expect((await t.get<OccurrenceDispatchService>(OccurrenceDispatchService).dispatchDue(id)).outcome).toBe('dispatched');
+    await dispatchUncut(id, at);
     expect(await stored(id)).toMatchObject({ status: 'failed', last_call_status: 'failed', last_error: '21211: Invalid To number' });
     expect((await logOf(id)).status).toBe('failed');
     expect(await notices(id, 'call.failed')).toHaveLength(1);
@@ -152,8 +155,7 @@ describe('a run that stops after ending its claim is finished by the reconcile p
     provider.answer = { kind: 'rejected', provider: 'scripted', code: '400', message: '' };
     const at = soon();
     const id = await create('+14155550106', at);
-    clock.set(at);
-    expect((await t.get<OccurrenceDispatchService>(OccurrenceDispatchService).dispatchDue(id)).outcome).toBe('dispatched');
+    await dispatchUncut(id, at);
     expect(await claimOf(id)).toMatchObject({ state: 'failed', transition: 'refused' });
     expect(await stored(id)).toMatchObject({ status: 'failed', last_error: '400: ' });
     expect((await logOf(id)).status).toBe('failed');

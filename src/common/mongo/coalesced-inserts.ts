@@ -1,8 +1,8 @@
 import { BSON } from 'mongodb';
 import { Collection, Model } from 'mongoose';
 import { compileDocumentBuilder, DocumentBuilder } from './document-builder';
-import { InsertBatcher } from './insert-batcher';
-import { isDuplicateKeyError } from './mongo-query';
+import { Batcher, InsertBatcher } from './insert-batcher';
+import { isDuplicateKeyError, op } from './mongo-query';
 import { perItemFailures } from './write-errors';
 
 // Key order does not matter, values do (ObjectIds, dates and numbers compared as extended JSON).
@@ -63,5 +63,24 @@ export class CoalescedInserts<T> {
     await doc.validate();
     // toBSON is what save() sends: casting, defaults and the schema's minimize, without virtuals.
     return doc.toBSON() as Record<string, unknown>;
+  }
+}
+
+// Deletes by _id for short-lived markers (a run's ending, a create's marker): those asked for while a
+// command is in flight go out together in one deleteMany, which on the stand-in database is one scan of a
+// collection that holds only markers in flight, and on MongoDB an _id index lookup per id.
+export class CoalescedDeletes<T> {
+  private readonly batcher: Batcher<string, void>;
+
+  constructor(model: Model<T>) {
+    this.batcher = new Batcher<string, void>(async (ids) => {
+      await model.deleteMany({ _id: op({ $in: ids }) });
+      return ids.map(() => ({ value: undefined }));
+    }, 0);
+  }
+
+  // Resolves once the command that carried it returns.
+  delete(id: string): Promise<void> {
+    return this.batcher.add(id);
   }
 }

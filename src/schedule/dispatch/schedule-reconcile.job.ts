@@ -12,6 +12,7 @@ import { CLAIM_TRANSITIONS } from '../occurrence-claim.transitions';
 import { OccurrenceClaim, Schedule, ScheduleStatus } from '../schedule.types';
 import { ScheduleChangeEvent } from '../schedule-outbox';
 import { scheduleChanged } from '../schedule-changed';
+import { scheduleFinalKey } from '../schedule-outcome.service';
 import { DomainEventPublisher } from '../../notification/domain-event.publisher';
 import { CALL_DEFERRED_JOB, LEGACY_DISPATCH_JOB, RECONCILE_EVERY, RECONCILE_JOB } from '../schedule.constants';
 import { CallDeferredPayload } from './call-deferred.payload';
@@ -222,12 +223,12 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
   }
 
   // A one-time schedule failed with a dial whose outcome is unknown. Its event takes the key of the
-  // schedule's final event (ScheduleOutcomeService): when the dial settles later, that outcome finds the
+  // schedule's final event (scheduleFinalKey): when the dial settles later, that outcome finds the
   // schedule ended and its event stored, and stores nothing twice. A pass that stops before this leaves
   // the event to that outcome.
   private async announceFailed(schedule: Schedule, version: number, lastCallStatus: string, now: Date): Promise<void> {
     const event = scheduleChanged('schedule.failed', schedule, now, { last_error: null, last_call_status: lastCallStatus });
-    await this.publisher.storeOnce(event, `schedule_final|${schedule.id}|${version}`);
+    await this.publisher.storeOnce(event, scheduleFinalKey(schedule.id, version));
     this.publisher.publish(event);
   }
 
