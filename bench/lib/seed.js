@@ -138,6 +138,8 @@ function callLog(i, tenant, timestamp, status = 'queued') {
   };
 }
 
+const ARCHIVE_AFTER_MS = 24 * 3_600_000;
+
 // n finished call logs over the last 30 days.
 // As the service leaves them: each log counted in the hourly stats sums, one document per tenant and day
 // (src/tracking/call-stats.repository.ts), written here from the same documents.
@@ -146,11 +148,14 @@ async function seedCallLogs(db, n, tenant, onProgress) {
   const days = new Map();
   for (let start = 0; start < n; start += 10_000) {
     const docs = [];
+    const archived = [];
     for (let i = start; i < Math.min(n, start + 10_000); i++) {
       const log = callLog(i, tenant, new Date(now - Math.floor((i / n) * 30 * 86_400_000)), STATUSES[i % STATUSES.length]);
       const hour = new Date(Math.floor(log.timestamp.getTime() / 3_600_000) * 3_600_000);
       const doc = { ...log, in_stats: true, hour };
-      docs.push(doc);
+      // Where the service's archive pass leaves a settled log a day after its last update
+      // (CALL_LOG_ARCHIVE_AFTER_HOURS, src/tracking/call-log.repository.ts).
+      (doc.outcome_recorded_at && doc.last_updated.getTime() < now - ARCHIVE_AFTER_MS ? archived : docs).push(doc);
       const id = `${tenant}|${hour.toISOString().slice(0, 10)}`;
       let day = days.get(id);
       if (!day) days.set(id, (day = { _id: id, tenant_id: tenant, day: new Date(`${id.slice(-10)}T00:00:00Z`), hours: {}, folded_until: new Date(now), rev: 0 }));
@@ -164,6 +169,7 @@ async function seedCallLogs(db, n, tenant, onProgress) {
       }
     }
     await insertInBatches(db.collection('call_logs'), docs);
+    await insertInBatches(db.collection('call_logs_archive'), archived);
     onProgress?.(Math.min(n, start + 10_000));
   }
   // Stored as the service stores a folded day: its hourly sums as JSON text.

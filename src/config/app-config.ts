@@ -29,6 +29,7 @@ export abstract class AppConfig {
   abstract readonly callReconcileAfterMinutes: number;
   abstract readonly callUnknownSettleAfterMinutes: number;
   abstract readonly apiQueryMaxTimeMs: number;
+  abstract readonly callLogArchiveAfterHours: number;
   abstract readonly agentBackend: { defaultBaseUrl?: string; allowedBaseUrls: string[]; internalToken?: string; requestTimeoutMs: number };
   abstract readonly tasksApi: { token?: string; tenantId?: string };
   abstract readonly dialing: {

@@ -258,6 +258,12 @@ export class EnvironmentVariables {
   @IntSetting(1, 7 * 24 * 60)
   CALL_RECONCILE_AFTER_MINUTES: number = 30;
 
+  // A final call log whose schedule outcome is recorded moves to the call log archive once nothing has
+  // updated it for this long: the collection every dial and callback writes stays about this many hours of
+  // calls (on the stand-in database every update reads its whole collection).
+  @IntSetting(1, 24 * 366)
+  CALL_LOG_ARCHIVE_AFTER_HOURS: number = 24;
+
   // An API list, tracking or audit read stops at this limit and the API answers 503 SERVICE_002: the database
   // stops its own work (maxTimeMS) and the service stops waiting (an abort signal), whichever part is slow.
   @IntSetting(100, 600_000)

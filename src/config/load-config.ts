@@ -118,6 +118,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfigVa
     callReconcileAfterMinutes: parsed.CALL_RECONCILE_AFTER_MINUTES,
     callUnknownSettleAfterMinutes: parsed.CALL_UNKNOWN_SETTLE_AFTER_MINUTES,
     apiQueryMaxTimeMs: parsed.API_QUERY_MAX_TIME_MS,
+    callLogArchiveAfterHours: parsed.CALL_LOG_ARCHIVE_AFTER_HOURS,
     agentBackend: {
       defaultBaseUrl: parsed.DEFAULT_BACKEND_BASE_URL?.replace(/\/+$/, ''),
       allowedBaseUrls: [...new Set([parsed.DEFAULT_BACKEND_BASE_URL, ...list(parsed.BACKEND_BASE_URL_ALLOWLIST)].filter((u): u is string => !!u).map((u) => u.replace(/\/+$/, '')))],

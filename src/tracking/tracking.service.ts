@@ -10,6 +10,7 @@ import { RequestValidationException } from '../common/errors/app.exception';
 import { decodeLogCursor, encodeLogCursor, LogCursor } from './log-cursor';
 import { CallStatus } from './call-status';
 import { InvalidDateRangeException } from './tracking.exceptions';
+import { Clock } from '../common/clock/clock';
 
 const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
 
@@ -44,6 +45,7 @@ export class TrackingService {
   constructor(
     private readonly logs: CallLogRepository,
     private readonly sums: CallStatsRepository,
+    private readonly clock: Clock,
   ) {}
 
   // next_cursor: where the next page starts, when this one is full.
@@ -73,6 +75,7 @@ export class TrackingService {
     const newestFirst = [...inHour.entries()].filter(([, n]) => n > 0).sort(([a], [b]) => b - a);
     const total = newestFirst.reduce((sum, [, n]) => sum + n, 0);
     const items: CallLog[] = [];
+    const now = this.clock.now();
     let skip = offset;
     for (const [start, n] of newestFirst) {
       if (items.length >= limit) break;
@@ -82,7 +85,7 @@ export class TrackingService {
         skip -= n;
         continue;
       }
-      items.push(...(await this.logs.listInHour(scope, new Date(start), status, after, skip, limit - items.length)));
+      items.push(...(await this.logs.listInHour(scope, new Date(start), status, after, skip, limit - items.length, now)));
       skip = 0;
     }
     return { items, total };

@@ -184,7 +184,13 @@ export class WriteGate<D extends GatedDoc> {
     return { ...entry.doc };
   }
 
-  async update(id: Types.ObjectId | string, change: (current: D) => Record<string, unknown> | null | Promise<Record<string, unknown> | null>): Promise<GatedWrite<D> | null> {
+  // `whenMissing`: what to do when the document is not there (never was, or was deleted before this write
+  // landed) instead of returning null: a collection whose documents move elsewhere follows them there.
+  async update(
+    id: Types.ObjectId | string,
+    change: (current: D) => Record<string, unknown> | null | Promise<Record<string, unknown> | null>,
+    whenMissing?: () => Promise<GatedWrite<D> | null>,
+  ): Promise<GatedWrite<D> | null> {
     const deadline = Date.now() + this.timeoutMs;
     let current = this.recall(id);
     let fresh = current === null;
@@ -194,7 +200,7 @@ export class WriteGate<D extends GatedDoc> {
         fresh = true;
         if (!current) {
           this.forget(id);
-          return null;
+          return whenMissing ? whenMissing() : null;
         }
       }
       const rev = current.rev ?? 0;
@@ -219,7 +225,7 @@ export class WriteGate<D extends GatedDoc> {
         if (!there) {
           // Deleted since the remembered copy was taken.
           this.forget(id);
-          return null;
+          return whenMissing ? whenMissing() : null;
         }
         this.pruneOldGates();
         const after = this.remember({ ...current, ...set, rev: rev + 1 } as D);

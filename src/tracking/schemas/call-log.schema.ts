@@ -42,29 +42,45 @@ export class CallLogDoc {
   @Prop({ type: Boolean, default: false }) in_stats: boolean;
   // The UTC hour of `timestamp`, set with in_stats: the listing reads a tenant's logs hour by hour.
   @Prop({ type: Date, default: null }) hour: Date | null;
+  // When the archive pass copied it (archived copies only; see CallLogRepository.archiveSettled).
+  @Prop({ type: Date }) archived_at?: Date;
 }
 
 // Gate records of call log writes (see WriteGate).
 export const CALL_LOG_WRITE_GATE = 'CallLogWriteGate';
 
+// The archive of settled logs (see CallLogRepository.archiveSettled): the same documents in their own
+// collection, and the gate records of their writes.
+export const CALL_LOG_ARCHIVE = 'CallLogArchive';
+export const CALL_LOG_ARCHIVE_WRITE_GATE = 'CallLogArchiveWriteGate';
+
 export type CallLogDocument = HydratedDocument<CallLogDoc>;
-export const CallLogSchema = SchemaFactory.createForClass(CallLogDoc);
-// Webhook lookup by the provider's call id. Not unique: the id is null until the provider answers,
-// and partial/sparse indexes are not available on every supported engine.
-CallLogSchema.index({ call_id: 1 });
-// Tracking queries: a tenant's logs newest first (_id breaks timestamp ties so offset paging is stable),
-// optionally by status, user profile or phone; the tracking API's filters map onto these prefixes.
-CallLogSchema.index({ tenant_id: 1, timestamp: -1, _id: -1 });
-CallLogSchema.index({ tenant_id: 1, status: 1, timestamp: -1 });
-CallLogSchema.index({ tenant_id: 1, user_profile_id: 1, timestamp: -1 });
-CallLogSchema.index({ tenant_id: 1, phone: 1, timestamp: -1 });
-// Admins' cross-tenant view, newest first.
-CallLogSchema.index({ timestamp: -1, _id: -1 });
+
+// What reads a log wherever it is: both collections carry these.
+function withReadIndexes(schema: MongooseSchema): MongooseSchema {
+  // Webhook lookup by the provider's call id. Not unique: the id is null until the provider answers,
+  // and partial/sparse indexes are not available on every supported engine.
+  schema.index({ call_id: 1 });
+  // Tracking queries: a tenant's logs newest first (_id breaks timestamp ties so offset paging is stable),
+  // optionally by status, user profile or phone; the tracking API's filters map onto these prefixes.
+  schema.index({ tenant_id: 1, timestamp: -1, _id: -1 });
+  schema.index({ tenant_id: 1, status: 1, timestamp: -1 });
+  schema.index({ tenant_id: 1, user_profile_id: 1, timestamp: -1 });
+  schema.index({ tenant_id: 1, phone: 1, timestamp: -1 });
+  // Admins' cross-tenant view, newest first.
+  schema.index({ timestamp: -1, _id: -1 });
+  // A schedule's attempts in order.
+  schema.index({ schedule_id: 1, attempt_number: 1 });
+  return schema;
+}
+
+export const CallLogSchema = withReadIndexes(SchemaFactory.createForClass(CallLogDoc));
 // The periodic reconcile's scan for accepted calls that never reached a final status.
 CallLogSchema.index({ status: 1, last_updated: 1 });
-// A schedule's attempts in order.
-CallLogSchema.index({ schedule_id: 1, attempt_number: 1 });
 // The stats catch-up's scan for logs not counted in the hourly stats yet (see CallStatsFoldJob).
 CallLogSchema.index({ in_stats: 1 });
-// The outcome sweep's scan for final calls whose schedule outcome was never recorded.
+// The outcome sweep's scan for final calls whose schedule outcome was never recorded, and the archive's
+// for settled ones.
 CallLogSchema.index({ status: 1, outcome_recorded_at: 1, last_updated: 1 });
+
+export const CallLogArchiveSchema = withReadIndexes(SchemaFactory.createForClass(CallLogDoc));

@@ -1,0 +1,168 @@
+import { getConnectionToken } from '@nestjs/mongoose';
+import { randomBytes } from 'node:crypto';
+import { Connection, Types } from 'mongoose';
+import request from 'supertest';
+import { CallLogArchiveJob } from '../../src/tracking/call-log-archive.job';
+import { CallLogRepository } from '../../src/tracking/call-log.repository';
+import { CallLog, CallTimelineEntry } from '../../src/tracking/call-log.types';
+import { CallStatsFoldJob } from '../../src/tracking/call-stats-fold.job';
+import { CallStatus } from '../../src/tracking/call-status';
+import { createTestApp, TestApp } from '../utils/test-app';
+import { bearer, tokenFor } from '../utils/tokens';
+import { postTwilioCallback, twilioCallbackParams } from '../utils/twilio-callbacks';
+
+const PUBLIC_BASE = 'https://scheduler.example.com';
+const SIGNING_TOKEN = 'archive-test-signing-token-0123456789';
+const HOUR = 3_600_000;
+
+// Settled call logs (final, their schedule's outcome recorded) that nothing updated for
+// CALL_LOG_ARCHIVE_AFTER_HOURS move from call_logs to call_logs_archive. Every reader finds them as before, and
+// a write that comes later, or races the move, lands on the archived copy.
+describe('call log archive (e2e)', () => {
+  let t: TestApp;
+  let db: Connection;
+  let logs: CallLogRepository;
+  const http = () => request(t.app.getHttpServer());
+  const archive = async () => (await t.get<CallLogArchiveJob>(CallLogArchiveJob).handle()).outcome;
+  const idsIn = async (collection: string, tenant: string) => (await db.collection(collection).find({ tenant_id: tenant }).toArray()).map((d) => String(d._id)).sort();
+  const entry = (status: CallStatus, source: string, sequence: number, at: Date): CallTimelineEntry => ({ status, ts: at, received_at: at, sequence_number: sequence, source, provider_status: null });
+
+  // A log dialed at `at`: `final` reported, and its schedule's outcome recorded when `recorded`, all at `at`.
+  async function seed(tenant: string, at: Date, opts: { final?: CallStatus | null; recorded?: boolean; schedule?: boolean; phone?: string } = {}): Promise<CallLog & { sid: string }> {
+    const sid = `CA${randomBytes(16).toString('hex')}`;
+    const log = await logs.createForAttempt(
+      logs.newId(),
+      {
+        tenant_id: tenant,
+        created_by: 'archivist',
+        user_profile_id: null,
+        agent_instance_id: null,
+        schedule_id: opts.schedule === false ? null : new Types.ObjectId().toHexString(),
+        occurrence_at: at,
+        status: 'queued',
+        call_type: 'outbound',
+        phone: opts.phone ?? '+14155552671',
+        timestamp: at,
+        notes: null,
+        metadata: {},
+        attempt_number: 1,
+      },
+      at,
+    );
+    await logs.attachProviderCall(log.id, 'simulated', sid, at);
+    const final = opts.final === undefined ? 'completed' : opts.final;
+    if (final === 'unknown') await logs.markAttemptEnded(log.id, 'unknown', {}, at);
+    else if (final) await logs.applyStatusEvent(log.id, entry(final, 'seed', 9, at), { end_time: at, duration: final === 'completed' ? 30 : null }, at);
+    if (opts.recorded ?? true) await logs.markOutcomeRecorded(log.id, at);
+    return { ...((await logs.findById(log.id)) as CallLog), sid };
+  }
+
+  beforeAll(async () => {
+    t = await createTestApp({ env: { SCHEDULER_ENABLED: 'false', PUBLIC_BASE_URL: PUBLIC_BASE, SIMULATOR_SIGNING_TOKEN: SIGNING_TOKEN } });
+    db = t.get<Connection>(getConnectionToken());
+    logs = t.get(CallLogRepository);
+  });
+  afterAll(() => t.close());
+
+  it('moves only settled logs past the cutoff, and the tracking API, the stats and every lookup read them as before', async () => {
+    const tenant = 'archive-readers';
+    const user = bearer(tokenFor('archivist', { tenantId: tenant }));
+    const twoDaysAgo = new Date(Date.now() - 48 * HOUR);
+    const settled = await seed(tenant, twoDaysAgo);
+    const settledAlone = await seed(tenant, new Date(twoDaysAgo.getTime() + 60_000), { final: 'busy', schedule: false, phone: '+14155550199' });
+    const settledUnknown = await seed(tenant, new Date(twoDaysAgo.getTime() + 90_000), { final: 'unknown' });
+    const outcomeNotRecorded = await seed(tenant, new Date(twoDaysAgo.getTime() + 120_000), { recorded: false });
+    const inFlight = await seed(tenant, new Date(twoDaysAgo.getTime() + 180_000), { final: null, recorded: false });
+    const recent = await seed(tenant, new Date(Date.now() - HOUR));
+    await t.get<CallStatsFoldJob>(CallStatsFoldJob).catchUp();
+
+    const reads = async () => ({
+      page: (await http().get('/schedule/tracking/logs?limit=50').set(user).expect(200)).body,
+      offsetPage: (await http().get('/schedule/tracking/logs?limit=2&offset=1').set(user).expect(200)).body,
+      byPhone: (await http().get('/schedule/tracking/logs?limit=50&phone=%2B14155552671').set(user).expect(200)).body,
+      stats: (await http().get('/schedule/tracking/stats?group_by=day').set(user).expect(200)).body,
+      statsByPhone: (await http().get('/schedule/tracking/stats?phone=%2B14155552671').set(user).expect(200)).body,
+      byId: await logs.findById(settled.id),
+      byCallId: await logs.findByCallId(settledAlone.sid),
+      ofSchedule: await logs.findForSchedule(settled.schedule_id as string),
+      latest: (await logs.latestForSchedules([settled.schedule_id as string])).get(settled.schedule_id as string),
+    });
+    const before = await reads();
+    expect(before.page.logs).toHaveLength(6);
+    expect(before.offsetPage.logs).toHaveLength(2);
+    expect(before.stats.total_calls).toBe(6);
+
+    expect(await archive()).toBe('archived=3');
+    expect(await idsIn('call_logs_archive', tenant)).toEqual([settled.id, settledAlone.id, settledUnknown.id].sort());
+    expect(await idsIn('call_logs', tenant)).toEqual([outcomeNotRecorded.id, inFlight.id, recent.id].sort());
+    expect(await reads()).toEqual(before);
+    // Nothing left to move.
+    expect(await archive()).toBe('archived=0');
+  });
+
+  it('a late status callback of an archived call lands on the archived log', async () => {
+    const tenant = 'archive-late-callback';
+    const log = await seed(tenant, new Date(Date.now() - 30 * HOUR));
+    expect(await archive()).toMatch(/^archived=[1-9]/);
+    expect(await idsIn('call_logs', tenant)).toEqual([]);
+
+    const path = `/webhook/call-status?call_log_id=${log.id}`;
+    const res = await postTwilioCallback(t.app.getHttpServer(), PUBLIC_BASE, SIGNING_TOKEN, path, twilioCallbackParams(log.sid, 'in-progress', 3));
+    expect(res.status).toBe(200);
+    const archived = await db.collection('call_logs_archive').findOne({ _id: new Types.ObjectId(log.id) });
+    expect(archived?.status).toBe('completed');
+    expect(archived?.timeline.map((e: CallTimelineEntry) => [e.status, e.sequence_number])).toContainEqual(['in_progress', 3]);
+    expect(await idsIn('call_logs', tenant)).toEqual([]);
+  });
+
+  it('a copy left by a move that stopped before its delete is brought up to date by the next move', async () => {
+    const tenant = 'archive-stopped-move';
+    const log = await seed(tenant, new Date(Date.now() - 30 * HOUR));
+    const stale = await db.collection('call_logs').findOne({ _id: new Types.ObjectId(log.id) });
+    await db.collection('call_logs_archive').insertOne({ ...stale, archived_at: new Date(Date.now() - HOUR) } as never);
+    // Written after the copy was taken: the hot log is still the log.
+    await logs.applyStatusEvent(log.id, entry('in_progress', 'late', 4, new Date(Date.now() - 29 * HOUR)), {}, new Date(Date.now() - 29 * HOUR));
+
+    expect(await archive()).toMatch(/^archived=[1-9]/);
+    const archived = await db.collection('call_logs_archive').findOne({ _id: new Types.ObjectId(log.id) });
+    expect(archived?.timeline.map((e: CallTimelineEntry) => e.source)).toContain('late');
+    expect(await idsIn('call_logs', tenant)).toEqual([]);
+  });
+
+  it('a copy made moments ago by another pass, older than the hot log, is left to that pass', async () => {
+    const tenant = 'archive-concurrent-pass';
+    const log = await seed(tenant, new Date(Date.now() - 30 * HOUR));
+    const copy = { ...(await db.collection('call_logs').findOne({ _id: new Types.ObjectId(log.id) })), archived_at: new Date() };
+    await db.collection('call_logs_archive').insertOne(copy as never);
+    await logs.applyStatusEvent(log.id, entry('in_progress', 'late', 4, new Date(Date.now() - 29 * HOUR)), {}, new Date(Date.now() - 29 * HOUR));
+
+    await archive();
+    // Neither deleted here nor overwritten: the other pass deletes it and carries the write over.
+    expect(await idsIn('call_logs', tenant)).toEqual([log.id]);
+    expect(await db.collection('call_logs_archive').findOne({ _id: new Types.ObjectId(log.id) })).toEqual(copy);
+    expect((await logs.findById(log.id))?.timeline.map((e) => e.source)).toContain('late');
+  });
+
+  // Concurrent late writes and moves of the same logs: each write lands exactly once, wherever the log is.
+  it.each([1, 2, 3])('writes racing the move are never lost (round %i)', async (round) => {
+    const tenant = `archive-race-${round}`;
+    const seeded = await Promise.all(Array.from({ length: 24 }, (_, i) => seed(tenant, new Date(Date.now() - 30 * HOUR + i * 1000))));
+    const at = new Date(Date.now() - 26 * HOUR);
+    await Promise.all([
+      archive(),
+      ...seeded.flatMap((log, i) => [
+        logs.applyStatusEvent(log.id, entry('in_progress', 'race-a', i, at), {}, at),
+        logs.applyStatusEvent(log.id, entry('ringing', 'race-b', i, at), {}, at),
+      ]),
+      archive(),
+    ]);
+    await archive();
+    expect(await idsIn('call_logs', tenant)).toEqual([]);
+    const archived = await db.collection('call_logs_archive').find({ tenant_id: tenant }).toArray();
+    expect(archived).toHaveLength(seeded.length);
+    for (const doc of archived) {
+      const sources = doc.timeline.map((e: CallTimelineEntry) => e.source);
+      expect({ id: String(doc._id), a: sources.filter((s: string) => s === 'race-a').length, b: sources.filter((s: string) => s === 'race-b').length }).toEqual({ id: String(doc._id), a: 1, b: 1 });
+    }
+  });
+});
