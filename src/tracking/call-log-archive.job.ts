@@ -34,10 +34,15 @@ export class CallLogArchiveJob implements OnModuleInit, OnApplicationBootstrap {
 
   async handle(): Promise<JobOutcome> {
     const before = this.logs.archiveCutoff(this.clock.now());
+    await this.logs.recordArchiveCutoff(before);
     const deadline = Date.now() + PASS_BUDGET_MS;
     let archived = 0;
     let found = ARCHIVE_BATCH;
-    for (; found === ARCHIVE_BATCH && Date.now() < deadline; archived += found) found = await this.logs.archiveSettled(before, ARCHIVE_BATCH);
+    while (found === ARCHIVE_BATCH && Date.now() < deadline) {
+      const batch = await this.logs.archiveSettled(before, ARCHIVE_BATCH);
+      found = batch.found;
+      archived += batch.moved;
+    }
     // Out of time with more to move (the first passes after an upgrade, over every log stored before): the
     // next pass comes soon, with a pause that leaves the database to the dial path in between.
     return found === ARCHIVE_BATCH ? { outcome: `archived=${archived} more=true`, nextRunAt: new Date(Date.now() + BACKLOG_PAUSE_MS) } : { outcome: `archived=${archived}` };

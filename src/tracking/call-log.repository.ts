@@ -3,7 +3,7 @@ import { InjectModel } from '@nestjs/mongoose';
 import { Model, Types } from 'mongoose';
 import { scopeFilter, TenantScope } from '../auth/principal';
 import { CoalescedInserts, insertEach } from '../common/mongo/coalesced-inserts';
-import { isDuplicateKeyError, toObjectId, op } from '../common/mongo/mongo-query';
+import { insertedUnlessDuplicate, isDuplicateKeyError, toObjectId, op } from '../common/mongo/mongo-query';
 import { GatedWrite, WriteGate, WriteGateDoc } from '../common/mongo/write-gate';
 import { findPageWithin, QueryTimeLimit, withinTimeLimit } from '../common/mongo/query-time-limit';
 import { AppConfig } from '../config/app-config';
@@ -11,12 +11,10 @@ import { advancesTo, CallStatus, FINAL_CALL_STATUSES } from './call-status';
 import { CallLog, CallTimelineEntry } from './call-log.types';
 import { CallStatsRepository, CountedLog, HOUR_MS, hourOf } from './call-stats.repository';
 import { LogCursor } from './log-cursor';
-import { CALL_LOG_ARCHIVE, CALL_LOG_ARCHIVE_WRITE_GATE, CallLogDoc, CALL_LOG_WRITE_GATE } from './schemas/call-log.schema';
+import { CALL_LOG_ARCHIVE, CALL_LOG_ARCHIVE_WRITE_GATE, CallLogArchiveStateDoc, CallLogDoc, CALL_LOG_WRITE_GATE } from './schemas/call-log.schema';
 
 const BACKFILL_IN_FLIGHT = 20;
 const IN_FLIGHT_STATUSES: CallStatus[] = ['queued', 'initiated', 'ringing', 'in_progress'];
-// How far before an archive pass's read it looks for gates of writes that raced its copy.
-const RACE_LOOKBACK_MS = 10 * 60_000;
 const SETTLED_STATUSES: CallStatus[] = [...FINAL_CALL_STATUSES, 'unknown'];
 
 type LeanLog = CallLogDoc & { _id: Types.ObjectId; rev?: number | null; in_stats?: boolean | null; archived_at?: Date | null };
@@ -36,16 +34,32 @@ const NEWEST_FIRST = { timestamp: -1, _id: -1 } as const;
 // An hour of logs may hold archived ones when it starts before the archive's cutoff plus this margin (a log's
 // timestamp is its creation, never after its last update; the margin covers clocks of other instances).
 const ARCHIVE_CUTOFF_MARGIN_MS = HOUR_MS;
+const CUTOFF_REREAD_MS = 60_000;
+const ARCHIVE_STATE_ID = 'archive';
 
 function newerFirst(a: LeanLog, b: LeanLog): number {
   const t = b.timestamp.getTime() - a.timestamp.getTime();
   return t !== 0 ? t : String(b._id) < String(a._id) ? -1 : String(b._id) > String(a._id) ? 1 : 0;
 }
 
-// Logs from both collections as one list in `order`, each once: a log being archived is in both for a moment.
+// Logs from both collections as one list in `order`, each once: a log being archived is in both for a moment,
+// and its archived copy is the one written since (see write()).
 function merged(hot: LeanLog[], archived: LeanLog[], order: (a: LeanLog, b: LeanLog) => number): LeanLog[] {
-  const seen = new Set(hot.map((d) => String(d._id)));
-  return [...hot, ...archived.filter((d) => !seen.has(String(d._id)))].sort(order);
+  const seen = new Set(archived.map((d) => String(d._id)));
+  return [...archived, ...hot.filter((d) => !seen.has(String(d._id)))].sort(order);
+}
+
+type PageRead = (model: Model<CallLogDoc>, skip: number, limit: number) => Promise<LeanLog[]>;
+
+// Logs [offset, offset + limit) of both collections merged newest first, without reading the archive from its
+// start: the hot collection is read up to the page's end (it holds about a day of calls), and the archive
+// from offset − (hot logs read). Archived logs before that point are all before the page, and every hot log
+// newer than them is too, so positions in the merged list are off by exactly that skip.
+async function pageOfBoth(hotModel: Model<CallLogDoc>, archiveModel: Model<CallLogDoc>, read: PageRead, offset: number, limit: number): Promise<LeanLog[]> {
+  const hot = await read(hotModel, 0, offset + limit);
+  const skip = Math.max(0, offset - hot.length);
+  const archived = await read(archiveModel, skip, offset + limit - skip);
+  return merged(hot, archived, newerFirst).slice(offset - skip, offset - skip + limit);
 }
 
 const byAttempt = (a: LeanLog, b: LeanLog) => a.attempt_number - b.attempt_number || a.timestamp.getTime() - b.timestamp.getTime();
@@ -100,6 +114,9 @@ export class CallLogRepository {
   // holds about a day of calls: on the stand-in database each update, and each read of it, scans it whole.
   // A late write of an archived log (a callback days after its call) goes to the archive, through its gate.
   private readonly archivedGate: WriteGate<LeanLog>;
+  // Where the archive pass inserts its freeze gates (see archiveSettled).
+  private readonly gateInserts: CoalescedInserts<WriteGateDoc>;
+  private usedCutoff: { before: Date | null; readAt: number } = { before: null, readAt: 0 };
   // Every dial creates its log: a burst's logs share one insertMany.
   private readonly inserts: CoalescedInserts<CallLogDoc>;
 
@@ -108,31 +125,54 @@ export class CallLogRepository {
     @InjectModel(CALL_LOG_WRITE_GATE) private readonly gates: Model<WriteGateDoc>,
     @InjectModel(CALL_LOG_ARCHIVE) private readonly archive: Model<CallLogDoc>,
     @InjectModel(CALL_LOG_ARCHIVE_WRITE_GATE) archiveGates: Model<WriteGateDoc>,
+    @InjectModel(CallLogArchiveStateDoc.name) private readonly archiveState: Model<CallLogArchiveStateDoc>,
     private readonly config: AppConfig,
     private readonly stats: CallStatsRepository,
   ) {
     // The stats change of each revision is stored before the revision itself: a crash in between leaves a
     // change whose write the gate's next writer finishes (see WriteGate), never a write the stats miss.
     this.inserts = new CoalescedInserts(logs);
-    // The archive's writes use the same keys: a write that found its log moved and is made again in the
-    // archive, at the same revision, stores its change once.
-    const hooks = { beforeWrite: (before: LeanLog, after: LeanLog, rev: number) => this.stats.recordChange(`${String(before._id)}:${rev}`, counted(before), counted(after)) };
-    this.gate = new WriteGate<LeanLog>(logs, gates, undefined, hooks);
-    this.archivedGate = new WriteGate<LeanLog>(archive, archiveGates, undefined, hooks);
+    this.gate = new WriteGate<LeanLog>(logs, gates, undefined, { beforeWrite: (before, after, rev) => this.stats.recordChange(`${String(before._id)}:${rev}`, counted(before), counted(after)) });
+    // An archived log's revisions count under keys of their own: they continue from the hot log's last
+    // revision, and one of those may have been a freeze (see archiveSettled) that changed nothing.
+    this.archivedGate = new WriteGate<LeanLog>(archive, archiveGates, undefined, {
+      beforeWrite: (before, after, rev) => this.stats.recordChange(`${String(before._id)}:a${rev}`, counted(before), counted(after)),
+    });
+    this.gateInserts = new CoalescedInserts(gates);
   }
 
-  // Every write of a log after its insert: where the log is now, in the hot collection or the archive.
-  private write(id: string, change: LogChange): Promise<GatedWrite<LeanLog> | null> {
+  // Every write of a log after its insert, where the log is: the hot copy while it is there and not frozen
+  // for its move, else the archived one.
+  private async write(id: string, change: LogChange): Promise<GatedWrite<LeanLog> | null> {
     const _id = new Types.ObjectId(id);
-    return this.gate.update(_id, change, () => this.archivedGate.update(_id, change));
+    let frozen: LeanLog | null = null;
+    let followed = false;
+    const follow = async () => {
+      followed = true;
+      // Frozen and still here: its pass stopped before the copy, or has not made it yet. The copy is made
+      // from the frozen log, which nothing writes any more; one already there is as new or newer.
+      if (frozen) await insertedUnlessDuplicate(() => this.archive.collection.insertOne(frozen as never));
+      return this.archivedGate.update(_id, change);
+    };
+    const hot = await this.gate.update(
+      _id,
+      (log) => {
+        frozen = log.archived_at ? log : null;
+        return frozen ? null : change(log);
+      },
+      follow,
+    );
+    return frozen && !followed ? follow() : hot;
   }
 
   // The hot copy if there is one, else the archived one, each remembered by its own gate.
+  // A frozen hot copy only until its archived copy exists.
   private async findAnywhere(filter: Record<string, unknown>): Promise<LeanLog | null> {
     const hot = await this.logs.findOne(filter).lean<LeanLog>();
-    if (hot) return this.gate.remember(hot);
+    if (hot && !hot.archived_at) return this.gate.remember(hot);
     const archived = await this.archive.findOne(filter).lean<LeanLog>();
-    return archived ? this.archivedGate.remember(archived) : null;
+    if (archived) return this.archivedGate.remember(archived);
+    return hot ? this.gate.remember(hot) : null;
   }
 
   newId(): string {
@@ -277,11 +317,14 @@ export class CallLogRepository {
   async listForTenant(scope: TenantScope, filter: CallLogFilter, limit: number, offset: number, after: LogCursor | null = null): Promise<{ items: CallLog[]; total: number }> {
     const query = trackingQuery(scope, filter);
     const page = after ? { ...query, $or: [{ timestamp: op({ $lt: after.timestamp }) }, { timestamp: after.timestamp, _id: op({ $lt: after.id }) }] } : query;
-    const reach = { offset: 0, limit: offset + limit };
-    const [[hot, hotTotal], [archived, archivedTotal]] = await Promise.all(
-      [this.logs, this.archive].map((model) => findPageWithin<CallLogDoc, LeanLog>(model, page, NEWEST_FIRST, reach, this.config.apiQueryMaxTimeMs, query)),
-    );
-    return { items: merged(hot, archived, newerFirst).slice(offset, offset + limit).map(toLog), total: hotTotal + archivedTotal };
+    const totals: number[] = [];
+    const read: PageRead = async (model, skip, count) => {
+      const [docs, total] = await findPageWithin<CallLogDoc, LeanLog>(model, page, NEWEST_FIRST, { offset: skip, limit: count }, this.config.apiQueryMaxTimeMs, query);
+      totals.push(total);
+      return docs;
+    };
+    const items = await pageOfBoth(this.logs, this.archive, read, offset, limit);
+    return { items: items.map(toLog), total: totals.reduce((a, b) => a + b, 0) };
   }
 
   // One UTC hour's logs, newest first (see TrackingService.listLogs). `hour` is an equality the stand-in
@@ -295,9 +338,31 @@ export class CallLogRepository {
     if (after) query.$or = [{ timestamp: op({ $lt: after.timestamp }) }, { timestamp: after.timestamp, _id: op({ $lt: after.id }) }];
     const read = (model: Model<CallLogDoc>, from: number, count: number) =>
       withinTimeLimit(this.config.apiQueryMaxTimeMs, (limitMs) => model.find(query).sort(NEWEST_FIRST).skip(from).limit(count).setOptions(limitMs.options).lean<LeanLog[]>().exec());
-    if (hour.getTime() >= this.archiveCutoff(now).getTime() + ARCHIVE_CUTOFF_MARGIN_MS) return (await read(this.logs, skip, limit)).map(toLog);
-    const [hot, archived] = await Promise.all([read(this.logs, 0, skip + limit), read(this.archive, 0, skip + limit)]);
-    return merged(hot, archived, newerFirst).slice(skip, skip + limit).map(toLog);
+    if (hour.getTime() >= (await this.newestArchiveCutoff(now)).getTime() + ARCHIVE_CUTOFF_MARGIN_MS) return (await read(this.logs, skip, limit)).map(toLog);
+    return (await pageOfBoth(this.logs, this.archive, read, skip, limit)).map(toLog);
+  }
+
+  // The latest cutoff any pass has used, or this configuration's: a cutoff raised since (a longer
+  // CALL_LOG_ARCHIVE_AFTER_HOURS) leaves logs archived under the shorter one. Read at most once a minute per
+  // process; the hour of margin its users add covers that.
+  private async newestArchiveCutoff(now: Date): Promise<Date> {
+    if (Date.now() - this.usedCutoff.readAt > CUTOFF_REREAD_MS) {
+      const state = await this.archiveState.findById(ARCHIVE_STATE_ID).lean<CallLogArchiveStateDoc>();
+      this.usedCutoff = { before: state?.newest_cutoff ?? null, readAt: Date.now() };
+    }
+    const configured = this.archiveCutoff(now);
+    return this.usedCutoff.before && this.usedCutoff.before > configured ? this.usedCutoff.before : configured;
+  }
+
+  // Called by a pass before it moves anything under `before`. Only ever raised; two passes at once may leave
+  // the lower of their two (close) cutoffs, within the readers' margin.
+  async recordArchiveCutoff(before: Date): Promise<void> {
+    const state = await this.archiveState.findById(ARCHIVE_STATE_ID).lean<CallLogArchiveStateDoc>();
+    if (state && state.newest_cutoff >= before) return;
+    if (state || !(await insertedUnlessDuplicate(() => this.archiveState.create({ _id: ARCHIVE_STATE_ID, newest_cutoff: before })))) {
+      await this.archiveState.updateOne({ _id: ARCHIVE_STATE_ID }, { $set: { newest_cutoff: before } });
+    }
+    this.usedCutoff = { before, readAt: Date.now() };
   }
 
   // Logs last updated before this are archived once settled.
@@ -326,26 +391,37 @@ export class CallLogRepository {
   }
 
   // One small row per log, streamed: the input for per-day buckets, which FerretDB cannot $group by.
-  // The hot collection's rows, then the archive's; a log being moved is streamed once (by its id).
+  // The hot collection's rows, then the archive's; a log being moved is streamed once (by its id), from its
+  // archived copy when its hot one is frozen.
   async *streamOutcomes(scope: TenantScope, filter: CallLogFilter): AsyncGenerator<CallOutcomeRow> {
     // One limit for the whole stream: the stats read as a whole answers within it.
     const limit = new QueryTimeLimit(this.config.apiQueryMaxTimeMs);
+    type Row = CallOutcomeRow & { _id: Types.ObjectId; archived_at?: Date | null };
+    const view = (row: Row): CallOutcomeRow => ({ status: row.status, duration: typeof row.duration === 'number' ? row.duration : null, timestamp: row.timestamp });
     const hotIds = new Set<string>();
+    const frozen = new Map<string, Row>();
     try {
       for (const model of [this.logs, this.archive]) {
         const archived = model === this.archive;
-        const cursor = model.find(trackingQuery(scope, filter), { status: 1, duration: 1, timestamp: 1 }).setOptions(limit.options).lean<CallOutcomeRow & { _id: Types.ObjectId }>().cursor({ batchSize: 1000 });
+        const cursor = model.find(trackingQuery(scope, filter), { status: 1, duration: 1, timestamp: 1, archived_at: 1 }).setOptions(limit.options).lean<Row>().cursor({ batchSize: 1000 });
         const rows = cursor[Symbol.asyncIterator]();
         for (;;) {
           const next = await limit.run(() => rows.next());
           if (next.done) break;
           const row = next.value;
           const id = String(row._id);
-          if (!archived) hotIds.add(id);
-          else if (hotIds.has(id)) continue;
-          yield { status: row.status, duration: typeof row.duration === 'number' ? row.duration : null, timestamp: row.timestamp };
+          if (archived) {
+            frozen.delete(id);
+            if (hotIds.has(id)) continue;
+          } else if (row.archived_at) {
+            frozen.set(id, row);
+            continue;
+          } else hotIds.add(id);
+          yield view(row);
         }
       }
+      // Frozen, and not copied yet.
+      for (const row of frozen.values()) yield view(row);
     } finally {
       limit.finish();
     }
@@ -353,14 +429,15 @@ export class CallLogRepository {
 
   // Moves up to `limit` settled logs that nothing updated since `before` into the archive: final or unknown
   // (no longer in flight), counted in the stats, and their schedule's outcome recorded (the reconcilers look
-  // only for logs without one). Returns how many it moved.
-  // Safe against a write racing the move without an atomic update: the copy is inserted before the hot log
-  // is deleted, and a write that lands on the hot log in between won its gate, `<id>:<rev of the copy>`,
-  // first. Such gates are looked for after the delete, and their change is written to the archived copy
-  // (through its gate: a writer whose own write found the log gone makes the same change there, once). A
-  // write that loses the log later finds it gone and follows it (see write()).
-  async archiveSettled(before: Date, limit: number): Promise<number> {
-    const readAt = Date.now();
+  // only for logs without one). Returns how many it found and how many it moved.
+  // Safe without an atomic update, with the write gate's unique insert: the pass first wins each log's gate
+  // of the revision it read, as a writer would, with a change that only freezes the log (`archived_at`),
+  // and never writes it. No write of the hot log can land after that: a writer of that revision loses the
+  // gate and waits until the log is gone (or, if this pass dies, takes over and writes the freeze), and a
+  // writer that reads a frozen log follows it to the archive (see write()). Then the copy is inserted and
+  // the hot log deleted. A log whose gate another writer holds is left for the next pass; a freeze gate left
+  // by a pass that died is this pass's to finish.
+  async archiveSettled(before: Date, limit: number): Promise<{ found: number; moved: number }> {
     const docs = await this.logs
       .find({
         status: op({ $in: SETTLED_STATUSES }),
@@ -370,11 +447,14 @@ export class CallLogRepository {
       })
       .limit(limit)
       .lean<LeanLog[]>();
-    if (docs.length === 0) return 0;
+    if (docs.length === 0) return { found: 0, moved: 0 };
     const archivedAt = new Date();
-    const failures = await insertEach(this.archive.collection, docs.map((doc) => ({ ...doc, archived_at: archivedAt })));
-    const copied = await Promise.all(docs.map(async (doc, i) => !failures[i] || (isDuplicateKeyError(failures[i]) && (await this.copyIsCurrent(doc)))));
-    const moved = docs.filter((_, i) => copied[i]);
+    const frozen = await Promise.all(docs.map((doc) => this.freeze(doc, archivedAt)));
+    const movable = docs.filter((_, i) => frozen[i]);
+    const failures = await insertEach(this.archive.collection, movable.map((doc) => ({ ...doc, archived_at: doc.archived_at ?? archivedAt })));
+    // A copy already there was made from this frozen log (a pass that died, or a writer that followed it);
+    // archived writes since may have moved it on.
+    const moved = movable.filter((_, i) => !failures[i] || isDuplicateKeyError(failures[i]));
     const failed = failures.find((f) => f && !isDuplicateKeyError(f));
     if (moved.length === 0 && failed) throw failed;
     // Deleted hour by hour: `hour` is an equality the stand-in database filters on before anything reaches
@@ -386,30 +466,17 @@ export class CallLogRepository {
       byHour.set(hour, [...(byHour.get(hour) ?? []), doc._id]);
     }
     for (const [hour, ids] of byHour) await this.logs.deleteMany({ hour: new Date(hour), _id: op({ $in: ids }) });
-    // The gates of writes that may have raced the copy: won since shortly before the read (a winner writes
-    // within moments of its gate; one that died is taken over within seconds). Matched here, not by an $in
-    // of every key, for the same reason as above.
-    const keys = new Set(moved.map((d) => `${String(d._id)}:${d.rev ?? 0}`));
-    const recent = await this.gates.find({ at: op({ $gte: new Date(readAt - RACE_LOOKBACK_MS) }) }).lean<WriteGateDoc[]>();
-    for (const gate of recent.filter((g) => keys.has(g._id))) {
-      const [id, rev] = gate._id.split(':');
-      await this.archivedGate.update(new Types.ObjectId(id), (log) => ((log.rev ?? 0) === Number(rev) ? gate.set : null));
-    }
-    return moved.length;
+    return { found: docs.length, moved: moved.length };
   }
 
-  // Whether the archived copy already there holds the hot log as it is, so the hot log may go. A copy made
-  // long enough ago (by a pass that stopped before its delete: passes are far shorter) that the hot log has
-  // moved on since is replaced: nothing writes an archived copy while its hot log exists. A recent copy
-  // belongs to a pass that may be running now, whose own gate check carries the newer write over: this
-  // pass leaves the log to it.
-  private async copyIsCurrent(doc: LeanLog): Promise<boolean> {
-    const copy = await this.archive.findById(doc._id, { rev: 1, archived_at: 1 }).lean<{ rev?: number | null; archived_at?: Date | null }>();
-    if (!copy) return false;
-    if ((copy.rev ?? 0) >= (doc.rev ?? 0)) return true;
-    if (copy.archived_at && Date.now() - copy.archived_at.getTime() < RACE_LOOKBACK_MS) return false;
-    await this.archive.replaceOne({ _id: doc._id }, { ...doc, archived_at: new Date() });
-    return true;
+  // Whether the log is frozen at the revision read: by this pass's gate, by one a dead pass left, or
+  // already written frozen (a waiter took a dead pass's freeze over).
+  private async freeze(doc: LeanLog, at: Date): Promise<boolean> {
+    if (doc.archived_at) return true;
+    const key = `${String(doc._id)}:${doc.rev ?? 0}`;
+    if (await insertedUnlessDuplicate(() => this.gateInserts.insert({ _id: key, set: { archived_at: at }, at }))) return true;
+    const held = await this.gates.findById(key).lean<WriteGateDoc>();
+    return held?.set?.archived_at !== undefined && Object.keys(held.set).length === 1;
   }
 
   // Counts up to `limit` logs stored before the hourly stats existed into them (one gated write each: its

@@ -2,7 +2,16 @@ import { Module, OnModuleInit } from '@nestjs/common';
 import { MongooseModule } from '@nestjs/mongoose';
 import { CallLogRepository } from './call-log.repository';
 import { writeGateFeature } from '../common/mongo/write-gate';
-import { CALL_LOG_ARCHIVE, CALL_LOG_ARCHIVE_WRITE_GATE, CALL_LOG_WRITE_GATE, CallLogArchiveSchema, CallLogDoc, CallLogSchema } from './schemas/call-log.schema';
+import {
+  CALL_LOG_ARCHIVE,
+  CALL_LOG_ARCHIVE_WRITE_GATE,
+  CALL_LOG_WRITE_GATE,
+  CallLogArchiveSchema,
+  CallLogArchiveStateDoc,
+  CallLogArchiveStateSchema,
+  CallLogDoc,
+  CallLogSchema,
+} from './schemas/call-log.schema';
 import { CallLogArchiveJob } from './call-log-archive.job';
 import {
   CALL_STATS_DAY_WRITE_GATE,
@@ -25,6 +34,7 @@ import { TrackingService } from './tracking.service';
       writeGateFeature(CALL_LOG_WRITE_GATE, 'call_log_write_gates'),
       { name: CALL_LOG_ARCHIVE, schema: CallLogArchiveSchema, collection: 'call_logs_archive' },
       writeGateFeature(CALL_LOG_ARCHIVE_WRITE_GATE, 'call_logs_archive_write_gates'),
+      { name: CallLogArchiveStateDoc.name, schema: CallLogArchiveStateSchema },
       { name: CallStatChangeDoc.name, schema: CallStatChangeSchema },
       { name: CallStatsDayDoc.name, schema: CallStatsDaySchema },
       { name: CallStatsStateDoc.name, schema: CallStatsStateSchema },

@@ -79,6 +79,7 @@ describe('call log archive (e2e)', () => {
     const reads = async () => ({
       page: (await http().get('/schedule/tracking/logs?limit=50').set(user).expect(200)).body,
       offsetPage: (await http().get('/schedule/tracking/logs?limit=2&offset=1').set(user).expect(200)).body,
+      offsetPages: await Promise.all([0, 1, 2, 3, 4, 5].map(async (offset) => (await http().get(`/schedule/tracking/logs?limit=2&offset=${offset}&phone=%2B14155552671`).set(user).expect(200)).body)),
       byPhone: (await http().get('/schedule/tracking/logs?limit=50&phone=%2B14155552671').set(user).expect(200)).body,
       stats: (await http().get('/schedule/tracking/stats?group_by=day').set(user).expect(200)).body,
       statsByPhone: (await http().get('/schedule/tracking/stats?phone=%2B14155552671').set(user).expect(200)).body,
@@ -100,6 +101,22 @@ describe('call log archive (e2e)', () => {
     expect(await archive()).toBe('archived=0');
   });
 
+  it('logs archived under a shorter CALL_LOG_ARCHIVE_AFTER_HOURS are still listed after it is raised', async () => {
+    const tenant = 'archive-raised-cutoff';
+    const user = bearer(tokenFor('archivist', { tenantId: tenant }));
+    const log = await seed(tenant, new Date(Date.now() - 30 * HOUR));
+    await t.get<CallStatsFoldJob>(CallStatsFoldJob).catchUp();
+    expect(await archive()).toMatch(/^archived=[1-9]/);
+    // Restarted with 72 hours, on the same database.
+    const raised = await createTestApp({ config: { ...t.config, callLogArchiveAfterHours: 72 } });
+    try {
+      const page = (await request(raised.app.getHttpServer()).get('/schedule/tracking/logs?limit=50').set(user).expect(200)).body;
+      expect(page.logs.map((l: { id: string }) => l.id)).toEqual([log.id]);
+    } finally {
+      await raised.close();
+    }
+  });
+
   it('a late status callback of an archived call lands on the archived log', async () => {
     const tenant = 'archive-late-callback';
     const log = await seed(tenant, new Date(Date.now() - 30 * HOUR));
@@ -115,32 +132,50 @@ describe('call log archive (e2e)', () => {
     expect(await idsIn('call_logs', tenant)).toEqual([]);
   });
 
-  it('a copy left by a move that stopped before its delete is brought up to date by the next move', async () => {
-    const tenant = 'archive-stopped-move';
+  // A pass that died after winning a log's gate with its freeze: nothing can write the log until the
+  // freeze is finished, and the next pass finishes it.
+  it('a freeze left by a pass that died is finished by the next pass', async () => {
+    const tenant = 'archive-dead-pass';
     const log = await seed(tenant, new Date(Date.now() - 30 * HOUR));
-    const stale = await db.collection('call_logs').findOne({ _id: new Types.ObjectId(log.id) });
-    await db.collection('call_logs_archive').insertOne({ ...stale, archived_at: new Date(Date.now() - HOUR) } as never);
-    // Written after the copy was taken: the hot log is still the log.
-    await logs.applyStatusEvent(log.id, entry('in_progress', 'late', 4, new Date(Date.now() - 29 * HOUR)), {}, new Date(Date.now() - 29 * HOUR));
+    const hot = await db.collection('call_logs').findOne({ _id: new Types.ObjectId(log.id) });
+    await db.collection('call_log_write_gates').insertOne({ _id: `${log.id}:${hot?.rev}`, set: { archived_at: new Date() }, at: new Date() } as never);
 
     expect(await archive()).toMatch(/^archived=[1-9]/);
-    const archived = await db.collection('call_logs_archive').findOne({ _id: new Types.ObjectId(log.id) });
-    expect(archived?.timeline.map((e: CallTimelineEntry) => e.source)).toContain('late');
     expect(await idsIn('call_logs', tenant)).toEqual([]);
+    expect(await db.collection('call_logs_archive').findOne({ _id: new Types.ObjectId(log.id) })).toMatchObject({ rev: hot?.rev, status: 'completed' });
   });
 
-  it('a copy made moments ago by another pass, older than the hot log, is left to that pass', async () => {
-    const tenant = 'archive-concurrent-pass';
+  it('a log whose gate a writer holds is left for the next pass', async () => {
+    const tenant = 'archive-writer-holds';
     const log = await seed(tenant, new Date(Date.now() - 30 * HOUR));
-    const copy = { ...(await db.collection('call_logs').findOne({ _id: new Types.ObjectId(log.id) })), archived_at: new Date() };
-    await db.collection('call_logs_archive').insertOne(copy as never);
-    await logs.applyStatusEvent(log.id, entry('in_progress', 'late', 4, new Date(Date.now() - 29 * HOUR)), {}, new Date(Date.now() - 29 * HOUR));
+    const hot = await db.collection('call_logs').findOne({ _id: new Types.ObjectId(log.id) });
+    // A writer won the revision and has not written it yet.
+    await db.collection('call_log_write_gates').insertOne({ _id: `${log.id}:${hot?.rev}`, set: { notes: 'in flight' }, at: new Date() } as never);
 
     await archive();
-    // Neither deleted here nor overwritten: the other pass deletes it and carries the write over.
     expect(await idsIn('call_logs', tenant)).toEqual([log.id]);
-    expect(await db.collection('call_logs_archive').findOne({ _id: new Types.ObjectId(log.id) })).toEqual(copy);
+    expect(await db.collection('call_logs_archive').countDocuments({ _id: new Types.ObjectId(log.id) })).toBe(0);
+  });
+
+  // A waiter took a dead pass's freeze over: the hot log reads frozen and has no copy yet.
+  it('a write of a frozen log lands on its archived copy, which it makes if need be', async () => {
+    const tenant = 'archive-frozen';
+    const log = await seed(tenant, new Date(Date.now() - 30 * HOUR));
+    const hot = await db.collection('call_logs').findOne({ _id: new Types.ObjectId(log.id) });
+    const freeze = { archived_at: new Date() };
+    await db.collection('call_log_write_gates').insertOne({ _id: `${log.id}:${hot?.rev}`, set: freeze, at: new Date() } as never);
+    await db.collection('call_logs').updateOne({ _id: new Types.ObjectId(log.id) }, { $set: { ...freeze, rev: (hot?.rev ?? 0) + 1 } });
+
+    const at = new Date(Date.now() - 29 * HOUR);
+    await logs.applyStatusEvent(log.id, entry('in_progress', 'late', 4, at), {}, at);
+    const copy = await db.collection('call_logs_archive').findOne({ _id: new Types.ObjectId(log.id) });
+    expect(copy?.timeline.map((e: CallTimelineEntry) => e.source)).toContain('late');
+    expect((await db.collection('call_logs').findOne({ _id: new Types.ObjectId(log.id) }))?.timeline.map((e: CallTimelineEntry) => e.source)).not.toContain('late');
     expect((await logs.findById(log.id))?.timeline.map((e) => e.source)).toContain('late');
+
+    expect(await archive()).toMatch(/^archived=[1-9]/);
+    expect(await idsIn('call_logs', tenant)).toEqual([]);
+    expect((await db.collection('call_logs_archive').findOne({ _id: new Types.ObjectId(log.id) }))?.timeline.map((e: CallTimelineEntry) => e.source)).toContain('late');
   });
 
   // Concurrent late writes and moves of the same logs: each write lands exactly once, wherever the log is.

@@ -54,6 +54,14 @@ export const CALL_LOG_WRITE_GATE = 'CallLogWriteGate';
 export const CALL_LOG_ARCHIVE = 'CallLogArchive';
 export const CALL_LOG_ARCHIVE_WRITE_GATE = 'CallLogArchiveWriteGate';
 
+// The newest cutoff any archive pass has moved logs under (see CallLogRepository.recordArchiveCutoff).
+@Schema({ collection: 'call_logs_archive_state', versionKey: false })
+export class CallLogArchiveStateDoc {
+  @Prop({ type: String, required: true }) _id: string;
+  @Prop({ required: true }) newest_cutoff: Date;
+}
+export const CallLogArchiveStateSchema = SchemaFactory.createForClass(CallLogArchiveStateDoc);
+
 export type CallLogDocument = HydratedDocument<CallLogDoc>;
 
 // What reads a log wherever it is: both collections carry these.
