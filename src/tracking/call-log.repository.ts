@@ -7,7 +7,7 @@ import { insertedUnlessDuplicate, isDuplicateKeyError, toObjectId, op } from '..
 import { GatedWrite, WriteGate, WriteGateDoc } from '../common/mongo/write-gate';
 import { findPageWithin, QueryTimeLimit, withinTimeLimit } from '../common/mongo/query-time-limit';
 import { AppConfig } from '../config/app-config';
-import { advancesTo, CallStatus, FINAL_CALL_STATUSES } from './call-status';
+import { advancesTo, CallStatus, FINAL_CALL_STATUSES, isFinalCallStatus } from './call-status';
 import { CallLog, CallTimelineEntry } from './call-log.types';
 import { CallStatsRepository, CountedLog, HOUR_MS, hourOf } from './call-stats.repository';
 import { LogCursor } from './log-cursor';
@@ -42,11 +42,23 @@ function newerFirst(a: LeanLog, b: LeanLog): number {
   return t !== 0 ? t : String(b._id) < String(a._id) ? -1 : String(b._id) > String(a._id) ? 1 : 0;
 }
 
-// Logs from both collections as one list in `order`, each once: a log being archived is in both for a moment,
-// and its archived copy is the one written since (see write()).
+async function sequentially<T>(reads: Array<() => Promise<T>>): Promise<T[]> {
+  const results: T[] = [];
+  for (const read of reads) results.push(await read());
+  return results;
+}
+
+// Logs from both collections as one list in `order`, each once: a log being archived is in both for a
+// moment. The archived copy continues the hot log's revisions, so the higher revision is the newer; on a tie
+// the archived copy was written since the hot log froze (see write()).
 function merged(hot: LeanLog[], archived: LeanLog[], order: (a: LeanLog, b: LeanLog) => number): LeanLog[] {
-  const seen = new Set(archived.map((d) => String(d._id)));
-  return [...archived, ...hot.filter((d) => !seen.has(String(d._id)))].sort(order);
+  const hotById = new Map(hot.map((d) => [String(d._id), d]));
+  const both = archived.map((a) => {
+    const h = hotById.get(String(a._id));
+    hotById.delete(String(a._id));
+    return h && (h.rev ?? 0) > (a.rev ?? 0) ? h : a;
+  });
+  return [...both, ...hotById.values()].sort(order);
 }
 
 type PageRead = (model: Model<CallLogDoc>, skip: number, limit: number) => Promise<LeanLog[]>;
@@ -214,7 +226,7 @@ export class CallLogRepository {
   // be stale (another instance's write): only a write through the gate proves it current.
   recalled(id: string): CallLog | null {
     const _id = toObjectId(id);
-    const doc = _id ? this.gate.recall(_id) : null;
+    const doc = _id ? (this.archivedGate.recall(_id) ?? this.gate.recall(_id)) : null;
     return doc ? toLog(doc) : null;
   }
 
@@ -292,7 +304,9 @@ export class CallLogRepository {
       moved = false;
       if (log.timeline.some((e) => sameEntry(e as CallTimelineEntry, entry))) return null;
       const timeline = [...log.timeline, entry];
-      if (advancesTo(log.status as CallStatus, entry.status)) {
+      // An archived log (a settled `unknown` one, a day later) takes a final status but never goes back in
+      // flight: the reconcilers, which would chase it, read only the hot logs.
+      if (advancesTo(log.status as CallStatus, entry.status) && (!log.archived_at || isFinalCallStatus(entry.status))) {
         moved = true;
         return { ...progress, status: entry.status, last_updated: now, timeline };
       }
@@ -374,9 +388,11 @@ export class CallLogRepository {
   // Both collections' groups, one after the other (a log being moved counts twice for that moment).
   async countOutcomes(scope: TenantScope, filter: CallLogFilter): Promise<CallOutcomeGroup[]> {
     const limitMs = this.config.apiQueryMaxTimeMs;
+    // The hot collection first: a log moved meanwhile is copied before its hot one is deleted, so it is
+    // counted twice for that moment, never missed.
     const groups = await withinTimeLimit(limitMs, (limit) =>
-      Promise.all(
-        [this.logs, this.archive].map((model) =>
+      sequentially(
+        [this.logs, this.archive].map((model) => () =>
           model
             .aggregate<{ _id: { status: CallStatus; duration?: number | null }; count: number }>([
               { $match: trackingQuery(scope, filter) },
@@ -452,9 +468,8 @@ export class CallLogRepository {
     const frozen = await Promise.all(docs.map((doc) => this.freeze(doc, archivedAt)));
     const movable = docs.filter((_, i) => frozen[i]);
     const failures = await insertEach(this.archive.collection, movable.map((doc) => ({ ...doc, archived_at: doc.archived_at ?? archivedAt })));
-    // A copy already there was made from this frozen log (a pass that died, or a writer that followed it);
-    // archived writes since may have moved it on.
-    const moved = movable.filter((_, i) => !failures[i] || isDuplicateKeyError(failures[i]));
+    const copied = await Promise.all(movable.map(async (doc, i) => !failures[i] || (isDuplicateKeyError(failures[i]) && (await this.keepOrRefreshCopy(doc)))));
+    const moved = movable.filter((_, i) => copied[i]);
     const failed = failures.find((f) => f && !isDuplicateKeyError(f));
     if (moved.length === 0 && failed) throw failed;
     // Deleted hour by hour: `hour` is an equality the stand-in database filters on before anything reaches
@@ -467,6 +482,18 @@ export class CallLogRepository {
     }
     for (const [hour, ids] of byHour) await this.logs.deleteMany({ hour: new Date(hour), _id: op({ $in: ids }) });
     return { found: docs.length, moved: moved.length };
+  }
+
+  // A copy already there, from a pass that died after its copy, or from a writer that followed a frozen log.
+  // It is kept unless it is older than the hot log, which is then not frozen (written since its freeze
+  // gate was pruned, an hour on): then nobody but this pass, holding the new freeze, writes either, and the
+  // copy is replaced (on the driver's collection: `rev` is not in the schema, and Mongoose would drop it).
+  private async keepOrRefreshCopy(doc: LeanLog): Promise<boolean> {
+    const copy = await this.archive.findById(doc._id, { rev: 1 }).lean<{ rev?: number | null }>();
+    if (!copy) return false;
+    if (doc.archived_at || (copy.rev ?? 0) >= (doc.rev ?? 0)) return true;
+    await this.archive.collection.replaceOne({ _id: doc._id }, { ...doc, archived_at: new Date() });
+    return true;
   }
 
   // Whether the log is frozen at the revision read: by this pass's gate, by one a dead pass left, or

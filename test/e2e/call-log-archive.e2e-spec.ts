@@ -178,6 +178,37 @@ describe('call log archive (e2e)', () => {
     expect((await db.collection('call_logs_archive').findOne({ _id: new Types.ObjectId(log.id) }))?.timeline.map((e: CallTimelineEntry) => e.source)).toContain('late');
   });
 
+  // A pass that died after its copy, its freeze gate pruned an hour later, and a write since.
+  it('a copy older than its hot log is replaced by the next pass, and readers take the newer meanwhile', async () => {
+    const tenant = 'archive-stale-copy';
+    const log = await seed(tenant, new Date(Date.now() - 30 * HOUR));
+    const hot = await db.collection('call_logs').findOne({ _id: new Types.ObjectId(log.id) });
+    await db.collection('call_logs_archive').insertOne({ ...hot, archived_at: new Date(Date.now() - 2 * HOUR) } as never);
+    const at = new Date(Date.now() - 29 * HOUR);
+    await logs.applyStatusEvent(log.id, entry('in_progress', 'late', 4, at), {}, at);
+
+    expect((await logs.findForSchedule(log.schedule_id as string))[0].timeline.map((e) => e.source)).toContain('late');
+    expect(await archive()).toMatch(/^archived=[1-9]/);
+    expect(await idsIn('call_logs', tenant)).toEqual([]);
+    const copy = await db.collection('call_logs_archive').findOne({ _id: new Types.ObjectId(log.id) });
+    expect(copy?.rev).toBe((hot?.rev ?? 0) + 1);
+    expect(copy?.timeline.map((e: CallTimelineEntry) => e.source)).toContain('late');
+  });
+
+  it('an archived unknown log takes a late final status but never goes back in flight', async () => {
+    const tenant = 'archive-unknown-late';
+    const log = await seed(tenant, new Date(Date.now() - 30 * HOUR), { final: 'unknown' });
+    expect(await archive()).toMatch(/^archived=[1-9]/);
+    const at = new Date();
+    expect(await logs.applyStatusEvent(log.id, entry('ringing', 'late', 2, at), {}, at)).toBe(false);
+    expect(await logs.findById(log.id)).toMatchObject({ status: 'unknown' });
+    expect(await logs.applyStatusEvent(log.id, entry('completed', 'late', 5, at), { duration: 12 }, at)).toBe(true);
+    const archived = await db.collection('call_logs_archive').findOne({ _id: new Types.ObjectId(log.id) });
+    expect(archived).toMatchObject({ status: 'completed', duration: 12 });
+    expect(archived?.timeline.map((e: CallTimelineEntry) => e.status)).toEqual(expect.arrayContaining(['ringing', 'completed']));
+    expect(await idsIn('call_logs', tenant)).toEqual([]);
+  });
+
   // Concurrent late writes and moves of the same logs: each write lands exactly once, wherever the log is.
   it.each([1, 2, 3])('writes racing the move are never lost (round %i)', async (round) => {
     const tenant = `archive-race-${round}`;
