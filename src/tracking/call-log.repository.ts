@@ -42,12 +42,6 @@ function newerFirst(a: LeanLog, b: LeanLog): number {
   return t !== 0 ? t : String(b._id) < String(a._id) ? -1 : String(b._id) > String(a._id) ? 1 : 0;
 }
 
-async function sequentially<T>(reads: Array<() => Promise<T>>): Promise<T[]> {
-  const results: T[] = [];
-  for (const read of reads) results.push(await read());
-  return results;
-}
-
 // Logs from both collections as one list in `order`, each once: a log being archived is in both for a
 // moment. The archived copy continues the hot log's revisions, so the higher revision is the newer; on a tie
 // the archived copy was written since the hot log froze (see write()).
@@ -62,17 +56,6 @@ function merged(hot: LeanLog[], archived: LeanLog[], order: (a: LeanLog, b: Lean
 }
 
 type PageRead = (model: Model<CallLogDoc>, skip: number, limit: number) => Promise<LeanLog[]>;
-
-// Logs [offset, offset + limit) of both collections merged newest first, without reading the archive from its
-// start: the hot collection is read up to the page's end (it holds about a day of calls), and the archive
-// from offset − (hot logs read). Archived logs before that point are all before the page, and every hot log
-// newer than them is too, so positions in the merged list are off by exactly that skip.
-async function pageOfBoth(hotModel: Model<CallLogDoc>, archiveModel: Model<CallLogDoc>, read: PageRead, offset: number, limit: number): Promise<LeanLog[]> {
-  const hot = await read(hotModel, 0, offset + limit);
-  const skip = Math.max(0, offset - hot.length);
-  const archived = await read(archiveModel, skip, offset + limit - skip);
-  return merged(hot, archived, newerFirst).slice(offset - skip, offset - skip + limit);
-}
 
 const byAttempt = (a: LeanLog, b: LeanLog) => a.attempt_number - b.attempt_number || a.timestamp.getTime() - b.timestamp.getTime();
 
@@ -126,15 +109,13 @@ export class CallLogRepository {
   // holds about a day of calls: on the stand-in database each update, and each read of it, scans it whole.
   // A late write of an archived log (a callback days after its call) goes to the archive, through its gate.
   private readonly archivedGate: WriteGate<LeanLog>;
-  // Where the archive pass inserts its freeze gates (see archiveSettled).
-  private readonly gateInserts: CoalescedInserts<WriteGateDoc>;
   private usedCutoff: { before: Date | null; readAt: number } = { before: null, readAt: 0 };
   // Every dial creates its log: a burst's logs share one insertMany.
   private readonly inserts: CoalescedInserts<CallLogDoc>;
 
   constructor(
     @InjectModel(CallLogDoc.name) private readonly logs: Model<CallLogDoc>,
-    @InjectModel(CALL_LOG_WRITE_GATE) private readonly gates: Model<WriteGateDoc>,
+    @InjectModel(CALL_LOG_WRITE_GATE) gates: Model<WriteGateDoc>,
     @InjectModel(CALL_LOG_ARCHIVE) private readonly archive: Model<CallLogDoc>,
     @InjectModel(CALL_LOG_ARCHIVE_WRITE_GATE) archiveGates: Model<WriteGateDoc>,
     @InjectModel(CallLogArchiveStateDoc.name) private readonly archiveState: Model<CallLogArchiveStateDoc>,
@@ -150,7 +131,6 @@ export class CallLogRepository {
     this.archivedGate = new WriteGate<LeanLog>(archive, archiveGates, undefined, {
       beforeWrite: (before, after, rev) => this.stats.recordChange(`${String(before._id)}:a${rev}`, counted(before), counted(after)),
     });
-    this.gateInserts = new CoalescedInserts(gates);
   }
 
   // Every write of a log after its insert, where the log is: the hot copy while it is there and not frozen
@@ -253,12 +233,13 @@ export class CallLogRepository {
   }
 
   async findForSchedule(scheduleId: string): Promise<CallLog[]> {
-    return (await this.findEverywhere({ schedule_id: scheduleId })).sort(byAttempt).map(toLog);
+    return (await this.findEverywhere({ schedule_id: scheduleId })).map(toLog);
   }
 
+  // A schedule's attempts in order, from both collections.
   private async findEverywhere(filter: Record<string, unknown>): Promise<LeanLog[]> {
     const [hot, archived] = await Promise.all([this.logs.find(filter).lean<LeanLog[]>(), this.archive.find(filter).lean<LeanLog[]>()]);
-    return merged(hot, archived, () => 0);
+    return merged(hot, archived, byAttempt);
   }
 
   // The latest call log (by attempt, then time) of each schedule, in one query: on FerretDB every
@@ -267,7 +248,7 @@ export class CallLogRepository {
     const latest = new Map<string, CallLog>();
     if (scheduleIds.length === 0) return latest;
     const docs = await this.findEverywhere({ schedule_id: op({ $in: [...new Set(scheduleIds)] }) });
-    for (const log of docs.sort(byAttempt).map(toLog)) if (log.schedule_id) latest.set(log.schedule_id, log);
+    for (const log of docs.map(toLog)) if (log.schedule_id) latest.set(log.schedule_id, log);
     return latest;
   }
 
@@ -326,8 +307,8 @@ export class CallLogRepository {
   // Newest first. `after`: keyset paging, the logs strictly after that position in this order (on MongoDB an
   // index range on {tenant_id, timestamp}, where an offset reads and skips every earlier log); the total
   // counts the whole filter either way.
-  // Both collections are read up to the page's end and merged; the total adds theirs (a log being moved counts
-  // twice for that moment).
+  // Both collections are read and merged (pageOfBoth); the total adds theirs (a log being moved counts twice
+  // for that moment).
   async listForTenant(scope: TenantScope, filter: CallLogFilter, limit: number, offset: number, after: LogCursor | null = null): Promise<{ items: CallLog[]; total: number }> {
     const query = trackingQuery(scope, filter);
     const page = after ? { ...query, $or: [{ timestamp: op({ $lt: after.timestamp }) }, { timestamp: after.timestamp, _id: op({ $lt: after.id }) }] } : query;
@@ -337,7 +318,7 @@ export class CallLogRepository {
       totals.push(total);
       return docs;
     };
-    const items = await pageOfBoth(this.logs, this.archive, read, offset, limit);
+    const items = await this.pageOfBoth(read, offset, limit);
     return { items: items.map(toLog), total: totals.reduce((a, b) => a + b, 0) };
   }
 
@@ -353,7 +334,18 @@ export class CallLogRepository {
     const read = (model: Model<CallLogDoc>, from: number, count: number) =>
       withinTimeLimit(this.config.apiQueryMaxTimeMs, (limitMs) => model.find(query).sort(NEWEST_FIRST).skip(from).limit(count).setOptions(limitMs.options).lean<LeanLog[]>().exec());
     if (hour.getTime() >= (await this.newestArchiveCutoff(now)).getTime() + ARCHIVE_CUTOFF_MARGIN_MS) return (await read(this.logs, skip, limit)).map(toLog);
-    return (await pageOfBoth(this.logs, this.archive, read, skip, limit)).map(toLog);
+    return (await this.pageOfBoth(read, skip, limit)).map(toLog);
+  }
+
+  // Logs [offset, offset + limit) of both collections merged newest first, without reading the archive from
+  // its start: the hot collection is read up to the page's end (it holds about a day of calls), and the
+  // archive from offset − (hot logs read). Archived logs before that point are all before the page, and
+  // every hot log newer than them is too, so positions in the merged list are off by exactly that skip.
+  private async pageOfBoth(read: PageRead, offset: number, limit: number): Promise<LeanLog[]> {
+    const hot = await read(this.logs, 0, offset + limit);
+    const skip = Math.max(0, offset - hot.length);
+    const archived = await read(this.archive, skip, offset + limit - skip);
+    return merged(hot, archived, newerFirst).slice(offset - skip, offset - skip + limit);
   }
 
   // The latest cutoff any pass has used, or this configuration's: a cutoff raised since (a longer
@@ -390,20 +382,22 @@ export class CallLogRepository {
     const limitMs = this.config.apiQueryMaxTimeMs;
     // The hot collection first: a log moved meanwhile is copied before its hot one is deleted, so it is
     // counted twice for that moment, never missed.
-    const groups = await withinTimeLimit(limitMs, (limit) =>
-      sequentially(
-        [this.logs, this.archive].map((model) => () =>
-          model
+    const groups = await withinTimeLimit(limitMs, async (limit) => {
+      const all: Array<{ _id: { status: CallStatus; duration?: number | null }; count: number }> = [];
+      for (const model of [this.logs, this.archive]) {
+        all.push(
+          ...(await model
             .aggregate<{ _id: { status: CallStatus; duration?: number | null }; count: number }>([
               { $match: trackingQuery(scope, filter) },
               { $group: { _id: { status: '$status', duration: '$duration' }, count: { $sum: 1 } } },
             ])
             .option(limit.options)
-            .exec(),
-        ),
-      ),
-    );
-    return groups.flat().map((g) => ({ status: g._id.status, duration: typeof g._id.duration === 'number' ? g._id.duration : null, count: g.count }));
+            .exec()),
+        );
+      }
+      return all;
+    });
+    return groups.map((g) => ({ status: g._id.status, duration: typeof g._id.duration === 'number' ? g._id.duration : null, count: g.count }));
   }
 
   // One small row per log, streamed: the input for per-day buckets, which FerretDB cannot $group by.
@@ -478,7 +472,9 @@ export class CallLogRepository {
     const byHour = new Map<number, Types.ObjectId[]>();
     for (const doc of moved) {
       const hour = (doc.hour as Date).getTime();
-      byHour.set(hour, [...(byHour.get(hour) ?? []), doc._id]);
+      const ids = byHour.get(hour);
+      if (ids) ids.push(doc._id);
+      else byHour.set(hour, [doc._id]);
     }
     for (const [hour, ids] of byHour) await this.logs.deleteMany({ hour: new Date(hour), _id: op({ $in: ids }) });
     return { found: docs.length, moved: moved.length };
@@ -500,10 +496,8 @@ export class CallLogRepository {
   // already written frozen (a waiter took a dead pass's freeze over).
   private async freeze(doc: LeanLog, at: Date): Promise<boolean> {
     if (doc.archived_at) return true;
-    const key = `${String(doc._id)}:${doc.rev ?? 0}`;
-    if (await insertedUnlessDuplicate(() => this.gateInserts.insert({ _id: key, set: { archived_at: at }, at }))) return true;
-    const held = await this.gates.findById(key).lean<WriteGateDoc>();
-    return held?.set?.archived_at !== undefined && Object.keys(held.set).length === 1;
+    const held = await this.gate.hold(doc._id, doc.rev ?? 0, { archived_at: at });
+    return held === null || (held.heldBy?.archived_at !== undefined && Object.keys(held.heldBy).length === 1);
   }
 
   // Counts up to `limit` logs stored before the hourly stats existed into them (one gated write each: its

@@ -219,7 +219,7 @@ export class WriteGate<D extends GatedDoc> {
         return set ? { doc: current, changed: false } : null;
       }
       const key = `${String(id)}:${rev}`;
-      if (await retryOnLockContention(() => insertedUnlessDuplicate(() => this.gateInserts.insert({ _id: key, set, at: new Date() })))) {
+      if (await this.insertGate(key, set)) {
         if (this.hooks.beforeWrite) await this.hooks.beforeWrite(current, { ...current, ...set, rev: rev + 1 } as D, rev + 1);
         const there = await retryOnLockContention(() => this.writes.add({ id, set: { ...set, rev: rev + 1 } }));
         if (!there) {
@@ -286,6 +286,20 @@ export class WriteGate<D extends GatedDoc> {
       return true;
     }
     return false;
+  }
+
+  private insertGate(key: string, set: Record<string, unknown>): Promise<boolean> {
+    return retryOnLockContention(() => insertedUnlessDuplicate(() => this.gateInserts.insert({ _id: key, set, at: new Date() })));
+  }
+
+  // Wins the gate of revision `rev` with `set` recorded, and writes nothing: the document then stays at rev
+  // for every writer (they wait on the gate) until the holder deletes it, or a waiter's takeover writes `set`
+  // after TAKEOVER_AFTER_MS. null: won; otherwise the change recorded by whoever holds it.
+  async hold(id: Types.ObjectId | string, rev: number, set: Record<string, unknown>): Promise<{ heldBy: Record<string, unknown> | null } | null> {
+    const key = `${String(id)}:${rev}`;
+    if (await this.insertGate(key, set)) return null;
+    const gate = await this.gates.findById(key).lean<WriteGateDoc>();
+    return { heldBy: gate?.set ?? null };
   }
 
   // For a sweep that finishes changes nobody came back to: the change recorded in the gate of `rev` is
