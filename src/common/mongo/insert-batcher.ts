@@ -5,21 +5,28 @@ export type Settled<R> = { error: unknown } | { value: R };
 // resolves with the item's own result once the command that carried it returns (or rejects with the error
 // that concerned it), so a caller that must not go on before its write is durable still waits for it.
 // While the database keeps up, batches stay small and add no latency; when it falls behind, they grow.
+// commandsInFlight above 1: while a full batch waits behind the commands in flight, another command
+// carries it, up to that many at once. For statements a server runs one after another within a command
+// (FerretDB's bulkWrite) but side by side across commands.
 export class Batcher<T, R> {
   private queue: Array<{ item: T; settle: (outcome: Settled<R>) => void }> = [];
-  private writing: Promise<void> | null = null;
+  private writers = 0;
 
   // write: sends the batch and returns, per item, its result or the error that concerned it.
   constructor(
     private readonly write: (items: T[]) => Promise<Array<Settled<R>>>,
     private readonly gatherMs: number,
     private readonly maxBatch = 500,
+    private readonly commandsInFlight = 1,
   ) {}
 
   add(item: T): Promise<R> {
     return new Promise<R>((resolve, reject) => {
       this.queue.push({ item, settle: (o) => ('error' in o ? reject(o.error) : resolve(o.value)) });
-      this.writing ??= this.writeQueued();
+      if (this.writers === 0 || (this.writers < this.commandsInFlight && this.queue.length >= this.maxBatch)) {
+        this.writers++;
+        void this.writeQueued();
+      }
     });
   }
 
@@ -37,7 +44,7 @@ export class Batcher<T, R> {
       }
       batch.forEach((p, i) => p.settle(outcomes[i] ?? { error: new Error('no outcome for a batched write') }));
     }
-    this.writing = null;
+    this.writers--;
   }
 }
 

@@ -32,6 +32,12 @@ const REMEMBER_MAX = 5000;
 // instances stay well below the pool whatever they do, and reads and inserts, which hold no connection
 // while they wait for another, always get through.
 const UPDATE_STATEMENTS_IN_FLIGHT = 12;
+// FerretDB runs a bulkWrite's statements one after another, each a scan of its collection, while the
+// server's cores sit partly idle: a collection's writes go out as up to two commands of six at once (the
+// second only while a full batch waits), so that PostgreSQL scans side by side. A burst of 1,000 dials
+// went from 79 to 96 dispatches/s, 10,000 from 24 to 35/s (decision 0026).
+const STATEMENTS_PER_COMMAND = 6;
+const COMMANDS_PER_COLLECTION = 2;
 
 // A per-item result of Mongoose's bulkWrite: null (written), a cast error, or the driver's WriteError.
 function asError(result: unknown): Error | undefined {
@@ -118,7 +124,7 @@ export class WriteGate<D extends GatedDoc> {
     private readonly hooks: WriteGateHooks<D> = {},
   ) {
     this.gateInserts = new CoalescedInserts(gates);
-    this.writes = new Batcher((items) => this.writeEach(items), 0, UPDATE_STATEMENTS_IN_FLIGHT);
+    this.writes = new Batcher((items) => this.writeEach(items), 0, STATEMENTS_PER_COMMAND, COMMANDS_PER_COLLECTION);
   }
 
   // One unordered bulkWrite; per item, whether its document was there to write. Each item is a different
