@@ -1,5 +1,10 @@
 import type { PlacedCallLookup } from './call-provider';
 
+// A request leaves within this long of asking for its ticket (onDialing), or asks for a new one first. So
+// once another party holds an attempt's next ticket, every request of the attempt has left by this long
+// after that, and is answered or abandoned a request timeout later: a lookup after that is conclusive.
+export const SEND_TICKET_VALID_MS = 5000;
+
 export interface PlaceCallRequest {
   callLogId: string;
   scheduleId: string | null;
@@ -12,9 +17,11 @@ export interface PlaceCallRequest {
   metadata: Record<string, unknown>;
   // A call over the pacing limit waits; past this instant it may no longer start and is handled as a misfire.
   startBy?: Date;
-  // Called once, right before the first request leaves for the provider: until then nothing was dialed.
-  // False means this run no longer owns the attempt, and nothing may be sent.
-  onDialing?: (provider: string) => Promise<boolean>;
+  // Called right before each request leaves for the provider, with the request's ticket number: 1 before
+  // the first (until then nothing was dialed), then a new one for each later request (a retry, or a
+  // request whose ticket aged past SEND_TICKET_VALID_MS waiting). False means this run no longer owns the
+  // attempt, and nothing may be sent.
+  onDialing?: (provider: string, ticket: number) => Promise<boolean>;
   // Whether a provider call id already belongs to another attempt (used when reconciling an unknown one).
   isKnownCall?: (callId: string) => Promise<boolean>;
   // The calling rules again, for the instant the request would leave: waiting for a seat or a pacing slot

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Injectable, Logger } from '@nestjs/common';
 import { Clock } from '../common/clock/clock';
 import { AppConfig } from '../config/app-config';
-import { CallDispatcher, CallLookup, PlaceCallRequest, PlaceCallResult } from './call-dispatcher';
+import { CallDispatcher, CallLookup, PlaceCallRequest, PlaceCallResult, SEND_TICKET_VALID_MS } from './call-dispatcher';
 import { CallProvider, ProviderAttempt, ProviderCallRequest } from './call-provider';
 import { CallProviderRegistry } from './call-provider.registry';
 import { CallLeaseRepository } from './pacing/call-lease.repository';
@@ -51,7 +51,9 @@ export class ProviderCallDispatcher extends CallDispatcher {
 
   private async attempt(provider: CallProvider, key: string, call: ProviderCallRequest): Promise<PlaceCallResult> {
     const { providerMaxRetries, providerRetryBaseMs } = this.config.dialing;
-    let dialing = false;
+    // The ticket the next request leaves under (onDialing), taken before the wait for its slot's start.
+    let ticket: { at: number } | null = null;
+    let tickets = 0;
     let retries = 0;
     for (;;) {
       const grant = await this.pacer.reserve(key, { dueAt: call.occurrenceAt, priority: call.options.priority, startBy: call.startBy ?? null });
@@ -68,13 +70,25 @@ export class ProviderCallDispatcher extends CallDispatcher {
         if (verdict.kind === 'defer') return { kind: 'deferred', provider: provider.name, until: verdict.until, detail: verdict.detail };
         if (verdict.kind === 'skip') return { kind: 'skipped', provider: provider.name, reason: verdict.reason, detail: verdict.detail };
       }
-      if (!dialing) {
-        if (call.onDialing && !(await call.onDialing(provider.name))) return { kind: 'expired', provider: provider.name, detail: 'this run no longer owns the attempt' };
-        dialing = true;
+      // A ticket kept through a late slot may have aged waiting for the next one: a new one now, not after
+      // the wait for this slot.
+      if (ticket && Date.now() - ticket.at > SEND_TICKET_VALID_MS / 2) ticket = null;
+      if (!ticket) {
+        // Aged from before its insert: whoever finds the ticket taken may count from then.
+        const asked = Date.now();
+        tickets++;
+        if (call.onDialing && !(await call.onDialing(provider.name, tickets))) return { kind: 'expired', provider: provider.name, detail: 'this run no longer owns the attempt' };
+        ticket = { at: asked };
       }
       await sleep(Math.max(0, grant.startAt - this.clock.now().getTime()));
       // Sent late, this request could crowd the next second's window: give the slot up and take another.
       if (this.pacer.enabled && this.clock.now().getTime() - grant.startAt > SEND_TOLERANCE_MS) continue;
+      // Its ticket aged while the request waited (a late slot, a stalled process): a new one first.
+      if (Date.now() - ticket.at > SEND_TICKET_VALID_MS) {
+        ticket = null;
+        continue;
+      }
+      ticket = null;
 
       const startedAt = this.clock.now();
       const outcome: ProviderAttempt = await provider.placeCall(call).catch((error: unknown) => ({

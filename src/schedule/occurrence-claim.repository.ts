@@ -142,6 +142,22 @@ export class OccurrenceClaimRepository {
     return (await this.decisions.exists({ _id: `${claimId}:redial` })) !== null;
   }
 
+  // A request after an attempt's first (a retry) leaves under ticket n, taken right before it; the first
+  // request's ticket is the dial decision. Idempotent for its taker.
+  async takeSendTicket(claimId: string, n: number, by: string, now: Date): Promise<boolean> {
+    return (await this.firstDecision(`${claimId}:send:${n}`, 'send', by, now)).decided_by === by;
+  }
+
+  // Takes the first ticket nobody holds, so that no request of the claim's attempt leaves after it (the
+  // dispatcher takes its tickets in order and stops at one it cannot take). Returns when the fence was
+  // taken: a pass that comes back finds its earlier fence.
+  async fenceSends(claimId: string, by: string, now: Date): Promise<Date> {
+    for (let n = 2; ; n++) {
+      const holder = await this.firstDecision(`${claimId}:send:${n}`, 'fence', by, now);
+      if (holder.decision === 'fence') return holder.decided_at;
+    }
+  }
+
   // Who records a dial's outcome when both its dispatcher and the reconciler's lookup could, taken once by
   // unique insert. Idempotent for its taker.
   async takeOutcome(claimId: string, by: string, now: Date): Promise<boolean> {
@@ -198,6 +214,9 @@ export class OccurrenceClaimRepository {
     if (ids.length === 0) return 0;
     const names = ids.map((id) => id.toHexString());
     await this.decisions.deleteMany({ _id: op({ $in: [...names, ...names.map((n) => `${n}:redial`), ...names.map((n) => `${n}:outcome`)] }) });
+    // Send tickets matter for seconds, fences for a few reconcile passes: by age, under an equality on
+    // `decision` (the only part FerretDB pushes down).
+    for (const decision of ['send', 'fence'] as const) await this.decisions.deleteMany({ decision, decided_at: op({ $lt: cutoff }) });
     const res = await this.claims.deleteMany({ _id: op({ $in: ids }), state: op({ $in: SETTLED_CLAIM_STATES }) });
     return res.deletedCount;
   }

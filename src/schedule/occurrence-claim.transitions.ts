@@ -24,6 +24,7 @@ export const CLAIM_TRANSITIONS = {
   // Reconciler, for a claim stuck in flight.
   given_up: { from: ['claimed'], to: 'missed' }, // its give-up decision won: provably never sent
   found_at_provider: { from: IN_FLIGHT_CLAIM_STATES, to: 'dialed' }, // decided to dial, and the call exists
+  not_at_provider: { from: IN_FLIGHT_CLAIM_STATES, to: 'missed' }, // decided to dial, later requests fenced, and no call once every request could have landed
   stuck_after_dial: { from: IN_FLIGHT_CLAIM_STATES, to: 'unknown' }, // decided to dial, and no call to show
 } as const satisfies Record<string, { from: readonly ClaimState[]; to: ClaimState }>;
 

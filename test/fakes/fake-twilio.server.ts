@@ -50,6 +50,9 @@ export class FakeTwilioServer extends LocalHttpServer {
   }
 
   protected async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // A request counts when it arrives, as at Twilio: the body is read on later turns of an event loop this
+    // fake shares with the services under test, and under load that would bunch the recorded times.
+    const arrivedAt = Date.now();
     const body = await new Promise<string>((resolve) => {
       let data = '';
       req.on('data', (c: Buffer) => (data += c.toString('utf8')));
@@ -62,7 +65,7 @@ export class FakeTwilioServer extends LocalHttpServer {
     }
     const url = new URL(req.url ?? '/', 'http://fake');
     const base = `/2010-04-01/Accounts/${this.accountSid}/Calls`;
-    if (req.method === 'POST' && url.pathname === `${base}.json`) return this.create(body, res);
+    if (req.method === 'POST' && url.pathname === `${base}.json`) return this.create(body, res, arrivedAt);
     if (req.method === 'GET' && url.pathname === `${base}.json`) return this.list(url, res);
     const fetch = url.pathname.match(new RegExp(`^${base}/(CA[0-9a-f]{32})\\.json$`));
     if (req.method === 'GET' && fetch) {
@@ -72,13 +75,13 @@ export class FakeTwilioServer extends LocalHttpServer {
     this.json(res, 404, { code: 20404, message: `No route ${req.method} ${url.pathname}`, status: 404 });
   }
 
-  private create(body: string, res: ServerResponse): void {
+  private create(body: string, res: ServerResponse, arrivedAt: number): void {
     const params: Record<string, string | string[]> = {};
     for (const [k, v] of new URLSearchParams(body)) {
       const prev = params[k];
       params[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
     }
-    this.requests.push({ at: Date.now(), params });
+    this.requests.push({ at: arrivedAt, params });
     const step = this.script.shift();
     if (step?.kind === 'status') return this.json(res, step.status, { code: step.code, message: step.message, more_info: `https://www.twilio.com/docs/errors/${step.code}`, status: step.status });
     const missing = REQUIRED.filter((k) => typeof params[k] !== 'string' || params[k] === '');

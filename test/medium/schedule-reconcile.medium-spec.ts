@@ -43,7 +43,7 @@ class GatedDispatcher extends CallDispatcher {
     this.arrived.push(call.scheduleId!);
     this.arrivals.get(call.scheduleId!)?.();
     if (this.gate) await this.gate;
-    if (call.onDialing && !(await call.onDialing('gated'))) return { kind: 'expired', provider: 'gated', detail: 'this run no longer owns the attempt' };
+    if (call.onDialing && !(await call.onDialing('gated', 1))) return { kind: 'expired', provider: 'gated', detail: 'this run no longer owns the attempt' };
     this.dials.push(call.scheduleId!);
     return { kind: 'placed', provider: 'gated', callId: `GC${call.callLogId.padStart(32, '0')}` };
   }

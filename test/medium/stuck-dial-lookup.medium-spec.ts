@@ -5,6 +5,7 @@ import { Principal } from '../../src/auth/principal';
 import { OccurrenceDispatchService } from '../../src/schedule/dispatch/occurrence-dispatch.service';
 import { ScheduleReconcileJob } from '../../src/schedule/dispatch/schedule-reconcile.job';
 import { CallReconcileJob } from '../../src/status-update/call-reconcile.job';
+import { SEND_TICKET_VALID_MS } from '../../src/calls/call-dispatcher';
 import { OccurrenceClaimRepository } from '../../src/schedule/occurrence-claim.repository';
 import { ScheduleRepository } from '../../src/schedule/schedule.repository';
 import { CALL_DEFERRED_JOB } from '../../src/schedule/schedule.constants';
@@ -16,7 +17,8 @@ import { testConfig } from '../utils/test-config';
 
 // A dispatcher that decided to dial and then stopped (killed between its dial decision and the outcome).
 // The reconciler asks Twilio (the fake, over HTTP) whether the call exists: found, the claim ends dialed
-// and the call is recorded once; not found, it ends `unknown` as before and nothing is dialed again.
+// and the call is recorded once; not found, it fences the attempt's later requests, and once every request
+// could have landed, the occurrence is provably undialed: dialed again within its grace, else missed.
 describe('a stuck claim decided `dial` is looked up at the provider (service level, real database, fake Twilio)', () => {
   const sid = `AC${'0a1b2c3d4e5f6789'.repeat(2)}`;
   const token = 'lookup-twilio-token-0123456789';
@@ -46,10 +48,10 @@ describe('a stuck claim decided `dial` is looked up at the provider (service lev
 
   // What the stopped dispatcher wrote: the claim naming its log, the advance to pending, the log, and the
   // dial decision. Whether its request reached Twilio is up to the test.
-  async function dialDecidedThenStopped(phone: string) {
+  async function dialDecidedThenStopped(phone: string, misfire_policy = 'run_once') {
     const at = new Date(Math.ceil((Date.now() + 60_000) / 1000) * 1000);
     t.clock.set(new Date(at.getTime() - 1000));
-    const id = (await createSchedule(t, alice, { phone, scheduled_time: at.toISOString(), misfire_policy: 'run_once' })).id;
+    const id = (await createSchedule(t, alice, { phone, scheduled_time: at.toISOString(), misfire_policy })).id;
     const schedule = (await schedules().findById(id))!;
     t.clock.set(at);
     const logId = callLogs().newId();
@@ -175,17 +177,92 @@ describe('a stuck claim decided `dial` is looked up at the provider (service lev
     expect(createRequestsTo(phone)).toBe(0);
   });
 
-  it('no call at Twilio: the claim ends unknown and nothing is dialed again', async () => {
-    const phone = '+14155553102';
-    const { id, at } = await dialDecidedThenStopped(phone);
+  // Every request of the attempt left within SEND_TICKET_VALID_MS of its ticket and ends within a request
+  // timeout (the longer of the providers'); the lookup then waits as long as the dispatcher's own does.
+  const settleMs = () => SEND_TICKET_VALID_MS + Math.max(t.config.twilio.requestTimeoutMs, t.config.agentBackend.requestTimeoutMs) + t.config.dialing.unknownLookupDelayMs;
 
-    t.clock.set(new Date(at.getTime() + 20_000));
+  it('no call at Twilio: the attempt is fenced, and once every request could have landed it is dialed again under a new claim (run_once)', async () => {
+    const phone = '+14155553102';
+    const { id, at, claimId, logId } = await dialDecidedThenStopped(phone);
+
+    // Found stuck: no call yet, but a request may still be on its way. The fence takes the next ticket.
+    const firstPass = new Date(at.getTime() + 20_000);
+    t.clock.set(firstPass);
+    await reconcile();
+    expect((await claims().findForSchedule(id, 5)).map((c) => c.state)).toEqual(['claimed']);
+    expect(await claims().takeSendTicket(claimId, 2, 'crashed:1', firstPass)).toBe(false);
+    expect(await deferredJobs(id)).toHaveLength(0);
+
+    // Just short of the settling time: still left for a later pass.
+    t.clock.set(new Date(firstPass.getTime() + settleMs() - 1000));
+    await reconcile();
+    expect((await claims().findForSchedule(id, 5)).map((c) => c.state)).toEqual(['claimed']);
+
+    // The test clock runs on from where it is set: a second of slack over the settling time.
+    t.clock.set(new Date(firstPass.getTime() + settleMs() + 1000));
     await reconcile();
     const [claim] = await claims().findForSchedule(id, 5);
-    expect(claim.state).toBe('unknown');
+    expect(claim).toMatchObject({ id: claimId, state: 'missed', transition: 'not_at_provider' });
     expect(claim.detail).toContain('twilio has no record of its call');
-    expect(await deferredJobs(id)).toHaveLength(0);
+    expect(claim.detail).toContain('dialed again under deferral 1');
+    expect(await callLogs().findById(logId)).toMatchObject({ status: 'canceled' });
+    const [job] = await deferredJobs(id);
+    expect(job.data).toMatchObject({ schedule_id: id, occurrence_at: at.toISOString(), deferral: 1 });
+    expect((await scheduleDetails(t, alice, id)).events.map((e: { type: string }) => e.type)).toContain('occurrence_redialed');
     expect(createRequestsTo(phone)).toBe(0);
-    expect((await scheduleDetails(t, alice, id)).events.map((e: { type: string }) => e.type)).toContain('occurrence_unknown');
+
+    // The re-dial is one request, under its own claim.
+    const dispatch = t.get<OccurrenceDispatchService>(OccurrenceDispatchService);
+    expect(await dispatch.dispatchDeferred(id, at, 1, 1, new Date(job.data.run_at))).toMatchObject({ outcome: 'dispatched' });
+    expect(createRequestsTo(phone)).toBe(1);
+    expect((await claims().findForSchedule(id, 5)).map((c) => c.state).sort()).toEqual(['dialed', 'missed']);
+    expect((await scheduleDetails(t, alice, id)).status).toBe('running');
+  });
+
+  it('no call at Twilio, past the grace of misfire policy skip: the occurrence ends missed and nothing is dialed', async () => {
+    const phone = '+14155553106';
+    const { id, at, claimId } = await dialDecidedThenStopped(phone, 'skip');
+    const firstPass = new Date(at.getTime() + (t.config.scheduler.misfireGraceSeconds + 20) * 1000);
+    t.clock.set(firstPass);
+    await reconcile();
+    // The test clock runs on from where it is set: a second of slack over the settling time.
+    t.clock.set(new Date(firstPass.getTime() + settleMs() + 1000));
+    await reconcile();
+    expect((await claims().findForSchedule(id, 5))[0]).toMatchObject({ id: claimId, state: 'missed', transition: 'not_at_provider' });
+    expect(await deferredJobs(id)).toHaveLength(0);
+    const details = await scheduleDetails(t, alice, id);
+    expect(details).toMatchObject({ status: 'missed', last_call_status: 'missed' });
+    expect(details.events.map((e: { type: string }) => e.type)).toEqual(expect.arrayContaining(['occurrence_missed', 'missed']));
+    expect(createRequestsTo(phone)).toBe(0);
+  });
+
+  // A dispatcher that is only stalled, not dead: its retry asks for the next ticket, which the reconciler's
+  // fence holds, so the retry never leaves.
+  it("a retry meets the reconciler's fence: nothing more is sent, and the claim is left to the reconciler", async () => {
+    const phone = '+14155553107';
+    const at = new Date(Math.ceil(Date.now() / 1000) * 1000 + 2000);
+    t.clock.set(new Date(at.getTime() - 1000));
+    const id = (await createSchedule(t, alice, { phone, scheduled_time: at.toISOString(), misfire_policy: 'run_once' })).id;
+    t.clock.set(at);
+    fake.respondWith({ kind: 'status', status: 429, code: 20429, message: 'Too Many Requests' });
+    // The reconciler fences the claim while the dispatcher waits out its backoff (injected at the repository
+    // boundary, right before the dispatcher's own ticket insert).
+    const repo = claims();
+    const takeSendTicket = repo.takeSendTicket.bind(repo);
+    const fenced: Date[] = [];
+    const spy = jest.spyOn(repo, 'takeSendTicket').mockImplementation(async (claimId, n, by, now) => {
+      fenced.push(await repo.fenceSends(claimId, 'reconciler', now));
+      return takeSendTicket(claimId, n, by, now);
+    });
+    try {
+      expect(await t.get<OccurrenceDispatchService>(OccurrenceDispatchService).dispatchDue(id)).toMatchObject({ outcome: 'dispatched' });
+    } finally {
+      spy.mockRestore();
+    }
+    expect(fenced).toHaveLength(1);
+    expect(createRequestsTo(phone)).toBe(1);
+    const [claim] = await claims().findForSchedule(id, 5);
+    expect(claim.state).toBe('claimed');
+    expect(await callLogs().findById(claim.call_log_id!)).toMatchObject({ status: 'canceled', error_code: 'given_up' });
   });
 });

@@ -308,9 +308,10 @@ export class OccurrenceDispatchService {
         // like a late trigger: policy skip gives it up, policy run_once still dials it once.
         startBy: schedule.misfire_policy === 'skip' ? new Date(dueAt.getTime() + this.config.scheduler.misfireGraceSeconds * 1000) : undefined,
         // The dial decision is written only when a request is about to leave: a crash before that is
-        // provably undialed.
-        onDialing: async () => {
-          const dial = await this.decideToDial(claim);
+        // provably undialed. A later request (a retry) takes its own ticket, which the reconciler's fence
+        // of a claim it found stuck may hold instead.
+        onDialing: async (_provider, ticket) => {
+          const dial = ticket === 1 ? await this.decideToDial(claim) : await this.retry(() => this.claims.takeSendTicket(claim.id, ticket, this.instance, this.clock.now()));
           givenUp = !dial;
           return dial;
         },

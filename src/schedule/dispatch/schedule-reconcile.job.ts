@@ -1,5 +1,5 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnModuleInit } from '@nestjs/common';
-import { CallDispatcher, CallLookup } from '../../calls/call-dispatcher';
+import { CallDispatcher, CallLookup, SEND_TICKET_VALID_MS } from '../../calls/call-dispatcher';
 import { Clock } from '../../common/clock/clock';
 import { AppConfig } from '../../config/app-config';
 import { JobOutcome, JobQueueService } from '../../jobs/job-queue.service';
@@ -95,16 +95,21 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
       // A claim that never reached `dialing` sent nothing, unless its dispatcher decided to dial first (it
       // may be dialing right now): giving up is decided by the same unique insert the dispatcher makes.
       const decided = claim.state === 'claimed' ? await this.claims.decide(claim.id, 'give_up', RECONCILER, now) : await this.claims.decisionOf(claim.id);
-      const neverSent = claim.state === 'claimed' && decided?.decision === 'give_up';
-      const transition = neverSent ? 'given_up' : 'stuck_after_dial';
-      const state = CLAIM_TRANSITIONS[transition].to;
+      const givenUp = claim.state === 'claimed' && decided?.decision === 'give_up';
       let schedule = await this.schedules.findById(claim.schedule_id);
       // Decided to dial: the provider is asked whether the call exists.
-      const lookup = neverSent || decided?.decision !== 'dial' ? null : await this.lookUp(claim, schedule, decided.decided_at);
+      const lookup = givenUp || decided?.decision !== 'dial' ? null : await this.lookUp(claim, schedule, decided.decided_at);
       if (lookup?.kind === 'found' && schedule) {
         if (await this.recordFound(claim, schedule, lookup, now)) count++;
         continue;
       }
+      // No call, but proof of none only once no request of the attempt can still leave (the fence takes its
+      // next ticket) and each one that left has been answered or abandoned: a later pass asks again.
+      const notAtProvider = lookup?.kind === 'not_found' && this.sendsSettledSince(await this.claims.fenceSends(claim.id, RECONCILER, now), now);
+      if (lookup?.kind === 'not_found' && !notAtProvider) continue;
+      const neverSent = givenUp || notAtProvider;
+      const transition = givenUp ? 'given_up' : notAtProvider ? 'not_at_provider' : 'stuck_after_dial';
+      const state = CLAIM_TRANSITIONS[transition].to;
       // Dial it again if its grace allows, or if an earlier pass already decided so.
       const wanted = neverSent && schedule !== null && (this.withinGrace(schedule, claim, now) || (await this.claims.redialRecorded(claim.id)));
       let advancedHere = false;
@@ -196,6 +201,14 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
     await this.dispatch.recordPlaced({ schedule, claim, logId: claim.call_log_id!, lagMs: now.getTime() - this.dueReference(claim).getTime(), how: ` (${detail})` }, placed, now, dispatched);
     this.logger.warn(`claim ${claim.id} (${claim.schedule_id} @ ${claim.occurrence_at.toISOString()}): call ${found.callId} ${detail}`);
     return true;
+  }
+
+  // Every request of a fenced attempt left within SEND_TICKET_VALID_MS of its ticket, all of them before
+  // the fence, and each ended within a request timeout; the dispatcher's own lookup of an unanswered
+  // request waits UNKNOWN_LOOKUP_DELAY_MS more before it believes "not found", and so does this one.
+  private sendsSettledSince(fencedAt: Date, now: Date): boolean {
+    const timeout = Math.max(this.config.twilio.requestTimeoutMs, this.config.agentBackend.requestTimeoutMs);
+    return now.getTime() - fencedAt.getTime() >= SEND_TICKET_VALID_MS + timeout + this.config.dialing.unknownLookupDelayMs;
   }
 
   // The time the stuck run was due at: the occurrence, or for a deferred run the time it was claimed (its

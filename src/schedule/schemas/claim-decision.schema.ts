@@ -1,9 +1,11 @@
 import { Prop, Schema, SchemaFactory } from '@nestjs/mongoose';
 import { HydratedDocument } from 'mongoose';
 
-// `redial` is stored under `<claim id>:redial` (see OccurrenceClaimRepository.recordRedial), and `outcome`
-// under `<claim id>:outcome` (takeOutcome).
-export const CLAIM_DECISIONS = ['dial', 'give_up', 'redial', 'outcome'] as const;
+// `redial` is stored under `<claim id>:redial` (see OccurrenceClaimRepository.recordRedial), `outcome`
+// under `<claim id>:outcome` (takeOutcome), and a request's ticket after the first under
+// `<claim id>:send:<n>`: `send` taken by the dispatcher (takeSendTicket), `fence` by the reconciler
+// (fenceSends).
+export const CLAIM_DECISIONS = ['dial', 'give_up', 'redial', 'outcome', 'send', 'fence'] as const;
 export type ClaimDecision = (typeof CLAIM_DECISIONS)[number];
 
 // Whether a claim's run may dial or was given up. _id is the claim id, so the first insert decides: the
