@@ -214,11 +214,16 @@ export class OccurrenceClaimRepository {
     if (ids.length === 0) return 0;
     const names = ids.map((id) => id.toHexString());
     await this.decisions.deleteMany({ _id: op({ $in: [...names, ...names.map((n) => `${n}:redial`), ...names.map((n) => `${n}:outcome`)] }) });
-    // Send tickets matter for seconds, fences for a few reconcile passes: by age, under an equality on
-    // `decision` (the only part FerretDB pushes down).
-    for (const decision of ['send', 'fence'] as const) await this.decisions.deleteMany({ decision, decided_at: op({ $lt: cutoff }) });
     const res = await this.claims.deleteMany({ _id: op({ $in: ids }), state: op({ $in: SETTLED_CLAIM_STATES }) });
     return res.deletedCount;
+  }
+
+  // Send tickets matter for seconds and fences for a few reconcile passes: deleted by age, with an
+  // equality on `decision` that FerretDB pushes down. Returns how many were deleted.
+  async deleteSendTicketsBefore(cutoff: Date): Promise<number> {
+    let deleted = 0;
+    for (const decision of ['send', 'fence'] as const) deleted += (await this.decisions.deleteMany({ decision, decided_at: op({ $lt: cutoff }) })).deletedCount;
+    return deleted;
   }
 
   async ensureIndexes(): Promise<void> {

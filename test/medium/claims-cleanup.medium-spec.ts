@@ -13,7 +13,7 @@ describe('claims cleanup (real database)', () => {
   });
   afterAll(() => t.close());
 
-  it('deletes settled claims older than CLAIM_RETENTION_DAYS with their decisions, and keeps in-flight and recent ones', async () => {
+  it('deletes settled claims older than CLAIM_RETENTION_DAYS with their decisions, and send tickets and fences as old, and keeps in-flight and recent ones', async () => {
     const claims = t.get<OccurrenceClaimRepository>(OccurrenceClaimRepository);
     const now = new Date('2026-12-04T12:00:00Z');
     t.clock.set(now);
@@ -33,8 +33,15 @@ describe('claims cleanup (real database)', () => {
     // Still claimed after 8 days: the reconciler's to settle, never deleted here.
     await claim('old-stuck', old);
     const recentDialed = await claim('recent-dialed', recent, 'placed');
+    // Send tickets and fences go by age alone: an old ticket of the stuck claim too, a recent one stays.
+    const oldStuck = (await claims.findForSchedule('old-stuck', 5))[0].id;
+    expect(await claims.takeSendTicket(oldDialed, 2, 'test', old)).toBe(true);
+    expect(await claims.fenceSends(oldStuck, 'reconciler', old)).toEqual(old);
+    expect(await claims.takeSendTicket(recentDialed, 2, 'test', recent)).toBe(true);
 
-    expect(await t.get<ClaimsCleanupJob>(ClaimsCleanupJob).handle()).toEqual({ outcome: 'deleted=2' });
+    expect(await t.get<ClaimsCleanupJob>(ClaimsCleanupJob).handle()).toEqual({ outcome: 'deleted=2 tickets=2' });
+    expect(await claims.fenceSends(oldStuck, 'reconciler', now)).toEqual(now);
+    expect(await claims.takeSendTicket(recentDialed, 2, 'other', now)).toBe(false);
     expect(await claims.findForSchedule('old-dialed', 5)).toEqual([]);
     expect(await claims.findForSchedule('old-missed', 5)).toEqual([]);
     expect(await claims.decisionOf(oldDialed)).toBeNull();
@@ -42,6 +49,6 @@ describe('claims cleanup (real database)', () => {
     expect((await claims.findForSchedule('recent-dialed', 5)).map((c) => c.state)).toEqual(['dialed']);
     expect((await claims.decisionOf(recentDialed))?.decision).toBe('dial');
     // A second pass finds nothing more.
-    expect(await t.get<ClaimsCleanupJob>(ClaimsCleanupJob).handle()).toEqual({ outcome: 'deleted=0' });
+    expect(await t.get<ClaimsCleanupJob>(ClaimsCleanupJob).handle()).toEqual({ outcome: 'deleted=0 tickets=0' });
   });
 });

@@ -178,8 +178,9 @@ describe('a stuck claim decided `dial` is looked up at the provider (service lev
   });
 
   // Every request of the attempt left within SEND_TICKET_VALID_MS of its ticket and ends within a request
-  // timeout (the longer of the providers'); the lookup then waits as long as the dispatcher's own does.
-  const settleMs = () => SEND_TICKET_VALID_MS + Math.max(t.config.twilio.requestTimeoutMs, t.config.agentBackend.requestTimeoutMs) + t.config.dialing.unknownLookupDelayMs;
+  // timeout (the longer of the providers'); the lookup then waits as long as the dispatcher's own does, and
+  // a second for clock skew between instances.
+  const settleMs = () => SEND_TICKET_VALID_MS + Math.max(t.config.twilio.requestTimeoutMs, t.config.agentBackend.requestTimeoutMs) + t.config.dialing.unknownLookupDelayMs + 1000;
 
   it('no call at Twilio: the attempt is fenced, and once every request could have landed it is dialed again under a new claim (run_once)', async () => {
     const phone = '+14155553102';
@@ -234,6 +235,48 @@ describe('a stuck claim decided `dial` is looked up at the provider (service lev
     expect(details).toMatchObject({ status: 'missed', last_call_status: 'missed' });
     expect(details.events.map((e: { type: string }) => e.type)).toEqual(expect.arrayContaining(['occurrence_missed', 'missed']));
     expect(createRequestsTo(phone)).toBe(0);
+  });
+
+  it('a dispatcher that took the outcome first (it ended its run refused, only slow) keeps it: the claim ends unknown and nothing is dialed again', async () => {
+    const phone = '+14155553108';
+    const { id, at, claimId } = await dialDecidedThenStopped(phone);
+    const firstPass = new Date(at.getTime() + 20_000);
+    t.clock.set(firstPass);
+    await reconcile();
+    expect(await claims().takeOutcome(claimId, 'crashed:1', firstPass)).toBe(true);
+    t.clock.set(new Date(firstPass.getTime() + settleMs() + 1000));
+    await reconcile();
+    expect((await claims().findForSchedule(id, 5))[0]).toMatchObject({ id: claimId, state: 'unknown', transition: 'stuck_after_dial' });
+    expect(await deferredJobs(id)).toHaveLength(0);
+    expect(createRequestsTo(phone)).toBe(0);
+  });
+
+  it('a schedule written since the dial decision: the lookup may have asked for the wrong call, so "not found" proves nothing', async () => {
+    const phone = '+14155553109';
+    const { id, at, claimId } = await dialDecidedThenStopped(phone);
+    expect(await schedules().recordCallProgress(id, null, { last_updated: new Date(at.getTime() + 5000) })).toBe(true);
+    t.clock.set(new Date(at.getTime() + 20_000));
+    await reconcile();
+    expect((await claims().findForSchedule(id, 5))[0]).toMatchObject({ id: claimId, state: 'unknown', transition: 'stuck_after_dial' });
+    expect(await deferredJobs(id)).toHaveLength(0);
+  });
+
+  it("a pass that stopped after writing the re-dial is finished without a lookup, which could take the re-dial's own call for the old attempt's", async () => {
+    const phone = '+14155553110';
+    const { id, at, claimId, logId } = await dialDecidedThenStopped(phone);
+    const firstPass = new Date(at.getTime() + 20_000);
+    t.clock.set(firstPass);
+    await reconcile();
+    t.clock.set(new Date(firstPass.getTime() + settleMs() + 1000));
+    const stop = jest.spyOn(claims(), 'move').mockRejectedValueOnce(new Error('process stopped'));
+    await expect(reconcile()).rejects.toThrow('process stopped');
+    stop.mockRestore();
+    expect(await deferredJobs(id)).toHaveLength(1);
+    // The re-dial placed its call before the next pass, and its log does not name it yet.
+    fake.calls.push({ sid: `CA${randomBytes(16).toString('hex')}`, to: phone, from: TWILIO_TEST_FROM, status: 'in-progress', duration: null, dateCreated: new Date(at.getTime() + 1000) });
+    await reconcile();
+    expect((await claims().findForSchedule(id, 5))[0]).toMatchObject({ id: claimId, state: 'missed', transition: 'not_at_provider' });
+    expect(await callLogs().findById(logId)).toMatchObject({ status: 'canceled', call_id: null });
   });
 
   // A dispatcher that is only stalled, not dead: its retry asks for the next ticket, which the reconciler's

@@ -9,7 +9,8 @@ const BATCH = 1000;
 // Within the job's lock; what is left goes at the next run.
 const PASS_BUDGET_MS = 30_000;
 
-// Hourly, on one instance: settled claims older than CLAIM_RETENTION_DAYS are deleted.
+// Hourly, on one instance: settled claims older than CLAIM_RETENTION_DAYS are deleted, with their
+// decisions, and send tickets and fences as old.
 @Injectable()
 export class ClaimsCleanupJob implements OnModuleInit, OnApplicationBootstrap {
   constructor(
@@ -36,6 +37,7 @@ export class ClaimsCleanupJob implements OnModuleInit, OnApplicationBootstrap {
       deleted += n;
       if (n < BATCH || Date.now() > stopAt) break;
     }
-    return { outcome: `deleted=${deleted}` };
+    const tickets = await this.claims.deleteSendTicketsBefore(cutoff);
+    return { outcome: `deleted=${deleted} tickets=${tickets}` };
   }
 }

@@ -32,6 +32,7 @@ function advanceEvents(status: ScheduleStatus, claim: OccurrenceClaim): Schedule
 // Within the job's 60 s lock: a pass that cannot finish its batch (a slow database) stops in time, and the
 // next pass goes on from what is still stuck, instead of being cancelled and redone from the start.
 const PASS_BUDGET_MS = 40_000;
+const CLOCK_SKEW_MS = 1000;
 const RECONCILER = 'reconciler';
 // The stopped runs' endings get what is left of the job's lock after the stuck claims' budget.
 const ENDINGS_BUDGET_MS = 10_000;
@@ -97,16 +98,26 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
       const decided = claim.state === 'claimed' ? await this.claims.decide(claim.id, 'give_up', RECONCILER, now) : await this.claims.decisionOf(claim.id);
       const givenUp = claim.state === 'claimed' && decided?.decision === 'give_up';
       let schedule = await this.schedules.findById(claim.schedule_id);
+      const dialDecided = !givenUp && decided?.decision === 'dial';
+      // An earlier pass proved this attempt unsent and wrote its re-dial, then stopped before the move: a
+      // lookup now could find the re-dial's call and take it for this attempt's.
+      const redialing = dialDecided && (await this.claims.redialRecorded(claim.id));
       // Decided to dial: the provider is asked whether the call exists.
-      const lookup = givenUp || decided?.decision !== 'dial' ? null : await this.lookUp(claim, schedule, decided.decided_at);
+      const lookup = dialDecided && !redialing ? await this.lookUp(claim, schedule, decided.decided_at) : null;
       if (lookup?.kind === 'found' && schedule) {
         if (await this.recordFound(claim, schedule, lookup, now)) count++;
         continue;
       }
-      // No call, but proof of none only once no request of the attempt can still leave (the fence takes its
-      // next ticket) and each one that left has been answered or abandoned: a later pass asks again.
-      const notAtProvider = lookup?.kind === 'not_found' && this.sendsSettledSince(await this.claims.fenceSends(claim.id, RECONCILER, now), now);
-      if (lookup?.kind === 'not_found' && !notAtProvider) continue;
+      let notAtProvider = redialing;
+      // No call, but proof of none only when the lookup asked for what was dialed, once no request of the
+      // attempt can still leave (the fence takes its next ticket) and each one that left has been answered
+      // or abandoned: until then a later pass asks again.
+      if (lookup?.kind === 'not_found' && dialDecided && this.askedAsDialed(schedule, decided.decided_at)) {
+        if (!this.sendsSettledSince(await this.claims.fenceSends(claim.id, RECONCILER, this.clock.now()), now)) continue;
+        // Taken before the re-dial is written. A dispatcher that is only slow and ends its run refused or
+        // unknown takes it first, records its own ending, and the claim ends unknown here, as before.
+        notAtProvider = await this.claims.takeOutcome(claim.id, RECONCILER, now);
+      }
       const neverSent = givenUp || notAtProvider;
       const transition = givenUp ? 'given_up' : notAtProvider ? 'not_at_provider' : 'stuck_after_dial';
       const state = CLAIM_TRANSITIONS[transition].to;
@@ -206,9 +217,17 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
   // Every request of a fenced attempt left within SEND_TICKET_VALID_MS of its ticket, all of them before
   // the fence, and each ended within a request timeout; the dispatcher's own lookup of an unanswered
   // request waits UNKNOWN_LOOKUP_DELAY_MS more before it believes "not found", and so does this one.
+  // `now` is read before the lookup it judges; the fence's time after the lookup that found it missing. The
+  // two may come from different instances' clocks: a second of slack.
   private sendsSettledSince(fencedAt: Date, now: Date): boolean {
     const timeout = Math.max(this.config.twilio.requestTimeoutMs, this.config.agentBackend.requestTimeoutMs);
-    return now.getTime() - fencedAt.getTime() >= SEND_TICKET_VALID_MS + timeout + this.config.dialing.unknownLookupDelayMs;
+    return now.getTime() - fencedAt.getTime() >= SEND_TICKET_VALID_MS + timeout + this.config.dialing.unknownLookupDelayMs + CLOCK_SKEW_MS;
+  }
+
+  // The lookup asks with the schedule's number and provider options as they are now: proof only if nothing
+  // wrote the schedule since the dial decision (an edit of a recurring schedule, a later occurrence's advance).
+  private askedAsDialed(schedule: Schedule | null, decidedAt: Date): boolean {
+    return schedule !== null && schedule.last_updated.getTime() <= decidedAt.getTime();
   }
 
   // The time the stuck run was due at: the occurrence, or for a deferred run the time it was claimed (its

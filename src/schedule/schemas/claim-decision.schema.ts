@@ -21,3 +21,5 @@ export class ClaimDecisionDoc {
 
 export type ClaimDecisionDocument = HydratedDocument<ClaimDecisionDoc>;
 export const ClaimDecisionSchema = SchemaFactory.createForClass(ClaimDecisionDoc);
+// Retention of send tickets and fences, by age (OccurrenceClaimRepository.deleteSendTicketsBefore).
+ClaimDecisionSchema.index({ decision: 1, decided_at: 1 });
