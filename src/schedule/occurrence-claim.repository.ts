@@ -149,12 +149,15 @@ export class OccurrenceClaimRepository {
   }
 
   // Takes the first ticket nobody holds, so that no request of the claim's attempt leaves after it (the
-  // dispatcher takes its tickets in order and stops at one it cannot take). Returns when the fence was
-  // taken: a pass that comes back finds its earlier fence.
+  // dispatcher takes its tickets in order and stops at one it cannot take). Returns the latest of when the
+  // fence was taken and when each ticket below it was asked for: the last request left within
+  // SEND_TICKET_VALID_MS of that. A pass that comes back finds its earlier fence and the same tickets.
   async fenceSends(claimId: string, by: string, now: Date): Promise<Date> {
+    let latest = 0;
     for (let n = 2; ; n++) {
       const holder = await this.firstDecision(`${claimId}:send:${n}`, 'fence', by, now);
-      if (holder.decision === 'fence') return holder.decided_at;
+      latest = Math.max(latest, new Date(holder.decided_at).getTime());
+      if (holder.decision === 'fence') return new Date(latest);
     }
   }
 

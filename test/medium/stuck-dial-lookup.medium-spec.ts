@@ -207,6 +207,9 @@ describe('a stuck claim decided `dial` is looked up at the provider (service lev
     expect(claim.detail).toContain('twilio has no record of its call');
     expect(claim.detail).toContain('dialed again under deferral 1');
     expect(await callLogs().findById(logId)).toMatchObject({ status: 'canceled' });
+    // The reconciler took the outcome first: a dispatcher that was only slow, whose own move is now refused,
+    // records nothing.
+    expect(await claims().takeOutcome(claimId, 'crashed:1', t.clock.now())).toBe(false);
     const [job] = await deferredJobs(id);
     expect(job.data).toMatchObject({ schedule_id: id, occurrence_at: at.toISOString(), deferral: 1 });
     expect((await scheduleDetails(t, alice, id)).events.map((e: { type: string }) => e.type)).toContain('occurrence_redialed');
@@ -237,21 +240,25 @@ describe('a stuck claim decided `dial` is looked up at the provider (service lev
     expect(createRequestsTo(phone)).toBe(0);
   });
 
-  it('a dispatcher that took the outcome first (it ended its run refused, only slow) keeps it: the claim ends unknown and nothing is dialed again', async () => {
+  it('a ticket the dispatcher asked for later than the fence was stamped counts from when it was asked', async () => {
     const phone = '+14155553108';
     const { id, at, claimId } = await dialDecidedThenStopped(phone);
     const firstPass = new Date(at.getTime() + 20_000);
+    // Its retry's ticket landed with a later time than the pass that fences reads before its insert.
+    const asked = new Date(firstPass.getTime() + 10_000);
+    expect(await claims().takeSendTicket(claimId, 2, 'crashed:1', asked)).toBe(true);
     t.clock.set(firstPass);
     await reconcile();
-    expect(await claims().takeOutcome(claimId, 'crashed:1', firstPass)).toBe(true);
     t.clock.set(new Date(firstPass.getTime() + settleMs() + 1000));
     await reconcile();
-    expect((await claims().findForSchedule(id, 5))[0]).toMatchObject({ id: claimId, state: 'unknown', transition: 'stuck_after_dial' });
-    expect(await deferredJobs(id)).toHaveLength(0);
-    expect(createRequestsTo(phone)).toBe(0);
+    expect((await claims().findForSchedule(id, 5))[0]).toMatchObject({ id: claimId, state: 'claimed' });
+    t.clock.set(new Date(asked.getTime() + settleMs() + 1000));
+    await reconcile();
+    expect((await claims().findForSchedule(id, 5))[0]).toMatchObject({ id: claimId, state: 'missed', transition: 'not_at_provider' });
+    expect(await deferredJobs(id)).toHaveLength(1);
   });
 
-  it('a schedule written since the dial decision: the lookup may have asked for the wrong call, so "not found" proves nothing', async () => {
+  it('a schedule written since the claim (an edit while the run waited): the lookup may have asked for the wrong call, so "not found" proves nothing', async () => {
     const phone = '+14155553109';
     const { id, at, claimId } = await dialDecidedThenStopped(phone);
     expect(await schedules().recordCallProgress(id, null, { last_updated: new Date(at.getTime() + 5000) })).toBe(true);

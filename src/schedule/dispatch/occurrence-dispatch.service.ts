@@ -477,9 +477,6 @@ export class OccurrenceDispatchService {
   // the rest is written: a run that stops after the move leaves it to the reconcile pass
   // (finishStoppedEndings), which writes the rest as this run would have.
   private async endRun(schedule: Schedule, claim: OccurrenceClaim, ending: ClaimEnding): Promise<void> {
-    // A run that asked the provider and got no call may have stalled long enough for the reconciler to prove
-    // the attempt unsent and dial it again, or to find its call: whoever takes the outcome first records it.
-    if ((ending.transition === 'refused' || ending.transition === 'outcome_unknown') && !(await this.retry(() => this.claims.takeOutcome(claim.id, this.instance, ending.at)))) return;
     await this.retry(() => this.claims.openEnding(ending));
     const moved = await this.retry(() => this.claims.move(claim.id, ending.transition, claimChangeOf(ending), ending.at));
     const share = moved ? 'all' : await this.shareAfterRefusedMove(ending, () => this.retry(() => this.claims.takeOutcome(claim.id, this.instance, ending.at)));

@@ -112,10 +112,11 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
       // No call, but proof of none only when the lookup asked for what was dialed, once no request of the
       // attempt can still leave (the fence takes its next ticket) and each one that left has been answered
       // or abandoned: until then a later pass asks again.
-      if (lookup?.kind === 'not_found' && dialDecided && this.askedAsDialed(schedule, decided.decided_at)) {
-        if (!this.sendsSettledSince(await this.claims.fenceSends(claim.id, RECONCILER, this.clock.now()), now)) continue;
-        // Taken before the re-dial is written. A dispatcher that is only slow and ends its run refused or
-        // unknown takes it first, records its own ending, and the claim ends unknown here, as before.
+      if (lookup?.kind === 'not_found' && dialDecided && this.askedAsDialed(schedule, claim)) {
+        const fenced = await this.claims.fenceSends(claim.id, RECONCILER, this.clock.now());
+        if (!this.sendsSettledSince(new Date(Math.max(fenced.getTime(), decided.decided_at.getTime())), now)) continue;
+        // Taken before the re-dial is written: a dispatcher that was only slow, and whose own ending's move is
+        // refused once this pass has moved the claim, then finds it taken and records nothing.
         notAtProvider = await this.claims.takeOutcome(claim.id, RECONCILER, now);
       }
       const neverSent = givenUp || notAtProvider;
@@ -224,10 +225,12 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
     return now.getTime() - fencedAt.getTime() >= SEND_TICKET_VALID_MS + timeout + this.config.dialing.unknownLookupDelayMs + CLOCK_SKEW_MS;
   }
 
-  // The lookup asks with the schedule's number and provider options as they are now: proof only if nothing
-  // wrote the schedule since the dial decision (an edit of a recurring schedule, a later occurrence's advance).
-  private askedAsDialed(schedule: Schedule | null, decidedAt: Date): boolean {
-    return schedule !== null && schedule.last_updated.getTime() <= decidedAt.getTime();
+  // The lookup asks with the schedule's number and provider options as they are now, and the run dialed the
+  // schedule as it was when it claimed (the advance writes last_updated at the claim's time): proof only if
+  // nothing wrote the schedule since (an edit of a recurring schedule while the run waited for a slot, a
+  // later occurrence's advance).
+  private askedAsDialed(schedule: Schedule | null, claim: OccurrenceClaim): boolean {
+    return schedule !== null && schedule.last_updated.getTime() <= claim.claimed_at.getTime();
   }
 
   // The time the stuck run was due at: the occurrence, or for a deferred run the time it was claimed (its
