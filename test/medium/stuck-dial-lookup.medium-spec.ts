@@ -268,6 +268,22 @@ describe('a stuck claim decided `dial` is looked up at the provider (service lev
     expect(await deferredJobs(id)).toHaveLength(0);
   });
 
+  it('a log that already names a call (an earlier pass found it, then stopped before its move) is never proven unsent by a later lookup', async () => {
+    const phone = '+14155553111';
+    const { id, at, claimId, logId } = await dialDecidedThenStopped(phone);
+    // The call the earlier pass found; Twilio's list no longer shows it to this lookup.
+    const callSid = `CA${randomBytes(16).toString('hex')}`;
+    await callLogs().attachProviderCall(logId, 'twilio', callSid, new Date(at.getTime() + 1000));
+    const firstPass = new Date(at.getTime() + 20_000);
+    t.clock.set(firstPass);
+    await reconcile();
+    t.clock.set(new Date(firstPass.getTime() + settleMs() + 1000));
+    await reconcile();
+    expect((await claims().findForSchedule(id, 5))[0]).toMatchObject({ id: claimId, state: 'unknown', transition: 'stuck_after_dial' });
+    expect(await deferredJobs(id)).toHaveLength(0);
+    expect(await callLogs().findById(logId)).toMatchObject({ call_id: callSid });
+  });
+
   it("a pass that stopped after writing the re-dial is finished without a lookup, which could take the re-dial's own call for the old attempt's", async () => {
     const phone = '+14155553110';
     const { id, at, claimId, logId } = await dialDecidedThenStopped(phone);

@@ -115,9 +115,12 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
       if (lookup?.kind === 'not_found' && dialDecided && this.askedAsDialed(schedule, claim)) {
         const fenced = await this.claims.fenceSends(claim.id, RECONCILER, this.clock.now());
         if (!this.sendsSettledSince(new Date(Math.max(fenced.getTime(), decided.decided_at.getTime())), now)) continue;
+        // A call an earlier pass found and named on the log (it stopped before its move) was placed, whatever
+        // this lookup says: the claim ends unknown, and call.reconcile finishes the log through its call id.
+        const named = claim.call_log_id ? (await this.callLogs.findById(claim.call_log_id))?.call_id : null;
         // Taken before the re-dial is written: a dispatcher that was only slow, and whose own ending's move is
         // refused once this pass has moved the claim, then finds it taken and records nothing.
-        notAtProvider = await this.claims.takeOutcome(claim.id, RECONCILER, now);
+        notAtProvider = !named && (await this.claims.takeOutcome(claim.id, RECONCILER, now));
       }
       const neverSent = givenUp || notAtProvider;
       const transition = givenUp ? 'given_up' : notAtProvider ? 'not_at_provider' : 'stuck_after_dial';
