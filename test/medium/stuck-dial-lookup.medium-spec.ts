@@ -181,6 +181,13 @@ describe('a stuck claim decided `dial` is looked up at the provider (service lev
   // timeout (the longer of the providers'); the lookup then waits as long as the dispatcher's own does, and
   // a second for clock skew between instances.
   const settleMs = () => SEND_TICKET_VALID_MS + Math.max(t.config.twilio.requestTimeoutMs, t.config.agentBackend.requestTimeoutMs) + t.config.dialing.unknownLookupDelayMs + 1000;
+  // The first pass at which a fence stamped at `at` has settled. The test clock runs on from where it is set:
+  // a second of slack over the settling time.
+  const settledAfter = (at: Date) => new Date(at.getTime() + settleMs() + 1000);
+  const passAt = async (at: Date) => {
+    t.clock.set(at);
+    await reconcile();
+  };
 
   it('no call at Twilio: the attempt is fenced, and once every request could have landed it is dialed again under a new claim (run_once)', async () => {
     const phone = '+14155553102';
@@ -188,20 +195,16 @@ describe('a stuck claim decided `dial` is looked up at the provider (service lev
 
     // Found stuck: no call yet, but a request may still be on its way. The fence takes the next ticket.
     const firstPass = new Date(at.getTime() + 20_000);
-    t.clock.set(firstPass);
-    await reconcile();
+    await passAt(firstPass);
     expect((await claims().findForSchedule(id, 5)).map((c) => c.state)).toEqual(['claimed']);
     expect(await claims().takeSendTicket(claimId, 2, 'crashed:1', firstPass)).toBe(false);
     expect(await deferredJobs(id)).toHaveLength(0);
 
     // Just short of the settling time: still left for a later pass.
-    t.clock.set(new Date(firstPass.getTime() + settleMs() - 1000));
-    await reconcile();
+    await passAt(new Date(firstPass.getTime() + settleMs() - 1000));
     expect((await claims().findForSchedule(id, 5)).map((c) => c.state)).toEqual(['claimed']);
 
-    // The test clock runs on from where it is set: a second of slack over the settling time.
-    t.clock.set(new Date(firstPass.getTime() + settleMs() + 1000));
-    await reconcile();
+    await passAt(settledAfter(firstPass));
     const [claim] = await claims().findForSchedule(id, 5);
     expect(claim).toMatchObject({ id: claimId, state: 'missed', transition: 'not_at_provider' });
     expect(claim.detail).toContain('twilio has no record of its call');
@@ -227,11 +230,8 @@ describe('a stuck claim decided `dial` is looked up at the provider (service lev
     const phone = '+14155553106';
     const { id, at, claimId } = await dialDecidedThenStopped(phone, 'skip');
     const firstPass = new Date(at.getTime() + (t.config.scheduler.misfireGraceSeconds + 20) * 1000);
-    t.clock.set(firstPass);
-    await reconcile();
-    // The test clock runs on from where it is set: a second of slack over the settling time.
-    t.clock.set(new Date(firstPass.getTime() + settleMs() + 1000));
-    await reconcile();
+    await passAt(firstPass);
+    await passAt(settledAfter(firstPass));
     expect((await claims().findForSchedule(id, 5))[0]).toMatchObject({ id: claimId, state: 'missed', transition: 'not_at_provider' });
     expect(await deferredJobs(id)).toHaveLength(0);
     const details = await scheduleDetails(t, alice, id);
@@ -247,13 +247,10 @@ describe('a stuck claim decided `dial` is looked up at the provider (service lev
     // Its retry's ticket landed with a later time than the pass that fences reads before its insert.
     const asked = new Date(firstPass.getTime() + 10_000);
     expect(await claims().takeSendTicket(claimId, 2, 'crashed:1', asked)).toBe(true);
-    t.clock.set(firstPass);
-    await reconcile();
-    t.clock.set(new Date(firstPass.getTime() + settleMs() + 1000));
-    await reconcile();
+    await passAt(firstPass);
+    await passAt(settledAfter(firstPass));
     expect((await claims().findForSchedule(id, 5))[0]).toMatchObject({ id: claimId, state: 'claimed' });
-    t.clock.set(new Date(asked.getTime() + settleMs() + 1000));
-    await reconcile();
+    await passAt(settledAfter(asked));
     expect((await claims().findForSchedule(id, 5))[0]).toMatchObject({ id: claimId, state: 'missed', transition: 'not_at_provider' });
     expect(await deferredJobs(id)).toHaveLength(1);
   });
@@ -275,10 +272,8 @@ describe('a stuck claim decided `dial` is looked up at the provider (service lev
     const callSid = `CA${randomBytes(16).toString('hex')}`;
     await callLogs().attachProviderCall(logId, 'twilio', callSid, new Date(at.getTime() + 1000));
     const firstPass = new Date(at.getTime() + 20_000);
-    t.clock.set(firstPass);
-    await reconcile();
-    t.clock.set(new Date(firstPass.getTime() + settleMs() + 1000));
-    await reconcile();
+    await passAt(firstPass);
+    await passAt(settledAfter(firstPass));
     expect((await claims().findForSchedule(id, 5))[0]).toMatchObject({ id: claimId, state: 'unknown', transition: 'stuck_after_dial' });
     expect(await deferredJobs(id)).toHaveLength(0);
     expect(await callLogs().findById(logId)).toMatchObject({ call_id: callSid });
@@ -288,9 +283,8 @@ describe('a stuck claim decided `dial` is looked up at the provider (service lev
     const phone = '+14155553110';
     const { id, at, claimId, logId } = await dialDecidedThenStopped(phone);
     const firstPass = new Date(at.getTime() + 20_000);
-    t.clock.set(firstPass);
-    await reconcile();
-    t.clock.set(new Date(firstPass.getTime() + settleMs() + 1000));
+    await passAt(firstPass);
+    t.clock.set(settledAfter(firstPass));
     const stop = jest.spyOn(claims(), 'move').mockRejectedValueOnce(new Error('process stopped'));
     await expect(reconcile()).rejects.toThrow('process stopped');
     stop.mockRestore();

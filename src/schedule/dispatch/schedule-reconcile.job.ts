@@ -125,8 +125,9 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
       const neverSent = givenUp || notAtProvider;
       const transition = givenUp ? 'given_up' : notAtProvider ? 'not_at_provider' : 'stuck_after_dial';
       const state = CLAIM_TRANSITIONS[transition].to;
-      // Dial it again if its grace allows, or if an earlier pass already decided so.
-      const wanted = neverSent && schedule !== null && (this.withinGrace(schedule, claim, now) || (await this.claims.redialRecorded(claim.id)));
+      // Dial it again if its grace allows, or if an earlier pass already decided so (read above for a claim
+      // decided `dial`).
+      const wanted = neverSent && schedule !== null && (redialing || this.withinGrace(schedule, claim, now) || (givenUp && (await this.claims.redialRecorded(claim.id))));
       let advancedHere = false;
       if (schedule && schedule.status === 'scheduled' && schedule.next_execution?.getTime() === claim.occurrence_at.getTime()) {
         // The claimant died before advancing: move the schedule on so later occurrences still fire.
