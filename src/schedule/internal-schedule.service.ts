@@ -148,15 +148,18 @@ export class InternalScheduleService {
       const schedule = await this.schedules.findById(id);
       if (schedule) out.push({ id, status: schedule.status, last_call_status: schedule.last_call_status, call_id: schedule.call_id, error_code: null });
     }
-    // Only a dial that failed as such (not busy, not unanswered) needs its call log's error code: one query for all.
+    // A dial that failed as such (not busy, not unanswered) needs its call log's error code, and a call in
+    // progress its id (the schedule records it with the outcome): one query for all.
     const failed = out.filter((s) => s.status === 'failed' && s.last_call_status === 'failed');
-    if (failed.length > 0) {
-      const logs = await this.callLogs.latestForSchedules(failed.map((s) => s.id));
+    const running = out.filter((s) => s.status === 'running');
+    if (failed.length + running.length > 0) {
+      const logs = await this.callLogs.latestForSchedules([...failed, ...running].map((s) => s.id));
       for (const state of failed) {
         const log = logs.get(state.id);
         state.error_code = log?.error_code ?? null;
         state.call_id ??= log?.call_id ?? null;
       }
+      for (const state of running) state.call_id = logs.get(state.id)?.call_id ?? state.call_id;
     }
     return out;
   }

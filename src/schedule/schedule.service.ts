@@ -35,6 +35,15 @@ type AllowedFrom = (current: Schedule) => ScheduleStatus[];
 const fromEditable: AllowedFrom = () => EDITABLE;
 // A one-time call deferred to the callee's calling hours reads pending for hours with nothing in flight:
 // it can be cancelled, and the deferred run then finds it inactive. A pending call being dialed cannot.
+// The dial does not write its call's id on the schedule (its outcome does): a one-time schedule in its
+// call, and a recurring one, name their latest placed call through its `dispatched` event, as they did when
+// the dial wrote it.
+function withLatestPlacedCall(schedule: Schedule, newestFirst: ScheduleEventRecord[]): Schedule {
+  if (schedule.status !== 'running' && !schedule.repeat_config) return schedule;
+  const callId = newestFirst.find((e) => e.type === 'dispatched')?.data.call_id;
+  return typeof callId === 'string' ? { ...schedule, call_id: callId } : schedule;
+}
+
 const cancellableFrom: AllowedFrom = (current) => (isAwaitingCallingHours(current) ? ['pending'] : EDITABLE);
 
 export interface ScheduleDetails {
@@ -107,7 +116,8 @@ export class ScheduleService {
 
   async get(principal: Principal, id: string): Promise<ScheduleDetails> {
     const schedule = await this.load(scopeOf(principal), id);
-    return { schedule, events: await this.events.latestFor(id, LATEST_EVENTS_LIMIT) };
+    const events = await this.events.latestFor(id, LATEST_EVENTS_LIMIT);
+    return { schedule: withLatestPlacedCall(schedule, events), events };
   }
 
   async list(principal: Principal, query: ListSchedulesQuery): Promise<{ items: Schedule[]; total: number }> {

@@ -115,7 +115,7 @@ export class CallReconcileJob implements OnModuleInit, OnApplicationBootstrap {
 
   // Schedule outcomes the callback path left undone: a final call whose outcome was never recorded (its
   // delivery cut off after the log write, the redelivery never came), and a one-time schedule that reads
-  // running although its latest call is final (the dispatcher's pending -> running write raced the final
+  // running although its latest call is final (a deferred or retry run's pending -> running write raced the final
   // callback's outcome: FerretDB's conditional updates are not atomic). Both get the outcome through the
   // callback's own path, which is safe to repeat.
   private async settleOutcomes(deadline: number): Promise<string> {

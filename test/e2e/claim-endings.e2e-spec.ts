@@ -28,7 +28,7 @@ class ScriptedCallDispatcher extends CallDispatcher {
 // A run that ends its claim without a call (refused, unknown, skipped) stores that ending before the claim
 // moves. A run that stops after the move leaves it, and the schedule.reconcile pass writes the rest (log,
 // history entry, schedule, call event) as the run would have, once; before, the log stayed queued and a
-// one-time schedule pending, and the call event was lost.
+// one-time schedule running, and the call event was lost.
 describe('a run that stops after ending its claim is finished by the reconcile pass (e2e)', () => {
   let t: TestApp;
   let db: Connection;
@@ -88,13 +88,13 @@ describe('a run that stops after ending its claim is finished by the reconcile p
     const claim = await claimOf(id);
     expect(claim).toMatchObject({ state: 'failed', transition: 'refused' });
     expect((await logOf(id)).status).toBe('queued');
-    expect((await stored(id))?.status).toBe('pending');
+    expect((await stored(id))?.status).toBe('running');
     expect(await notices(id, 'call.failed')).toHaveLength(0);
     expect(await endings(String(claim?._id))).toBe(1);
 
     // Its run may still be retrying its writes: the pass leaves a young ending alone.
     expect(await reconcile()).toMatch(/stopped_endings=0/);
-    expect((await stored(id))?.status).toBe('pending');
+    expect((await stored(id))?.status).toBe('running');
 
     pastTheRunsRetries(at);
     expect(await reconcile()).toMatch(/stopped_endings=1/);
@@ -169,7 +169,7 @@ describe('a run that stops after ending its claim is finished by the reconcile p
     stopAt(jest.spyOn(t.get<ScheduleEventRepository>(ScheduleEventRepository), 'appendOnce'));
     await dispatchCutOff(id, at);
     expect(await claimOf(id)).toMatchObject({ state: 'skipped', transition: 'skipped' });
-    expect((await stored(id))?.status).toBe('pending');
+    expect((await stored(id))?.status).toBe('running');
 
     pastTheRunsRetries(at);
     expect(await reconcile()).toMatch(/stopped_endings=1/);

@@ -179,6 +179,11 @@ describe('hot-path queries: dial and status callbacks filter by _id or top-level
       oneTime = { scheduleId, logId: log._id.toHexString(), callSid: log.call_id };
     });
     await expectPushedDown(queries, ['call_schedules', 'occurrence_claims', 'call_logs']);
+    // Its claim's advance is the dial's one write of the schedule, which holds the call's id from its outcome
+    // on; meanwhile the schedule's own reading names the call through its dispatched event.
+    expect(queries.filter((q) => q.command === 'update' && q.collection === 'call_schedules')).toHaveLength(1);
+    expect((await db.collection('call_schedules').findOne({ _id: new ObjectId(scheduleId) }))?.call_id).toBeNull();
+    expect((await http().get(`/schedule/${scheduleId}`).set(auth).expect(200)).body.schedule).toMatchObject({ status: 'running', call_id: oneTime.callSid });
   });
 
   it('applying its status callbacks (ringing, in-progress, completed)', async () => {
@@ -197,6 +202,7 @@ describe('hot-path queries: dial and status callbacks filter by _id or top-level
       await waitFor(async () => (await db.collection('call_schedules').findOne({ _id: new ObjectId(oneTime.scheduleId) }))?.status === 'completed', 10_000);
     });
     expect(await db.collection('call_logs').findOne({ _id: new ObjectId(oneTime.logId) })).toMatchObject({ status: 'completed', duration: 7 });
+    expect(await db.collection('call_schedules').findOne({ _id: new ObjectId(oneTime.scheduleId) })).toMatchObject({ status: 'completed', call_id: oneTime.callSid, duration: 7 });
     await expectPushedDown(queries, ['call_logs', 'call_schedules']);
     // The instance that dialed remembers the log it attached the call to: its callbacks write it without
     // reading it first (each write's gate still proves the copy current).
@@ -215,6 +221,7 @@ describe('hot-path queries: dial and status callbacks filter by _id or top-level
         await waitFor(async () => (await db.collection('call_schedules').findOne({ _id: new ObjectId(scheduleId) }))?.occurrence_count === 1, 10_000);
       });
       expect(queries.filter((q) => q.collection === 'occurrence_claims' && q.command === 'aggregate')).not.toHaveLength(0);
+      expect(queries.filter((q) => q.command === 'update' && q.collection === 'call_schedules')).toHaveLength(1);
       await expectPushedDown(queries, ['call_schedules', 'occurrence_claims', 'call_logs']);
     } finally {
       clock.set(new Date());

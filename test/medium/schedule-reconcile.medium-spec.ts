@@ -77,15 +77,15 @@ describe('reconciling stuck claims (service level, real database)', () => {
   afterAll(() => t.close());
   beforeEach(() => clock.set(new Date()));
 
-  it('D1: a one-time schedule advanced to pending by a dispatcher that died before dialing ends missed', async () => {
+  it('D1: a one-time schedule advanced to running by a dispatcher that died before dialing ends missed', async () => {
     const at = new Date(Date.now() + 60_000);
     const id = await createSchedule(at);
     const schedule = (await t.get<ScheduleRepository>(ScheduleRepository).findById(id))!;
-    // The dead dispatcher's two writes: the claim, then the advance to pending. Nothing was dialed.
+    // The dead dispatcher's two writes: the claim, then the advance to running. Nothing was dialed.
     const won = await claims().claimOccurrence({ scheduleId: id, tenantId: 'alice', occurrenceAt: at, state: 'claimed', instance: 'crashed:1', now: at });
     expect(won.won).toBe(true);
-    expect(await t.get<ScheduleRepository>(ScheduleRepository).advanceOccurrence(id, schedule.version, at, { next_execution: null, status: 'pending', last_occurrence_at: at, last_updated: at }, 1)).toBe(true);
-    expect((await getSchedule(id)).status).toBe('pending');
+    expect(await t.get<ScheduleRepository>(ScheduleRepository).advanceOccurrence(id, schedule.version, at, { next_execution: null, status: 'running', last_occurrence_at: at, last_updated: at }, 1)).toBe(true);
+    expect((await getSchedule(id)).status).toBe('running');
 
     clock.set(pastStuckThreshold(at));
     await reconcile();
@@ -231,7 +231,7 @@ describe('dialing a provably unsent occurrence again (service level, real databa
   afterAll(() => t.close());
 
   it.each([
-    ['advanced to pending', true],
+    ['advanced to running', true],
     ['not yet advanced', false],
   ])('a one-time schedule whose dispatcher died before dialing (%s) is dialed once, under deferral 1', async (_label, advanced) => {
     const at = new Date(Date.now() + 60_000);
@@ -241,7 +241,7 @@ describe('dialing a provably unsent occurrence again (service level, real databa
     const won = await claims().claimOccurrence({ scheduleId: id, tenantId: 'alice', occurrenceAt: at, state: 'claimed', instance: 'crashed:1', now: at });
     expect(won.won).toBe(true);
     if (advanced) {
-      expect(await t.get<ScheduleRepository>(ScheduleRepository).advanceOccurrence(id, schedule.version, at, { next_execution: null, status: 'pending', last_occurrence_at: at, last_updated: at }, 1)).toBe(true);
+      expect(await t.get<ScheduleRepository>(ScheduleRepository).advanceOccurrence(id, schedule.version, at, { next_execution: null, status: 'running', last_occurrence_at: at, last_updated: at }, 1)).toBe(true);
     }
 
     clock.set(new Date(at.getTime() + 20_000));
@@ -325,7 +325,7 @@ describe('dialing a provably unsent occurrence again (service level, real databa
     const schedule = (await repo.findById(id))!;
     const won = await claims().claimOccurrence({ scheduleId: id, tenantId: 'alice', occurrenceAt: at, state: 'claimed', instance: 'crashed:1', now: at });
     expect(won.won).toBe(true);
-    expect(await repo.advanceOccurrence(id, schedule.version, at, { next_execution: null, status: 'pending', last_occurrence_at: at, last_updated: at }, 1)).toBe(true);
+    expect(await repo.advanceOccurrence(id, schedule.version, at, { next_execution: null, status: 'running', last_occurrence_at: at, last_updated: at }, 1)).toBe(true);
     // An earlier pass gave the claim up and decided to dial again, then stopped before writing its job.
     const claimId = won.won ? won.claim.id : '';
     expect((await claims().decide(claimId, 'give_up', 'reconciler', new Date(at.getTime() + 20_000))).decision).toBe('give_up');

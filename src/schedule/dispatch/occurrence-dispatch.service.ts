@@ -41,9 +41,11 @@ function dialSubjectOf(schedule: Schedule): DialSubject {
   };
 }
 
-// What a run that placed no call writes on its schedule.
+// What a run that placed no call writes on its schedule: `status` ends a one-time schedule; `queued` puts
+// one back to pending, to wait for the job that dials it later.
 interface AttemptEndOnSchedule {
   status?: ScheduleStatus;
+  queued?: true;
   last_call_status: string;
   last_error?: string;
 }
@@ -183,7 +185,9 @@ export class OccurrenceDispatchService {
       return { outcome: 'already_claimed', nextRunAt: moved ? fresh.next_execution : null };
     }
 
-    const status: ScheduleStatus = recurring ? (next ? 'scheduled' : 'completed') : skip ? 'missed' : 'pending';
+    // A one-time schedule reads running from its claim on: its run holds it until the call ends (pending is a
+    // schedule waiting for a job: a deferral, a retry, a re-dial).
+    const status: ScheduleStatus = recurring ? (next ? 'scheduled' : 'completed') : skip ? 'missed' : 'running';
     // The advance's own events ride in its write (the schedule's outbox): stored before it, never lost after it.
     const events: ScheduleChangeEvent[] = [];
     const occurrences = due.slice(0, 50).map((d) => d.toISOString());
@@ -256,7 +260,9 @@ export class OccurrenceDispatchService {
   async dispatchDeferred(scheduleId: string, occurrenceAt: Date, attempt: number, deferral: number, runAt: Date): Promise<JobOutcome> {
     const schedule = await this.schedules.findById(scheduleId);
     // A recurring schedule whose last occurrence this was reads completed; paused or cancelled ones take no dial.
-    const open = schedule?.repeat_config ? schedule.status === 'scheduled' || schedule.status === 'completed' : schedule?.status === 'pending';
+    // A one-time one reads pending once its deferral is written, and still running when the deferring run
+    // stopped before that write (or when the reconciler proved a stopped run unsent).
+    const open = schedule?.repeat_config ? schedule.status === 'scheduled' || schedule.status === 'completed' : schedule?.status === 'pending' || schedule?.status === 'running';
     if (!schedule || !open) return { outcome: 'inactive', nextRunAt: null };
     const now = this.clock.now();
     if (runAt.getTime() > now.getTime() + EARLY_TOLERANCE_MS) return { outcome: 'early', nextRunAt: runAt };
@@ -406,10 +412,15 @@ export class OccurrenceDispatchService {
         }),
       ),
     ]);
-    if (schedule.repeat_config) await this.retry(() => this.schedules.recordCallProgress(schedule.id, null, { call_id: placed.callId, last_updated: now }));
-    // Only pending -> running: a fast final callback may already have completed the schedule.
-    else if (!(await this.retry(() => this.schedules.recordCallProgress(schedule.id, ['pending'], { status: 'running', call_id: placed.callId, last_updated: now })))) {
-      await this.retry(() => this.schedules.recordCallProgress(schedule.id, null, { call_id: placed.callId }));
+    // The claim's advance already moved the schedule (a one-time one to running), so the dial writes it no
+    // second time: the call's id reaches it with the call's outcome (ScheduleOutcomeService), and the log
+    // names it meanwhile. Only a one-time schedule that waited for this run's job (a deferral or a retry)
+    // reads pending, and goes running here; only from pending, as a fast final callback may already have
+    // ended it.
+    if (!schedule.repeat_config && schedule.status === 'pending') {
+      if (!(await this.retry(() => this.schedules.recordCallProgress(schedule.id, ['pending'], { status: 'running', call_id: placed.callId, last_updated: now })))) {
+        await this.retry(() => this.schedules.recordCallProgress(schedule.id, null, { call_id: placed.callId }));
+      }
     }
     // A hand-off ends the attempt; the status-update module records it like a final callback.
     this.publisher.publish(dispatched);
@@ -570,7 +581,7 @@ export class OccurrenceDispatchService {
         );
       case 'deferred':
         return (
-          (await progress({ last_call_status: 'deferred_calling_hours' })) &&
+          (await progress({ queued: true, last_call_status: 'deferred_calling_hours' })) &&
           history('info', 'deferred_calling_hours', `Deferred to the callee's calling hours: ${e.detail}`, { occurrence_at, attempt_number: e.attempt_number, ...e.extra })
         );
     }
@@ -641,11 +652,12 @@ export class OccurrenceDispatchService {
   // from pending or running, so a repeat changes nothing). `events` ride in the schedule's write (its
   // outbox); `oneTimeEvents` only when a one-time schedule ends.
   private async recordEnd(schedule: Schedule, set: AttemptEndOnSchedule, now: Date, events: ScheduleChangeEvent[], oneTimeEvents: ScheduleChangeEvent[]): Promise<void> {
-    const { status, ...rest } = set;
+    const { status, queued, ...rest } = set;
     const ends = status !== undefined && !schedule.repeat_config;
-    await this.retry(() =>
-      this.schedules.recordCallProgress(schedule.id, ends ? ['pending', 'running'] : null, { ...(ends ? { status } : {}), ...rest, last_updated: now }, { at: now, events: ends ? [...events, ...oneTimeEvents] : events }),
-    );
+    const queues = queued === true && !schedule.repeat_config;
+    const from: ScheduleStatus[] | null = ends || queues ? ['pending', 'running'] : null;
+    const to = ends ? { status } : queues ? { status: 'pending' as const } : {};
+    await this.retry(() => this.schedules.recordCallProgress(schedule.id, from, { ...to, ...rest, last_updated: now }, { at: now, events: ends ? [...events, ...oneTimeEvents] : events }));
   }
 
   // After the claim this run owns the occurrence, so a write that lost the database lock or its connection

@@ -141,7 +141,7 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
           if (status === 'failed') await this.announceFailed(schedule, version, state, now);
         } else {
           // The claimant's own advance landed first: it died after its write gate and the gate's takeover
-          // wrote its change for it, so a one-time schedule may now read pending, to be ended below.
+          // wrote its change for it, so a one-time schedule may now read running, to be ended below.
           schedule = (await this.schedules.findById(claim.schedule_id)) ?? schedule;
         }
       }
@@ -151,6 +151,9 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
         // and the next pass keeps to the decision and writes the job again; of two jobs, the claim of
         // deferral n+1 lets one dial.
         await this.claims.recordRedial(claim.id, RECONCILER, now);
+        // A one-time schedule waits for the re-dial's job: pending, written before the job, whose run takes it
+        // back to running (a repeat after a stop finds it pending and writes nothing).
+        if (!schedule.repeat_config && schedule.status === 'running') await this.schedules.recordCallProgress(schedule.id, ['running'], { status: 'pending', last_updated: now });
         const payload: CallDeferredPayload = {
           schedule_id: schedule.id,
           occurrence_at: claim.occurrence_at.toISOString(),
@@ -159,8 +162,9 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
           run_at: this.dueReference(claim).toISOString(),
         };
         await this.jobs.createJob(CALL_DEFERRED_JOB, payload, now);
-      } else if (schedule && neverSent && !schedule.repeat_config && schedule.status === 'pending') {
-        // The dispatcher advanced the one-time schedule to pending, then stopped before dialing.
+      } else if (schedule && neverSent && !schedule.repeat_config && (schedule.status === 'running' || schedule.status === 'pending')) {
+        // The dispatcher advanced the one-time schedule to running (or took it from pending, a deferred or
+        // retry run), then stopped before dialing.
         await this.endOneTimeMissed(schedule, claim.occurrence_at, now);
       }
       const checked = lookup?.kind === 'not_found' ? `; ${lookup.provider} has no record of its call` : lookup?.kind === 'unavailable' ? `; lookup: ${lookup.detail}` : '';
@@ -250,12 +254,12 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
     return now.getTime() - this.dueReference(claim).getTime() <= this.config.scheduler.misfireGraceSeconds * 1000;
   }
 
-  // ...and only while its schedule still expects this occurrence: a one-time schedule advanced to pending
-  // (by its claimant or by this pass); a recurring one still running whose advance past this occurrence
+  // ...and only while its schedule still expects this occurrence: a one-time schedule advanced to running
+  // by its claimant (pending: advanced by this pass, or waiting for a deferred or retry run); a recurring one still running whose advance past this occurrence
   // was the claimant's or this pass's. A schedule edited, paused or resumed since has replaced it: the old
   // run is dropped, as the dispatcher drops a superseded one.
   private stillExpects(schedule: Schedule, claim: OccurrenceClaim, advancedHere: boolean): boolean {
-    if (!schedule.repeat_config) return schedule.status === 'pending';
+    if (!schedule.repeat_config) return schedule.status === 'running' || schedule.status === 'pending';
     const running = schedule.status === 'scheduled' || schedule.status === 'completed';
     const advancedPast = advancedHere || (schedule.last_occurrence_at !== null && schedule.last_occurrence_at.getTime() >= claim.occurrence_at.getTime());
     return running && advancedPast;
@@ -273,7 +277,7 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
 
   private async endOneTimeMissed(schedule: Schedule, occurrenceAt: Date, now: Date): Promise<void> {
     const data = { occurrence_at: occurrenceAt.toISOString(), reason: 'dispatcher_stopped' };
-    await this.schedules.recordCallProgress(schedule.id, ['pending'], { status: 'missed', last_call_status: 'missed', last_updated: now }, {
+    await this.schedules.recordCallProgress(schedule.id, ['pending', 'running'], { status: 'missed', last_call_status: 'missed', last_updated: now }, {
       at: now,
       events: [{ notify: 'schedule.missed', notifyData: data, history: { type: 'missed', level: 'warn', message: 'Not dialed: its dispatcher stopped after claiming the occurrence', data } }],
     });
