@@ -53,24 +53,34 @@ export class ScheduleOutcomeService {
     if (!schedule) return;
     const now = this.clock.now();
     const lastError = outcome.status === 'completed' ? null : await this.errorOf(outcome);
-    await this.schedules.recordCallProgress(schedule.id, null, {
+    const progress = {
       last_call_status: outcome.status,
       ...(lastError ? { last_error: lastError } : {}),
       duration: outcome.duration,
       ...(outcome.callId ? { call_id: outcome.callId } : {}),
       last_updated: now,
-    });
+    };
+    // The event before the write: whoever reads the schedule ended finds why.
     await this.events.appendOnce(schedule, `call_final|${outcome.callLogId}`, now, outcome.status === 'completed' ? 'info' : 'warn', 'call_final', `Call ended ${outcome.status}`, {
       call_log_id: outcome.callLogId,
       call_id: outcome.callId,
       status: outcome.status,
       duration: outcome.duration,
     });
-    if (await this.scheduleRetry(schedule, outcome, now)) return;
-
-    if (schedule.repeat_config) return;
+    const retry = await this.retryOf(schedule, outcome, now);
+    if (schedule.repeat_config) {
+      await this.schedules.recordCallProgress(schedule.id, null, progress);
+      if (retry && schedule.status === 'scheduled') await this.scheduleRetry(schedule, outcome, retry, now);
+      return;
+    }
+    // A one-time schedule's outcome is one write: with its end, or with its wait for the next attempt (a
+    // schedule already pending has had it: this outcome was recorded before, and a repeat changes nothing).
+    if (retry && (schedule.status === 'pending' || (await this.schedules.recordCallOutcome(schedule.id, progress, 'pending', ['running', 'pending'])))) {
+      await this.scheduleRetry(schedule, outcome, retry, now);
+      return;
+    }
     const finalStatus: 'completed' | 'failed' = outcome.status === 'completed' ? 'completed' : 'failed';
-    const moved = await this.schedules.recordCallProgress(schedule.id, ['pending', 'running'], { status: finalStatus });
+    const moved = await this.schedules.recordCallOutcome(schedule.id, progress, finalStatus, ['pending', 'running']);
     if (outcome.announced) return;
     // Ended by this outcome now, or by this outcome's earlier try that stopped before its notification: the
     // event is stored before the caller marks the outcome recorded, under a key that a one-time schedule's
@@ -104,30 +114,30 @@ export class ScheduleOutcomeService {
     return (await this.schedules.findRunningOneTime(afterId, limit)).map((s) => s.id);
   }
 
-  private async scheduleRetry(schedule: Schedule, outcome: FinalCallOutcome, now: Date): Promise<boolean> {
+  // The next attempt this outcome asks for, if its policy has one left; nothing is written.
+  private async retryOf(schedule: Schedule, outcome: FinalCallOutcome, now: Date): Promise<{ payload: CallRetryPayload; runAt: Date } | null> {
     const policy = schedule.retry_policy;
-    if (!policy || !(policy.retry_on as string[]).includes(outcome.status)) return false;
+    if (!policy || !(policy.retry_on as string[]).includes(outcome.status)) return null;
     const log = await this.callLogs.findById(outcome.callLogId);
-    if (!log?.occurrence_at || log.attempt_number >= policy.max_attempts) return false;
-    // A one-time schedule waits for its next attempt; a paused or cancelled one takes none.
-    if (!schedule.repeat_config) {
-      // Already pending: this outcome was recorded before (a repeat), and an unchanged write reports no change.
-      if (schedule.status !== 'pending' && !(await this.schedules.recordCallProgress(schedule.id, ['running', 'pending'], { status: 'pending' }))) return false;
-    } else if (schedule.status !== 'scheduled') return false;
+    if (!log?.occurrence_at || log.attempt_number >= policy.max_attempts) return null;
+    const runAt = new Date(now.getTime() + retryDelaySeconds(policy, log.attempt_number) * 1000);
+    return { payload: { schedule_id: schedule.id, occurrence_at: log.occurrence_at.toISOString(), attempt_number: log.attempt_number + 1 }, runAt };
+  }
+
+  // Once the schedule waits for it (a one-time one reads pending; a paused or cancelled one takes none).
+  private async scheduleRetry(schedule: Schedule, outcome: FinalCallOutcome, retry: { payload: CallRetryPayload; runAt: Date }, now: Date): Promise<void> {
+    const policy = schedule.retry_policy!;
+    const { payload, runAt } = retry;
     // The job is written before its event: a repeated outcome that finds the event finds the job too.
     const retryKey = `retry_scheduled|${outcome.callLogId}`;
-    if (await this.events.wasAppended(schedule.id, retryKey)) return true;
-    const attempt = log.attempt_number + 1;
-    const runAt = new Date(now.getTime() + retryDelaySeconds(policy, log.attempt_number) * 1000);
-    const payload: CallRetryPayload = { schedule_id: schedule.id, occurrence_at: log.occurrence_at.toISOString(), attempt_number: attempt };
+    if (await this.events.wasAppended(schedule.id, retryKey)) return;
     await this.jobs.createJob(CALL_RETRY_JOB, payload, runAt);
-    await this.events.appendOnce(schedule, retryKey, now, 'info', 'retry_scheduled', `Attempt ${attempt} of ${policy.max_attempts} at ${runAt.toISOString()} after ${outcome.status}`, {
+    await this.events.appendOnce(schedule, retryKey, now, 'info', 'retry_scheduled', `Attempt ${payload.attempt_number} of ${policy.max_attempts} at ${runAt.toISOString()} after ${outcome.status}`, {
       call_log_id: outcome.callLogId,
       occurrence_at: payload.occurrence_at,
-      attempt_number: attempt,
+      attempt_number: payload.attempt_number,
       run_at: runAt.toISOString(),
       after_status: outcome.status,
     });
-    return true;
   }
 }

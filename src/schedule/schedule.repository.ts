@@ -189,6 +189,19 @@ export class ScheduleRepository {
     return res?.changed === true;
   }
 
+  // A call's outcome in one write: `set` always, and `status` too when the schedule reads one of `statusFrom`
+  // (a one-time schedule's end, or its wait for the next attempt). Returns whether the status moved.
+  async recordCallOutcome(id: string, set: Partial<ScheduleFields>, status: ScheduleStatus, statusFrom: ScheduleStatus[]): Promise<boolean> {
+    const _id = toObjectId(id);
+    if (!_id) return false;
+    let moves = false;
+    const res = await this.gate.update(_id, (s) => {
+      moves = !s.deleted_at && statusFrom.includes(s.status as ScheduleStatus);
+      return s.deleted_at ? null : moves ? { ...set, status } : set;
+    });
+    return res?.changed === true && moves;
+  }
+
   async softDelete(id: string, version: number, fromStatuses: ScheduleStatus[], now: Date, change?: ScheduleChange): Promise<boolean> {
     const _id = toObjectId(id);
     if (!_id) return false;

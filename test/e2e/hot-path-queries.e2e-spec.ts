@@ -204,6 +204,8 @@ describe('hot-path queries: dial and status callbacks filter by _id or top-level
     expect(await db.collection('call_logs').findOne({ _id: new ObjectId(oneTime.logId) })).toMatchObject({ status: 'completed', duration: 7 });
     expect(await db.collection('call_schedules').findOne({ _id: new ObjectId(oneTime.scheduleId) })).toMatchObject({ status: 'completed', call_id: oneTime.callSid, duration: 7 });
     await expectPushedDown(queries, ['call_logs', 'call_schedules']);
+    // The final outcome is the call's one write of its schedule: its fields and its end together.
+    expect(queries.filter((q) => q.command === 'update' && q.collection === 'call_schedules')).toHaveLength(1);
     // The instance that dialed remembers the log it attached the call to: its callbacks write it without
     // reading it first (each write's gate still proves the copy current).
     expect(queries.filter((q) => q.command === 'find' && q.collection === 'call_logs')).toEqual([]);
