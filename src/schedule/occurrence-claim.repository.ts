@@ -203,6 +203,13 @@ export class OccurrenceClaimRepository {
     return docs.map(toClaim);
   }
 
+  // Whether a later run of the claim's occurrence (a retry's attempt, a deferral's or re-dial's run) has
+  // claimed it: the schedule is then that run's, not this claim's.
+  async laterRunClaimed(claim: Pick<OccurrenceClaim, 'schedule_id' | 'occurrence_at' | 'attempt_number' | 'deferral'>): Promise<boolean> {
+    const runs = await this.claims.find({ schedule_id: claim.schedule_id, occurrence_at: claim.occurrence_at }, { attempt_number: 1, deferral: 1 }).lean<LeanClaim[]>();
+    return runs.some(({ attempt_number: attempt = 1, deferral = 0 }) => attempt > claim.attempt_number || (attempt === claim.attempt_number && deferral > claim.deferral));
+  }
+
   async findForSchedule(scheduleId: string, limit: number): Promise<OccurrenceClaim[]> {
     const docs = await this.claims.find({ schedule_id: scheduleId }).sort({ occurrence_at: -1 }).limit(limit).lean<LeanClaim[]>();
     return docs.map(toClaim);

@@ -73,11 +73,15 @@ export class ScheduleOutcomeService {
       if (retry && schedule.status === 'scheduled') await this.scheduleRetry(schedule, outcome, retry, now);
       return;
     }
-    // A one-time schedule's outcome is one write: with its end, or with its wait for the next attempt (a
-    // schedule already pending has had it: this outcome was recorded before, and a repeat changes nothing).
-    if (retry && (schedule.status === 'pending' || (await this.schedules.recordCallOutcome(schedule.id, progress, 'pending', ['running', 'pending'])))) {
-      await this.scheduleRetry(schedule, outcome, retry, now);
-      return;
+    // A one-time schedule's outcome is one write: with its end, or with its wait for the next attempt. One
+    // that already read pending (a repeat of this outcome, or a deferred run whose running mark is still on
+    // its way) keeps waiting; the fields are written either way.
+    if (retry) {
+      const waits = await this.schedules.recordCallOutcome(schedule.id, progress, 'pending', ['running', 'pending']);
+      if (waits || schedule.status === 'pending') {
+        await this.scheduleRetry(schedule, outcome, retry, now);
+        return;
+      }
     }
     const finalStatus: 'completed' | 'failed' = outcome.status === 'completed' ? 'completed' : 'failed';
     const moved = await this.schedules.recordCallOutcome(schedule.id, progress, finalStatus, ['pending', 'running']);

@@ -33,8 +33,6 @@ function isAwaitingCallingHours(schedule: Schedule): boolean {
 // The statuses a state change may start from, given the schedule as it reads now.
 type AllowedFrom = (current: Schedule) => ScheduleStatus[];
 const fromEditable: AllowedFrom = () => EDITABLE;
-// A one-time call deferred to the callee's calling hours reads pending for hours with nothing in flight:
-// it can be cancelled, and the deferred run then finds it inactive. A pending call being dialed cannot.
 // The dial does not write its call's id on the schedule (its outcome does): a one-time schedule in its
 // call, and a recurring one, name their latest placed call through its `dispatched` event, as they did when
 // the dial wrote it.
@@ -44,6 +42,9 @@ function withLatestPlacedCall(schedule: Schedule, newestFirst: ScheduleEventReco
   return typeof callId === 'string' ? { ...schedule, call_id: callId } : schedule;
 }
 
+// A one-time call deferred to the callee's calling hours reads pending for hours with nothing in flight:
+// it can be cancelled, and the deferred run then finds it inactive. One that is running (claimed,
+// dialing or in its call), or waits for a retry, cannot.
 const cancellableFrom: AllowedFrom = (current) => (isAwaitingCallingHours(current) ? ['pending'] : EDITABLE);
 
 export interface ScheduleDetails {

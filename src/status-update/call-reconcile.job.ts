@@ -115,9 +115,9 @@ export class CallReconcileJob implements OnModuleInit, OnApplicationBootstrap {
 
   // Schedule outcomes the callback path left undone: a final call whose outcome was never recorded (its
   // delivery cut off after the log write, the redelivery never came), and a one-time schedule that reads
-  // running although its latest call is final (a deferred or retry run's pending -> running write raced the final
-  // callback's outcome: FerretDB's conditional updates are not atomic). Both get the outcome through the
-  // callback's own path, which is safe to repeat.
+  // running although its latest call is final (a deferred or retry run's pending -> running write raced
+  // the final callback's outcome: FerretDB's conditional updates are not atomic). Both get the outcome
+  // through the callback's own path, which is safe to repeat.
   private async settleOutcomes(deadline: number): Promise<string> {
     const before = new Date(this.clock.now().getTime() - OUTCOME_GRACE_MS);
     let unrecorded = 0;

@@ -271,6 +271,39 @@ describe('dialing a provably unsent occurrence again (service level, real databa
     expect(missedEvents.filter((e) => e.schedule_id === id)).toHaveLength(0);
   });
 
+  // The stopped run wrote its deferral's job and stopped before its ending; the deferred run (deferral 1)
+  // then placed its call. Neither a re-dial nor the end of the schedule may land on that live call.
+  it.each([
+    ['within its grace', 20_000],
+    ['past its grace', 360_000],
+  ])('a stopped run whose occurrence a later run holds (%s) ends alone: the schedule and its live call are left to that run', async (_label, after) => {
+    const at = new Date(Date.now() + 60_000);
+    clock.set(new Date(at.getTime() - 1000));
+    const id = (await createScheduleFor(t, alice, { phone: '+14155552676', scheduled_time: at.toISOString() })).id;
+    const repo = t.get<ScheduleRepository>(ScheduleRepository);
+    const schedule = (await repo.findById(id))!;
+    const stopped = await claims().claimOccurrence({ scheduleId: id, tenantId: 'alice', occurrenceAt: at, state: 'claimed', instance: 'crashed:1', now: at });
+    expect(stopped.won).toBe(true);
+    expect(await repo.advanceOccurrence(id, schedule.version, at, { next_execution: null, status: 'running', last_occurrence_at: at, last_updated: at }, 1)).toBe(true);
+    const later = await claims().claimOccurrence({ scheduleId: id, tenantId: 'alice', occurrenceAt: at, deferral: 1, state: 'claimed', instance: 'live:1', now: new Date(at.getTime() + 5000) });
+    expect(later.won).toBe(true);
+    expect(await claims().move(later.won ? later.claim.id : '', 'placed', { call_id: 'GClive', provider: 'gated' }, new Date(at.getTime() + 5000))).toBe(true);
+
+    clock.set(new Date(at.getTime() + after));
+    await reconcile();
+    expect(await deferredJobs(id)).toHaveLength(0);
+    const s = await getDetails(id);
+    expect(s.status).toBe('running');
+    expect(s.events.map((e: { type: string }) => e.type)).toContain('occurrence_superseded');
+    expect(s.events.map((e: { type: string }) => e.type)).not.toContain('missed');
+    expect(missedEvents.filter((e) => e.schedule_id === id)).toHaveLength(0);
+    const byDeferral = (await claims().findForSchedule(id, 5)).sort((a, b) => a.deferral - b.deferral);
+    expect(byDeferral.map((c) => [c.deferral, c.state])).toEqual([
+      [0, 'missed'],
+      [1, 'dialed'],
+    ]);
+  });
+
   it('a stalled dispatcher that lost the decision leaves the occurrence to the reconciler, which dials it again', async () => {
     const at = new Date(Date.now() + 120_000);
     clock.set(new Date(at.getTime() - 1000));

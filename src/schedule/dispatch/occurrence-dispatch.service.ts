@@ -41,11 +41,9 @@ function dialSubjectOf(schedule: Schedule): DialSubject {
   };
 }
 
-// What a run that placed no call writes on its schedule: `status` ends a one-time schedule; `queued` puts
-// one back to pending, to wait for the job that dials it later.
+// What a run that placed no call writes on its schedule.
 interface AttemptEndOnSchedule {
   status?: ScheduleStatus;
-  queued?: true;
   last_call_status: string;
   last_error?: string;
 }
@@ -260,9 +258,8 @@ export class OccurrenceDispatchService {
   async dispatchDeferred(scheduleId: string, occurrenceAt: Date, attempt: number, deferral: number, runAt: Date): Promise<JobOutcome> {
     const schedule = await this.schedules.findById(scheduleId);
     // A recurring schedule whose last occurrence this was reads completed; paused or cancelled ones take no dial.
-    // A one-time one reads pending once its deferral is written, and still running when the deferring run
-    // stopped before that write (or when the reconciler proved a stopped run unsent).
-    const open = schedule?.repeat_config ? schedule.status === 'scheduled' || schedule.status === 'completed' : schedule?.status === 'pending' || schedule?.status === 'running';
+    // A one-time one reads pending: its deferral (or the reconciler's re-dial) wrote that before this job.
+    const open = schedule?.repeat_config ? schedule.status === 'scheduled' || schedule.status === 'completed' : schedule?.status === 'pending';
     if (!schedule || !open) return { outcome: 'inactive', nextRunAt: null };
     const now = this.clock.now();
     if (runAt.getTime() > now.getTime() + EARLY_TOLERANCE_MS) return { outcome: 'early', nextRunAt: runAt };
@@ -452,6 +449,12 @@ export class OccurrenceDispatchService {
       deferral: claim.deferral + 1,
       run_at: until.toISOString(),
     };
+    // A one-time schedule waits for that job: pending, written before the job so that the job's run never
+    // finds it still running (and the deferral's ending, written after, changes no status). A crash before
+    // the job leaves a claim the reconciler settles like any other stopped run.
+    if (!schedule.repeat_config && schedule.status === 'running') {
+      await this.retry(() => this.schedules.recordCallProgress(schedule.id, ['running'], { status: 'pending', last_updated: now }));
+    }
     await this.retry(() => this.jobs.createJob(CALL_DEFERRED_JOB, payload, until));
     await this.endRun(
       schedule,
@@ -581,7 +584,7 @@ export class OccurrenceDispatchService {
         );
       case 'deferred':
         return (
-          (await progress({ queued: true, last_call_status: 'deferred_calling_hours' })) &&
+          (await progress({ last_call_status: 'deferred_calling_hours' })) &&
           history('info', 'deferred_calling_hours', `Deferred to the callee's calling hours: ${e.detail}`, { occurrence_at, attempt_number: e.attempt_number, ...e.extra })
         );
     }
@@ -652,12 +655,11 @@ export class OccurrenceDispatchService {
   // from pending or running, so a repeat changes nothing). `events` ride in the schedule's write (its
   // outbox); `oneTimeEvents` only when a one-time schedule ends.
   private async recordEnd(schedule: Schedule, set: AttemptEndOnSchedule, now: Date, events: ScheduleChangeEvent[], oneTimeEvents: ScheduleChangeEvent[]): Promise<void> {
-    const { status, queued, ...rest } = set;
+    const { status, ...rest } = set;
     const ends = status !== undefined && !schedule.repeat_config;
-    const queues = queued === true && !schedule.repeat_config;
-    const from: ScheduleStatus[] | null = ends || queues ? ['pending', 'running'] : null;
-    const to = ends ? { status } : queues ? { status: 'pending' as const } : {};
-    await this.retry(() => this.schedules.recordCallProgress(schedule.id, from, { ...to, ...rest, last_updated: now }, { at: now, events: ends ? [...events, ...oneTimeEvents] : events }));
+    await this.retry(() =>
+      this.schedules.recordCallProgress(schedule.id, ends ? ['pending', 'running'] : null, { ...(ends ? { status } : {}), ...rest, last_updated: now }, { at: now, events: ends ? [...events, ...oneTimeEvents] : events }),
+    );
   }
 
   // After the claim this run owns the occurrence, so a write that lost the database lock or its connection

@@ -125,9 +125,12 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
       const neverSent = givenUp || notAtProvider;
       const transition = givenUp ? 'given_up' : notAtProvider ? 'not_at_provider' : 'stuck_after_dial';
       const state = CLAIM_TRANSITIONS[transition].to;
+      // A later run of the occurrence has claimed it (the stopped run's deferral, or an earlier pass's re-dial,
+      // whose job ran): the schedule is that run's, and this claim only ends.
+      const superseded = neverSent && (await this.claims.laterRunClaimed(claim));
       // Dial it again if its grace allows, or if an earlier pass already decided so (read above for a claim
       // decided `dial`).
-      const wanted = neverSent && schedule !== null && (redialing || this.withinGrace(schedule, claim, now) || (givenUp && (await this.claims.redialRecorded(claim.id))));
+      const wanted = neverSent && !superseded && schedule !== null && (redialing || this.withinGrace(schedule, claim, now) || (givenUp && (await this.claims.redialRecorded(claim.id))));
       let advancedHere = false;
       if (schedule && schedule.status === 'scheduled' && schedule.next_execution?.getTime() === claim.occurrence_at.getTime()) {
         // The claimant died before advancing: move the schedule on so later occurrences still fire.
@@ -151,9 +154,11 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
         // and the next pass keeps to the decision and writes the job again; of two jobs, the claim of
         // deferral n+1 lets one dial.
         await this.claims.recordRedial(claim.id, RECONCILER, now);
-        // A one-time schedule waits for the re-dial's job: pending, written before the job, whose run takes it
-        // back to running (a repeat after a stop finds it pending and writes nothing).
-        if (!schedule.repeat_config && schedule.status === 'running') await this.schedules.recordCallProgress(schedule.id, ['running'], { status: 'pending', last_updated: now });
+        // A one-time schedule waits for the re-dial's job: pending, written before the job, whose run takes
+        // it back to running (a repeat after a stop finds it pending and writes nothing).
+        if (!schedule.repeat_config && schedule.status === 'running') {
+          await this.schedules.recordCallProgress(schedule.id, ['running'], { status: 'pending', last_updated: now });
+        }
         const payload: CallDeferredPayload = {
           schedule_id: schedule.id,
           occurrence_at: claim.occurrence_at.toISOString(),
@@ -162,7 +167,7 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
           run_at: this.dueReference(claim).toISOString(),
         };
         await this.jobs.createJob(CALL_DEFERRED_JOB, payload, now);
-      } else if (schedule && neverSent && !schedule.repeat_config && (schedule.status === 'running' || schedule.status === 'pending')) {
+      } else if (schedule && neverSent && !superseded && !schedule.repeat_config && (schedule.status === 'running' || schedule.status === 'pending')) {
         // The dispatcher advanced the one-time schedule to running (or took it from pending, a deferred or
         // retry run), then stopped before dialing.
         await this.endOneTimeMissed(schedule, claim.occurrence_at, now);
@@ -178,10 +183,12 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
       if (schedule) {
         const [type, message] = redial
           ? ['occurrence_redialed', `Occurrence ${claim.occurrence_at.toISOString()} was never sent when its dispatcher stopped; it is dialed again under a new claim (deferral ${claim.deferral + 1})`]
-          : [
-              neverSent ? 'occurrence_missed' : 'occurrence_unknown',
-              `Occurrence ${claim.occurrence_at.toISOString()} was ${claim.state} when its dispatcher stopped; it is recorded ${state} and will not be redialed`,
-            ];
+          : superseded
+            ? ['occurrence_superseded', `Occurrence ${claim.occurrence_at.toISOString()} was ${claim.state} when its dispatcher stopped, never sent; a later run of it holds the schedule`]
+            : [
+                neverSent ? 'occurrence_missed' : 'occurrence_unknown',
+                `Occurrence ${claim.occurrence_at.toISOString()} was ${claim.state} when its dispatcher stopped; it is recorded ${state} and will not be redialed`,
+              ];
         await this.events.appendFor(schedule, now, 'warn', type, message, {
           occurrence_at: claim.occurrence_at.toISOString(),
           claim_state: claim.state,
@@ -255,9 +262,10 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
   }
 
   // ...and only while its schedule still expects this occurrence: a one-time schedule advanced to running
-  // by its claimant (pending: advanced by this pass, or waiting for a deferred or retry run); a recurring one still running whose advance past this occurrence
-  // was the claimant's or this pass's. A schedule edited, paused or resumed since has replaced it: the old
-  // run is dropped, as the dispatcher drops a superseded one.
+  // by its claimant (pending: advanced by this pass, or waiting for a deferred or retry run); a recurring
+  // one still running whose advance past this occurrence was the claimant's or this pass's. A schedule
+  // edited, paused or resumed since has replaced it: the old run is dropped, as the dispatcher drops a
+  // superseded one.
   private stillExpects(schedule: Schedule, claim: OccurrenceClaim, advancedHere: boolean): boolean {
     if (!schedule.repeat_config) return schedule.status === 'running' || schedule.status === 'pending';
     const running = schedule.status === 'scheduled' || schedule.status === 'completed';
