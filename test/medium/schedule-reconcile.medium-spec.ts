@@ -224,6 +224,20 @@ describe('dialing a provably unsent occurrence again (service level, real databa
       .find({ name: CALL_DEFERRED_JOB, 'data.schedule_id': id })
       .toArray();
 
+  // A one-time schedule due a minute from now whose dispatcher claimed it and advanced it to running, then
+  // stopped: the claim's id and the schedule's.
+  async function stoppedAfterAdvance(phone: string): Promise<{ at: Date; id: string; claimId: string }> {
+    const at = new Date(Date.now() + 60_000);
+    clock.set(new Date(at.getTime() - 1000));
+    const id = (await createScheduleFor(t, alice, { phone, scheduled_time: at.toISOString() })).id;
+    const repo = t.get<ScheduleRepository>(ScheduleRepository);
+    const schedule = (await repo.findById(id))!;
+    const won = await claims().claimOccurrence({ scheduleId: id, tenantId: 'alice', occurrenceAt: at, state: 'claimed', instance: 'crashed:1', now: at });
+    expect(won.won).toBe(true);
+    expect(await repo.advanceOccurrence(id, schedule.version, at, { next_execution: null, status: 'running', last_occurrence_at: at, last_updated: at }, 1)).toBe(true);
+    return { at, id, claimId: won.won ? won.claim.id : '' };
+  }
+
   beforeAll(async () => {
     // Claims count as stuck after 15 s, well within the default 300 s grace.
     ({ t, alice } = await startReconcilerApp(clock, dispatcher, missedEvents, { SCHEDULER_UNKNOWN_CLAIM_AFTER_SECONDS: '15' }));
@@ -277,14 +291,7 @@ describe('dialing a provably unsent occurrence again (service level, real databa
     ['within its grace', 20_000],
     ['past its grace', 360_000],
   ])('a stopped run whose occurrence a later run holds (%s) ends alone: the schedule and its live call are left to that run', async (_label, after) => {
-    const at = new Date(Date.now() + 60_000);
-    clock.set(new Date(at.getTime() - 1000));
-    const id = (await createScheduleFor(t, alice, { phone: '+14155552676', scheduled_time: at.toISOString() })).id;
-    const repo = t.get<ScheduleRepository>(ScheduleRepository);
-    const schedule = (await repo.findById(id))!;
-    const stopped = await claims().claimOccurrence({ scheduleId: id, tenantId: 'alice', occurrenceAt: at, state: 'claimed', instance: 'crashed:1', now: at });
-    expect(stopped.won).toBe(true);
-    expect(await repo.advanceOccurrence(id, schedule.version, at, { next_execution: null, status: 'running', last_occurrence_at: at, last_updated: at }, 1)).toBe(true);
+    const { at, id } = await stoppedAfterAdvance('+14155552676');
     const later = await claims().claimOccurrence({ scheduleId: id, tenantId: 'alice', occurrenceAt: at, deferral: 1, state: 'claimed', instance: 'live:1', now: new Date(at.getTime() + 5000) });
     expect(later.won).toBe(true);
     expect(await claims().move(later.won ? later.claim.id : '', 'placed', { call_id: 'GClive', provider: 'gated' }, new Date(at.getTime() + 5000))).toBe(true);
@@ -351,16 +358,8 @@ describe('dialing a provably unsent occurrence again (service level, real databa
   });
 
   it('keeps a re-dial an earlier pass decided, even once the grace has passed', async () => {
-    const at = new Date(Date.now() + 60_000);
-    clock.set(new Date(at.getTime() - 1000));
-    const id = (await createScheduleFor(t, alice, { phone: '+14155552675', scheduled_time: at.toISOString() })).id;
-    const repo = t.get<ScheduleRepository>(ScheduleRepository);
-    const schedule = (await repo.findById(id))!;
-    const won = await claims().claimOccurrence({ scheduleId: id, tenantId: 'alice', occurrenceAt: at, state: 'claimed', instance: 'crashed:1', now: at });
-    expect(won.won).toBe(true);
-    expect(await repo.advanceOccurrence(id, schedule.version, at, { next_execution: null, status: 'running', last_occurrence_at: at, last_updated: at }, 1)).toBe(true);
+    const { at, id, claimId } = await stoppedAfterAdvance('+14155552675');
     // An earlier pass gave the claim up and decided to dial again, then stopped before writing its job.
-    const claimId = won.won ? won.claim.id : '';
     expect((await claims().decide(claimId, 'give_up', 'reconciler', new Date(at.getTime() + 20_000))).decision).toBe('give_up');
     await claims().recordRedial(claimId, 'reconciler', new Date(at.getTime() + 20_000));
 
