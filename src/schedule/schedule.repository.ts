@@ -190,7 +190,7 @@ export class ScheduleRepository {
   }
 
   // A call's outcome in one write: `set` always, and `status` too when the schedule reads one of `statusFrom`
-  // (a one-time schedule's end, or its wait for the next attempt). Returns whether the status moved.
+  // (a one-time schedule's end, or its wait for the next attempt). Returns whether the write carried it.
   async recordCallOutcome(id: string, set: Partial<ScheduleFields>, status: ScheduleStatus, statusFrom: ScheduleStatus[]): Promise<boolean> {
     const _id = toObjectId(id);
     if (!_id) return false;
