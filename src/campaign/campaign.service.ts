@@ -113,7 +113,7 @@ export class CampaignService {
     const campaign = await this.load(principal, id);
     const { items, total } = await this.attempts.listForCampaign(campaign.id, contactId, limit, offset);
     const open = items.filter((a) => a.state === 'open');
-    const callIds = new Map((await this.schedules.statesOf(open.map((a) => a.schedule_id))).map((s) => [s.id, s.call_id]));
+    const callIds = new Map((await this.schedules.statesOf(open.map((a) => a.schedule_id), true)).map((s) => [s.id, s.call_id]));
     const phones = new Map((await this.contacts.findByIds([...new Set(items.map((a) => a.contact_id))])).map((c) => [c.id, c.phone]));
     return {
       items: items.map((a) => ({ attempt: a.state === 'open' ? { ...a, call_id: callIds.get(a.schedule_id) ?? null } : a, phone: phones.get(a.contact_id) ?? null })),

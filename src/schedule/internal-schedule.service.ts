@@ -142,7 +142,9 @@ export class InternalScheduleService {
     if (publish) this.outbox.publishAll(events);
   }
 
-  async statesOf(ids: string[]): Promise<InternalScheduleState[]> {
+  // withCallInProgress: a running schedule's call id, for a listing (the schedule records it with the outcome;
+  // the settling paths read only ended schedules and skip the read).
+  async statesOf(ids: string[], withCallInProgress = false): Promise<InternalScheduleState[]> {
     const out: InternalScheduleState[] = [];
     for (const id of ids) {
       const schedule = await this.schedules.findById(id);
@@ -151,7 +153,7 @@ export class InternalScheduleService {
     // A dial that failed as such (not busy, not unanswered) needs its call log's error code, and a call in
     // progress its id (the schedule records it with the outcome): one query for all.
     const failed = out.filter((s) => s.status === 'failed' && s.last_call_status === 'failed');
-    const running = out.filter((s) => s.status === 'running');
+    const running = withCallInProgress ? out.filter((s) => s.status === 'running') : [];
     if (failed.length + running.length > 0) {
       const logs = await this.callLogs.latestForSchedules([...failed, ...running].map((s) => s.id));
       for (const state of failed) {
