@@ -5,6 +5,7 @@ export abstract class AppConfig {
   abstract readonly nodeEnv: 'development' | 'production' | 'test';
   abstract readonly port: number;
   abstract readonly mongodbUri: string | undefined;
+  abstract readonly mongodbSocketTimeoutMs: number;
   abstract readonly embeddedDb: { dir: string; engine: string; ferretdbPostgresqlUrl?: string };
   abstract readonly jwt: {
     secret: string;

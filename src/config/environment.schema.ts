@@ -264,6 +264,14 @@ export class EnvironmentVariables {
   @IntSetting(1, 24 * 366)
   CALL_LOG_ARCHIVE_AFTER_HOURS: number = 24;
 
+  // A database command with no reply this long after it was sent fails, and its connection is closed. Without
+  // it, a server that stops answering but keeps the connection open holds the sweeper's due read, and with it
+  // all due discovery, for ever (seen once after FerretDB's restart in the reliability suite's database
+  // outage). Well above the longest command the service sends (a gated bulkWrite over 100,000 schedules on
+  // FerretDB). 0: no limit.
+  @IntSetting(0, 3_600_000)
+  MONGODB_SOCKET_TIMEOUT_MS: number = 60_000;
+
   // An API list, tracking or audit read stops at this limit and the API answers 503 SERVICE_002: the database
   // stops its own work (maxTimeMS) and the service stops waiting (an abort signal), whichever part is slow.
   @IntSetting(100, 600_000)

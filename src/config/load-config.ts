@@ -94,6 +94,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfigVa
     nodeEnv: parsed.NODE_ENV as AppConfigValues['nodeEnv'],
     port,
     mongodbUri: aliases.mongodbUri,
+    mongodbSocketTimeoutMs: parsed.MONGODB_SOCKET_TIMEOUT_MS,
     embeddedDb: { dir: parsed.EMBEDDED_DB_DIR, engine: parsed.EMBEDDED_DB_ENGINE, ferretdbPostgresqlUrl: parsed.FERRETDB_POSTGRESQL_URL },
     jwt: {
       secret: parsed.JWT_SECRET,

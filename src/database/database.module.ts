@@ -16,6 +16,7 @@ mongoose.set('strictQuery', true);
         return {
           uri: config.mongodbUri,
           serverSelectionTimeoutMS: 5000,
+          socketTimeoutMS: config.mongodbSocketTimeoutMs,
           // Index builds are run explicitly at startup (see ensureIndexes in each repository).
           autoIndex: true,
           autoCreate: true,

@@ -32,7 +32,7 @@ export class JobQueueService implements OnApplicationShutdown {
 
   constructor(private readonly config: AppConfig) {
     if (!config.mongodbUri) throw new Error('MONGODB_URI must be resolved before the job queue starts');
-    this.backend = new MongoBackend({ address: config.mongodbUri, collection: AGENDA_COLLECTION, ensureIndex: true });
+    this.backend = new MongoBackend({ address: config.mongodbUri, options: { socketTimeoutMS: config.mongodbSocketTimeoutMs }, collection: AGENDA_COLLECTION, ensureIndex: true });
     this.agenda = new Agenda({
       backend: this.backend,
       name: `call-scheduler-${process.pid}`,

@@ -7,6 +7,10 @@ export interface LatencyProxy {
   setReplyDelay(ms: number): void;
   // Resolves once every reply held back so far has been passed on (or its connection has closed).
   drained(): Promise<void>;
+  // While on, replies are dropped and their connections stay open: a server that stops answering.
+  setSwallowReplies(on: boolean): void;
+  // The requests whose replies were dropped, as latin1 text (BSON keeps names and strings readable).
+  readonly unanswered: string[];
   close(): Promise<void>;
 }
 
@@ -22,6 +26,8 @@ export async function startLatencyProxy(targetUri: string): Promise<LatencyProxy
   target.host = target.host.replace(/^\[|\]$/g, '');
 
   let delayMs = 0;
+  let swallow = false;
+  const unanswered: string[] = [];
   let held = 0;
   let onDrained: Array<() => void> = [];
   const release = () => {
@@ -38,7 +44,12 @@ export async function startLatencyProxy(targetUri: string): Promise<LatencyProxy
     upstream.setNoDelay(true);
     // Replies leave in the order they came, each no earlier than its own delay.
     let tail = Promise.resolve();
+    let lastRequest = '';
     upstream.on('data', (chunk) => {
+      if (swallow) {
+        unanswered.push(lastRequest);
+        return;
+      }
       const due = Date.now() + delayMs;
       held += 1;
       tail = tail.then(async () => {
@@ -48,7 +59,10 @@ export async function startLatencyProxy(targetUri: string): Promise<LatencyProxy
         release();
       });
     });
-    client.on('data', (chunk) => upstream.write(chunk));
+    client.on('data', (chunk) => {
+      lastRequest = chunk.toString('latin1');
+      upstream.write(chunk);
+    });
     const end = () => {
       client.destroy();
       upstream.destroy();
@@ -75,6 +89,10 @@ export async function startLatencyProxy(targetUri: string): Promise<LatencyProxy
     setReplyDelay: (ms) => {
       delayMs = ms;
     },
+    setSwallowReplies: (on) => {
+      swallow = on;
+    },
+    unanswered,
     drained: () => (held === 0 ? Promise.resolve() : new Promise<void>((resolve) => onDrained.push(resolve))),
     close: () =>
       new Promise<void>((resolve) => {
