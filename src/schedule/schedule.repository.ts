@@ -189,6 +189,13 @@ export class ScheduleRepository {
     return res?.changed === true;
   }
 
+  // A one-time schedule whose dial a later job makes (a deferral, the reconciler's re-dial): running →
+  // pending, written before that job, so the job's run never finds it running. Only from running: a final
+  // callback or another ending may already have moved it.
+  async awaitDialJob(id: string, now: Date): Promise<boolean> {
+    return this.recordCallProgress(id, ['running'], { status: 'pending', last_updated: now });
+  }
+
   // A call's outcome in one write: `set` always, and `status` too when the schedule reads one of `statusFrom`
   // (a one-time schedule's end, or its wait for the next attempt). Returns whether the write carried it.
   async recordCallOutcome(id: string, set: Partial<ScheduleFields>, status: ScheduleStatus, statusFrom: ScheduleStatus[]): Promise<boolean> {

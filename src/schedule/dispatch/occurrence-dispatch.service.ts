@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { CallDispatcher, PlaceCallRequest, PlaceCallResult } from '../../calls/call-dispatcher';
-import { DialPolicy, DialSubject } from '../../calls/dial-policy.service';
+import { DialDecision, DialPolicy, DialSubject } from '../../calls/dial-policy.service';
 import { Clock } from '../../common/clock/clock';
 import { AppConfig } from '../../config/app-config';
 import { JobOutcome } from '../../jobs/job-queue.service';
@@ -80,6 +80,13 @@ function claimChangeOf(e: ClaimEnding): Partial<Pick<OccurrenceClaim, 'provider'
     case 'deferred':
       return { detail: `calling_hours: ${e.detail}` };
   }
+}
+
+// The dial policy's answer for a run, and when it was asked (clock and wall time).
+interface PolicyCheck {
+  at: Date;
+  wall: number;
+  decision: Promise<DialDecision>;
 }
 
 // A placed call's attempt, as recordPlaced writes it: its claim names the occurrence and attempt number.
@@ -212,6 +219,9 @@ export class OccurrenceDispatchService {
       });
     }
     if (status === 'completed') events.push({ notify: 'schedule.completed', history: null });
+    // The dial policy's read (the do-not-call list's version) goes out beside the advance instead of after
+    // it: a round trip less before the dial. A superseded run drops its answer.
+    const policy = skip ? null : this.policyCheck(schedule, now);
     const advanced =
       (await this.retry(() => this.schedules.advanceOccurrence(
         scheduleId,
@@ -230,7 +240,7 @@ export class OccurrenceDispatchService {
     const advancedSchedule: Schedule = { ...schedule, next_execution: next, status, occurrence_count: used, last_occurrence_at: due[due.length - 1] };
 
     if (skip) return { outcome: 'missed', nextRunAt: next };
-    await this.placeCall(advancedSchedule, occurrence, claim.claim, 1, occurrence);
+    await this.placeCall(advancedSchedule, occurrence, claim.claim, 1, occurrence, policy ?? undefined);
     return { outcome: 'dispatched', nextRunAt: next };
   }
 
@@ -271,11 +281,17 @@ export class OccurrenceDispatchService {
     return { outcome: 'dispatched', nextRunAt: null };
   }
 
-  private async placeCall(schedule: Schedule, occurrence: Date, claim: OccurrenceClaim, attempt: number, dueAt: Date): Promise<void> {
+  private policyCheck(schedule: Schedule, at: Date): PolicyCheck {
+    const decision = this.retry(() => this.dialPolicy.check(dialSubjectOf(schedule), at));
+    // Awaited by placeCall, or dropped with a superseded run: never an unhandled rejection.
+    decision.catch(() => undefined);
+    return { at, wall: Date.now(), decision };
+  }
+
+  private async placeCall(schedule: Schedule, occurrence: Date, claim: OccurrenceClaim, attempt: number, dueAt: Date, policy?: PolicyCheck): Promise<void> {
     const subject = dialSubjectOf(schedule);
-    const checkedAt = this.clock.now();
-    const checkedAtWall = Date.now();
-    const decision = await this.retry(() => this.dialPolicy.check(subject, checkedAt));
+    const { at: checkedAt, wall: checkedAtWall, decision: checked } = policy ?? this.policyCheck(schedule, this.clock.now());
+    const decision = await checked;
     if (decision.action === 'skip') return this.skipDial(schedule, occurrence, claim, attempt, decision.reason, decision.detail);
     if (decision.action === 'defer') return this.deferDial(schedule, occurrence, claim, attempt, decision.until, decision.detail, null, { zones: decision.zones, stage: 'before_dial' });
     const now = this.clock.now();
@@ -453,7 +469,7 @@ export class OccurrenceDispatchService {
     // finds it still running (and the deferral's ending, written after, changes no status). A crash before
     // the job leaves a claim the reconciler settles like any other stopped run.
     if (!schedule.repeat_config && schedule.status === 'running') {
-      await this.retry(() => this.schedules.recordCallProgress(schedule.id, ['running'], { status: 'pending', last_updated: now }));
+      await this.retry(() => this.schedules.awaitDialJob(schedule.id, now));
     }
     await this.retry(() => this.jobs.createJob(CALL_DEFERRED_JOB, payload, until));
     await this.endRun(

@@ -157,7 +157,7 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
         // A one-time schedule waits for the re-dial's job: pending, written before the job, whose run takes
         // it back to running (a repeat after a stop finds it pending and writes nothing).
         if (!schedule.repeat_config && schedule.status === 'running') {
-          await this.schedules.recordCallProgress(schedule.id, ['running'], { status: 'pending', last_updated: now });
+          await this.schedules.awaitDialJob(schedule.id, now);
         }
         const payload: CallDeferredPayload = {
           schedule_id: schedule.id,
