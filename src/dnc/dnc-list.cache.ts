@@ -33,6 +33,7 @@ export class DncListCache {
   private readonly copies = new Map<string, ListCopy>();
   private held = 0;
   private readonly loading = new Map<string, Promise<ListCopy>>();
+  private readonly creatingVersions = new Map<string, Promise<void>>();
   private readonly loads = new ConcurrencyLimit(LOADS_AT_ONCE);
   private readonly versionReads: Batcher<string, string | null>;
 
@@ -46,12 +47,22 @@ export class DncListCache {
   async isListed(tenantId: string, e164: string): Promise<boolean> {
     let version = await this.versionReads.add(tenantId);
     if (version === null) {
-      await this.entries.createVersionIfAbsent(tenantId);
+      await this.versionCreated(tenantId);
       version = await this.versionReads.add(tenantId);
       if (version === null) return this.entries.exists(tenantId, e164);
     }
     const copy = await this.copyAt(tenantId, version);
     return copy.phones ? copy.phones.has(e164) : this.entries.exists(tenantId, e164);
+  }
+
+  // A tenant's first checks all find no version, a burst's dozens of them at once: they share one insert.
+  private versionCreated(tenantId: string): Promise<void> {
+    let creating = this.creatingVersions.get(tenantId);
+    if (!creating) {
+      creating = this.entries.createVersionIfAbsent(tenantId).finally(() => this.creatingVersions.delete(tenantId));
+      this.creatingVersions.set(tenantId, creating);
+    }
+    return creating;
   }
 
   // The list as of `version`: read after the version, so it holds at least every change before it (a

@@ -214,6 +214,20 @@ describe('do-not-call list', () => {
       expect(await blocked('+14155550405')).toBe(true);
     });
 
+    it("a tenant's first checks at once share one insert of its list's version", async () => {
+      const repo = t.get<DncRepository>(DncRepository);
+      const creates = jest.spyOn(repo, 'createVersionIfAbsent');
+      try {
+        const dnc = t.get<DncService>(DncService);
+        const checks = await Promise.all(Array.from({ length: 30 }, (_, i) => dnc.isBlocked('dnc-first-burst', `+1415555${String(600 + i).padStart(4, '0')}`)));
+        expect(checks).toEqual(checks.map(() => false));
+        expect(creates).toHaveBeenCalledTimes(1);
+      } finally {
+        creates.mockRestore();
+      }
+      expect(await t.get<Connection>(getConnectionToken()).collection('dnc_versions').countDocuments({ _id: 'dnc-first-burst' as never })).toBe(1);
+    });
+
     it('a list stored before versions existed is read whole at the first check', async () => {
       await otherHttp().post('/dnc').set(gina).send({ phone: '+14155550403' }).expect(201);
       // As a release before versions left it: entries, and no version.
