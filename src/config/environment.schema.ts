@@ -266,9 +266,9 @@ export class EnvironmentVariables {
 
   // A database command with no reply this long after it was sent fails, and its connection is closed. Without
   // it, a server that stops answering but keeps the connection open holds the sweeper's due read, and with it
-  // all due discovery, for ever (seen once after FerretDB's restart in the reliability suite's database
-  // outage). Well above the longest command the service sends (a gated bulkWrite over 100,000 schedules on
-  // FerretDB). 0: no limit.
+  // all due discovery, for ever (a stall after FerretDB's restart in the reliability suite looked like this).
+  // Well above the longest command measured here: 12 s, the due list's read over 100,000 schedules on
+  // FerretDB. 0: no limit.
   @IntSetting(0, 3_600_000)
   MONGODB_SOCKET_TIMEOUT_MS: number = 60_000;
 

@@ -10,8 +10,8 @@ import { waitFor } from '../utils/wait';
 const SOCKET_TIMEOUT_MS = 1000;
 const owner = bearer(tokenFor('unanswered-owner'));
 
-// A database server that stops answering but keeps its connections open (seen once from FerretDB after a
-// restart) must not stall due discovery: the sweeper's read fails at MONGODB_SOCKET_TIMEOUT_MS, and the next
+// A database server that stops answering but keeps its connections open (what a stall after FerretDB's
+// restart in the reliability suite looked like) must not stall due discovery: the sweeper's read fails at MONGODB_SOCKET_TIMEOUT_MS, and the next
 // poll finds what is due. A proxy between the service and the database drops the replies on demand.
 describe('a database that stops answering (e2e, real database)', () => {
   const clock = new TestClock();
