@@ -192,8 +192,10 @@ export class ScheduleRepository {
   // A one-time schedule whose dial a later job makes (a deferral, the reconciler's re-dial): running →
   // pending, written before that job, so the job's run never finds it running. Only from running: a final
   // callback or another ending may already have moved it.
-  async awaitDialJob(id: string, now: Date): Promise<boolean> {
-    return this.recordCallProgress(id, ['running'], { status: 'pending', last_updated: now });
+  // A repeating schedule, or one not running here, has nothing to wait for: no write.
+  async awaitDialJob(schedule: Pick<Schedule, 'id' | 'repeat_config' | 'status'>, now: Date): Promise<boolean> {
+    if (schedule.repeat_config || schedule.status !== 'running') return false;
+    return this.recordCallProgress(schedule.id, ['running'], { status: 'pending', last_updated: now });
   }
 
   // A call's outcome in one write: `set` always, and `status` too when the schedule reads one of `statusFrom`

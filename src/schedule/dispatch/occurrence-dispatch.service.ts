@@ -468,9 +468,7 @@ export class OccurrenceDispatchService {
     // A one-time schedule waits for that job: pending, written before the job so that the job's run never
     // finds it still running (and the deferral's ending, written after, changes no status). A crash before
     // the job leaves a claim the reconciler settles like any other stopped run.
-    if (!schedule.repeat_config && schedule.status === 'running') {
-      await this.retry(() => this.schedules.awaitDialJob(schedule.id, now));
-    }
+    await this.retry(() => this.schedules.awaitDialJob(schedule, now));
     await this.retry(() => this.jobs.createJob(CALL_DEFERRED_JOB, payload, until));
     await this.endRun(
       schedule,

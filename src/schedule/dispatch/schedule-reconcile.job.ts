@@ -156,9 +156,7 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
         await this.claims.recordRedial(claim.id, RECONCILER, now);
         // A one-time schedule waits for the re-dial's job: pending, written before the job, whose run takes
         // it back to running (a repeat after a stop finds it pending and writes nothing).
-        if (!schedule.repeat_config && schedule.status === 'running') {
-          await this.schedules.awaitDialJob(schedule.id, now);
-        }
+        await this.schedules.awaitDialJob(schedule, now);
         const payload: CallDeferredPayload = {
           schedule_id: schedule.id,
           occurrence_at: claim.occurrence_at.toISOString(),
