@@ -4,7 +4,7 @@
 // production mode, its own database (MONGODB_URI or the embedded server the tests use) and a local fake
 // provider; writes bench/results/<timestamp>.json and prints a markdown table.
 //   npm run bench [-- --quick | --smoke] [--only fire,peers,api,scale,pacing,webhook] [--runs N]
-//                 [--dist <build dir>] [--readme] [--scale-schedules N] [--fire-sizes 1,1000]
+//                 [--dist <build dir>] [--readme] [--scale-schedules N] [--fire-sizes 1,1000] [--profile-n N]
 // --quick: small N, under about 2 minutes; --smoke: tiny N and one run, for CI (never judges targets).
 //   npm run bench -- --merge <a.json>,<b.json> [--readme]: one table from several result files.
 // FerretDB stores on PostgreSQL when one answers (FERRETDB_POSTGRESQL_URL's server, else 127.0.0.1:5432), in a
@@ -190,7 +190,7 @@ async function main() {
   const args = parseArgs(process.argv.slice(2));
   if (args.merge) return merge(args);
   const planName = args.smoke ? 'smoke' : args.quick ? 'quick' : 'full';
-  const plan = { ...PLANS[planName], ...(args.runs ? { runs: Number(args.runs) } : {}), ...(args['scale-schedules'] ? { scaleSchedules: Number(args['scale-schedules']) } : {}), ...(args['fire-sizes'] ? { fireSizes: String(args['fire-sizes']).split(',').map(Number) } : {}) };
+  const plan = { ...PLANS[planName], ...(args.runs ? { runs: Number(args.runs) } : {}), ...(args['scale-schedules'] ? { scaleSchedules: Number(args['scale-schedules']) } : {}), ...(args['fire-sizes'] ? { fireSizes: String(args['fire-sizes']).split(',').map(Number) } : {}), ...(args['profile-n'] ? { profileN: Number(args['profile-n']) } : {}) };
   const only = args.only ? String(args.only).split(',') : Object.keys(SCENARIOS);
   const unknown = only.filter((s) => !SCENARIOS[s]);
   if (unknown.length) throw new Error(`unknown scenario(s): ${unknown.join(', ')}`);

@@ -4,11 +4,12 @@ import { Model, Types } from 'mongoose';
 import { scopeFilter, TenantScope } from '../auth/principal';
 import { insertedUnlessDuplicate, op, retryOnLockContention, toObjectId } from '../common/mongo/mongo-query';
 import { findPageWithin } from '../common/mongo/query-time-limit';
+import { nullFiller, withoutNulls } from '../common/mongo/absent-nulls';
 import { CoalescedDeletes, CoalescedInserts } from '../common/mongo/coalesced-inserts';
 import { duplicateIndexes } from '../common/mongo/write-errors';
 import { WriteGate, WriteGateDoc } from '../common/mongo/write-gate';
 import { AppConfig } from '../config/app-config';
-import { CallScheduleDoc, SCHEDULE_WRITE_GATE, ScheduleOutboxPendingDoc } from './schemas/call-schedule.schema';
+import { CallScheduleDoc, CallScheduleSchema, SCHEDULE_WRITE_GATE, ScheduleOutboxPendingDoc } from './schemas/call-schedule.schema';
 import { creationOf, ScheduleChange, ScheduleOutbox, ScheduleOutboxRecord } from './schedule-outbox';
 import { ActiveScheduleRecord, LIVE_SCHEDULE_STATUSES, Schedule, ScheduleStatus } from './schedule.types';
 
@@ -29,8 +30,11 @@ export interface ScheduleListFilter {
   to?: Date;
 }
 
+// Stored with its nulls absent (absent-nulls.ts): a read fills them back.
+const fillNulls = nullFiller<LeanSchedule>(CallScheduleSchema);
+
 function toSchedule(doc: LeanSchedule): Schedule {
-  const { _id, deleted_at: _deleted, rev: _rev, outbox: _outbox, ...rest } = doc;
+  const { _id, deleted_at: _deleted, rev: _rev, outbox: _outbox, ...rest } = fillNulls(doc);
   const fields = rest as unknown as ScheduleFields;
   // Schedules stored before calling rules existed follow the default rules.
   return {
@@ -83,8 +87,8 @@ export class ScheduleRepository {
         outbox.publish(after._id.toHexString(), rev);
         void this.markerDeletes.delete(`${after._id.toHexString()}:${rev}`).catch(() => undefined);
       },
-    });
-    this.inserts = new CoalescedInserts(schedules);
+    }, { nullsAbsent: true });
+    this.inserts = new CoalescedInserts(schedules, { nullsAbsent: true });
     this.creationMarkers = new CoalescedInserts(pendingChanges);
     this.markerDeletes = new CoalescedDeletes(pendingChanges);
   }
@@ -106,7 +110,7 @@ export class ScheduleRepository {
   }
 
   async insertSchedule(id: string, fields: ScheduleFields): Promise<Schedule> {
-    const created = await this.inserts.insert<LeanSchedule>({ _id: new Types.ObjectId(id), ...fields, deleted_at: null });
+    const created = await this.inserts.insert<LeanSchedule>({ _id: new Types.ObjectId(id), ...fields });
     return toSchedule(this.gate.remember(created));
   }
 
@@ -116,7 +120,7 @@ export class ScheduleRepository {
     if (items.length === 0) return { duplicateIds };
     try {
       await this.schedules.collection.insertMany(
-        items.map(({ id, fields }) => ({ _id: new Types.ObjectId(id), ...fields, deleted_at: null })),
+        items.map(({ id, fields }) => withoutNulls({ _id: new Types.ObjectId(id), ...fields })),
         { ordered: false },
       );
     } catch (error) {

@@ -182,7 +182,7 @@ describe('hot-path queries: dial and status callbacks filter by _id or top-level
     // Its claim's advance is the dial's one write of the schedule, which holds the call's id from its outcome
     // on; meanwhile the schedule's own reading names the call through its dispatched event.
     expect(queries.filter((q) => q.command === 'update' && q.collection === 'call_schedules')).toHaveLength(1);
-    expect((await db.collection('call_schedules').findOne({ _id: new ObjectId(scheduleId) }))?.call_id).toBeNull();
+    expect((await db.collection('call_schedules').findOne({ _id: new ObjectId(scheduleId) }))?.call_id ?? null).toBeNull();
     expect((await http().get(`/schedule/${scheduleId}`).set(auth).expect(200)).body.schedule).toMatchObject({ status: 'running', call_id: oneTime.callSid });
   });
 

@@ -108,6 +108,52 @@ describe('WriteGate (real database)', () => {
     expect(await counters.findById('c3').lean<Counter>()).toMatchObject({ n: 51, log: ['from the dead writer', 'next'], rev: 5 });
   });
 
+  describe('a collection stored with its nulls absent', () => {
+    interface Note {
+      _id: string;
+      text: string | null;
+      owner: string | null;
+      rev?: number;
+    }
+    let notes: Model<Note>;
+    beforeAll(() => {
+      notes = connection.model<Note>('Note', new Schema<Note>({ _id: String, text: { type: String, default: null }, owner: { type: String, default: null }, rev: Number }, { versionKey: false }), 'notes');
+    });
+
+    it('inserts without the null fields, unsets a field set to null, and reads nulls where fields are absent', async () => {
+      const inserted = await new CoalescedInserts(notes, { nullsAbsent: true }).insert<Note>({ _id: 'n1', text: 'hello', owner: null });
+      expect(inserted).toEqual({ _id: 'n1', text: 'hello' });
+      expect(await notes.collection.findOne({ _id: 'n1' as never })).toEqual({ _id: 'n1', text: 'hello' });
+
+      const gate = new WriteGate<Note>(notes, gates, undefined, {}, { nullsAbsent: true });
+      const seen: Array<Note> = [];
+      const first = await gate.update('n1', (doc) => {
+        seen.push({ ...doc });
+        return { text: null, owner: 'ann' };
+      });
+      // The change saw the absent owner as null, and the document it returns reads null for the unset text.
+      expect(seen[0]).toMatchObject({ text: 'hello', owner: null });
+      expect(first).toMatchObject({ changed: true, doc: { text: null, owner: 'ann', rev: 1 } });
+      expect(await notes.collection.findOne({ _id: 'n1' as never })).toEqual({ _id: 'n1', owner: 'ann', rev: 1 });
+
+      // Setting an absent field to null changes nothing, so nothing is written.
+      const again = await new WriteGate<Note>(notes, gates, undefined, {}, { nullsAbsent: true }).update('n1', () => ({ text: null }));
+      expect(again?.changed).toBe(false);
+      expect(await notes.collection.findOne({ _id: 'n1' as never })).toEqual({ _id: 'n1', owner: 'ann', rev: 1 });
+      // The database's own null matching finds the absent field.
+      expect(await notes.countDocuments({ _id: 'n1', text: null })).toBe(1);
+    });
+
+    it('finishes a dead winner\'s change that sets a field to null by unsetting it', async () => {
+      await notes.collection.insertOne({ _id: 'n2' as never, text: 'draft', owner: 'bo', rev: 2 });
+      await gates.create({ _id: 'n2:2', set: { text: null }, at: new Date(Date.now() - 20_000) });
+      const gate = new WriteGate<Note>(notes, gates, undefined, {}, { nullsAbsent: true });
+      const result = await gate.update('n2', (doc) => ({ owner: doc.text === null ? 'finished' : 'not finished' }));
+      expect(result?.changed).toBe(true);
+      expect(await notes.collection.findOne({ _id: 'n2' as never })).toEqual({ _id: 'n2', owner: 'finished', rev: 4 });
+    });
+  });
+
   it('prunes gates older than an hour and keeps recent ones', async () => {
     await counters.create({ _id: 'c4', n: 0, log: [] });
     await gates.create({ _id: 'old:0', set: null, at: new Date(Date.now() - 2 * 60 * 60 * 1000) });

@@ -195,10 +195,14 @@ export async function main(argv: string[]): Promise<number> {
   writeFileSync(join(resultsDir, `${stamp}-${args.mode}.json`), json);
   rmSync(join(resultsDir, `${stamp}-${args.mode}.partial.json`), { force: true });
   writeFileSync(join(resultsDir, `latest-${args.mode}.json`), json);
-  if (failed.length === 0 && !args.keep) rmSync(workDir, { recursive: true, force: true });
+  // A pass whose settling ran into its deadline is kept too: that run's service logs are the only record
+  // of why an instance left callbacks unanswered.
+  const capped = results.filter((r) => r.details.settle_capped !== undefined);
+  if (failed.length === 0 && capped.length === 0 && !args.keep) rmSync(workDir, { recursive: true, force: true });
 
   process.stdout.write(`\n${table(results)}\n\n`);
   process.stdout.write(`${results.length - failed.length}/${results.length} scenarios passed in ${summary.seconds} s (mode ${args.mode}, seed ${args.seed}); results in ${join(resultsDir, `${stamp}-${args.mode}.json`)}\n`);
   if (failed.length > 0) process.stdout.write(`failed: ${failed.map((r) => r.scenario).join(', ')}; logs kept in ${workDir}\n`);
+  else if (capped.length > 0) process.stdout.write(`settling ran into its deadline in ${capped.map((r) => r.scenario).join(', ')}; logs kept in ${workDir}\n`);
   return failed.length === 0 ? 0 : 1;
 }

@@ -1,5 +1,6 @@
 import { BSON } from 'mongodb';
 import { Collection, Model } from 'mongoose';
+import { withoutNulls } from './absent-nulls';
 import { compileDocumentBuilder, DocumentBuilder } from './document-builder';
 import { Batcher, InsertBatcher } from './insert-batcher';
 import { isDuplicateKeyError, op } from './mongo-query';
@@ -46,14 +47,19 @@ export class CoalescedInserts<T> {
   private readonly batcher: InsertBatcher<Record<string, unknown>>;
   private readonly build: DocumentBuilder | null;
 
-  constructor(private readonly model: Model<T>) {
+  constructor(
+    private readonly model: Model<T>,
+    // The collection is stored with its nulls absent (absent-nulls.ts): a built document's null fields stay out.
+    private readonly options: { nullsAbsent?: boolean } = {},
+  ) {
     this.batcher = new InsertBatcher((docs) => insertEach(model.collection, docs), 0);
     this.build = compileDocumentBuilder(model.schema);
   }
 
   // Resolves with the stored document, as a plain object.
   async insert<D = Record<string, unknown>>(fields: Record<string, unknown>): Promise<D> {
-    const stored = this.build?.(fields) ?? (await this.buildWithMongoose(fields));
+    const built = this.build?.(fields) ?? (await this.buildWithMongoose(fields));
+    const stored = this.options.nullsAbsent ? withoutNulls(built) : built;
     await this.batcher.add(stored);
     return stored as D;
   }

@@ -3,6 +3,7 @@ import { Prop, Schema, SchemaFactory } from '@nestjs/mongoose';
 import { isDeepStrictEqual } from 'node:util';
 import { Model, Schema as MongooseSchema, Types } from 'mongoose';
 import { ConcurrencyLimit } from '../concurrency-limit';
+import { nullFiller, updateWithoutNulls } from './absent-nulls';
 import { CoalescedInserts } from './coalesced-inserts';
 import { Batcher, Settled } from './insert-batcher';
 import { insertedUnlessDuplicate, op, retryOnLockContention } from './mongo-query';
@@ -80,6 +81,11 @@ export interface WriteGateHooks<D> {
   // must follow the change (publishing what beforeWrite stored). Its errors are the hook's own.
   afterWrite?: (after: D, rev: number) => void;
 }
+export interface WriteGateOptions {
+  // The collection is stored with its nulls absent (absent-nulls.ts): writes unset null fields, and every
+  // document the gate reads or is told of reads null where the schema has a field it lacks.
+  nullsAbsent?: boolean;
+}
 export interface GatedWrite<D> {
   // The document as this write left it (or as it was, when the change changed nothing).
   doc: D;
@@ -116,15 +122,25 @@ export class WriteGate<D extends GatedDoc> {
   // schedules at once. Each gate is still its own unique key, won or lost on its own.
   private readonly gateInserts: CoalescedInserts<WriteGateDoc>;
   private readonly writes: Batcher<{ id: Types.ObjectId | string; set: Record<string, unknown> }, boolean>;
+  private readonly fill: (doc: D) => D;
+  private readonly updateOf: (set: Record<string, unknown>) => Record<string, unknown>;
 
   constructor(
     private readonly target: Model<any>, // eslint-disable-line @typescript-eslint/no-explicit-any
     private readonly gates: Model<WriteGateDoc>,
     private readonly timeoutMs = DEFAULT_TIMEOUT_MS,
     private readonly hooks: WriteGateHooks<D> = {},
+    options: WriteGateOptions = {},
   ) {
     this.gateInserts = new CoalescedInserts(gates);
     this.writes = new Batcher((items) => this.writeEach(items), 0, STATEMENTS_PER_COMMAND, COMMANDS_PER_COLLECTION);
+    this.fill = options.nullsAbsent ? nullFiller<D>(target.schema) : (doc) => doc;
+    this.updateOf = options.nullsAbsent ? updateWithoutNulls : (set) => ({ $set: set });
+  }
+
+  private async read(id: Types.ObjectId | string): Promise<D | null> {
+    const doc = await this.target.findById(id).lean<D>();
+    return doc ? this.fill(doc) : null;
   }
 
   // One unordered bulkWrite; per item, whether its document was there to write. Each item is a different
@@ -132,7 +148,7 @@ export class WriteGate<D extends GatedDoc> {
   // updateOne would; one that fails its cast fails alone (throwOnValidationError reports it per item,
   // after the others are written).
   private async writeEach(items: Array<{ id: Types.ObjectId | string; set: Record<string, unknown> }>): Promise<Array<Settled<boolean>>> {
-    const ops = items.map(({ id, set }) => ({ updateOne: { filter: { _id: id }, update: { $set: set } } }));
+    const ops = items.map(({ id, set }) => ({ updateOne: { filter: { _id: id }, update: this.updateOf(set) } }));
     let failures: Array<unknown> = items.map(() => undefined);
     let allThere = false;
     try {
@@ -164,6 +180,7 @@ export class WriteGate<D extends GatedDoc> {
 
   // Records a copy of the document as just read or inserted, for the next update of it to start from.
   remember(doc: D): D {
+    this.fill(doc);
     const id = String(doc._id);
     // A read that started before this process's own write can return after it (a sweep's read racing a
     // dispatch's advance): the newer revision stays remembered.
@@ -202,7 +219,7 @@ export class WriteGate<D extends GatedDoc> {
     let fresh = current === null;
     for (;;) {
       if (!current) {
-        current = await this.target.findById(id).lean<D>();
+        current = await this.read(id);
         fresh = true;
         if (!current) {
           this.forget(id);
@@ -282,12 +299,12 @@ export class WriteGate<D extends GatedDoc> {
   private async takeOver(id: Types.ObjectId | string, rev: number, key: string, gate: WriteGateDoc): Promise<boolean> {
     let before: D | null = null;
     if (this.hooks.beforeWrite || this.hooks.afterWrite) {
-      before = await this.target.findById(id).lean<D>();
+      before = await this.read(id);
       if (!before || (before.rev ?? 0) !== rev) return true;
       await this.hooks.beforeWrite?.(before, { ...before, ...(gate.set ?? {}), rev: rev + 1 } as D, rev + 1);
     }
     if (await insertedUnlessDuplicate(() => this.gates.create({ _id: `${key}:takeover`, set: null, at: new Date() }))) {
-      await updateSlots.run(() => retryOnLockContention(() => this.target.updateOne({ _id: id }, { $set: { ...(gate.set ?? {}), rev: rev + 1 } }, { strict: false })));
+      await updateSlots.run(() => retryOnLockContention(() => this.target.updateOne({ _id: id }, this.updateOf({ ...(gate.set ?? {}), rev: rev + 1 }), { strict: false })));
       if (before) this.tellWritten({ ...before, ...(gate.set ?? {}), rev: rev + 1 } as D, rev + 1);
       return true;
     }

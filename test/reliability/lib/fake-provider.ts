@@ -48,6 +48,10 @@ export class ReliabilityTwilio extends LocalHttpServer {
   readonly inner: FakeTwilioServer;
   readonly creates: CreateRecord[] = [];
   readonly callbackResults = { delivered: 0, failed: 0, non2xx: 0 };
+  // Every delivery attempt's outcome: a callback that stays pending shows here whether the service
+  // answered 5xx, did not answer within the attempt's 30 s, or could not be reached.
+  readonly callbackAttempts = { answered: 0, status5xx: 0, timedOut: 0, unreachable: 0 };
+  private readonly pendingSince = new Set<{ at: number }>();
   mix: FaultMix = NO_FAULTS;
   private pendingCallbacks = 0;
   private readonly callbackQueue: Array<() => Promise<void>> = [];
@@ -80,6 +84,13 @@ export class ReliabilityTwilio extends LocalHttpServer {
 
   get callbacksPending(): number {
     return this.pendingCallbacks;
+  }
+
+  // Milliseconds the longest-pending callback has waited, from its call's creation (0: none pending).
+  get oldestPendingCallbackMs(): number {
+    let oldest = Infinity;
+    for (const { at } of this.pendingSince) oldest = Math.min(oldest, at);
+    return oldest === Infinity ? 0 : Date.now() - oldest;
   }
 
   // Calls the provider created, grouped by callee: more than one for one occurrence's number is a double dial.
@@ -151,6 +162,8 @@ export class ReliabilityTwilio extends LocalHttpServer {
     const url = params.get('StatusCallback');
     if (!url) return;
     this.pendingCallbacks++;
+    const since = { at: Date.now() };
+    this.pendingSince.add(since);
     const base = { AccountSid: this.accountSid, CallSid: sid, From: params.get('From') ?? '', To: params.get('To') ?? '', Direction: 'outbound-api', ApiVersion: '2010-04-01' };
     this.enqueue(async () => {
       try {
@@ -162,6 +175,7 @@ export class ReliabilityTwilio extends LocalHttpServer {
         }
       } finally {
         this.pendingCallbacks--;
+        this.pendingSince.delete(since);
       }
     });
   }
@@ -178,13 +192,17 @@ export class ReliabilityTwilio extends LocalHttpServer {
           signal: AbortSignal.timeout(30_000),
         });
         await res.arrayBuffer();
+        if (res.status >= 500) this.callbackAttempts.status5xx++;
+        else this.callbackAttempts.answered++;
         if (res.status < 500) {
           if (res.status >= 300) this.callbackResults.non2xx++;
           else this.callbackResults.delivered++;
           return;
         }
-      } catch {
-        // instance down or restarting: try again
+      } catch (error) {
+        // instance down or restarting, or no answer in time: try again
+        if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) this.callbackAttempts.timedOut++;
+        else this.callbackAttempts.unreachable++;
       }
       await sleep(1000);
     }

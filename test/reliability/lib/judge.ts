@@ -33,6 +33,8 @@ export interface Judgement {
   inconsistent: OccurrenceVerdict[];
   // Handled, but the one-time schedule still reads pending/running.
   stuck: OccurrenceVerdict[];
+  // Set when settle() gave up at its deadline: what was still open, and the fake's callback figures.
+  capped?: { open: number; callbacks_pending: number; oldest_pending_s: number; attempts: Record<string, number> };
 }
 
 interface ScheduleDoc {
@@ -112,7 +114,12 @@ export async function settle(cluster: Cluster, occurrences: CreatedOccurrence[],
     if (j) {
       const open = j.verdicts.filter((v) => v.verdict === 'open' || v.verdict === 'stuck').length;
       if (open === 0 && cluster.twilio.callbacksPending === 0) return j;
-      if (Date.now() >= deadline) return j;
+      if (Date.now() >= deadline) {
+        const twilio = cluster.twilio;
+        j.capped = { open, callbacks_pending: twilio.callbacksPending, oldest_pending_s: Math.round(twilio.oldestPendingCallbackMs / 1000), attempts: { ...twilio.callbackAttempts } };
+        log?.(`  settle gave up after ${Math.round(timeoutMs / 1000)} s: ${JSON.stringify(j.capped)}`);
+        return j;
+      }
       // Nothing moved for longer than any reconciler needs to act: what is still open stays open.
       const shape = JSON.stringify([j.byStatus, j.byClaim, cluster.twilio.callbacksPending, cluster.twilio.creates.length]);
       if (shape !== lastShape) [lastShape, lastChange] = [shape, Date.now()];
@@ -122,7 +129,9 @@ export async function settle(cluster: Cluster, occurrences: CreatedOccurrence[],
       }
       if (Date.now() - lastReport > 15_000) {
         lastReport = Date.now();
-        log?.(`  waiting: ${open} open, statuses ${JSON.stringify(j.byStatus)}, callbacks pending ${cluster.twilio.callbacksPending}`);
+        const twilio = cluster.twilio;
+        const oldest = twilio.callbacksPending > 0 ? ` (oldest ${Math.round(twilio.oldestPendingCallbackMs / 1000)} s; attempts ${JSON.stringify(twilio.callbackAttempts)})` : '';
+        log?.(`  waiting: ${open} open, statuses ${JSON.stringify(j.byStatus)}, callbacks pending ${twilio.callbacksPending}${oldest}`);
       }
     }
     await sleep(2000);
@@ -138,6 +147,10 @@ export function score(r: ScenarioResult, j: Judgement, occurrences: number, clus
   r.unknownReconciled = j.unknownReconciled.length;
   r.details.by_status = j.byStatus;
   r.details.by_claim = j.byClaim;
+  if (j.capped) {
+    r.details.settle_capped = j.capped;
+    r.notes.push(`settle gave up at its deadline: ${JSON.stringify(j.capped)}`);
+  }
   const burst = r.details.burst ? ` (burst ${JSON.stringify(r.details.burst)})` : '';
   r.notes.push(`statuses ${JSON.stringify(j.byStatus)}; claims ${JSON.stringify(j.byClaim)}${burst}`);
   if (j.lost.length > 0) fail(r, `${j.lost.length} occurrence(s) lost, e.g. ${JSON.stringify(j.lost.slice(0, 3))}`);
