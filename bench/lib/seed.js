@@ -107,9 +107,12 @@ async function seedWeekly(db, templates, n, from, onProgress) {
 const STATUSES = ['completed', 'completed', 'completed', 'busy', 'no_answer', 'failed', 'unknown', 'canceled'];
 
 // A call log as the dispatcher writes it; `final` ones carry a finished timeline.
+const withoutNulls = (doc) => Object.fromEntries(Object.entries(doc).filter(([, v]) => v !== null));
+
+// A call log as the service stores it: its top-level nulls left out (docs/decisions/0029-nulls-not-stored.md).
 function callLog(i, tenant, timestamp, status = 'queued') {
   const done = status !== 'queued';
-  return {
+  return withoutNulls({
     _id: new ObjectId(),
     tenant_id: tenant,
     created_by: tenant,
@@ -135,7 +138,7 @@ function callLog(i, tenant, timestamp, status = 'queued') {
     timeline: [{ status: 'queued', ts: timestamp, received_at: timestamp, sequence_number: null, source: 'dispatcher', provider_status: null }],
     last_updated: timestamp,
     outcome_recorded_at: done ? timestamp : null,
-  };
+  });
 }
 
 const ARCHIVE_AFTER_MS = 24 * 3_600_000;
@@ -163,7 +166,7 @@ async function seedCallLogs(db, n, tenant, onProgress) {
       const sums = (day.hours[hh] ??= { counts: {}, total_duration: 0, completed_duration: 0, completed_with_duration: 0 });
       sums.counts[doc.status] = (sums.counts[doc.status] ?? 0) + 1;
       sums.total_duration += doc.duration ?? 0;
-      if (doc.status === 'completed' && doc.duration !== null) {
+      if (doc.status === 'completed' && doc.duration != null) {
         sums.completed_duration += doc.duration;
         sums.completed_with_duration += 1;
       }

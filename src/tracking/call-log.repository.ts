@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { Model, Types } from 'mongoose';
 import { scopeFilter, TenantScope } from '../auth/principal';
+import { nullFiller, withoutNulls } from '../common/mongo/absent-nulls';
 import { CoalescedInserts, insertEach } from '../common/mongo/coalesced-inserts';
 import { insertedUnlessDuplicate, isDuplicateKeyError, toObjectId, op } from '../common/mongo/mongo-query';
 import { GatedWrite, WriteGate, WriteGateDoc } from '../common/mongo/write-gate';
@@ -11,7 +12,7 @@ import { advancesTo, CallStatus, FINAL_CALL_STATUSES, isFinalCallStatus } from '
 import { CallLog, CallTimelineEntry } from './call-log.types';
 import { CallStatsRepository, CountedLog, HOUR_MS, hourOf } from './call-stats.repository';
 import { LogCursor } from './log-cursor';
-import { CALL_LOG_ARCHIVE, CALL_LOG_ARCHIVE_WRITE_GATE, CallLogArchiveStateDoc, CallLogDoc, CALL_LOG_WRITE_GATE } from './schemas/call-log.schema';
+import { CALL_LOG_ARCHIVE, CALL_LOG_ARCHIVE_WRITE_GATE, CallLogArchiveStateDoc, CallLogDoc, CallLogSchema, CALL_LOG_WRITE_GATE } from './schemas/call-log.schema';
 
 const BACKFILL_IN_FLIGHT = 20;
 const IN_FLIGHT_STATUSES: CallStatus[] = ['queued', 'initiated', 'ringing', 'in_progress'];
@@ -25,7 +26,12 @@ function counted(log: LeanLog): CountedLog | null {
   return log.in_stats ? { tenant_id: log.tenant_id, timestamp: log.timestamp, status: log.status as CallStatus, duration: typeof log.duration === 'number' ? log.duration : null } : null;
 }
 
-function toLog({ _id, rev: _rev, in_stats: _inStats, hour: _hour, archived_at: _archivedAt, ...rest }: LeanLog): CallLog {
+// Stored with its top-level nulls absent, in both collections (absent-nulls.ts): a read fills them back.
+// A timeline entry keeps its nulls.
+const fillNulls = nullFiller<LeanLog>(CallLogSchema);
+
+function toLog(doc: LeanLog): CallLog {
+  const { _id, rev: _rev, in_stats: _inStats, hour: _hour, archived_at: _archivedAt, ...rest } = fillNulls(doc);
   return { id: _id.toHexString(), ...(rest as unknown as Omit<CallLog, 'id'>) };
 }
 
@@ -124,13 +130,23 @@ export class CallLogRepository {
   ) {
     // The stats change of each revision is stored before the revision itself: a crash in between leaves a
     // change whose write the gate's next writer finishes (see WriteGate), never a write the stats miss.
-    this.inserts = new CoalescedInserts(logs);
-    this.gate = new WriteGate<LeanLog>(logs, gates, undefined, { beforeWrite: (before, after, rev) => this.stats.recordChange(`${String(before._id)}:${rev}`, counted(before), counted(after)) });
+    this.inserts = new CoalescedInserts(logs, { nullsAbsent: true });
+    this.gate = new WriteGate<LeanLog>(
+      logs,
+      gates,
+      undefined,
+      { beforeWrite: (before, after, rev) => this.stats.recordChange(`${String(before._id)}:${rev}`, counted(before), counted(after)) },
+      { nullsAbsent: true },
+    );
     // An archived log's revisions count under keys of their own: they continue from the hot log's last
     // revision, and one of those may have been a freeze (see archiveSettled) that changed nothing.
-    this.archivedGate = new WriteGate<LeanLog>(archive, archiveGates, undefined, {
-      beforeWrite: (before, after, rev) => this.stats.recordChange(`${String(before._id)}:a${rev}`, counted(before), counted(after)),
-    });
+    this.archivedGate = new WriteGate<LeanLog>(
+      archive,
+      archiveGates,
+      undefined,
+      { beforeWrite: (before, after, rev) => this.stats.recordChange(`${String(before._id)}:a${rev}`, counted(before), counted(after)) },
+      { nullsAbsent: true },
+    );
   }
 
   // Every write of a log after its insert, where the log is: the hot copy while it is there and not frozen
@@ -143,7 +159,7 @@ export class CallLogRepository {
       followed = true;
       // Frozen and still here: its pass stopped before the copy, or has not made it yet. The copy is made
       // from the frozen log, which nothing writes any more; one already there is as new or newer.
-      if (frozen) await insertedUnlessDuplicate(() => this.archive.collection.insertOne(frozen as never));
+      if (frozen) await insertedUnlessDuplicate(() => this.archive.collection.insertOne(withoutNulls(frozen as LeanLog) as never));
       return this.archivedGate.update(_id, change);
     };
     const hot = await this.gate.update(
@@ -461,7 +477,7 @@ export class CallLogRepository {
     const archivedAt = new Date();
     const frozen = await Promise.all(docs.map((doc) => this.freeze(doc, archivedAt)));
     const movable = docs.filter((_, i) => frozen[i]);
-    const failures = await insertEach(this.archive.collection, movable.map((doc) => ({ ...doc, archived_at: doc.archived_at ?? archivedAt })));
+    const failures = await insertEach(this.archive.collection, movable.map((doc) => withoutNulls({ ...doc, archived_at: doc.archived_at ?? archivedAt })));
     const copied = await Promise.all(movable.map(async (doc, i) => !failures[i] || (isDuplicateKeyError(failures[i]) && (await this.keepOrRefreshCopy(doc)))));
     const moved = movable.filter((_, i) => copied[i]);
     const failed = failures.find((f) => f && !isDuplicateKeyError(f));
@@ -488,7 +504,7 @@ export class CallLogRepository {
     const copy = await this.archive.findById(doc._id, { rev: 1 }).lean<{ rev?: number | null }>();
     if (!copy) return false;
     if (doc.archived_at || (copy.rev ?? 0) >= (doc.rev ?? 0)) return true;
-    await this.archive.collection.replaceOne({ _id: doc._id }, { ...doc, archived_at: new Date() });
+    await this.archive.collection.replaceOne({ _id: doc._id }, withoutNulls({ ...doc, archived_at: new Date() }));
     return true;
   }
 

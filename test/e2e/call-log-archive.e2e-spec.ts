@@ -117,6 +117,24 @@ describe('call log archive (e2e)', () => {
     }
   });
 
+  // docs/decisions/0029-nulls-not-stored.md: neither collection stores a top-level null; readers see null.
+  it('stores a log without its null fields, hot and archived, and the API reads them as null', async () => {
+    const tenant = 'archive-nulls-absent';
+    const user = bearer(tokenFor('archivist', { tenantId: tenant }));
+    const log = await seed(tenant, new Date(Date.now() - 30 * HOUR));
+    const nullFields = (doc: Record<string, unknown> | null) => Object.entries(doc ?? {}).filter(([, v]) => v === null).map(([k]) => k);
+    const hot = await db.collection('call_logs').findOne({ _id: new Types.ObjectId(log.id) });
+    expect(hot).not.toBeNull();
+    expect(nullFields(hot)).toEqual([]);
+    expect(await archive()).toMatch(/^archived=[1-9]/);
+    const archived = await db.collection('call_logs_archive').findOne({ _id: new Types.ObjectId(log.id) });
+    expect(archived).not.toBeNull();
+    expect(nullFields(archived)).toEqual([]);
+    const page = (await request(t.app.getHttpServer()).get('/schedule/tracking/logs?limit=50').set(user).expect(200)).body;
+    expect(page.logs).toHaveLength(1);
+    expect(page.logs[0]).toMatchObject({ id: log.id, notes: null, error_code: null, error_message: null, answered_by: null });
+  });
+
   it('a late status callback of an archived call lands on the archived log', async () => {
     const tenant = 'archive-late-callback';
     const log = await seed(tenant, new Date(Date.now() - 30 * HOUR));

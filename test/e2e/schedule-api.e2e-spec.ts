@@ -1,3 +1,5 @@
+import { getConnectionToken } from '@nestjs/mongoose';
+import { Connection, Types } from 'mongoose';
 import request from 'supertest';
 import { createTestApp, TestApp } from '../utils/test-app';
 import { bearer, tokenFor } from '../utils/tokens';
@@ -166,6 +168,26 @@ describe('schedule API (e2e)', () => {
       expect(after.body.active_schedules.find((a: { schedule_id: string }) => a.schedule_id === id)).toBeUndefined();
       const events = (await http().get(`/schedule/${id}`).set(alice)).body.schedule.events.map((e: { type: string }) => e.type);
       expect(events).toEqual(['cancelled', 'updated', 'resumed', 'paused', 'created']);
+    });
+
+    // docs/decisions/0029-nulls-not-stored.md: the stored schedule has no null field, created or cancelled;
+    // the API reads every absent field as null.
+    it('stores a schedule without its null fields and reads them as null', async () => {
+      const id = (await create({ notes: 'keep' }).expect(200)).body.schedule_id;
+      const stored = () => t.get<Connection>(getConnectionToken()).collection('call_schedules').findOne({ _id: new Types.ObjectId(id) });
+      const nullFields = (doc: Record<string, unknown> | null) => Object.entries(doc ?? {}).filter(([, v]) => v === null).map(([k]) => k);
+      const created = await stored();
+      expect(created).toMatchObject({ notes: 'keep', status: 'scheduled' });
+      expect(nullFields(created)).toEqual([]);
+      expect(created).not.toHaveProperty('last_call_status');
+
+      await http().post(`/schedule/${id}/cancel`).set(alice).expect(200);
+      const cancelled = await stored();
+      expect(cancelled).toMatchObject({ status: 'cancelled' });
+      expect(cancelled).not.toHaveProperty('next_execution');
+      expect(nullFields(cancelled)).toEqual([]);
+      const got = (await http().get(`/schedule/${id}`).set(alice).expect(200)).body.schedule;
+      expect(got).toMatchObject({ status: 'cancelled', next_execution: null, last_call_status: null, last_error: null, repeat_config: null, notes: 'keep' });
     });
 
     it('deletes a schedule, which then reads as 404', async () => {
