@@ -113,9 +113,10 @@ export class ScheduleOutcomeService {
     return `Call ended ${outcome.status}${detail ? `: ${detail}` : ''}`.slice(0, 500);
   }
 
-  // The outcome sweep's input: one-time schedules still running, whose latest call it checks.
-  async runningOneTimeScheduleIds(afterId: string | null, limit: number): Promise<string[]> {
-    return (await this.schedules.findRunningOneTime(afterId, limit)).map((s) => s.id);
+  // The outcome sweep's input: one-time schedules still running, unchanged since `updatedBefore`, whose
+  // latest call it checks.
+  async runningOneTimeScheduleIds(afterId: string | null, limit: number, updatedBefore: Date): Promise<string[]> {
+    return (await this.schedules.findRunningOneTime(afterId, limit, updatedBefore)).map((s) => s.id);
   }
 
   // The next attempt this outcome asks for, if its policy has one left; nothing is written.

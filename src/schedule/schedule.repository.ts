@@ -301,12 +301,12 @@ export class ScheduleRepository {
     return finished;
   }
 
-  // One-time schedules still running, in id pages (the {status, next_execution} index narrows to the
-  // few in-flight ones): the outcome sweep checks each against its latest call.
-  async findRunningOneTime(afterId: string | null, limit: number): Promise<Schedule[]> {
+  // One-time schedules running since before `updatedBefore`, in id pages (the {status, next_execution}
+  // index narrows to the few in-flight ones): the outcome sweep checks each against its latest call.
+  async findRunningOneTime(afterId: string | null, limit: number, updatedBefore: Date): Promise<Schedule[]> {
     const after = afterId ? toObjectId(afterId) : null;
     const docs = await this.schedules
-      .find({ status: 'running', deleted_at: null, repeat_config: null, ...(after ? { _id: op({ $gt: after }) } : {}) })
+      .find({ status: 'running', deleted_at: null, repeat_config: null, last_updated: op({ $lt: updatedBefore }), ...(after ? { _id: op({ $gt: after }) } : {}) })
       .sort({ _id: 1 })
       .limit(limit)
       .lean<LeanSchedule[]>();

@@ -52,7 +52,7 @@ const BACKGROUND: Array<{ why: string; is: (q: Query) => boolean }> = [
   { why: 'due-list read', is: (q) => q.collection === 'call_schedules' && 'next_execution' in q.filter },
   // Agenda polls its job collection through a client of its own; listed in case it ever shares ours.
   { why: 'agenda', is: (q) => q.collection === 'agenda_jobs' },
-  // ScheduleReconcileJob every 30 s: stuck claims (findStuck) and running one-time schedules (findRunningOneTime).
+  // ScheduleReconcileJob every 30 s: stuck claims (findStuck); CallReconcileJob: running one-time schedules (findRunningOneTime).
   { why: 'schedule reconcile', is: (q) => (q.collection === 'occurrence_claims' && 'claimed_at' in q.filter) || (q.collection === 'call_schedules' && 'repeat_config' in q.filter) },
   // CallReconcileJob every 30 s: stale, unknown and unsettled call logs, all selected by last_updated.
   { why: 'call reconcile', is: (q) => q.collection === 'call_logs' && 'last_updated' in q.filter },

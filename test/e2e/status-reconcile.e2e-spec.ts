@@ -186,8 +186,13 @@ describe('status callback outcomes left undone (e2e, real database)', () => {
     const sid = log.call_id as string;
     expect((await callback(log, params(sid, 'completed', 2, { CallDuration: '8' })).expect(200)).body.outcome).toBe('applied');
     await expectCompletedOnce(scheduleId, log.id, 8);
-    // The dispatcher's conditional write read pending before the outcome landed and wrote after it.
-    expect(await schedules.recordCallProgress(scheduleId, null, { status: 'running' })).toBe(true);
+    // The dispatcher's conditional write read pending before the outcome landed and wrote after it (here
+    // past the log's grace, so that only the schedule's own last write holds the sweep back).
+    clock.advance(PAST_GRACE_MS);
+    expect(await schedules.recordCallProgress(scheduleId, null, { status: 'running', last_updated: clock.now() })).toBe(true);
+    expect((await getSchedule(scheduleId)).status).toBe('running');
+    // Within the grace after that write, the sweep does not look at it (nor at any call in flight).
+    expect((await reconcile.handle()).outcome).toMatch(/running_after_final=0/);
     expect((await getSchedule(scheduleId)).status).toBe('running');
 
     clock.advance(PAST_GRACE_MS);
