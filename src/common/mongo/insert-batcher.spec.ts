@@ -76,4 +76,28 @@ describe('Batcher', () => {
     await expect(Promise.all([first, ...later])).resolves.toEqual([10, 40, 50, 60]);
     expect(held.maxInFlight()).toBe(2);
   });
+
+  it('reports a command left without an answer past its threshold, once, and not one that answered', async () => {
+    const held = heldWrites();
+    const reports: string[] = [];
+    const batcher = new Batcher(held.write, 0, 10, 1, { label: 'insert claims', stalledAfterMs: 30, report: (m) => reports.push(m) });
+    // Answered at once: its watchdog is cleared, so it can never report.
+    const first = batcher.add(1);
+    await until(() => held.commands.length === 1);
+    held.commands[0].done();
+    await first;
+    // Never answered: reported after 30 ms, with what waits behind it. The first command started earlier,
+    // so had its watchdog survived it would have reported by then too.
+    void batcher.add(2);
+    await until(() => held.commands.length === 2);
+    void batcher.add(3);
+    void batcher.add(4);
+    const deadline = Date.now() + 2000;
+    while (reports.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    expect(reports).toHaveLength(1);
+    expect(reports[0]).toMatch(/^insert claims: a command of 1 item\(s\) has had no answer for \d+ s; 2 item\(s\) wait behind it$/);
+    held.commands[1].done();
+    await until(() => held.commands.length === 3);
+    held.commands[2].done();
+  });
 });

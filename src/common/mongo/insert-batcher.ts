@@ -1,4 +1,20 @@
+import { Logger } from '@nestjs/common';
+
 export type Settled<R> = { error: unknown } | { value: R };
+
+// A command still without an answer this long is reported once: the driver fails a command after the socket
+// timeout (60 s by default) or a server selection after 30 s, so one past both has hung in this process. A
+// batcher's commands carry every later write of its collection, so one that never returns stops them all
+// (docs/reliability.md: the open defect of 2026-12-07).
+const STALLED_AFTER_MS = 120_000;
+const logger = new Logger('Batcher');
+
+export interface BatcherWatch {
+  // What the report names: the collection, say.
+  label: string;
+  stalledAfterMs?: number;
+  report?: (message: string) => void;
+}
 
 // Items handed in while a command is in flight go out together in the next one, up to maxBatch: one
 // database command for many documents when a burst of dials and callbacks makes many at once. `add`
@@ -18,6 +34,7 @@ export class Batcher<T, R> {
     private readonly gatherMs: number,
     private readonly maxBatch = 500,
     private readonly commandsInFlight = 1,
+    private readonly watch?: BatcherWatch,
   ) {}
 
   add(item: T): Promise<R> {
@@ -37,20 +54,30 @@ export class Batcher<T, R> {
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, this.maxBatch);
       let outcomes: Array<Settled<R>>;
+      const started = Date.now();
+      const watchdog = this.watch ? setTimeout(() => this.reportStall(batch.length, started), this.watch.stalledAfterMs ?? STALLED_AFTER_MS) : null;
+      watchdog?.unref();
       try {
         outcomes = await this.write(batch.map((p) => p.item));
       } catch (error) {
         outcomes = batch.map(() => ({ error }));
+      } finally {
+        if (watchdog) clearTimeout(watchdog);
       }
       batch.forEach((p, i) => p.settle(outcomes[i] ?? { error: new Error('no outcome for a batched write') }));
     }
     this.writers--;
   }
+
+  private reportStall(items: number, started: number): void {
+    const message = `${this.watch!.label}: a command of ${items} item(s) has had no answer for ${Math.round((Date.now() - started) / 1000)} s; ${this.queue.length} item(s) wait behind it`;
+    (this.watch!.report ?? ((m: string) => logger.error(m)))(message);
+  }
 }
 
 // Inserts: write returns, per document, undefined (stored) or the error that kept it out.
 export class InsertBatcher<T> extends Batcher<T, void> {
-  constructor(write: (docs: T[]) => Promise<Array<unknown>>, gatherMs: number, maxBatch = 500) {
-    super(async (docs) => (await write(docs)).map((error) => (error === undefined ? { value: undefined } : { error })), gatherMs, maxBatch);
+  constructor(write: (docs: T[]) => Promise<Array<unknown>>, gatherMs: number, maxBatch = 500, watch?: BatcherWatch) {
+    super(async (docs) => (await write(docs)).map((error) => (error === undefined ? { value: undefined } : { error })), gatherMs, maxBatch, 1, watch);
   }
 }

@@ -133,7 +133,7 @@ export class WriteGate<D extends GatedDoc> {
     options: WriteGateOptions = {},
   ) {
     this.gateInserts = new CoalescedInserts(gates);
-    this.writes = new Batcher((items) => this.writeEach(items), 0, STATEMENTS_PER_COMMAND, COMMANDS_PER_COLLECTION);
+    this.writes = new Batcher((items) => this.writeEach(items), 0, STATEMENTS_PER_COMMAND, COMMANDS_PER_COLLECTION, { label: `update ${target.collection.collectionName}` });
     this.fill = options.nullsAbsent ? nullFiller<D>(target.schema) : (doc) => doc;
     this.updateOf = options.nullsAbsent ? updateWithoutNulls : (set) => ({ $set: set });
   }
