@@ -4,7 +4,7 @@ import { createServer, Socket } from 'node:net';
 import { delimiter, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { MongoClient } from 'mongodb';
-import { ensurePostgresDatabase, FerretDbHandler, ferretDbArgs, ferretDbHandler, preferLz4Compression, redactedPostgresUrl } from './ferretdb-server';
+import { ensurePostgresDatabase, FerretDbHandler, ferretDbArgs, ferretDbHandler, redactedPostgresUrl } from './ferretdb-server';
 import {
   DOWNLOAD_PROBE_TIMEOUT_MS,
   DOWNLOAD_RETRY_AFTER_MS,
@@ -327,9 +327,8 @@ export async function launchEmbeddedDatabase(options: LaunchOptions): Promise<Em
           return null;
         }
         const postgresqlUrl = options.ferretdbPostgresqlUrl;
-        if (postgresqlUrl) {
-          await ensurePostgresDatabase(postgresqlUrl);
-          if (!(await preferLz4Compression(postgresqlUrl))) options.log('PostgreSQL kept its default compression (no lz4, or not the database owner)');
+        if (postgresqlUrl && !(await ensurePostgresDatabase(postgresqlUrl, { preferLz4: true }))) {
+          options.log('PostgreSQL kept its default compression (no lz4, or not the database owner)');
         }
         const dir = join(dataDir, 'ferretdb');
         mkdirSync(dir, { recursive: true });

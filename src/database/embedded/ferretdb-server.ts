@@ -51,33 +51,32 @@ async function withClient<T>(url: string, timeoutMs: number, run: (client: Clien
 }
 
 // FerretDB's PostgreSQL handler needs its database to exist; it creates only the schemas inside it.
-export async function ensurePostgresDatabase(url: string, timeoutMs = 5000): Promise<void> {
+// `preferLz4`, on the same connection: FerretDB stores each document as jsonb with a type schema beside every
+// value, so a schedule or a call log is 2.5-3 KB and PostgreSQL compresses it; every query and update scans
+// its table and decompresses each row. lz4 decompresses faster than the default pglz: a scan of 10,000
+// schedules took 11 ms against 17 ms, of 10,000 call logs 11 ms against 19 ms. It applies to the sessions
+// FerretDB opens after this, and to values written from then on. Returns whether the database is set to
+// lz4 (false without `preferLz4`, or where the server cannot: no lz4 support, not the owner).
+export async function ensurePostgresDatabase(url: string, { preferLz4 = false, timeoutMs = 5000 } = {}): Promise<boolean> {
   const { name, maintenanceUrl } = databaseOf(url);
-  await withClient(maintenanceUrl, timeoutMs, async (client) => {
+  return withClient(maintenanceUrl, timeoutMs, async (client) => {
     const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
-    if (found.rowCount) return;
+    if (!found.rowCount) {
+      try {
+        await client.query(`CREATE DATABASE ${quoteIdent(name)}`);
+      } catch (error) {
+        // 42P04 duplicate_database: another process created it between our check and our create.
+        if ((error as { code?: string }).code !== '42P04') throw error;
+      }
+    }
+    if (!preferLz4) return false;
     try {
-      await client.query(`CREATE DATABASE ${quoteIdent(name)}`);
-    } catch (error) {
-      // 42P04 duplicate_database: another process created it between our check and our create.
-      if ((error as { code?: string }).code !== '42P04') throw error;
+      await client.query(`ALTER DATABASE ${quoteIdent(name)} SET default_toast_compression = 'lz4'`);
+      return true;
+    } catch {
+      return false;
     }
   });
-}
-
-// FerretDB stores each document as jsonb with a type schema beside every value, so a schedule or a call log
-// is 2.5-3 KB and PostgreSQL compresses it; every query and update scans its table and decompresses each
-// row. lz4 decompresses faster than the default pglz: a scan of 10,000 schedules took 11 ms against 17 ms,
-// of 10,000 call logs 11 ms against 19 ms. It applies to the sessions FerretDB opens after this, and to
-// values written from then on. Returns false where the server cannot (no lz4 support, not the owner).
-export async function preferLz4Compression(url: string, timeoutMs = 5000): Promise<boolean> {
-  const { name, maintenanceUrl } = databaseOf(url);
-  try {
-    await withClient(maintenanceUrl, timeoutMs, (client) => client.query(`ALTER DATABASE ${quoteIdent(name)} SET default_toast_compression = 'lz4'`));
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 export async function dropPostgresDatabase(url: string, timeoutMs = 5000): Promise<void> {

@@ -51,9 +51,9 @@ export class ReliabilityTwilio extends LocalHttpServer {
   // Every delivery attempt's outcome: a callback that stays pending shows here whether the service
   // answered 5xx, did not answer within the attempt's 30 s, or could not be reached.
   readonly callbackAttempts = { answered: 0, status5xx: 0, timedOut: 0, unreachable: 0 };
+  // One entry per callback still to deliver, from its call's creation.
   private readonly pendingSince = new Set<{ at: number }>();
   mix: FaultMix = NO_FAULTS;
-  private pendingCallbacks = 0;
   private readonly callbackQueue: Array<() => Promise<void>> = [];
   private activeSenders = 0;
 
@@ -83,7 +83,7 @@ export class ReliabilityTwilio extends LocalHttpServer {
   }
 
   get callbacksPending(): number {
-    return this.pendingCallbacks;
+    return this.pendingSince.size;
   }
 
   // Milliseconds the longest-pending callback has waited, from its call's creation (0: none pending).
@@ -161,7 +161,6 @@ export class ReliabilityTwilio extends LocalHttpServer {
     if (!this.callbacks.enabled || statuses.length === 0) return;
     const url = params.get('StatusCallback');
     if (!url) return;
-    this.pendingCallbacks++;
     const since = { at: Date.now() };
     this.pendingSince.add(since);
     const base = { AccountSid: this.accountSid, CallSid: sid, From: params.get('From') ?? '', To: params.get('To') ?? '', Direction: 'outbound-api', ApiVersion: '2010-04-01' };
@@ -174,7 +173,6 @@ export class ReliabilityTwilio extends LocalHttpServer {
           await this.deliver(url, form);
         }
       } finally {
-        this.pendingCallbacks--;
         this.pendingSince.delete(since);
       }
     });
@@ -192,13 +190,13 @@ export class ReliabilityTwilio extends LocalHttpServer {
           signal: AbortSignal.timeout(30_000),
         });
         await res.arrayBuffer();
-        if (res.status >= 500) this.callbackAttempts.status5xx++;
-        else this.callbackAttempts.answered++;
         if (res.status < 500) {
+          this.callbackAttempts.answered++;
           if (res.status >= 300) this.callbackResults.non2xx++;
           else this.callbackResults.delivered++;
           return;
         }
+        this.callbackAttempts.status5xx++;
       } catch (error) {
         // instance down or restarting, or no answer in time: try again
         if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) this.callbackAttempts.timedOut++;
