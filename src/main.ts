@@ -41,10 +41,12 @@ async function bootstrap(): Promise<void> {
 
   const app = await createApp(config);
   let closing = false;
-  const shutdown = async (signal: string) => {
+  // SIGTERM, or a port it cannot listen on: the same drain either way. createApp has started the job queue and
+  // the sweeper by then, so an exit without it would leave this process's job locks held for their lifetime.
+  const shutdown = async (reason: string, exitCode: number) => {
     if (closing) return;
     closing = true;
-    logger.log(`${signal} received: draining`);
+    logger.log(`${reason}: draining`);
     // Readiness turns 503 at once; dispatches and HTTP work, then the job queue, each get
     // SCHEDULER_SHUTDOWN_TIMEOUT_MS, and webhook deliveries in flight their timeout. If something still
     // hangs after all of them, the process exits anyway rather than outliving its grace period.
@@ -60,11 +62,17 @@ async function bootstrap(): Promise<void> {
       .catch((error: unknown) => logger.warn(`drain failed, closing anyway: ${error instanceof Error ? error.message : String(error)}`));
     await app.close();
     await embedded?.stop();
-    process.exit(0);
+    process.exit(exitCode);
   };
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
-  process.once('SIGINT', () => void shutdown('SIGINT'));
-  await app.listen(config.port);
+  process.once('SIGTERM', () => void shutdown('SIGTERM received', 0));
+  process.once('SIGINT', () => void shutdown('SIGINT received', 0));
+  try {
+    await app.listen(config.port);
+  } catch (error) {
+    logger.error(`cannot listen on port ${config.port}: ${error instanceof Error ? error.message : String(error)}`);
+    await shutdown('listen failed', 1);
+    return;
+  }
   logger.log(`Call Scheduler listening on port ${config.port} (provider: ${config.callProvider})`);
 }
 

@@ -1,6 +1,7 @@
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { Agenda, Job } from 'agenda';
-import { MongoBackend } from '@agendajs/mongo-backend';
+import { hostname } from 'node:os';
+import { MongoBackend, MongoJobRepository, ObjectId } from '@agendajs/mongo-backend';
 import { AppConfig } from '../config/app-config';
 
 export type JobHandler<T> = (data: T, job: Job<T>) => Promise<JobOutcome>;
@@ -19,6 +20,7 @@ export interface DefineOptions {
 }
 
 export const AGENDA_COLLECTION = 'agenda_jobs';
+const HELD_JOBS_READ_LIMIT_MS = 5000;
 
 // The only place that talks to Agenda. It is given a connection string rather than mongoose's Db:
 // the backend can carry its own mongodb driver and BSON objects from two copies don't mix.
@@ -35,7 +37,8 @@ export class JobQueueService implements OnApplicationShutdown {
     this.backend = new MongoBackend({ address: config.mongodbUri, options: { socketTimeoutMS: config.mongodbSocketTimeoutMs }, collection: AGENDA_COLLECTION, ensureIndex: true });
     this.agenda = new Agenda({
       backend: this.backend,
-      name: `call-scheduler-${process.pid}`,
+      // Each lock is stamped with this name (lastModifiedBy): a drain releases only what this process still holds.
+      name: `call-scheduler-${hostname()}:${process.pid}`,
       // Agenda carries retries, deferrals, webhook deliveries and periodic maintenance; due schedules are
       // swept by DueScheduleSweeper. Each Agenda poll is a write transaction scanning its collection on
       // FerretDB, so it polls rarely.
@@ -152,17 +155,52 @@ export class JobQueueService implements OnApplicationShutdown {
     await this.agenda.every(interval, name, data, { skipImmediate: true });
   }
 
-  // SIGTERM: take no new jobs, let running ones finish within the timeout, unlock the rest.
+  // SIGTERM: take no new jobs, let running ones finish within the timeout, then release every lock this process
+  // still holds. Agenda's drain releases none: jobs it locked ahead of their run time (all those due within
+  // the next poll) and runs past the timeout would stay locked for SCHEDULER_LOCK_LIFETIME_MS (10 min), so a
+  // deploy would hold back deferred dials and retries past their misfire grace.
   async drain(timeoutMs: number): Promise<void> {
     if (!this.started || this.draining) return;
     this.draining = true;
+    const finished = new Set<string>();
+    const onComplete = (job: Job) => finished.add(String(job.attrs._id));
+    this.agenda.on('complete', onComplete);
     try {
-      const result = await this.agenda.drain({ timeout: timeoutMs, closeConnection: true });
+      const held = await this.heldJobIds();
+      const result = await this.agenda.drain({ timeout: timeoutMs, closeConnection: false });
       this.logger.log(`job queue drained: ${JSON.stringify(result)}`);
+      const release = held.filter((id) => !finished.has(id));
+      if (release.length > 0) {
+        // A run still going past the timeout is abandoned with the process: its claim, not this lock, keeps it
+        // from being done twice. Only locks still stamped with this process's name are released: one that
+        // expired and was taken by another instance meanwhile stays theirs.
+        await (this.backend.repository as MongoJobRepository).collection.updateMany(
+          { _id: { $in: release.map((id) => new ObjectId(id)) }, lastModifiedBy: this.agenda.attrs.name },
+          { $unset: { lockedAt: true } },
+        );
+        this.logger.log(`released ${release.length} job lock(s) held by this process`);
+      }
     } catch (error) {
       // Closing the backend can interrupt Agenda's own in-flight polls; shutdown goes on regardless.
       this.logger.warn(`job queue drain ended with: ${error instanceof Error ? error.message : String(error)}`);
+    } finally {
+      this.agenda.off('complete', onComplete);
+      await this.backend.disconnect().catch(() => undefined);
     }
+  }
+
+  // The jobs this process has locked, running or waiting for their run time. Read from Agenda's own status,
+  // whose report also counts the collection: time-boxed, so a drain during a database outage goes on (those
+  // locks then expire as before).
+  private async heldJobIds(): Promise<string[]> {
+    const status = await Promise.race([
+      this.agenda.getRunningStats(true),
+      new Promise<null>((resolve) => setTimeout(() => resolve(null), HELD_JOBS_READ_LIMIT_MS).unref()),
+    ]).catch(() => null);
+    if (!status || !Array.isArray(status.lockedJobs)) return [];
+    const ids = new Set<string>();
+    for (const job of [...status.lockedJobs, ...(Array.isArray(status.runningJobs) ? status.runningJobs : [])]) if (job._id) ids.add(String(job._id));
+    return [...ids];
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -2,7 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import request from 'supertest';
 import { CallLogRepository } from '../../src/tracking/call-log.repository';
 import { FakeAgentBackendServer } from '../fakes/fake-agent-backend.server';
-import { buildService, startBuiltService } from '../utils/built-service';
+import { createServer } from 'node:net';
+import { buildService, runBuiltServiceToExit, startBuiltService } from '../utils/built-service';
 import { createTestApp } from '../utils/test-app';
 import { TEST_JWT_SECRET, testConfig, testDatabaseUri } from '../utils/test-config';
 import { bearer, tokenFor } from '../utils/tokens';
@@ -97,6 +98,27 @@ describe('SIGTERM in the running service (ops e2e)', () => {
       expect(logs[0]).toMatchObject({ provider: 'agent_backend', call_id: expect.stringMatching(/^CA[0-9a-f]{32}$/) });
     } finally {
       await reader.close();
+    }
+  }, 120_000);
+
+  it('drains its job queue and exits 1 when its port is taken', async () => {
+    const outDir = await buildService('ops-shutdown-build');
+    // Taken the way the service listens (every address), by a server that stays up for the test.
+    const taken = createServer();
+    const port = await new Promise<number>((resolve) => taken.listen(0, () => resolve((taken.address() as { port: number }).port)));
+    try {
+      const { code, output } = await runBuiltServiceToExit(
+        outDir,
+        { JWT_SECRET: TEST_JWT_SECRET, MONGODB_URI: testDatabaseUri(), CALL_PROVIDER: 'simulated', LOG_LEVEL: 'log', SCHEDULER_SHUTDOWN_TIMEOUT_MS: '5000' },
+        port,
+        90_000,
+      );
+      expect(code).toBe(1);
+      expect(output).toContain(`cannot listen on port ${port}`);
+      // The job queue had started: without its drain, the jobs it had locked stayed locked for their lifetime.
+      expect(output).toMatch(/listen failed: draining[\s\S]*job queue drained/);
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
     }
   }, 120_000);
 });

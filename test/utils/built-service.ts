@@ -51,14 +51,7 @@ async function freePort(): Promise<number> {
   });
 }
 
-export interface RunningService {
-  url: string;
-  output: () => string;
-  stop(): Promise<number | null>;
-}
-
-export async function startBuiltService(outDir: string, env: Record<string, string>): Promise<RunningService> {
-  const port = await freePort();
+function spawnBuiltService(outDir: string, env: Record<string, string>, port: number): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
   let output = '';
   const child: ChildProcess = spawn(process.execPath, [join(outDir, 'main.js')], {
     cwd: outDir,
@@ -67,13 +60,30 @@ export async function startBuiltService(outDir: string, env: Record<string, stri
   });
   child.stdout?.on('data', (c: Buffer) => (output += c.toString('utf8')));
   child.stderr?.on('data', (c: Buffer) => (output += c.toString('utf8')));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, output: () => output, exited };
+}
+
+// Runs the service on a given port until it exits by itself (a startup failure), within timeoutMs.
+export async function runBuiltServiceToExit(outDir: string, env: Record<string, string>, port: number, timeoutMs: number): Promise<{ code: number | null; output: string }> {
+  const { child, output, exited } = spawnBuiltService(outDir, env, port);
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const code = await exited;
+  clearTimeout(timer);
+  return { code, output: output() };
+}
+
+export interface RunningService {
+  url: string;
+  output: () => string;
+  stop(): Promise<number | null>;
+}
+
+export async function startBuiltService(outDir: string, env: Record<string, string>): Promise<RunningService> {
+  const port = await freePort();
+  const { child, output, exited } = spawnBuiltService(outDir, env, port);
   let exitCode: number | null | undefined;
-  const exited = new Promise<number | null>((resolve) =>
-    child.once('exit', (code) => {
-      exitCode = code;
-      resolve(code);
-    }),
-  );
+  void exited.then((code) => (exitCode = code));
   const url = `http://127.0.0.1:${port}`;
   try {
     await waitFor(async () => {
@@ -82,11 +92,11 @@ export async function startBuiltService(outDir: string, env: Record<string, stri
     }, 60_000, 200);
   } catch (error) {
     child.kill('SIGKILL');
-    throw new Error(`service did not become ready: ${String(error)}\n${output}`);
+    throw new Error(`service did not become ready: ${String(error)}\n${output()}`);
   }
   return {
     url,
-    output: () => output,
+    output,
     stop: async () => {
       child.kill('SIGTERM');
       return exited;
