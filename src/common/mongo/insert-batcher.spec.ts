@@ -1,4 +1,4 @@
-import { Batcher, Settled } from './insert-batcher';
+import { BatchStalledError, Batcher, Settled } from './insert-batcher';
 
 // A write whose commands the test completes by hand, recording what each carried.
 function heldWrites() {
@@ -77,7 +77,7 @@ describe('Batcher', () => {
     expect(held.maxInFlight()).toBe(2);
   });
 
-  it('reports a command left without an answer past its threshold, once, and not one that answered', async () => {
+  it('gives up a command left without an answer past its threshold: reports it once, fails its items, and carries the rest in the next command', async () => {
     const held = heldWrites();
     const reports: string[] = [];
     const batcher = new Batcher(held.write, 0, 10, 1, { label: 'insert claims', stalledAfterMs: 30, report: (m) => reports.push(m) });
@@ -86,18 +86,22 @@ describe('Batcher', () => {
     await until(() => held.commands.length === 1);
     held.commands[0].done();
     await first;
-    // Never answered: reported after 30 ms, with what waits behind it. The first command started earlier,
-    // so had its watchdog survived it would have reported by then too.
-    void batcher.add(2);
+    // Never answered: given up after 30 ms, with what waits behind it named. The first command started
+    // earlier, so had its watchdog survived it would have reported by then too.
+    const hung = batcher.add(2);
     await until(() => held.commands.length === 2);
-    void batcher.add(3);
-    void batcher.add(4);
-    const deadline = Date.now() + 2000;
-    while (reports.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    const behind = [batcher.add(3), batcher.add(4)];
+    await expect(hung).rejects.toBeInstanceOf(BatchStalledError);
     expect(reports).toHaveLength(1);
-    expect(reports[0]).toMatch(/^insert claims: a command of 1 item\(s\) has had no answer for \d+ s; 2 item\(s\) wait behind it$/);
-    held.commands[1].done();
+    expect(reports[0]).toMatch(/^insert claims: a command of 1 item\(s\) has had no answer for \d+ s, given up; 2 item\(s\) wait behind it$/);
+    // The writes behind it no longer wait for it.
     await until(() => held.commands.length === 3);
+    expect(held.commands[2].items).toEqual([3, 4]);
     held.commands[2].done();
+    await expect(Promise.all(behind)).resolves.toEqual([30, 40]);
+    // Its late answer changes nothing.
+    held.commands[1].done();
+    await expect(hung).rejects.toBeInstanceOf(BatchStalledError);
+    expect(reports).toHaveLength(1);
   });
 });

@@ -2,12 +2,17 @@ import { Logger } from '@nestjs/common';
 
 export type Settled<R> = { error: unknown } | { value: R };
 
-// A command still without an answer this long is reported once: the driver fails a command after the socket
+// A command still without an answer this long is given up: the driver fails a command after the socket
 // timeout (60 s by default) or a server selection after 30 s, so one past both has hung in this process. A
-// batcher's commands carry every later write of its collection, so one that never returns stops them all
-// (docs/reliability.md: the open defect of 2026-12-07).
+// batcher's commands carry every later write of its collection, so one that never returned stopped them all
+// (docs/reliability.md: the open defect of 2026-12-07). Its items fail as a lost connection would fail
+// them, applied or not, and the writes behind it go out in the next command.
 const STALLED_AFTER_MS = 120_000;
 const logger = new Logger('Batcher');
+
+export class BatchStalledError extends Error {
+  override readonly name = 'BatchStalledError';
+}
 
 export interface BatcherWatch {
   // What the report names: the collection, say.
@@ -54,24 +59,33 @@ export class Batcher<T, R> {
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, this.maxBatch);
       let outcomes: Array<Settled<R>>;
-      const started = Date.now();
-      const watchdog = this.watch ? setTimeout(() => this.reportStall(batch.length, started), this.watch.stalledAfterMs ?? STALLED_AFTER_MS) : null;
-      watchdog?.unref();
       try {
-        outcomes = await this.write(batch.map((p) => p.item));
+        outcomes = await this.answerOf(batch.map((p) => p.item));
       } catch (error) {
         outcomes = batch.map(() => ({ error }));
-      } finally {
-        if (watchdog) clearTimeout(watchdog);
       }
       batch.forEach((p, i) => p.settle(outcomes[i] ?? { error: new Error('no outcome for a batched write') }));
     }
     this.writers--;
   }
 
-  private reportStall(items: number, started: number): void {
-    const message = `${this.watch!.label}: a command of ${items} item(s) has had no answer for ${Math.round((Date.now() - started) / 1000)} s; ${this.queue.length} item(s) wait behind it`;
-    (this.watch!.report ?? ((m: string) => logger.error(m)))(message);
+  // The command's answer, or (watched) a BatchStalledError once it has had none for the threshold. A late
+  // answer is dropped; the race has handled its rejection.
+  private answerOf(items: T[]): Promise<Array<Settled<R>>> {
+    const write = this.write(items);
+    const watch = this.watch;
+    if (!watch) return write;
+    const started = Date.now();
+    let timer: NodeJS.Timeout | undefined;
+    const stalled = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const message = `${watch.label}: a command of ${items.length} item(s) has had no answer for ${Math.round((Date.now() - started) / 1000)} s, given up; ${this.queue.length} item(s) wait behind it`;
+        (watch.report ?? ((m: string) => logger.error(m)))(message);
+        reject(new BatchStalledError(message));
+      }, watch.stalledAfterMs ?? STALLED_AFTER_MS);
+      timer.unref();
+    });
+    return Promise.race([write, stalled]).finally(() => clearTimeout(timer));
   }
 }
 

@@ -11,6 +11,8 @@ const CONNECTION_ERRORS = new Set([
   'MongoServerSelectionError',
   'MongoNotConnectedError',
   'MongoPoolClearedError',
+  // A batched command given up after no answer for minutes (insert-batcher.ts): applied or not, like the above.
+  'BatchStalledError',
 ]);
 
 // The database was unreachable: the write may or may not have been applied, so only writes that are
