@@ -65,6 +65,8 @@ function clone(template, i, nextExecution, extra = {}) {
     phone: phoneFor(i),
     scheduled_time: nextExecution ?? template.schedule.scheduled_time,
     next_execution: nextExecution,
+    // As the service stores it (src/schedule/due-slot.ts, 10-minute slots): what its sweeper reads by.
+    due_slot: Math.floor(nextExecution.getTime() / 600_000),
     created_at: now,
     last_updated: now,
     ...extra,

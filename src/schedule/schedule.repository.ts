@@ -12,6 +12,7 @@ import { AppConfig } from '../config/app-config';
 import { CallScheduleDoc, CallScheduleSchema, SCHEDULE_WRITE_GATE, ScheduleOutboxPendingDoc } from './schemas/call-schedule.schema';
 import { creationOf, ScheduleChange, ScheduleOutbox, ScheduleOutboxRecord } from './schedule-outbox';
 import { ActiveScheduleRecord, LIVE_SCHEDULE_STATUSES, Schedule, ScheduleStatus } from './schedule.types';
+import { withDueSlot } from './due-slot';
 
 type ScheduleFields = Omit<Schedule, 'id'>;
 type LeanSchedule = CallScheduleDoc & { _id: Types.ObjectId; rev?: number | null; outbox?: ScheduleOutboxRecord | null };
@@ -34,7 +35,7 @@ export interface ScheduleListFilter {
 const fillNulls = nullFiller<LeanSchedule>(CallScheduleSchema);
 
 function toSchedule(doc: LeanSchedule): Schedule {
-  const { _id, deleted_at: _deleted, rev: _rev, outbox: _outbox, ...rest } = fillNulls(doc);
+  const { _id, deleted_at: _deleted, rev: _rev, outbox: _outbox, due_slot: _slot, ...rest } = fillNulls(doc);
   const fields = rest as unknown as ScheduleFields;
   // Schedules stored before calling rules existed follow the default rules.
   return {
@@ -109,8 +110,13 @@ export class ScheduleRepository {
     return new Types.ObjectId().toHexString();
   }
 
+  // Every gated write of a schedule: one that moves next_execution moves its due slot with it.
+  private update(_id: Types.ObjectId, compute: (current: LeanSchedule) => Record<string, unknown> | null) {
+    return this.gate.update(_id, (s) => withDueSlot(compute(s)));
+  }
+
   async insertSchedule(id: string, fields: ScheduleFields): Promise<Schedule> {
-    const created = await this.inserts.insert<LeanSchedule>({ _id: new Types.ObjectId(id), ...fields });
+    const created = await this.inserts.insert<LeanSchedule>(withDueSlot({ _id: new Types.ObjectId(id), ...fields }));
     return toSchedule(this.gate.remember(created));
   }
 
@@ -120,7 +126,7 @@ export class ScheduleRepository {
     if (items.length === 0) return { duplicateIds };
     try {
       await this.schedules.collection.insertMany(
-        items.map(({ id, fields }) => withoutNulls({ _id: new Types.ObjectId(id), ...fields })),
+        items.map(({ id, fields }) => withoutNulls(withDueSlot({ _id: new Types.ObjectId(id), ...fields }))),
         { ordered: false },
       );
     } catch (error) {
@@ -163,7 +169,7 @@ export class ScheduleRepository {
   async updateIfVersion(id: string, version: number, fromStatuses: ScheduleStatus[], set: Partial<ScheduleFields>, change?: ScheduleChange): Promise<Schedule | null> {
     const _id = toObjectId(id);
     if (!_id) return null;
-    const res = await this.gate.update(_id, (s) =>
+    const res = await this.update(_id, (s) =>
       withEvents(s, !s.deleted_at && s.version === version && fromStatuses.includes(s.status as ScheduleStatus) ? { ...set, version: version + 1 } : null, change),
     );
     return res?.changed ? toSchedule(res.doc) : null;
@@ -174,7 +180,7 @@ export class ScheduleRepository {
   async advanceOccurrence(id: string, version: number, occurrenceAt: Date, set: Partial<ScheduleFields>, occurrencesUsed: number, change?: ScheduleChange): Promise<boolean> {
     const _id = toObjectId(id);
     if (!_id) return false;
-    const res = await this.gate.update(_id, (s) =>
+    const res = await this.update(_id, (s) =>
       withEvents(
         s,
         !s.deleted_at && s.version === version && s.status === 'scheduled' && s.next_execution?.getTime() === occurrenceAt.getTime()
@@ -189,7 +195,7 @@ export class ScheduleRepository {
   async recordCallProgress(id: string, onlyIfStatusIn: ScheduleStatus[] | null, set: Partial<ScheduleFields>, change?: ScheduleChange): Promise<boolean> {
     const _id = toObjectId(id);
     if (!_id) return false;
-    const res = await this.gate.update(_id, (s) => withEvents(s, !s.deleted_at && (!onlyIfStatusIn || onlyIfStatusIn.includes(s.status as ScheduleStatus)) ? set : null, change));
+    const res = await this.update(_id, (s) => withEvents(s, !s.deleted_at && (!onlyIfStatusIn || onlyIfStatusIn.includes(s.status as ScheduleStatus)) ? set : null, change));
     return res?.changed === true;
   }
 
@@ -208,7 +214,7 @@ export class ScheduleRepository {
     const _id = toObjectId(id);
     if (!_id) return false;
     let moves = false;
-    const res = await this.gate.update(_id, (s) => {
+    const res = await this.update(_id, (s) => {
       moves = !s.deleted_at && statusFrom.includes(s.status as ScheduleStatus);
       return s.deleted_at ? null : moves ? { ...set, status } : set;
     });
@@ -218,7 +224,7 @@ export class ScheduleRepository {
   async softDelete(id: string, version: number, fromStatuses: ScheduleStatus[], now: Date, change?: ScheduleChange): Promise<boolean> {
     const _id = toObjectId(id);
     if (!_id) return false;
-    const res = await this.gate.update(_id, (s) =>
+    const res = await this.update(_id, (s) =>
       withEvents(s, !s.deleted_at && s.version === version && fromStatuses.includes(s.status as ScheduleStatus) ? { deleted_at: now, last_updated: now, version: version + 1 } : null, change),
     );
     return res?.changed === true;
@@ -227,12 +233,35 @@ export class ScheduleRepository {
   // The sweeper's batch read: every schedule due by `horizon`, in due order. The whole documents are
   // remembered (FerretDB reads them whole for the filter anyway), so that the dispatch of one due now
   // need not read it again (see recalled).
+  // This read has no slot to go by: the sweeper's catch-up, for schedules stored without one or due before
+  // the slots it reads.
   async findDueSchedules(horizon: Date, limit: number): Promise<Array<{ id: string; next_execution: Date }>> {
     const docs = await this.schedules
       .find({ status: 'scheduled', deleted_at: null, next_execution: op({ $ne: null, $lte: horizon }) })
       .sort({ next_execution: 1 })
       .limit(limit)
       .lean<LeanSchedule[]>();
+    return this.rememberDue(docs);
+  }
+
+  // The same, within the given due slots (due-slot.ts): one query per slot, whose equality is what FerretDB
+  // pushes down to PostgreSQL (and an index lookup on MongoDB); the range and the sort then see only that
+  // slot's schedules.
+  async findDueInSlots(slots: number[], horizon: Date, limit: number): Promise<Array<{ id: string; next_execution: Date }>> {
+    const perSlot = await Promise.all(
+      slots.map((due_slot) =>
+        this.schedules
+          .find({ due_slot, status: 'scheduled', deleted_at: null, next_execution: op({ $ne: null, $lte: horizon }) })
+          .sort({ next_execution: 1 })
+          .limit(limit)
+          .lean<LeanSchedule[]>(),
+      ),
+    );
+    const docs = perSlot.flat().sort((a, b) => (a.next_execution as Date).getTime() - (b.next_execution as Date).getTime());
+    return this.rememberDue(docs.slice(0, limit));
+  }
+
+  private rememberDue(docs: LeanSchedule[]): Array<{ id: string; next_execution: Date }> {
     return docs.map((d) => {
       this.gate.remember(d);
       return { id: d._id.toHexString(), next_execution: d.next_execution as Date };

@@ -48,7 +48,7 @@ function queriesOf(e: CommandStartedEvent): Query[] {
 
 // Background loops that may run while a path is recorded; none of them is part of the dial or callback path.
 const BACKGROUND: Array<{ why: string; is: (q: Query) => boolean }> = [
-  // DueScheduleSweeper's due-list read (ScheduleRepository.findDueSchedules): measured, redesigned elsewhere.
+  // DueScheduleSweeper's polls by due slot (their own test below) and its catch-up read of the whole due list.
   { why: 'due-list read', is: (q) => q.collection === 'call_schedules' && 'next_execution' in q.filter },
   // Agenda polls its job collection through a client of its own; listed in case it ever shares ours.
   { why: 'agenda', is: (q) => q.collection === 'agenda_jobs' },
@@ -228,5 +228,23 @@ describe('hot-path queries: dial and status callbacks filter by _id or top-level
     } finally {
       clock.set(new Date());
     }
+  });
+
+  // Each poll's read of what is due: the slot's equality (with the status's) is pushed down, so FerretDB reads
+  // only that slot's rows, and the range on next_execution applies to those alone.
+  it("the sweeper's poll reads the due list by slot", async () => {
+    recording = [];
+    let polls: Query[];
+    try {
+      polls = await waitFor(async () => {
+        const found = recording!.filter((q) => q.collection === 'call_schedules' && q.command === 'find' && 'due_slot' in q.filter);
+        return found.length > 0 ? found : null;
+      }, 20_000, 50);
+    } finally {
+      recording = null;
+    }
+    const poll = polls[0];
+    expect(shapeOf(poll.filter)).toMatchObject({ due_slot: 'number', status: 'string' });
+    if (FERRETDB) expect(await filterPushdown(db, poll)).toBe(true);
   });
 });

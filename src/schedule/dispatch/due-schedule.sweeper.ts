@@ -1,6 +1,7 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { Clock } from '../../common/clock/clock';
 import { AppConfig } from '../../config/app-config';
+import { DUE_SLOT_MS, dueSlotOf } from '../due-slot';
 import { ScheduleRepository } from '../schedule.repository';
 import { DispatchTrigger } from './dispatch-trigger';
 import { OccurrenceDispatchService } from './occurrence-dispatch.service';
@@ -25,10 +26,25 @@ const MIN_READ_GAP_MS = 1000;
 const READ_COST_SHARE = 10;
 const SLOW_READ_MS = 500;
 const MAX_POLL_MS = 60_000;
+// Each poll reads the due slots from this far back to its reach ahead: a schedule whose dispatch failed, or
+// that a busy poll left for later, is read again for this long. Anything older, and any schedule stored
+// without a slot, is left to the catch-up read: the whole due list (a scan of call_schedules on FerretDB),
+// made at start, after a gap in the polls longer than this, and every CATCH_UP_MS or, when it is slow,
+// CATCH_UP_COST_SHARE times its own duration.
+const SLOT_LAG_MS = 2 * 60_000;
+const CATCH_UP_MS = 10 * 60_000;
+const CATCH_UP_COST_SHARE = 50;
 
-// Every instance runs one: each poll reads the schedules due within the lookahead (one indexed query),
-// sets in-memory timers for them and dispatches at the due time. Schedules created or moved on this
-// instance arrive through DispatchTrigger without waiting for a poll. Instances race freely; the
+// The due slots that hold due times in [from, to].
+function slotsBetween(from: number, to: number): number[] {
+  const slots: number[] = [];
+  for (let slot = dueSlotOf(new Date(from))!; slot * DUE_SLOT_MS <= to; slot++) slots.push(slot);
+  return slots;
+}
+
+// Every instance runs one: each poll reads the schedules due within the lookahead (by due slot, one or two
+// equality queries), sets in-memory timers for them and dispatches at the due time. Schedules created or
+// moved on this instance arrive through DispatchTrigger without waiting for a poll. Instances race freely; the
 // occurrence claim decides, and a timer that fires for a schedule changed since is answered by the
 // dispatcher re-reading it.
 @Injectable()
@@ -45,6 +61,13 @@ export class DueScheduleSweeper implements OnApplicationBootstrap, OnApplication
   // as the backlog is worked off instead of a poll interval later.
   private moreDue = false;
   private lastReadAt = 0;
+  // Clock times: of the last poll whose read succeeded, and of the last catch-up read.
+  private lastSlotRead: number | null = null;
+  private lastCatchUp: number | null = null;
+  private catchUpEveryMs = CATCH_UP_MS;
+  private catchingUp = false;
+  // The last catch-up returned a full batch: the next poll makes another.
+  private catchUpAgain = false;
   private pollMs = 0;
   private reachMs = 0;
   private stopped = true;
@@ -103,7 +126,9 @@ export class DueScheduleSweeper implements OnApplicationBootstrap, OnApplication
       // read scans call_schedules, and on a burst it would compete with the dispatches for the database.
       if (this.backlogIsFull()) return;
       this.lastReadAt = Date.now();
-      const due = await this.schedules.findDueSchedules(new Date(now + this.reachMs), this.config.scheduler.sweepBatch);
+      if (this.catchUpDue(now)) void this.catchUp(now);
+      const due = await this.schedules.findDueInSlots(slotsBetween(now - SLOT_LAG_MS, now + this.reachMs), new Date(now + this.reachMs), this.config.scheduler.sweepBatch);
+      this.lastSlotRead = now;
       const { pollIntervalMs, lookaheadMs } = this.config.scheduler;
       const took = Date.now() - this.lastReadAt;
       const slow = took > SLOW_READ_MS;
@@ -111,15 +136,44 @@ export class DueScheduleSweeper implements OnApplicationBootstrap, OnApplication
       this.pollMs = slow && wasSlow ? Math.min(MAX_POLL_MS, Math.max(pollIntervalMs, took * READ_COST_SHARE)) : pollIntervalMs;
       this.reachMs = lookaheadMs + (slow ? MAX_POLL_MS : 0);
       this.moreDue = due.length >= this.config.scheduler.sweepBatch;
-      // Instances start at different points of the same due list, so they mostly claim different
-      // schedules instead of all racing for the first ones.
-      const start = due.length > 0 ? Math.floor(Math.random() * due.length) : 0;
-      for (const { id, next_execution } of [...due.slice(start), ...due.slice(0, start)]) this.arm(id, next_execution.getTime());
+      this.armAll(due);
     } catch (error) {
       this.logger.warn(`sweep failed: ${error instanceof Error ? error.message : String(error)}`);
     } finally {
       this.running = false;
       this.schedule(this.pollMs);
+    }
+  }
+
+  // Instances start at different points of the same due list, so they mostly claim different schedules
+  // instead of all racing for the first ones.
+  private armAll(due: Array<{ id: string; next_execution: Date }>): void {
+    const start = due.length > 0 ? Math.floor(Math.random() * due.length) : 0;
+    for (const { id, next_execution } of [...due.slice(start), ...due.slice(0, start)]) this.arm(id, next_execution.getTime());
+  }
+
+  private catchUpDue(now: number): boolean {
+    if (this.catchingUp) return false;
+    if (this.lastCatchUp === null || this.catchUpAgain || now - this.lastCatchUp >= this.catchUpEveryMs) return true;
+    // Polls stopped for a while (a backlog, a failing database, a clock moved on): the slots read now no
+    // longer reach back to where the last successful read reached.
+    return this.lastSlotRead === null || now - SLOT_LAG_MS > this.lastSlotRead + this.reachMs;
+  }
+
+  // Beside the polls, never in their way: on FerretDB at 100,000 schedules it takes seconds.
+  private async catchUp(now: number): Promise<void> {
+    this.catchingUp = true;
+    const started = Date.now();
+    try {
+      const due = await this.schedules.findDueSchedules(new Date(now + this.reachMs), this.config.scheduler.sweepBatch);
+      this.lastCatchUp = now;
+      this.catchUpAgain = due.length >= this.config.scheduler.sweepBatch;
+      this.catchUpEveryMs = Math.max(CATCH_UP_MS, (Date.now() - started) * CATCH_UP_COST_SHARE);
+      if (!this.stopped) this.armAll(due);
+    } catch (error) {
+      this.logger.warn(`catch-up read failed: ${error instanceof Error ? error.message : String(error)}`);
+    } finally {
+      this.catchingUp = false;
     }
   }
 
@@ -129,7 +183,7 @@ export class DueScheduleSweeper implements OnApplicationBootstrap, OnApplication
 
   // Once the backlog is worked off, at most one read a second.
   private readSoon(): void {
-    if (this.stopped || this.running || !this.moreDue || this.waiting.size > 0) return;
+    if (this.stopped || this.running || !(this.moreDue || this.catchUpAgain) || this.waiting.size > 0) return;
     this.moreDue = false;
     if (this.loop) clearTimeout(this.loop);
     this.schedule(Math.max(0, this.lastReadAt + MIN_READ_GAP_MS - Date.now()));

@@ -41,6 +41,8 @@ export class CallScheduleDoc {
   @Prop({ type: String, default: null }) campaign_id: string | null;
   @Prop({ type: String, default: null }) campaign_contact_id: string | null;
   @Prop({ type: Date, default: null }) next_execution: Date | null;
+  // next_execution's slot (due-slot.ts), written with it: what the sweeper reads by.
+  @Prop({ type: Number, default: null }) due_slot: number | null;
   @Prop({ required: true, default: 0 }) occurrence_count: number;
   @Prop({ type: String, default: null }) last_call_status: string | null;
   @Prop({ type: String, default: null }) last_error: string | null;
@@ -64,6 +66,8 @@ CallScheduleSchema.index({ tenant_id: 1, status: 1, created_at: -1 });
 CallScheduleSchema.index({ tenant_id: 1, phone: 1 });
 // The reconciler's scan for schedules whose due time passed without a dispatch.
 CallScheduleSchema.index({ status: 1, next_execution: 1 });
+// The sweeper's reads of the schedules due in a slot.
+CallScheduleSchema.index({ due_slot: 1 });
 // A campaign's schedules.
 CallScheduleSchema.index({ campaign_id: 1, status: 1 });
 

@@ -1,0 +1,17 @@
+// A schedule's due time, coarsened to a slot: the number of DUE_SLOT_MS periods since the epoch. It is
+// stored beside next_execution (call_schedules.due_slot, written with it in the same write), so that the
+// sweeper finds what is due soon by equality on one or two slots. On MongoDB that is an index lookup; on
+// FerretDB's PostgreSQL handler an equality is the only filter pushed down to PostgreSQL, where a range
+// on next_execution made FerretDB read and decode every scheduled schedule (12 s at 100,000) on each poll.
+// Ten minutes: the sweeper's window (a few minutes back, the lookahead forward) mostly falls in one slot.
+export const DUE_SLOT_MS = 10 * 60_000;
+
+export function dueSlotOf(at: Date | null | undefined): number | null {
+  return at ? Math.floor(at.getTime() / DUE_SLOT_MS) : null;
+}
+
+// A schedule write that moves next_execution moves its slot with it.
+export function withDueSlot<T extends Record<string, unknown> | null>(change: T): T {
+  if (!change || !('next_execution' in change)) return change;
+  return { ...change, due_slot: dueSlotOf(change.next_execution as Date | null) };
+}
