@@ -230,23 +230,20 @@ export class ScheduleRepository {
     return res?.changed === true;
   }
 
-  // The sweeper's batch read: every schedule due by `horizon`, in due order. The whole documents are
-  // remembered (FerretDB reads them whole for the filter anyway), so that the dispatch of one due now
-  // need not read it again (see recalled).
-  // This read has no slot to go by: the sweeper's catch-up, for schedules stored without one or due before
-  // the slots it reads.
-  async findDueSchedules(horizon: Date, limit: number): Promise<Array<{ id: string; next_execution: Date }>> {
-    const docs = await this.schedules
-      .find({ status: 'scheduled', deleted_at: null, next_execution: op({ $ne: null, $lte: horizon }) })
-      .sort({ next_execution: 1 })
-      .limit(limit)
-      .lean<LeanSchedule[]>();
+  // The sweeper's catch-up read: every schedule due by `horizon`, in due order, whatever its slot (stored
+  // without one by an earlier version, or due before the slots the polls read), a page at a time after
+  // `after`. The whole documents are remembered (FerretDB reads them whole for the filter anyway), so that
+  // the dispatch of one due now need not read it again (see recalled).
+  async findDueSchedules(horizon: Date, limit: number, after?: { id: string; next_execution: Date }): Promise<Array<{ id: string; next_execution: Date }>> {
+    const query: Record<string, unknown> = { status: 'scheduled', deleted_at: null, next_execution: op({ $ne: null, $lte: horizon }) };
+    if (after) query.$or = [{ next_execution: op({ $gt: after.next_execution }) }, { next_execution: after.next_execution, _id: op({ $gt: new Types.ObjectId(after.id) }) }];
+    const docs = await this.schedules.find(query).sort({ next_execution: 1, _id: 1 }).limit(limit).lean<LeanSchedule[]>();
     return this.rememberDue(docs);
   }
 
-  // The same, within the given due slots (due-slot.ts): one query per slot, whose equality is what FerretDB
-  // pushes down to PostgreSQL (and an index lookup on MongoDB); the range and the sort then see only that
-  // slot's schedules.
+  // A poll's read: the same, within the given due slots (due-slot.ts). One query per slot, whose equality is
+  // what FerretDB pushes down to PostgreSQL (and an index lookup on MongoDB); the range and the sort then
+  // see only that slot's schedules.
   async findDueInSlots(slots: number[], horizon: Date, limit: number): Promise<Array<{ id: string; next_execution: Date }>> {
     const perSlot = await Promise.all(
       slots.map((due_slot) =>

@@ -84,6 +84,29 @@ describe('due slots (e2e)', () => {
     expect(whole).toEqual(expect.arrayContaining([early, legacy, late]));
     expect(whole).not.toContain(paused);
   });
+
+  it('pages the catch-up read by due time, then id: every schedule once, ties included', async () => {
+    const repo = t.get<ScheduleRepository>(ScheduleRepository);
+    const slot = slotOf(new Date(Date.now() + 60 * 86_400_000));
+    const at = new Date(slot * DUE_SLOT_MS + 60_000);
+    // Five due at the same instant and one a minute later; everything else in the database falls due earlier.
+    const tied = [];
+    for (let i = 0; i < 5; i++) tied.push(await create(at));
+    const later = await create(new Date(at.getTime() + 60_000));
+    const horizon = new Date(at.getTime() + 60_000);
+    const before = (await repo.findDueSchedules(new Date(at.getTime() - 1), 100_000)).length;
+    const seen: string[] = [];
+    let after: { id: string; next_execution: Date } | undefined;
+    for (let pages = 0; pages < 100; pages++) {
+      const page = await repo.findDueSchedules(horizon, 2, after);
+      seen.push(...page.map((d) => d.id));
+      if (page.length < 2) break;
+      after = page[page.length - 1];
+    }
+    expect(seen).toHaveLength(before + 6);
+    expect(new Set(seen).size).toBe(seen.length);
+    expect(seen.slice(-6)).toEqual([...[...tied].sort(), later]);
+  });
 });
 
 describe('due slots, swept (e2e)', () => {
@@ -95,6 +118,33 @@ describe('due slots, swept (e2e)', () => {
     t = await createTestApp({ override: (b) => b.overrideProvider(Clock).useValue(clock).overrideProvider(CallDispatcher).useValue(recorder) });
   });
   afterAll(() => t.close());
+
+  it('dials, on time, schedules stored without a slot before it started: the catch-up read sets their timers, page by page', async () => {
+    const MONGODB_URI = testDatabaseUri();
+    const base = testConfig({ MONGODB_URI });
+    const writer = await createTestApp({ config: { ...base, scheduler: { ...base.scheduler, enabled: false } } });
+    const dials = new RecordingCallDispatcher();
+    let sweeper: TestApp | undefined;
+    try {
+      const db = writer.get<Connection>(getConnectionToken());
+      const due = new Date(Date.now() + 15_000);
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        const res = await request(writer.app.getHttpServer()).post('/schedule/').set(owner).send({ phone: `+1415555012${i}`, scheduled_time: due.toISOString() }).expect(200);
+        ids.push(res.body.schedule_id as string);
+      }
+      // As an earlier version stored them.
+      await db.collection('call_schedules').updateMany({ _id: { $in: ids.map((id) => new Types.ObjectId(id)) } }, { $unset: { due_slot: true } });
+      // Pages of two: the catch-up at start has to read three pages to set every timer.
+      sweeper = await createTestApp({ env: { MONGODB_URI, SCHEDULER_SWEEP_BATCH: '2' }, override: (b) => b.overrideProvider(CallDispatcher).useValue(dials) });
+      await waitFor(async () => ids.every((id) => dials.dials.some((d) => d.scheduleId === id)), 60_000, 100);
+      expect(dials.dials.filter((d) => ids.includes(d.scheduleId ?? ''))).toHaveLength(5);
+      for (const d of dials.dials) expect(d.at).toBeGreaterThanOrEqual(due.getTime() - 1000);
+    } finally {
+      await sweeper?.close();
+      await writer.close();
+    }
+  }, 90_000);
 
   it('dials a schedule stored without a slot: the catch-up read finds it', async () => {
     const db = t.get<Connection>(getConnectionToken());

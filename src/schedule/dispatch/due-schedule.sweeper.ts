@@ -27,10 +27,12 @@ const READ_COST_SHARE = 10;
 const SLOW_READ_MS = 500;
 const MAX_POLL_MS = 60_000;
 // Each poll reads the due slots from this far back to its reach ahead: a schedule whose dispatch failed, or
-// that a busy poll left for later, is read again for this long. Anything older, and any schedule stored
-// without a slot, is left to the catch-up read: the whole due list (a scan of call_schedules on FerretDB),
-// made at start, after a gap in the polls longer than this, and every CATCH_UP_MS or, when it is slow,
-// CATCH_UP_COST_SHARE times its own duration.
+// that a busy poll left for later, is read again for this long. Anything older, and any schedule whose slot
+// does not match its due time (stored by an earlier version, or moved by one during a rolling upgrade), is
+// left to the catch-up read: the whole due list (a scan of call_schedules on FerretDB), page by page, made
+// at start, after a gap in the polls longer than this, and every CATCH_UP_MS or, when it is slow,
+// CATCH_UP_COST_SHARE times its own duration. It sets timers for everything due before the next one, so
+// such a schedule is still dialed on time.
 const SLOT_LAG_MS = 2 * 60_000;
 const CATCH_UP_MS = 10 * 60_000;
 const CATCH_UP_COST_SHARE = 50;
@@ -66,8 +68,6 @@ export class DueScheduleSweeper implements OnApplicationBootstrap, OnApplication
   private lastCatchUp: number | null = null;
   private catchUpEveryMs = CATCH_UP_MS;
   private catchingUp = false;
-  // The last catch-up returned a full batch: the next poll makes another.
-  private catchUpAgain = false;
   private pollMs = 0;
   private reachMs = 0;
   private stopped = true;
@@ -147,29 +147,36 @@ export class DueScheduleSweeper implements OnApplicationBootstrap, OnApplication
 
   // Instances start at different points of the same due list, so they mostly claim different schedules
   // instead of all racing for the first ones.
-  private armAll(due: Array<{ id: string; next_execution: Date }>): void {
+  private armAll(due: Array<{ id: string; next_execution: Date }>, reachMs = this.reachMs): void {
     const start = due.length > 0 ? Math.floor(Math.random() * due.length) : 0;
-    for (const { id, next_execution } of [...due.slice(start), ...due.slice(0, start)]) this.arm(id, next_execution.getTime());
+    for (const { id, next_execution } of [...due.slice(start), ...due.slice(0, start)]) this.arm(id, next_execution.getTime(), reachMs);
   }
 
   private catchUpDue(now: number): boolean {
     if (this.catchingUp) return false;
-    if (this.lastCatchUp === null || this.catchUpAgain || now - this.lastCatchUp >= this.catchUpEveryMs) return true;
+    if (this.lastCatchUp === null || now - this.lastCatchUp >= this.catchUpEveryMs) return true;
     // Polls stopped for a while (a backlog, a failing database, a clock moved on): the slots read now no
     // longer reach back to where the last successful read reached.
     return this.lastSlotRead === null || now - SLOT_LAG_MS > this.lastSlotRead + this.reachMs;
   }
 
-  // Beside the polls, never in their way: on FerretDB at 100,000 schedules it takes seconds.
+  // Beside the polls, never in their way: on FerretDB at 100,000 schedules a page takes seconds.
   private async catchUp(now: number): Promise<void> {
     this.catchingUp = true;
     const started = Date.now();
+    // Up to the one after next: whatever falls due before then gets its timer now.
+    const reachMs = 2 * this.catchUpEveryMs + SLOT_LAG_MS;
     try {
-      const due = await this.schedules.findDueSchedules(new Date(now + this.reachMs), this.config.scheduler.sweepBatch);
+      let after: { id: string; next_execution: Date } | undefined;
+      for (;;) {
+        const page = await this.schedules.findDueSchedules(new Date(now + reachMs), this.config.scheduler.sweepBatch, after);
+        if (this.stopped) return;
+        this.armAll(page, reachMs - (this.clock.now().getTime() - now));
+        if (page.length < this.config.scheduler.sweepBatch) break;
+        after = page[page.length - 1];
+      }
       this.lastCatchUp = now;
-      this.catchUpAgain = due.length >= this.config.scheduler.sweepBatch;
       this.catchUpEveryMs = Math.max(CATCH_UP_MS, (Date.now() - started) * CATCH_UP_COST_SHARE);
-      if (!this.stopped) this.armAll(due);
     } catch (error) {
       this.logger.warn(`catch-up read failed: ${error instanceof Error ? error.message : String(error)}`);
     } finally {
@@ -183,14 +190,14 @@ export class DueScheduleSweeper implements OnApplicationBootstrap, OnApplication
 
   // Once the backlog is worked off, at most one read a second.
   private readSoon(): void {
-    if (this.stopped || this.running || !(this.moreDue || this.catchUpAgain) || this.waiting.size > 0) return;
+    if (this.stopped || this.running || !this.moreDue || this.waiting.size > 0) return;
     this.moreDue = false;
     if (this.loop) clearTimeout(this.loop);
     this.schedule(Math.max(0, this.lastReadAt + MIN_READ_GAP_MS - Date.now()));
   }
 
-  // Sets (or moves) the schedule's timer. Beyond the lookahead it is left to a later poll.
-  private arm(id: string, at: number): void {
+  // Sets (or moves) the schedule's timer. Beyond the reach it is left to a later read.
+  private arm(id: string, at: number, reachMs = this.reachMs): void {
     if (this.stopped || this.waiting.has(id) || this.inFlight.has(id)) return;
     if (this.claimedElsewhere.get(id)?.at === at) return;
     const delay = at - this.clock.now().getTime();
@@ -199,7 +206,7 @@ export class DueScheduleSweeper implements OnApplicationBootstrap, OnApplication
     if (timed?.at === at && delay > 0) return;
     if (timed) clearTimeout(timed.timer);
     this.timers.delete(id);
-    if (delay > this.reachMs) return;
+    if (delay > reachMs) return;
     if (delay <= 0) return this.enqueue(id, at);
     const timer = setTimeout(() => {
       this.timers.delete(id);
