@@ -349,7 +349,7 @@ export class EnvironmentVariables {
   @IntSetting(0, 600_000)
   SCHEDULER_LOOKAHEAD_MS: number = 10_000;
 
-  // Most due schedules one sweep reads;
+  // Most due schedules one sweep reads, and the page size of the catch-up read of the whole due list;
   // after a full batch, the next read comes once the backlog is worked off.
   @IntSetting(1, 100_000)
   SCHEDULER_SWEEP_BATCH: number = 1000;
