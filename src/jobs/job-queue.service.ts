@@ -1,5 +1,6 @@
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { Agenda, Job } from 'agenda';
+import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { MongoBackend, MongoJobRepository, ObjectId } from '@agendajs/mongo-backend';
 import { AppConfig } from '../config/app-config';
@@ -20,7 +21,7 @@ export interface DefineOptions {
 }
 
 export const AGENDA_COLLECTION = 'agenda_jobs';
-const HELD_JOBS_READ_LIMIT_MS = 5000;
+const RELEASE_LIMIT_MS = 5000;
 
 // The only place that talks to Agenda. It is given a connection string rather than mongoose's Db:
 // the backend can carry its own mongodb driver and BSON objects from two copies don't mix.
@@ -37,8 +38,9 @@ export class JobQueueService implements OnApplicationShutdown {
     this.backend = new MongoBackend({ address: config.mongodbUri, options: { socketTimeoutMS: config.mongodbSocketTimeoutMs }, collection: AGENDA_COLLECTION, ensureIndex: true });
     this.agenda = new Agenda({
       backend: this.backend,
-      // Each lock is stamped with this name (lastModifiedBy): a drain releases only what this process still holds.
-      name: `call-scheduler-${hostname()}:${process.pid}`,
+      // Each lock is stamped with this name (lastModifiedBy): a drain releases only what this process still
+      // holds. Host and pid alone repeat (pid 1 in every container sharing the host's network).
+      name: `call-scheduler-${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
       // Agenda carries retries, deferrals, webhook deliveries and periodic maintenance; due schedules are
       // swept by DueScheduleSweeper. Each Agenda poll is a write transaction scanning its collection on
       // FerretDB, so it polls rarely.
@@ -162,45 +164,31 @@ export class JobQueueService implements OnApplicationShutdown {
   async drain(timeoutMs: number): Promise<void> {
     if (!this.started || this.draining) return;
     this.draining = true;
-    const finished = new Set<string>();
-    const onComplete = (job: Job) => finished.add(String(job.attrs._id));
-    this.agenda.on('complete', onComplete);
+    // Agenda's own record of the jobs this process holds, read after its drain (which drops it): a job leaves
+    // it when its run completes, so what is left is exactly what this process locked and did not finish.
+    const processor = (this.agenda as unknown as { jobProcessor?: { lockedJobs?: Job[] } }).jobProcessor;
     try {
-      const held = await this.heldJobIds();
       const result = await this.agenda.drain({ timeout: timeoutMs, closeConnection: false });
       this.logger.log(`job queue drained: ${JSON.stringify(result)}`);
-      const release = held.filter((id) => !finished.has(id));
-      if (release.length > 0) {
+      const held = [...new Set((processor?.lockedJobs ?? []).map((job) => String(job.attrs._id)))];
+      if (held.length > 0) {
         // A run still going past the timeout is abandoned with the process: its claim, not this lock, keeps it
         // from being done twice. Only locks still stamped with this process's name are released: one that
-        // expired and was taken by another instance meanwhile stays theirs.
-        await (this.backend.repository as MongoJobRepository).collection.updateMany(
-          { _id: { $in: release.map((id) => new ObjectId(id)) }, lastModifiedBy: this.agenda.attrs.name },
+        // expired and was taken by another instance meanwhile stays theirs. Time-boxed: with the database
+        // away the locks expire as before, and shutdown goes on within main's deadline.
+        const release = (this.backend.repository as MongoJobRepository).collection.updateMany(
+          { _id: { $in: held.map((id) => new ObjectId(id)) }, lastModifiedBy: this.agenda.attrs.name },
           { $unset: { lockedAt: true } },
         );
-        this.logger.log(`released ${release.length} job lock(s) held by this process`);
+        const released = await Promise.race([release.then(() => true), new Promise<false>((resolve) => setTimeout(() => resolve(false), RELEASE_LIMIT_MS).unref())]);
+        this.logger.log(released ? `released ${held.length} job lock(s) held by this process` : `could not release ${held.length} job lock(s) within ${RELEASE_LIMIT_MS} ms: they expire`);
       }
     } catch (error) {
       // Closing the backend can interrupt Agenda's own in-flight polls; shutdown goes on regardless.
       this.logger.warn(`job queue drain ended with: ${error instanceof Error ? error.message : String(error)}`);
     } finally {
-      this.agenda.off('complete', onComplete);
       await this.backend.disconnect().catch(() => undefined);
     }
-  }
-
-  // The jobs this process has locked, running or waiting for their run time. Read from Agenda's own status,
-  // whose report also counts the collection: time-boxed, so a drain during a database outage goes on (those
-  // locks then expire as before).
-  private async heldJobIds(): Promise<string[]> {
-    const status = await Promise.race([
-      this.agenda.getRunningStats(true),
-      new Promise<null>((resolve) => setTimeout(() => resolve(null), HELD_JOBS_READ_LIMIT_MS).unref()),
-    ]).catch(() => null);
-    if (!status || !Array.isArray(status.lockedJobs)) return [];
-    const ids = new Set<string>();
-    for (const job of [...status.lockedJobs, ...(Array.isArray(status.runningJobs) ? status.runningJobs : [])]) if (job._id) ids.add(String(job._id));
-    return [...ids];
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -12,6 +12,7 @@ export function dueSlotOf(at: Date | null | undefined): number | null {
 
 // A schedule write that moves next_execution moves its slot with it.
 export function withDueSlot<T extends Record<string, unknown> | null>(change: T): T {
-  if (!change || !('next_execution' in change)) return change;
+  // An undefined value is no write of the field (it is dropped before the update is sent).
+  if (!change || change.next_execution === undefined) return change;
   return { ...change, due_slot: dueSlotOf(change.next_execution as Date | null) };
 }

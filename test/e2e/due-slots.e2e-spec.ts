@@ -119,7 +119,7 @@ describe('due slots, swept (e2e)', () => {
   });
   afterAll(() => t.close());
 
-  it('dials, on time, schedules stored without a slot before it started: the catch-up read sets their timers, page by page', async () => {
+  it('dials schedules stored without a slot before it started, none early, through a catch-up read of several pages', async () => {
     const MONGODB_URI = testDatabaseUri();
     const base = testConfig({ MONGODB_URI });
     const writer = await createTestApp({ config: { ...base, scheduler: { ...base.scheduler, enabled: false } } });

@@ -26,11 +26,11 @@ describe('job locks at shutdown (e2e)', () => {
 
   it('releases a job it locked ahead of its run time, which then never ran here', async () => {
     // Due well inside the first poll's window (now + SCHEDULER_JOB_POLL_INTERVAL_MS), and well after the close.
-    const runAt = new Date(Date.now() + 40_000);
+    const runAt = new Date(Date.now() + 5 * 60_000);
     const payload = { schedule_id: new Types.ObjectId().toHexString(), occurrence_at: runAt.toISOString(), attempt_number: 1, deferral: 1, run_at: runAt.toISOString() };
     const id = await reader.get<JobQueueService>(JobQueueService).createJob(CALL_DEFERRED_JOB, payload, runAt);
 
-    const worker = await createTestApp({ env: { MONGODB_URI, SCHEDULER_JOB_POLL_INTERVAL_MS: '60000' }, listen: false });
+    const worker = await createTestApp({ env: { MONGODB_URI, SCHEDULER_JOB_POLL_INTERVAL_MS: '600000' }, listen: false });
     try {
       await waitFor(async () => (await jobDoc(id))?.lockedAt, 10_000, 50);
     } finally {

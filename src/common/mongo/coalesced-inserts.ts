@@ -52,7 +52,7 @@ export class CoalescedInserts<T> {
     // The collection is stored with its nulls absent (absent-nulls.ts): a built document's null fields stay out.
     private readonly options: { nullsAbsent?: boolean } = {},
   ) {
-    this.batcher = new InsertBatcher((docs) => insertEach(model.collection, docs), 0, 500, { label: `insert ${model.collection.collectionName}` });
+    this.batcher = new InsertBatcher((docs) => insertEach(model.collection, docs), 0, 500, { label: `insert ${model.collection.collectionName}`, giveUp: true });
     this.build = compileDocumentBuilder(model.schema);
   }
 

@@ -80,7 +80,7 @@ describe('Batcher', () => {
   it('gives up a command left without an answer past its threshold: reports it once, fails its items, and carries the rest in the next command', async () => {
     const held = heldWrites();
     const reports: string[] = [];
-    const batcher = new Batcher(held.write, 0, 10, 1, { label: 'insert claims', stalledAfterMs: 30, report: (m) => reports.push(m) });
+    const batcher = new Batcher(held.write, 0, 10, 1, { label: 'insert claims', stalledAfterMs: 30, report: (m) => reports.push(m), giveUp: true });
     // Answered at once: its watchdog is cleared, so it can never report.
     const first = batcher.add(1);
     await until(() => held.commands.length === 1);
@@ -103,5 +103,18 @@ describe('Batcher', () => {
     held.commands[1].done();
     await expect(hung).rejects.toBeInstanceOf(BatchStalledError);
     expect(reports).toHaveLength(1);
+  });
+
+  it('only reports a stalled command when it may not give it up: its items wait for its answer', async () => {
+    const held = heldWrites();
+    const reports: string[] = [];
+    const batcher = new Batcher(held.write, 0, 10, 1, { label: 'update call_schedules', stalledAfterMs: 30, report: (m) => reports.push(m) });
+    const slow = batcher.add(5);
+    await until(() => held.commands.length === 1);
+    const deadline = Date.now() + 2000;
+    while (reports.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    expect(reports).toEqual([expect.stringMatching(/^update call_schedules: a command of 1 item\(s\) has had no answer for \d+ s; 0 item\(s\) wait behind it$/)]);
+    held.commands[0].done();
+    await expect(slow).resolves.toBe(50);
   });
 });

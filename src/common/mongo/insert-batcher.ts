@@ -2,11 +2,13 @@ import { Logger } from '@nestjs/common';
 
 export type Settled<R> = { error: unknown } | { value: R };
 
-// A command still without an answer this long is given up: the driver fails a command after the socket
+// A command still without an answer this long is reported: the driver fails a command after the socket
 // timeout (60 s by default) or a server selection after 30 s, so one past both has hung in this process. A
 // batcher's commands carry every later write of its collection, so one that never returned stopped them all
-// (docs/reliability.md: the open defect of 2026-12-07). Its items fail as a lost connection would fail
-// them, applied or not, and the writes behind it go out in the next command.
+// (docs/reliability.md: the open defect of 2026-12-07). A batcher of unique inserts (giveUp) also gives it
+// up: its items fail as a lost connection would fail them, applied or not, and the writes behind it go out
+// in the next command. Gated updates are only reported: one given up could still be sent later (it may be
+// waiting for an update slot) and land on a revision its caller's retry has moved past.
 const STALLED_AFTER_MS = 120_000;
 const logger = new Logger('Batcher');
 
@@ -18,6 +20,9 @@ export interface BatcherWatch {
   // What the report names: the collection, say.
   label: string;
   stalledAfterMs?: number;
+  // Fail the command's items once it stalls, instead of only reporting it: only for writes that are safe
+  // to apply late (unique inserts).
+  giveUp?: boolean;
   report?: (message: string) => void;
 }
 
@@ -69,8 +74,9 @@ export class Batcher<T, R> {
     this.writers--;
   }
 
-  // The command's answer, or (watched) a BatchStalledError once it has had none for the threshold. A late
-  // answer is dropped; the race has handled its rejection.
+  // The command's answer. Watched, a command without one for the threshold is reported once, and (giveUp)
+  // its items fail with a BatchStalledError; a late answer is then dropped, and the race has handled its
+  // rejection.
   private answerOf(items: T[]): Promise<Array<Settled<R>>> {
     const write = this.write(items);
     const watch = this.watch;
@@ -79,9 +85,9 @@ export class Batcher<T, R> {
     let timer: NodeJS.Timeout | undefined;
     const stalled = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
-        const message = `${watch.label}: a command of ${items.length} item(s) has had no answer for ${Math.round((Date.now() - started) / 1000)} s, given up; ${this.queue.length} item(s) wait behind it`;
+        const message = `${watch.label}: a command of ${items.length} item(s) has had no answer for ${Math.round((Date.now() - started) / 1000)} s${watch.giveUp ? ', given up' : ''}; ${this.queue.length} item(s) wait behind it`;
         (watch.report ?? ((m: string) => logger.error(m)))(message);
-        reject(new BatchStalledError(message));
+        if (watch.giveUp) reject(new BatchStalledError(message));
       }, watch.stalledAfterMs ?? STALLED_AFTER_MS);
       timer.unref();
     });

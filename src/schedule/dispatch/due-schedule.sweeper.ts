@@ -17,12 +17,12 @@ interface Timed {
 const CLAIMED_ELSEWHERE_MS = 30_000;
 const BACKLOG_PER_SLOT = 10;
 const MIN_READ_GAP_MS = 1000;
-// A slow read of the due list (over SLOW_READ_MS) may use at most about 1/READ_COST_SHARE of the time
-// between reads. On FerretDB the read scans call_schedules (4 s at 100,000 schedules here), and at a fixed
-// 5 s poll that alone kept the database 80% busy. Slow reads are made less often, up to MAX_POLL_MS apart,
-// and reach MAX_POLL_MS further ahead so that timers are still set before their due time; the first read
-// after a fast one comes at the normal interval, with the longer reach. On MongoDB the read is an index
-// range scan and the poll stays SCHEDULER_POLL_INTERVAL_MS.
+// A slow poll read (over SLOW_READ_MS) may use at most about 1/READ_COST_SHARE of the time between reads.
+// The slot's equality is pushed down on FerretDB's PostgreSQL handler (52 ms at 100,000 schedules), but on
+// its SQLite handler nothing is, and the read decodes every schedule (seconds at 100,000). Slow reads are
+// made less often, up to MAX_POLL_MS apart, and reach MAX_POLL_MS further ahead so that timers are still set
+// before their due time; the first read after a fast one comes at the normal interval, with the longer
+// reach. On MongoDB the read is an index lookup and the poll stays SCHEDULER_POLL_INTERVAL_MS.
 const READ_COST_SHARE = 10;
 const SLOW_READ_MS = 500;
 const MAX_POLL_MS = 60_000;
@@ -63,8 +63,8 @@ export class DueScheduleSweeper implements OnApplicationBootstrap, OnApplication
   // as the backlog is worked off instead of a poll interval later.
   private moreDue = false;
   private lastReadAt = 0;
-  // Clock times: of the last poll whose read succeeded, and of the last catch-up read.
-  private lastSlotRead: number | null = null;
+  // Clock times: how far the last successful poll's read reached, and when the last full catch-up began.
+  private lastSlotHorizon: number | null = null;
   private lastCatchUp: number | null = null;
   private catchUpEveryMs = CATCH_UP_MS;
   private catchingUp = false;
@@ -127,8 +127,9 @@ export class DueScheduleSweeper implements OnApplicationBootstrap, OnApplication
       if (this.backlogIsFull()) return;
       this.lastReadAt = Date.now();
       if (this.catchUpDue(now)) void this.catchUp(now);
-      const due = await this.schedules.findDueInSlots(slotsBetween(now - SLOT_LAG_MS, now + this.reachMs), new Date(now + this.reachMs), this.config.scheduler.sweepBatch);
-      this.lastSlotRead = now;
+      const horizon = now + this.reachMs;
+      const due = await this.schedules.findDueInSlots(slotsBetween(now - SLOT_LAG_MS, horizon), new Date(horizon), this.config.scheduler.sweepBatch);
+      this.lastSlotHorizon = horizon;
       const { pollIntervalMs, lookaheadMs } = this.config.scheduler;
       const took = Date.now() - this.lastReadAt;
       const slow = took > SLOW_READ_MS;
@@ -154,17 +155,21 @@ export class DueScheduleSweeper implements OnApplicationBootstrap, OnApplication
 
   private catchUpDue(now: number): boolean {
     if (this.catchingUp) return false;
-    if (this.lastCatchUp === null || now - this.lastCatchUp >= this.catchUpEveryMs) return true;
+    // A clock moved back counts as due too.
+    if (this.lastCatchUp === null || now < this.lastCatchUp || now - this.lastCatchUp >= this.catchUpEveryMs) return true;
     // Polls stopped for a while (a backlog, a failing database, a clock moved on): the slots read now no
     // longer reach back to where the last successful read reached.
-    return this.lastSlotRead === null || now - SLOT_LAG_MS > this.lastSlotRead + this.reachMs;
+    return this.lastSlotHorizon === null || now - SLOT_LAG_MS > this.lastSlotHorizon;
   }
 
-  // Beside the polls, never in their way: on FerretDB at 100,000 schedules a page takes seconds.
+  // Beside the polls, never in their way: on FerretDB at 100,000 schedules a page takes seconds. It stops
+  // paging while the backlog is full, and is then made again from the start at the next poll: what it
+  // armed has been claimed and advanced by then, so its first pages hold what is left.
   private async catchUp(now: number): Promise<void> {
     this.catchingUp = true;
     const started = Date.now();
-    // Up to the one after next: whatever falls due before then gets its timer now.
+    // Up to the one after next (the interval as the last catch-up's cost set it): whatever falls due before
+    // then gets its timer now.
     const reachMs = 2 * this.catchUpEveryMs + SLOT_LAG_MS;
     try {
       let after: { id: string; next_execution: Date } | undefined;
@@ -173,10 +178,13 @@ export class DueScheduleSweeper implements OnApplicationBootstrap, OnApplication
         if (this.stopped) return;
         this.armAll(page, reachMs - (this.clock.now().getTime() - now));
         if (page.length < this.config.scheduler.sweepBatch) break;
+        if (this.backlogIsFull()) return;
         after = page[page.length - 1];
       }
       this.lastCatchUp = now;
-      this.catchUpEveryMs = Math.max(CATCH_UP_MS, (Date.now() - started) * CATCH_UP_COST_SHARE);
+      // Never so far apart that the next one starts, and reads, past what this one armed.
+      const took = Date.now() - started;
+      this.catchUpEveryMs = Math.min(Math.max(CATCH_UP_MS, took * CATCH_UP_COST_SHARE), reachMs - SLOT_LAG_MS - took);
     } catch (error) {
       this.logger.warn(`catch-up read failed: ${error instanceof Error ? error.message : String(error)}`);
     } finally {
