@@ -50,6 +50,11 @@ function toSchedule(doc: LeanSchedule): Schedule {
   };
 }
 
+// What the sweeper dispatches: scheduled, live, and due by `horizon`.
+function dueBy(horizon: Date): Record<string, unknown> {
+  return { status: 'scheduled', deleted_at: null, next_execution: op({ $ne: null, $lte: horizon }) };
+}
+
 const CREATION_MARKER = ':created';
 // A create stores its events within milliseconds of its marker; one whose marker is this old stopped.
 const CREATION_STALL_MS = 60_000;
@@ -235,7 +240,7 @@ export class ScheduleRepository {
   // `after`. The whole documents are remembered (FerretDB reads them whole for the filter anyway), so that
   // the dispatch of one due now need not read it again (see recalled).
   async findDueSchedules(horizon: Date, limit: number, after?: { id: string; next_execution: Date }): Promise<Array<{ id: string; next_execution: Date }>> {
-    const query: Record<string, unknown> = { status: 'scheduled', deleted_at: null, next_execution: op({ $ne: null, $lte: horizon }) };
+    const query: Record<string, unknown> = dueBy(horizon);
     if (after) query.$or = [{ next_execution: op({ $gt: after.next_execution }) }, { next_execution: after.next_execution, _id: op({ $gt: new Types.ObjectId(after.id) }) }];
     const docs = await this.schedules.find(query).sort({ next_execution: 1, _id: 1 }).limit(limit).lean<LeanSchedule[]>();
     return this.rememberDue(docs);
@@ -248,7 +253,7 @@ export class ScheduleRepository {
     const perSlot = await Promise.all(
       slots.map((due_slot) =>
         this.schedules
-          .find({ due_slot, status: 'scheduled', deleted_at: null, next_execution: op({ $ne: null, $lte: horizon }) })
+          .find({ due_slot, ...dueBy(horizon) })
           .sort({ next_execution: 1 })
           .limit(limit)
           .lean<LeanSchedule[]>(),

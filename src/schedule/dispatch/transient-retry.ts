@@ -11,7 +11,7 @@ const CONNECTION_ERRORS = new Set([
   'MongoServerSelectionError',
   'MongoNotConnectedError',
   'MongoPoolClearedError',
-  // A batched command given up after no answer for minutes (insert-batcher.ts): applied or not, like the above.
+  // A batch of inserts given up after no answer for minutes (insert-batcher.ts): applied or not, like the above.
   'BatchStalledError',
 ]);
 
