@@ -1,4 +1,6 @@
-import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nestjs/common';
+import { CallHandler, ExecutionContext, HttpStatus, Injectable, NestInterceptor } from '@nestjs/common';
+import { HTTP_CODE_METADATA } from '@nestjs/common/constants';
+import { Reflector } from '@nestjs/core';
 import { createHash } from 'node:crypto';
 import { from, Observable, throwError } from 'rxjs';
 import { catchError, mergeMap } from 'rxjs/operators';
@@ -6,7 +8,9 @@ import type { AuthenticatedRequest } from '../auth/auth.decorators';
 import { Clock } from '../common/clock/clock';
 import { resolveError } from '../common/errors/error-body';
 import { requestIdOf } from '../observability/logging/request-id';
+import { attachAuditNote, RECORDS_OWN_AUDIT } from './audit.decorators';
 import { AuditService } from './audit.service';
+import { AuditNote } from './audit.types';
 
 const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 const ID_KEYS = ['id', 'schedule_id', 'campaign_id', 'subscription_id', 'delivery_id', 'entry_id', 'call_log_id'];
@@ -48,6 +52,7 @@ export class AuditInterceptor implements NestInterceptor {
   constructor(
     private readonly audit: AuditService,
     private readonly clock: Clock,
+    private readonly reflector: Reflector,
   ) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
@@ -67,6 +72,11 @@ export class AuditInterceptor implements NestInterceptor {
       token_fingerprint: tokenFingerprint(req.headers.authorization),
     };
     const paramId = idFromParams(req.params as Record<string, string>);
+    if (this.reflector.get<boolean>(RECORDS_OWN_AUDIT, context.getHandler())) {
+      const successStatus = this.reflector.get<number>(HTTP_CODE_METADATA, context.getHandler()) ?? (req.method === 'POST' ? HttpStatus.CREATED : HttpStatus.OK);
+      attachAuditNote(req, { ...base, status_code: successStatus });
+      return next.handle().pipe(catchError((error: unknown) => this.failed(error, base, paramId)));
+    }
     return next.handle().pipe(
       mergeMap((body: unknown) =>
         from(
@@ -82,12 +92,14 @@ export class AuditInterceptor implements NestInterceptor {
             .then(() => body),
         ),
       ),
-      catchError((error: unknown) => {
-        const { httpStatus, body } = resolveError(error, this.clock.now());
-        return from(
-          this.audit.record({ ...base, at: this.clock.now(), target_id: paramId, outcome: 'error', status_code: httpStatus, error_code: body.error_code }),
-        ).pipe(mergeMap(() => throwError(() => error)));
-      }),
+      catchError((error: unknown) => this.failed(error, base, paramId)),
     );
+  }
+
+  private failed(error: unknown, base: Omit<AuditNote, 'status_code'>, targetId: string | null): Observable<never> {
+    const { httpStatus, body } = resolveError(error, this.clock.now());
+    return from(
+      this.audit.record({ ...base, at: this.clock.now(), target_id: targetId, outcome: 'error', status_code: httpStatus, error_code: body.error_code }),
+    ).pipe(mergeMap(() => throwError(() => error)));
   }
 }

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { Model } from 'mongoose';
 import { CoalescedInserts } from '../common/mongo/coalesced-inserts';
-import { op, retryOnLockContention } from '../common/mongo/mongo-query';
+import { insertedUnlessDuplicate, op, retryOnLockContention, toObjectId } from '../common/mongo/mongo-query';
 import { findPageWithin } from '../common/mongo/query-time-limit';
 import { AppConfig } from '../config/app-config';
 import { AuditEntry, AuditFilter, NewAuditEntry } from './audit.types';
@@ -29,6 +29,13 @@ export class AuditRepository {
 
   async append(entry: NewAuditEntry): Promise<void> {
     await retryOnLockContention(() => this.inserts.insert({ ...entry }));
+  }
+
+  // A repeat is a refused unique insert.
+  async appendOnce(id: string, entry: NewAuditEntry): Promise<void> {
+    const _id = toObjectId(id);
+    if (!_id) throw new Error(`audit entry id ${id} is not an ObjectId`);
+    await retryOnLockContention(() => insertedUnlessDuplicate(() => this.inserts.insert({ _id, ...entry })));
   }
 
   async findPage(filter: AuditFilter, limit: number, offset: number): Promise<{ total: number; entries: AuditEntry[] }> {

@@ -24,6 +24,12 @@ export class AuditService {
     }
   }
 
+  // An entry under an id its change chose (a new schedule's own), written once however often it is
+  // recorded: by the change after its response, or by the pass that finishes a change whose process stopped.
+  async recordOnce(id: string, entry: NewAuditEntry): Promise<void> {
+    await this.entries.appendOnce(id, entry);
+  }
+
   find(filter: AuditFilter, limit: number, offset: number): Promise<{ total: number; entries: AuditEntry[] }> {
     return this.entries.findPage(filter, limit, offset);
   }

@@ -20,6 +20,15 @@ export interface AuditEntry {
 
 export type NewAuditEntry = Omit<AuditEntry, 'id'>;
 
+// A successful request's entry as the audit interceptor knows it before the handler runs (its success
+// status included). A handler marked @RecordsOwnAudit receives it and has the entry written with its own
+// change, under an id of its own, instead of the interceptor writing it after the response.
+export type AuditNote = Omit<NewAuditEntry, 'at' | 'target_id' | 'outcome' | 'error_code'>;
+
+export function successEntry(note: AuditNote, at: Date, targetId: string | null): NewAuditEntry {
+  return { ...note, at, target_id: targetId, outcome: 'success', error_code: null };
+}
+
 export interface AuditFilter {
   actor?: string;
   tenant_id?: string;

@@ -6,6 +6,7 @@ import { CallPacer } from '../calls/pacing/call-pacer.service';
 import { SimulatedCallProvider } from '../calls/providers/simulated-call.provider';
 import { AppConfig } from '../config/app-config';
 import { DueScheduleSweeper } from '../schedule/dispatch/due-schedule.sweeper';
+import { ScheduleCreationRelay } from '../schedule/schedule-creation.relay';
 
 // Probes are not work, and event streams stay open until the client leaves: waiting for them would only
 // burn the whole timeout.
@@ -76,6 +77,10 @@ export class ShutdownDrain implements BeforeApplicationShutdown {
     // queue's own drain after them, the whole close stays inside main's hard deadline even under overload.
     const deadline = Date.now() + timeoutMs;
     await Promise.all([this.optional(DueScheduleSweeper)?.stop(timeoutMs), this.requestsDone(timeoutMs)]);
+    // Creates answered before the signal store their events and audit entries (a marker left behind is
+    // finished by the reconcile pass, a minute later).
+    const unstored = (await this.optional(ScheduleCreationRelay)?.settled(Math.max(0, deadline - Date.now()))) ?? 0;
+    if (unstored > 0) this.logger.warn(`shutdown timeout reached with ${unstored} new schedule(s) whose events are left to the reconcile pass`);
     // Simulated calls placed before the signal still end: their remaining status reports go in now, within
     // what is left of the timeout, or 5 s (main's hard deadline leaves room for it).
     this.optional(SimulatedCallProvider)?.flush();

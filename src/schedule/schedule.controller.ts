@@ -1,5 +1,7 @@
 import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Post, Put, Query, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
+import { AuditNoteOf, RecordsOwnAudit } from '../audit/audit.decorators';
+import type { AuditNote } from '../audit/audit.types';
 import { CurrentPrincipal } from '../auth/auth.decorators';
 import { Principal } from '../auth/principal';
 import { RequestValidationException } from '../common/errors/app.exception';
@@ -31,15 +33,18 @@ export class ScheduleController {
   ) {}
 
   // 200, not 201: the original Schedule Module's clients assert it. A replay is told apart by its header.
+  // Its audit entry is stored with its events, after the answer.
   @Post()
   @HttpCode(200)
+  @RecordsOwnAudit()
   async create(
     @CurrentPrincipal() principal: Principal,
     @Body() dto: CreateScheduleDto,
     @Headers('idempotency-key') rawKey: string | undefined,
     @Res({ passthrough: true }) res: Response,
+    @AuditNoteOf() auditNote: AuditNote | undefined,
   ) {
-    const { schedule, replayed } = await this.service.create(principal, dto, idempotencyKeyOf(rawKey));
+    const { schedule, replayed } = await this.service.create(principal, dto, idempotencyKeyOf(rawKey), auditNote);
     if (replayed) res.setHeader('Idempotent-Replayed', 'true');
     return {
       status: 'success',

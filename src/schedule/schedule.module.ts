@@ -1,5 +1,6 @@
 import { Module, OnModuleInit } from '@nestjs/common';
 import { MongooseModule } from '@nestjs/mongoose';
+import { AuditModule } from '../audit/audit.module';
 import { CallsModule } from '../calls/calls.module';
 import { TrackingModule } from '../tracking/tracking.module';
 import { CallInstructionsService } from './call-instructions.service';
@@ -14,6 +15,7 @@ import { IdempotencyKeyRepository } from './idempotency-key.repository';
 import { InternalScheduleService } from './internal-schedule.service';
 import { OccurrenceClaimRepository } from './occurrence-claim.repository';
 import { ScheduleEventRepository } from './schedule-event.repository';
+import { ScheduleCreationRelay } from './schedule-creation.relay';
 import { ScheduleOutbox } from './schedule-outbox';
 import { ScheduleOutcomeService } from './schedule-outcome.service';
 import { ScheduleController } from './schedule.controller';
@@ -44,6 +46,7 @@ import { ScheduleEventDoc, ScheduleEventSchema } from './schemas/schedule-event.
       writeGateFeature(SCHEDULE_WRITE_GATE, 'schedule_write_gates'),
       writeGateFeature(OCCURRENCE_CLAIM_WRITE_GATE, 'occurrence_claim_write_gates'),
     ]),
+    AuditModule,
     CallsModule,
     TrackingModule,
   ],
@@ -52,6 +55,7 @@ import { ScheduleEventDoc, ScheduleEventSchema } from './schemas/schedule-event.
     ScheduleRepository,
     ScheduleEventRepository,
     ScheduleOutbox,
+    ScheduleCreationRelay,
     OccurrenceClaimRepository,
     IdempotencyKeyRepository,
     ScheduleService,

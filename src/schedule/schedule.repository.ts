@@ -10,7 +10,8 @@ import { duplicateIndexes } from '../common/mongo/write-errors';
 import { WriteGate, WriteGateDoc } from '../common/mongo/write-gate';
 import { AppConfig } from '../config/app-config';
 import { CallScheduleDoc, CallScheduleSchema, SCHEDULE_WRITE_GATE, ScheduleOutboxPendingDoc } from './schemas/call-schedule.schema';
-import { creationOf, ScheduleChange, ScheduleOutbox, ScheduleOutboxRecord } from './schedule-outbox';
+import { ScheduleChange, ScheduleOutbox, ScheduleOutboxRecord } from './schedule-outbox';
+import { NewAuditEntry } from '../audit/audit.types';
 import { ActiveScheduleRecord, LIVE_SCHEDULE_STATUSES, Schedule, ScheduleStatus } from './schedule.types';
 import { withDueSlot } from './due-slot';
 
@@ -99,15 +100,14 @@ export class ScheduleRepository {
     this.markerDeletes = new CoalescedDeletes(pendingChanges);
   }
 
-  // A create's events are stored right after its insert, before the API answers. A marker
-  // `<id>:created`, inserted before the schedule and deleted after its events, lets the reconcile pass
-  // store them for a create whose process stopped in between (finishStalledChanges). Concurrent creates
-  // share each insert and each delete.
-  async markCreating(id: string): Promise<void> {
-    await this.creationMarkers.insert({ _id: `${id}${CREATION_MARKER}`, at: new Date() });
+  // `<id>:created`, inserted before the schedule and deleted once its events and audit entry are stored
+  // (after the API's answer), lets the reconcile pass store them for a create whose process stopped in
+  // between (finishStalledChanges). Concurrent creates share each insert and each delete.
+  async markCreating(id: string, audit: NewAuditEntry | null = null): Promise<void> {
+    await this.creationMarkers.insert({ _id: `${id}${CREATION_MARKER}`, at: new Date(), ...(audit ? { audit } : {}) });
   }
 
-  createdEventsStored(id: string): void {
+  deleteCreationMarker(id: string): void {
     void this.markerDeletes.delete(`${id}${CREATION_MARKER}`).catch(() => undefined);
   }
 
@@ -305,18 +305,18 @@ export class ScheduleRepository {
   }
 
   // Changes whose events were stored and whose writer stopped before the write: each is written from its
-  // gate (a takeover) once the gate is old enough, so no event announces a change that never lands.
-  // Returns how many this pass wrote.
-  async finishStalledChanges(limit: number): Promise<number> {
-    const markers = await this.pendingChanges.find({}).limit(limit).lean<Array<{ _id: string; at: Date }>>();
+  // gate (a takeover) once the gate is old enough, so no event announces a change that never lands. A
+  // create that stopped before its creation records were stored hands them to `finishCreation`. Returns
+  // how many this pass wrote.
+  async finishStalledChanges(limit: number, finishCreation: (schedule: Schedule, audit: NewAuditEntry | null) => Promise<void>): Promise<number> {
+    const markers = await this.pendingChanges.find({}).limit(limit).lean<Array<{ _id: string; at: Date; audit?: NewAuditEntry }>>();
     let finished = 0;
-    for (const { _id: marker, at } of markers) {
+    for (const { _id: marker, at, audit } of markers) {
       if (marker.endsWith(CREATION_MARKER)) {
         if (Date.now() - at.getTime() < CREATION_STALL_MS) continue;
-        // Stored under the same ids as the create's own store: a create that did store them adds nothing.
         const schedule = await this.findById(marker.slice(0, -CREATION_MARKER.length));
         if (schedule) {
-          await this.outbox.recordCreated(schedule, creationOf(schedule.created_at, 'Schedule created'));
+          await finishCreation(schedule, audit ?? null);
           finished++;
         }
         await this.pendingChanges.deleteOne({ _id: marker });

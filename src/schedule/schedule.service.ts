@@ -1,5 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { createHash } from 'node:crypto';
+import { AuditService } from '../audit/audit.service';
+import { AuditNote, successEntry } from '../audit/audit.types';
 import { Principal, scopeOf, TenantScope } from '../auth/principal';
 import { Clock } from '../common/clock/clock';
 import { AppConfig } from '../config/app-config';
@@ -10,6 +12,7 @@ import { UpdateScheduleDto } from './dto/update-schedule.dto';
 import { IdempotencyKeyRepository } from './idempotency-key.repository';
 import { buildDefinition, definitionContextFor, mergeForUpdate, newScheduleFields, withAgentInstance } from './schedule-definition';
 import { ScheduleEventRepository } from './schedule-event.repository';
+import { ScheduleCreationRelay } from './schedule-creation.relay';
 import { creationOf, ScheduleOutbox } from './schedule-outbox';
 import { DispatchTrigger } from './dispatch/dispatch-trigger';
 import { LATEST_EVENTS_LIMIT } from './schedule.constants';
@@ -72,45 +75,58 @@ export class ScheduleService {
     private readonly clock: Clock,
     private readonly config: AppConfig,
     private readonly outbox: ScheduleOutbox,
+    private readonly creations: ScheduleCreationRelay,
+    private readonly audit: AuditService,
   ) {}
 
-  async create(principal: Principal, dto: CreateScheduleDto, idempotencyKey?: string): Promise<{ schedule: Schedule; replayed: boolean }> {
+  // Two writes before the answer: the create's marker (with its audit entry) and the schedule; with an
+  // Idempotency-Key, its reservation goes out beside the marker. Its events and audit entry are stored after
+  // the answer, and from the marker should the process stop first.
+  async create(principal: Principal, dto: CreateScheduleDto, idempotencyKey?: string, auditNote?: AuditNote): Promise<{ schedule: Schedule; replayed: boolean }> {
     const now = this.clock.now();
     const definition = withAgentInstance(principal, buildDefinition(dto, this.definitionContext(now)));
     const id = this.schedules.newId();
+    const audit = auditNote ? successEntry(auditNote, now, id) : null;
+    // Both must land before the insert, neither needs the other: one round trip for the two.
+    const marked = this.schedules.markCreating(id, audit).then(
+      () => null,
+      (error: unknown) => error,
+    );
 
     if (idempotencyKey) {
-      const reservation = await this.idempotency.reserveKey({
-        tenantId: principal.tenantId,
-        scope: 'schedule.create',
-        key: idempotencyKey,
-        requestHash: canonicalHash(dto),
-        resourceId: id,
-        now,
-      });
+      const reservation = await this.idempotency
+        .reserveKey({ tenantId: principal.tenantId, scope: 'schedule.create', key: idempotencyKey, requestHash: canonicalHash(dto), resourceId: id, now })
+        .catch(async (error: unknown) => {
+          await marked;
+          this.schedules.deleteCreationMarker(id);
+          throw error;
+        });
       if (!reservation.reserved) {
+        // No schedule takes this request's id: its marker goes.
+        void marked.then(() => this.schedules.deleteCreationMarker(id));
         if (reservation.requestHash !== canonicalHash(dto)) throw new IdempotencyKeyConflictException();
         const original = await this.awaitReplay(reservation.resourceId);
         // The first request may have stopped between its insert and its events: stored here once.
         await this.outbox.recordCreated(original, creationOf(original.created_at, 'Schedule created'), false);
+        if (auditNote) await this.audit.record(successEntry(auditNote, now, original.id));
         return { schedule: original, replayed: true };
       }
     }
 
     let schedule: Schedule;
     try {
-      await this.schedules.markCreating(id);
+      const markFailure = await marked;
+      if (markFailure) throw markFailure;
       schedule = await this.schedules.insertSchedule(id, newScheduleFields(definition, principal, now));
     } catch (error) {
       // Nothing half-written: an insert whose reply was lost may have been applied, so it is undone, and the idempotency key is freed
       // so that the client's retry can succeed.
       await this.schedules.softDelete(id, 1, ['scheduled'], now).catch(() => undefined);
       if (idempotencyKey) await this.idempotency.releaseKey(principal.tenantId, 'schedule.create', idempotencyKey).catch(() => undefined);
-      this.schedules.createdEventsStored(id);
+      this.schedules.deleteCreationMarker(id);
       throw error;
     }
-    await this.outbox.recordCreated(schedule, creationOf(now, 'Schedule created'));
-    this.schedules.createdEventsStored(id);
+    this.creations.relay(schedule, now, audit);
     this.trigger.armed(schedule.id, schedule.status, schedule.next_execution);
     return { schedule, replayed: false };
   }

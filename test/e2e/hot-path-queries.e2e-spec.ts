@@ -159,7 +159,10 @@ describe('hot-path queries: dial and status callbacks filter by _id or top-level
   async function scheduleDue(extra: Record<string, unknown> = {}): Promise<string> {
     const phone = `+1415555${String(4000 + phoneSeq++).padStart(4, '0')}`;
     const res = await http().post('/schedule/').set(auth).send({ phone, scheduled_time: new Date(Date.now() + 1500).toISOString(), ...extra }).expect(200);
-    return res.body.schedule_id as string;
+    const id = res.body.schedule_id as string;
+    // The create's records, stored after its answer, belong to the create, not to the dial recorded next.
+    await waitFor(async () => (await db.collection('schedule_outbox_pending').countDocuments({ _id: `${id}:created` as never })) === 0, 10_000);
+    return id;
   }
 
   const dialedLog = (scheduleId: string) =>

@@ -30,7 +30,11 @@ describe('audit trail (ops e2e)', () => {
     await request(server).delete('/schedule/0123456789abcdef01234567').set(alice).expect(404);
     await request(server).post('/webhook/call-status').type('form').send({ CallSid: 'CA1', CallStatus: 'ringing' }).expect(403);
 
-    const res = await request(server).get('/audit').query({ actor: 'audit-alice' }).set(admin).expect(200);
+    // The create's own entry is stored with its events, after its answer.
+    const res = await waitFor(async () => {
+      const page = await request(server).get('/audit').query({ actor: 'audit-alice' }).set(admin).expect(200);
+      return page.body.total === 4 && page;
+    }, 10_000);
     expect(res.body).toMatchObject({ status: 'success', total: 4, limit: 50, offset: 0 });
     const [notFound, conflict, paused, create] = res.body.entries;
     expect(create).toMatchObject({ actor: 'audit-alice', tenant_id: 'acme', action: 'schedule.create', method: 'POST', target_id: id, request_id: 'audit-create-1', outcome: 'success', status_code: 200, error_code: null });

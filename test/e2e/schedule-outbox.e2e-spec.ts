@@ -2,6 +2,7 @@ import { getConnectionToken, getModelToken } from '@nestjs/mongoose';
 import { Connection, Model, Types } from 'mongoose';
 import request from 'supertest';
 import { ScheduleReconcileJob } from '../../src/schedule/dispatch/schedule-reconcile.job';
+import { ScheduleCreationRelay } from '../../src/schedule/schedule-creation.relay';
 import { ScheduleOutbox } from '../../src/schedule/schedule-outbox';
 import { CallScheduleDoc } from '../../src/schedule/schemas/call-schedule.schema';
 import { createTestApp, TestApp } from '../utils/test-app';
@@ -65,7 +66,8 @@ describe("a schedule change's events are stored with the change (e2e)", () => {
     const [notice] = await notices(id, 'schedule.paused');
     expect(notice.data).toMatchObject({ schedule_id: id, status: 'paused' });
     await expectPauseRecordedOnce(id);
-    expect(await notices(id, 'schedule.created')).toHaveLength(1);
+    // The create's own events follow its answer.
+    await waitFor(async () => (await notices(id, 'schedule.created')).length === 1, 5000);
     expect(await history(id, 'created')).toHaveLength(1);
   });
 
@@ -110,22 +112,50 @@ describe("a schedule change's events are stored with the change (e2e)", () => {
     await expectPauseRecordedOnce(id);
   });
 
-  it('a create cut off between its insert and its events, never retried: the reconcile pass stores them once its marker is old', async () => {
+  const creationMarkers = async () => (await db.collection('schedule_outbox_pending').find({}).toArray()).filter((m) => String(m._id).endsWith(':created'));
+  const auditOf = (scheduleId: string) => db.collection('audit_entries').find({ _id: new Types.ObjectId(scheduleId) as never }).toArray();
+
+  it('answers after its marker and its insert; its events and audit entry are stored after the answer, once, and the marker goes', async () => {
     const outbox = t.get<ScheduleOutbox>(ScheduleOutbox);
-    const markers = async () => (await db.collection('schedule_outbox_pending').find({}).toArray()).map((m) => String(m._id)).filter((m) => m.endsWith(':created'));
-    const before = new Set(await markers());
-    const stop = jest.spyOn(outbox, 'recordCreated').mockRejectedValueOnce(new Error('process stopped'));
+    const recordCreated = outbox.recordCreated.bind(outbox);
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const hold = jest.spyOn(outbox, 'recordCreated').mockImplementationOnce(async (...args) => {
+      await held;
+      return recordCreated(...args);
+    });
     try {
-      await create().expect(500);
+      const id = (await create().set('X-Request-Id', 'outbox-create-after').expect(200)).body.schedule_id as string;
+      // Answered while its events were still held.
+      expect(await notices(id, 'schedule.created')).toHaveLength(0);
+      expect(await history(id, 'created')).toHaveLength(0);
+      expect((await creationMarkers()).map((m) => String(m._id))).toContain(`${id}:created`);
+      release();
+      await waitFor(async () => (await db.collection('schedule_outbox_pending').countDocuments({ _id: `${id}:created` as never })) === 0, 5000);
+      expect(await notices(id, 'schedule.created')).toHaveLength(1);
+      expect(await history(id, 'created')).toHaveLength(1);
+      const [entry] = await auditOf(id);
+      expect(entry).toMatchObject({ actor: 'alice', tenant_id: 'tenant-outbox', action: 'schedule.create', method: 'POST', target_id: id, request_id: 'outbox-create-after', outcome: 'success', status_code: 200, error_code: null });
+    } finally {
+      release();
+      hold.mockRestore();
+    }
+  });
+
+  it('a create whose process stops after its answer: the marker carries its audit entry, and the reconcile pass stores it and the events once the marker is old', async () => {
+    const relay = t.get<ScheduleCreationRelay>(ScheduleCreationRelay);
+    const stop = jest.spyOn(relay, 'store').mockRejectedValueOnce(new Error('process stopped'));
+    let id: string;
+    try {
+      id = (await create().set('X-Request-Id', 'outbox-create-stopped').expect(200)).body.schedule_id as string;
     } finally {
       stop.mockRestore();
     }
-    const left = (await markers()).filter((m) => !before.has(m));
-    expect(left).toHaveLength(1);
-    const marker = { _id: left[0] as never };
-    const id = left[0].split(':')[0];
+    const marker = await waitFor(async () => (await creationMarkers()).find((m) => String(m._id) === `${id}:created`), 5000);
+    expect(marker.audit).toMatchObject({ actor: 'alice', action: 'schedule.create', target_id: id, request_id: 'outbox-create-stopped', outcome: 'success', status_code: 200 });
     expect((await stored(id))?.status).toBe('scheduled');
     expect(await notices(id, 'schedule.created')).toHaveLength(0);
+    expect(await auditOf(id)).toHaveLength(0);
 
     const reconcile = t.get<ScheduleReconcileJob>(ScheduleReconcileJob);
     // Young: its create may still be storing them.
@@ -134,30 +164,48 @@ describe("a schedule change's events are stored with the change (e2e)", () => {
     expect((await reconcile.handle()).outcome).toMatch(/stalled_changes=1/);
     expect(await notices(id, 'schedule.created')).toHaveLength(1);
     expect(await history(id, 'created')).toHaveLength(1);
+    const [entry] = await auditOf(id);
+    expect(entry).toMatchObject({ actor: 'alice', tenant_id: 'tenant-outbox', action: 'schedule.create', target_id: id, request_id: 'outbox-create-stopped', status_code: 200 });
     expect(await db.collection('schedule_outbox_pending').countDocuments({ _id: marker._id })).toBe(0);
+    expect((await reconcile.handle()).outcome).toMatch(/stalled_changes=0/);
+    expect(await auditOf(id)).toHaveLength(1);
   });
 
   it('a create that stores its events leaves no marker behind', async () => {
     const id = (await create().expect(200)).body.schedule_id as string;
     await waitFor(async () => (await db.collection('schedule_outbox_pending').countDocuments({ _id: `${id}:created` as never })) === 0, 5000);
     expect(await notices(id, 'schedule.created')).toHaveLength(1);
+    expect(await auditOf(id)).toHaveLength(1);
   });
 
-  it('a create cut off between its insert and its events: the retry under the same Idempotency-Key stores them, once', async () => {
-    const outbox = t.get<ScheduleOutbox>(ScheduleOutbox);
-    const stop = jest.spyOn(outbox, 'recordCreated').mockRejectedValueOnce(new Error('process stopped'));
+  it('a create that stopped after its answer: the retry under the same Idempotency-Key stores its events, once', async () => {
+    const relay = t.get<ScheduleCreationRelay>(ScheduleCreationRelay);
+    const stop = jest.spyOn(relay, 'store').mockRejectedValueOnce(new Error('process stopped'));
+    let id: string;
     try {
-      await create('outbox-create-1').expect(500);
+      id = (await create('outbox-create-1').expect(200)).body.schedule_id as string;
     } finally {
       stop.mockRestore();
     }
-    const first = await create('outbox-create-1').expect(200);
-    const id = first.body.schedule_id as string;
+    expect(await notices(id, 'schedule.created')).toHaveLength(0);
+    const retry = await create('outbox-create-1').expect(200);
+    expect(retry.headers['idempotent-replayed']).toBe('true');
+    expect(retry.body.schedule_id).toBe(id);
     expect(await notices(id, 'schedule.created')).toHaveLength(1);
     expect(await history(id, 'created')).toHaveLength(1);
 
     await create('outbox-create-1').expect(200);
     expect(await notices(id, 'schedule.created')).toHaveLength(1);
     expect(await history(id, 'created')).toHaveLength(1);
+  });
+
+  it('a replay, or a conflict, under an Idempotency-Key leaves no marker for the id it did not use', async () => {
+    const before = new Set((await creationMarkers()).map((m) => String(m._id)));
+    const id = (await create('outbox-replay-2').expect(200)).body.schedule_id as string;
+    expect((await create('outbox-replay-2').expect(200)).body.schedule_id).toBe(id);
+    const conflict = await http().post('/schedule/').set(alice).set('Idempotency-Key', 'outbox-replay-2').send({ phone: '+14155550100', scheduled_time: inAnHour });
+    expect(conflict.status).toBeGreaterThanOrEqual(400);
+    await waitFor(async () => (await creationMarkers()).every((m) => before.has(String(m._id))), 5000);
+    expect(await notices(id, 'schedule.created')).toHaveLength(1);
   });
 });

@@ -7,6 +7,7 @@ import { CallLogRepository } from '../../tracking/call-log.repository';
 import { OccurrenceClaimRepository } from '../occurrence-claim.repository';
 import { ScheduleEventRepository } from '../schedule-event.repository';
 import { ScheduleRepository } from '../schedule.repository';
+import { ScheduleCreationRelay } from '../schedule-creation.relay';
 import { nextWithinBounds } from '../schedule-timing';
 import { CLAIM_TRANSITIONS } from '../occurrence-claim.transitions';
 import { OccurrenceClaim, Schedule, ScheduleStatus } from '../schedule.types';
@@ -63,6 +64,7 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
     private readonly dispatcher: CallDispatcher,
     private readonly dispatch: OccurrenceDispatchService,
     private readonly publisher: DomainEventPublisher,
+    private readonly creations: ScheduleCreationRelay,
   ) {}
 
   onModuleInit(): void {
@@ -78,7 +80,7 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
     // Schedules need no repair here: every instance's sweeper reads all due schedules, overdue included.
     await this.jobs.removeAll(LEGACY_DISPATCH_JOB);
     const stuck = await this.settleStuckClaims();
-    const stalled = await this.schedules.finishStalledChanges(BATCH);
+    const stalled = await this.schedules.finishStalledChanges(BATCH, (schedule, audit) => this.creations.store(schedule, schedule.created_at, audit, true));
     return { outcome: `stuck=${stuck} stalled_changes=${stalled} stopped_endings=${await this.dispatch.finishStoppedEndings(BATCH, Date.now() + ENDINGS_BUDGET_MS)}` };
   }
 

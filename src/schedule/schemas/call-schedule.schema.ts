@@ -77,11 +77,14 @@ export const SCHEDULE_WRITE_GATE = 'ScheduleWriteGate';
 // A schedule change whose events are stored before its write (its outbox), from its gate until its write:
 // `<schedule id>:<revision>`. A marker left behind names a change whose writer stopped in between, which the
 // reconcile pass writes (the events already announce it). `<schedule id>:created`: a create, from before its
-// insert until its events are stored; one left behind has its events stored by the pass. Deleted after
-// the write, so the collection holds only changes in flight or stalled, and the pass reads it whole.
+// insert until its events and audit entry are stored (after the API's answer); one left behind has them
+// stored by the pass. Deleted after the write, so the collection holds only changes in flight or stalled,
+// and the pass reads it whole.
 @Schema({ collection: 'schedule_outbox_pending', versionKey: false })
 export class ScheduleOutboxPendingDoc {
   @Prop({ type: String, required: true }) _id: string;
   @Prop({ required: true }) at: Date;
+  // A create's audit entry, stored with its events.
+  @Prop({ type: MongooseSchema.Types.Mixed }) audit?: Record<string, unknown>;
 }
 export const ScheduleOutboxPendingSchema = SchemaFactory.createForClass(ScheduleOutboxPendingDoc);
