@@ -422,7 +422,8 @@ export class EnvironmentVariables {
   @IntSetting(60, 365 * 24 * 3600)
   NOTIFICATION_DELIVERY_RETENTION_SECONDS: number = 7 * 24 * 3600;
 
-  // How often the cluster-wide notification maintenance job runs (pruning, re-arming stranded deliveries).
+  // How often the cluster-wide notification maintenance job runs (pruning, re-arming stranded deliveries,
+  // running the durable consumers of events a crash stranded).
   @IntSetting(1000, 24 * 3600 * 1000)
   NOTIFICATION_PRUNE_INTERVAL_MS: number = 5 * 60 * 1000;
 

@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { DomainEvent } from './domain-events';
+import { EventRelay } from './event-relay.service';
 import { NotificationService } from './notification.service';
 
 // Emitted only after the state change is persisted. Listener failures are logged, never propagated:
@@ -12,6 +13,7 @@ export class DomainEventPublisher {
   constructor(
     private readonly emitter: EventEmitter2,
     private readonly notifications: NotificationService,
+    private readonly relay: EventRelay,
   ) {}
 
   // The event's durable part (SSE history, webhook deliveries), stored before the caller marks its state
@@ -25,7 +27,10 @@ export class DomainEventPublisher {
     return this.notifications.recordWithId(event, eventId);
   }
 
+  // The in-process handlers and channels, and the durable consumers (which a stored event's relay entry
+  // brings back after a crash).
   publish(event: DomainEvent): void {
+    this.relay.deliver(event);
     try {
       const results = this.emitter.emit(event.type, event);
       void results;

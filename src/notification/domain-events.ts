@@ -100,6 +100,17 @@ export class CallChangedEvent {
 
 export type DomainEvent = ScheduleChangedEvent | CallChangedEvent;
 
+// The event again from what was stored of it (its envelope data; a schedule event's campaign beside it).
+export function domainEventFromEnvelope(type: DomainEventName, data: Record<string, unknown>, campaignId: string | null): DomainEvent {
+  const details = (data.details ?? {}) as Record<string, unknown>;
+  if ((CALL_EVENT_NAMES as readonly string[]).includes(type)) {
+    const d = data as unknown as CallEventData;
+    return new CallChangedEvent(type as CallEventName, d.call_log_id, d.schedule_id, d.tenant_id, d.phone, d.status, d.call_id, d.attempt_number, d.occurred_at, details);
+  }
+  const d = data as unknown as ScheduleEventData;
+  return new ScheduleChangedEvent(type as ScheduleEventName, d.schedule_id, d.tenant_id, d.phone, d.status, d.next_execution, d.occurred_at, details, campaignId);
+}
+
 // The payload class of every event name, so a handler for one name gets its precise type.
 export type DomainEventMap = { [N in ScheduleEventName]: ScheduleChangedEvent & { type: N } } & {
   [N in CallEventName]: CallChangedEvent & { type: N };

@@ -2,6 +2,7 @@ import { Injectable, Logger, OnApplicationBootstrap, OnModuleInit } from '@nestj
 import { Clock } from '../common/clock/clock';
 import { AppConfig } from '../config/app-config';
 import { JobOutcome, JobQueueService } from '../jobs/job-queue.service';
+import { EventRelay } from './event-relay.service';
 import { MAINTENANCE_JOB, STRANDED_AFTER_MS } from './notification.constants';
 import { NotificationEventRepository } from './notification-event.repository';
 import { WebhookDeliveryRepository } from './webhook-delivery.repository';
@@ -10,7 +11,8 @@ import { WebhookDeliveryService } from './webhook-delivery.service';
 const STRANDED_BATCH = 200;
 
 // Cluster-wide (one Agenda job): bounds the event history by age and per-tenant count, drops old finished
-// deliveries, and re-arms open deliveries whose process died before it armed their retry.
+// deliveries, re-arms open deliveries whose process died before it armed their retry, and runs the durable
+// consumers of stored events whose process died (or whose consumer failed) before they finished.
 @Injectable()
 export class NotificationMaintenanceJob implements OnModuleInit, OnApplicationBootstrap {
   private readonly logger = new Logger(NotificationMaintenanceJob.name);
@@ -20,6 +22,7 @@ export class NotificationMaintenanceJob implements OnModuleInit, OnApplicationBo
     private readonly events: NotificationEventRepository,
     private readonly deliveryRecords: WebhookDeliveryRepository,
     private readonly deliveries: WebhookDeliveryService,
+    private readonly relay: EventRelay,
     private readonly clock: Clock,
     private readonly config: AppConfig,
   ) {}
@@ -43,6 +46,8 @@ export class NotificationMaintenanceJob implements OnModuleInit, OnApplicationBo
     const stranded = await this.deliveryRecords.findStranded(new Date(now.getTime() - grace), now, STRANDED_BATCH);
     for (const delivery of stranded) await this.deliveries.armStranded(delivery);
     if (stranded.length > 0) this.logger.warn(`re-armed ${stranded.length} stranded webhook deliveries`);
-    return { outcome: `events_pruned=${byAge + byCount} deliveries_pruned=${deliveries} rearmed=${stranded.length}` };
+    const relayed = await this.relay.relayStranded(grace, STRANDED_BATCH);
+    if (relayed > 0) this.logger.warn(`ran the durable consumers of ${relayed} stranded event(s)`);
+    return { outcome: `events_pruned=${byAge + byCount} deliveries_pruned=${deliveries} rearmed=${stranded.length} relayed=${relayed}` };
   }
 }

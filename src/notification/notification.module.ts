@@ -1,12 +1,15 @@
 import { Global, Module, OnModuleInit } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
 import { MongooseModule } from '@nestjs/mongoose';
 import { DomainEventPublisher } from './domain-event.publisher';
+import { EventRelayRepository } from './event-relay.repository';
+import { EventRelay } from './event-relay.service';
 import { NotificationController } from './notification.controller';
 import { NotificationEventRepository } from './notification-event.repository';
 import { NotificationMaintenanceJob } from './notification-maintenance.job';
 import { NotificationStreamService } from './notification-stream.service';
 import { NotificationService } from './notification.service';
-import { NotificationEventDoc, NotificationEventKeyDoc, NotificationEventKeySchema, NotificationEventSchema } from './schemas/notification-event.schema';
+import { EventRelayPendingDoc, EventRelayPendingSchema, NotificationEventDoc, NotificationEventKeyDoc, NotificationEventKeySchema, NotificationEventSchema } from './schemas/notification-event.schema';
 import { writeGateFeature } from '../common/mongo/write-gate';
 import { WEBHOOK_DELIVERY_WRITE_GATE, WebhookDeliveryDoc, WebhookDeliverySchema } from './schemas/webhook-delivery.schema';
 import { WebhookSubscriptionDoc, WebhookSubscriptionSchema, WEBHOOK_SUBSCRIPTION_WRITE_GATE } from './schemas/webhook-subscription.schema';
@@ -20,9 +23,11 @@ import { WebhookSubscriptionService } from './webhook-subscription.service';
 @Global()
 @Module({
   imports: [
+    DiscoveryModule,
     MongooseModule.forFeature([
       { name: NotificationEventDoc.name, schema: NotificationEventSchema },
       { name: NotificationEventKeyDoc.name, schema: NotificationEventKeySchema },
+      { name: EventRelayPendingDoc.name, schema: EventRelayPendingSchema },
       { name: WebhookSubscriptionDoc.name, schema: WebhookSubscriptionSchema },
       { name: WebhookDeliveryDoc.name, schema: WebhookDeliverySchema },
       writeGateFeature(WEBHOOK_DELIVERY_WRITE_GATE, 'webhook_delivery_write_gates'),
@@ -32,6 +37,8 @@ import { WebhookSubscriptionService } from './webhook-subscription.service';
   controllers: [NotificationController],
   providers: [
     DomainEventPublisher,
+    EventRelay,
+    EventRelayRepository,
     NotificationService,
     NotificationEventRepository,
     NotificationStreamService,
@@ -43,7 +50,7 @@ import { WebhookSubscriptionService } from './webhook-subscription.service';
     WebhookDeliveryJob,
     NotificationMaintenanceJob,
   ],
-  exports: [DomainEventPublisher, NotificationService],
+  exports: [DomainEventPublisher, NotificationService, EventRelay],
 })
 export class NotificationModule implements OnModuleInit {
   constructor(

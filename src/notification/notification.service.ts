@@ -4,6 +4,7 @@ import type { Listener } from 'eventemitter2';
 import { Clock } from '../common/clock/clock';
 import { AppConfig } from '../config/app-config';
 import { DomainEvent, DomainEventMap, DomainEventName, isDomainEvent } from './domain-events';
+import { EventRelay } from './event-relay.service';
 import { matchesEventPattern } from './event-pattern';
 import { LEASE_SLACK_MS } from './notification.constants';
 import { NotificationEventRepository } from './notification-event.repository';
@@ -41,6 +42,7 @@ export class NotificationService implements OnModuleInit, OnModuleDestroy {
     private readonly webhooks: WebhookDeliveryService,
     private readonly clock: Clock,
     private readonly config: AppConfig,
+    private readonly relay: EventRelay,
   ) {}
 
   onModuleInit(): void {
@@ -81,10 +83,15 @@ export class NotificationService implements OnModuleInit, OnModuleDestroy {
     await this.recordStored(event, await this.events.appendWithId(id, this.toRecord(event)));
   }
 
-  // The stored event's deliveries, created now, and attempted when the caller publishes it.
+  // The stored event's deliveries, created now, and attempted when the caller publishes it; and its entry
+  // for the durable consumers (EventRelay), which run when it is published, or by the relay pass.
   private async recordStored(event: DomainEvent, stored: StoredEvent): Promise<void> {
     this.stream.kick();
-    this.recorded.set(event, this.config.notifications.channels.includes('webhook') ? await this.webhooks.createDeliveries(stored) : []);
+    const [deliveries] = await Promise.all([
+      this.config.notifications.channels.includes('webhook') ? this.webhooks.createDeliveries(stored) : [],
+      this.relay.hold(event, stored.id),
+    ]);
+    this.recorded.set(event, deliveries);
   }
 
   private toRecord(event: DomainEvent): Omit<StoredEvent, 'id'> {

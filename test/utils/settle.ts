@@ -1,6 +1,7 @@
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { DomainEventPublisher } from '../../src/notification/domain-event.publisher';
 import { DomainEvent } from '../../src/notification/domain-events';
+import { EventRelay } from '../../src/notification/event-relay.service';
 import { NotificationService } from '../../src/notification/notification.service';
 import { DueScheduleSweeper } from '../../src/schedule/dispatch/due-schedule.sweeper';
 import { TestApp } from './test-app';
@@ -34,19 +35,22 @@ export interface EventWork {
 // nothing to wait on; here it emits with emitAsync(), which calls the very same listeners the same way
 // (EventEmitter2's async option: each starts on the next setImmediate) and also returns a promise of
 // the promisified ones (@OnEvent listeners). NotificationService's catch-all listener is not promisified:
-// its work is the set of promises it keeps itself until they settle.
+// its work is the set of promises it keeps itself until they settle; so is the event relay's (the durable
+// consumers: seats, campaigns, hand-offs), which publish() hands every event first, as the app's does.
 export function trackEventWork(t: TestApp): EventWork {
   const publisher = t.get<DomainEventPublisher>(DomainEventPublisher);
   const emitter = t.get<EventEmitter2>(EventEmitter2);
   const notifications = t.get<NotificationService>(NotificationService);
+  const relay = t.get<EventRelay>(EventRelay);
   const listening = new Set<Promise<unknown>>();
   const original = Object.getOwnPropertyDescriptor(publisher, 'publish');
   publisher.publish = (event: DomainEvent): void => {
+    relay.deliver(event);
     const work: Promise<unknown> = emitter.emitAsync(event.type, event).catch(() => undefined);
     listening.add(work);
     void work.finally(() => listening.delete(work));
   };
-  const notificationWork = () => [...notifications['inFlight']];
+  const notificationWork = () => [...notifications['inFlight'], ...relay['inFlight']];
   return {
     async settled(timeoutMs = 20_000) {
       const deadline = Date.now() + timeoutMs;

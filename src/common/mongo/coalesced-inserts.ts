@@ -3,7 +3,7 @@ import { Collection, Model } from 'mongoose';
 import { withoutNulls } from './absent-nulls';
 import { compileDocumentBuilder, DocumentBuilder } from './document-builder';
 import { Batcher, InsertBatcher } from './insert-batcher';
-import { isDuplicateKeyError, op } from './mongo-query';
+import { isDuplicateKeyError } from './mongo-query';
 import { perItemFailures } from './write-errors';
 
 // Key order does not matter, values do (ObjectIds, dates and numbers compared as extended JSON).
@@ -79,8 +79,13 @@ export class CoalescedDeletes<T> {
   private readonly batcher: Batcher<string, void>;
 
   constructor(model: Model<T>) {
+    // One command, one statement per id: an `_id` equality is what the stand-in pushes down (an `$in` is
+    // filtered in Go after reading every row).
     this.batcher = new Batcher<string, void>(async (ids) => {
-      await model.deleteMany({ _id: op({ $in: ids }) });
+      await model.bulkWrite(
+        ids.map((id) => ({ deleteOne: { filter: { _id: id } as never } })),
+        { ordered: false },
+      );
       return ids.map(() => ({ value: undefined }));
     }, 0);
   }

@@ -29,3 +29,18 @@ export class NotificationEventKeyDoc {
 export const NotificationEventKeySchema = SchemaFactory.createForClass(NotificationEventKeyDoc);
 // Age pruning.
 NotificationEventKeySchema.index({ at: 1 });
+
+// A stored event that durable in-process consumers (seat release, campaign progress, agent hand-off) still
+// owe work, from its store until every consumer that wants it has run. `_id` is the stored event's id. One
+// left behind (a process that stopped between the store and the consumers) is run by the relay pass. Deleted
+// once handled, so the collection holds only events in flight or stranded, and the pass reads it whole.
+@Schema({ collection: 'notification_relay_pending', versionKey: false, minimize: false })
+export class EventRelayPendingDoc {
+  @Prop({ type: String, required: true }) _id: string;
+  @Prop({ required: true }) at: Date;
+  @Prop({ required: true }) type: string;
+  // The event's envelope data, and its campaign (a schedule event's, in process only, not in the envelope).
+  @Prop({ type: MongooseSchema.Types.Mixed, default: {} }) data: Record<string, unknown>;
+  @Prop({ type: String, default: null }) campaign_id: string | null;
+}
+export const EventRelayPendingSchema = SchemaFactory.createForClass(EventRelayPendingDoc);

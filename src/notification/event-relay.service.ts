@@ -1,0 +1,98 @@
+import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { DiscoveryService } from '@nestjs/core';
+import { Clock } from '../common/clock/clock';
+import { DomainEvent, DomainEventName, domainEventFromEnvelope } from './domain-events';
+import { EventRelayRepository } from './event-relay.repository';
+
+// Work that a stored domain event owes the service itself, and that a crash must not lose: a call's seat,
+// a campaign's progress, an agent hand-off. Runs at least once per stored event it wants: in process when
+// the event is published, and again by the relay pass if the process stopped first. So it must be
+// idempotent; it throws to be retried by the pass.
+export interface DurableEventConsumer {
+  readonly name: string;
+  // Decided from the event alone: an entry is stored only for events some consumer wants.
+  wants(event: DomainEvent): boolean;
+  handle(event: DomainEvent): Promise<void>;
+}
+
+// Marks a provider that implements DurableEventConsumer: the relay finds every one at start.
+export const DurableConsumer = DiscoveryService.createDecorator();
+
+const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+// The relay of stored events to the durable consumers. Storing an event (NotificationService, before the
+// change it reports is marked done) holds an entry for it when a consumer wants it; publishing it runs the
+// consumers and releases the entry. An entry whose event was never published, or whose consumer failed,
+// is run again by the pass (`relayStranded`, in the notification.maintenance job).
+@Injectable()
+export class EventRelay implements OnModuleInit, OnModuleDestroy {
+  private readonly logger = new Logger('EventRelay');
+  private readonly consumers: DurableEventConsumer[] = [];
+  private readonly held = new WeakMap<DomainEvent, string>();
+  private readonly inFlight = new Set<Promise<void>>();
+
+  constructor(
+    private readonly pending: EventRelayRepository,
+    private readonly clock: Clock,
+    private readonly discovery: DiscoveryService,
+  ) {}
+
+  // A marked provider replaced by something else (a test's override) is left out.
+  onModuleInit(): void {
+    for (const { instance } of this.discovery.getProviders({ metadataKey: DurableConsumer.KEY })) {
+      const consumer = instance as Partial<DurableEventConsumer> | undefined;
+      if (typeof consumer?.wants === 'function' && typeof consumer.handle === 'function') this.consumers.push(consumer as DurableEventConsumer);
+    }
+  }
+
+  // Called with the stored event's id, before the caller marks its change done.
+  async hold(event: DomainEvent, storedId: string): Promise<void> {
+    if (!this.consumers.some((c) => c.wants(event))) return;
+    const campaignId = 'campaign_id' in event ? event.campaign_id : null;
+    await this.pending.hold({ id: storedId, at: this.clock.now(), type: event.type, data: { ...event.toEnvelopeData() }, campaign_id: campaignId });
+    this.held.set(event, storedId);
+  }
+
+  // The in-process run of a published event, after the caller's call path (like the emitter's listeners).
+  deliver(event: DomainEvent): void {
+    if (!this.consumers.some((c) => c.wants(event))) return;
+    const storedId = this.held.get(event) ?? null;
+    const run: Promise<void> = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => this.run(event, storedId))
+      .then(() => undefined)
+      .finally(() => this.inFlight.delete(run));
+    this.inFlight.add(run);
+  }
+
+  // Entries held longer than `olderThanMs` whose consumers never finished: run again. Returns how many
+  // were relayed this pass.
+  async relayStranded(olderThanMs: number, limit: number): Promise<number> {
+    const stranded = await this.pending.heldBefore(new Date(this.clock.now().getTime() - olderThanMs), limit);
+    let relayed = 0;
+    for (const entry of stranded) {
+      const event = domainEventFromEnvelope(entry.type as DomainEventName, entry.data, entry.campaign_id);
+      if (await this.run(event, entry.id)) relayed++;
+    }
+    return relayed;
+  }
+
+  // Every consumer that wants the event, side by side; the entry goes only when all of them succeeded.
+  private async run(event: DomainEvent, storedId: string | null): Promise<boolean> {
+    const wanted = this.consumers.filter((c) => c.wants(event));
+    const results = await Promise.allSettled(wanted.map((c) => c.handle(event)));
+    const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [`${wanted[i].name}: ${message(r.reason)}`] : []));
+    if (failed.length > 0) {
+      this.logger.warn(`${event.type} of ${'call_log_id' in event ? `call ${event.call_log_id}` : `schedule ${event.schedule_id}`} not fully handled${storedId ? ' (the relay pass will retry)' : ''}: ${failed.join('; ')}`);
+      return false;
+    }
+    if (storedId) await this.pending.release(storedId).catch((error: unknown) => this.logger.warn(`relay entry ${storedId} not released (handled again later): ${message(error)}`));
+    return true;
+  }
+
+  // Lets consumers already running finish before the connection closes.
+  async onModuleDestroy(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.allSettled([...this.inFlight]), new Promise((resolve) => (timer = setTimeout(resolve, 10_000)))]);
+    clearTimeout(timer);
+  }
+}
