@@ -22,7 +22,7 @@ export type NewAuditEntry = Omit<AuditEntry, 'id'>;
 
 // A successful request's entry as the audit interceptor knows it before the handler runs (its success
 // status included). A handler marked @RecordsOwnAudit receives it and has the entry written with its own
-// change, under an id of its own, instead of the interceptor writing it after the response.
+// change, under an id of its own, instead of the interceptor writing it before the response goes out.
 export type AuditNote = Omit<NewAuditEntry, 'at' | 'target_id' | 'outcome' | 'error_code'>;
 
 export function successEntry(note: AuditNote, at: Date, targetId: string | null): NewAuditEntry {

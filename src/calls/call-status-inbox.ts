@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { CallStatusReport } from './call-status-report';
+import { InFlight } from '../common/in-flight';
 
 const ATTEMPTS = 3;
 const RETRY_STEP_MS = 200;
@@ -12,18 +13,14 @@ export type CallStatusReceiver = (report: CallStatusReport, callLogId: string) =
 @Injectable()
 export class CallStatusInbox {
   private receiver: CallStatusReceiver | null = null;
-  private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly inFlight = new InFlight();
 
   attach(receiver: CallStatusReceiver): void {
     this.receiver = receiver;
   }
 
   deliver(report: CallStatusReport, callLogId: string): Promise<void> {
-    const delivery = this.applyWithRetries(report, callLogId);
-    this.inFlight.add(delivery);
-    const settled = () => this.inFlight.delete(delivery);
-    delivery.then(settled, settled);
-    return delivery;
+    return this.inFlight.track(this.applyWithRetries(report, callLogId));
   }
 
   // Tried again after a failure (say, an earlier copy of the report still being applied), as Twilio retries
@@ -45,12 +42,7 @@ export class CallStatusInbox {
 
   // At shutdown, like webhook requests in flight: the reports being applied finish, until `deadline`
   // (epoch ms). Returns how many had not.
-  async drain(deadline: number): Promise<number> {
-    while (this.inFlight.size > 0 && Date.now() < deadline) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([Promise.allSettled([...this.inFlight]), new Promise((resolve) => (timer = setTimeout(resolve, deadline - Date.now())))]);
-      clearTimeout(timer);
-    }
-    return this.inFlight.size;
+  drain(deadline: number): Promise<number> {
+    return this.inFlight.drain(deadline);
   }
 }

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { Model } from 'mongoose';
 import { CoalescedDeletes, CoalescedInserts } from '../common/mongo/coalesced-inserts';
-import { insertedUnlessDuplicate, op, retryOnLockContention } from '../common/mongo/mongo-query';
+import { insertedUnlessDuplicate, retryOnLockContention } from '../common/mongo/mongo-query';
 import { EventRelayPendingDoc } from './schemas/notification-event.schema';
 
 export interface PendingRelay {
@@ -11,6 +11,7 @@ export interface PendingRelay {
   type: string;
   data: Record<string, unknown>;
   campaign_id: string | null;
+  attempts: number;
 }
 
 @Injectable()
@@ -25,7 +26,7 @@ export class EventRelayRepository {
   }
 
   // A repeat (the same stored event held again after a crash) is a refused unique insert.
-  async hold(entry: PendingRelay): Promise<void> {
+  async hold(entry: Omit<PendingRelay, 'attempts'>): Promise<void> {
     const { id, ...rest } = entry;
     await retryOnLockContention(() => insertedUnlessDuplicate(() => this.inserts.insert({ _id: id, ...rest })));
   }
@@ -34,12 +35,20 @@ export class EventRelayRepository {
     return this.deletes.delete(id);
   }
 
-  // The collection holds only events in flight or stranded: read whole, oldest first, in code.
-  async heldBefore(cutoff: Date, limit: number): Promise<PendingRelay[]> {
-    const docs = await this.pending.find({ at: op({ $lt: cutoff }) }).lean<Array<EventRelayPendingDoc & { _id: string }>>();
+  // Only the pass writes these two fields (two passes at once write the same values, give or take a retry).
+  async postpone(id: string, attempts: number, nextAt: Date): Promise<void> {
+    await this.pending.updateOne({ _id: id }, { $set: { attempts, next_at: nextAt } });
+  }
+
+  // Held since before `strandedBefore` and not waiting out a backoff, oldest turn first. The collection holds
+  // only events in flight or stranded: it is read whole and selected in code.
+  async due(now: Date, strandedBefore: Date, limit: number): Promise<PendingRelay[]> {
+    const docs = await this.pending.find({}).lean<Array<EventRelayPendingDoc & { _id: string }>>();
+    const turn = (d: EventRelayPendingDoc) => (d.next_at ?? d.at).getTime();
     return docs
-      .sort((a, b) => a.at.getTime() - b.at.getTime())
+      .filter((d) => d.at < strandedBefore && (!d.next_at || d.next_at <= now))
+      .sort((a, b) => turn(a) - turn(b))
       .slice(0, limit)
-      .map(({ _id, at, type, data, campaign_id }) => ({ id: _id, at, type, data, campaign_id: campaign_id ?? null }));
+      .map(({ _id, at, type, data, campaign_id, attempts }) => ({ id: _id, at, type, data, campaign_id: campaign_id ?? null, attempts: attempts ?? 0 }));
   }
 }

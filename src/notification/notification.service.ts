@@ -2,6 +2,7 @@ import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/commo
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import type { Listener } from 'eventemitter2';
 import { Clock } from '../common/clock/clock';
+import { InFlight } from '../common/in-flight';
 import { AppConfig } from '../config/app-config';
 import { DomainEvent, DomainEventMap, DomainEventName, isDomainEvent } from './domain-events';
 import { EventRelay } from './event-relay.service';
@@ -30,7 +31,7 @@ export class NotificationService implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('Notification');
   private readonly registrations = new Set<Registration>();
   private listener: Listener | null = null;
-  private readonly inFlight = new Set<Promise<void>>();
+  private readonly inFlight = new InFlight();
   // Events already stored by recordOnce, with their deliveries: publishing one runs the in-process handlers
   // and the first delivery attempts, and stores nothing again.
   private readonly recorded = new WeakMap<DomainEvent, WebhookDelivery[]>();
@@ -53,10 +54,7 @@ export class NotificationService implements OnModuleInit, OnModuleDestroy {
   async onModuleDestroy(): Promise<void> {
     this.listener?.off();
     this.listener = null;
-    const bound = this.config.notifications.webhookTimeoutMs + LEASE_SLACK_MS;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.allSettled([...this.inFlight]), new Promise((r) => (timer = setTimeout(r, bound)))]);
-    clearTimeout(timer);
+    await this.inFlight.drain(Date.now() + this.config.notifications.webhookTimeoutMs + LEASE_SLACK_MS);
   }
 
   registerHandler<N extends DomainEventName>(pattern: N, handler: NotificationHandler<DomainEventMap[N]>): () => void;
@@ -99,8 +97,7 @@ export class NotificationService implements OnModuleInit, OnModuleDestroy {
   }
 
   private track(work: Promise<void>): void {
-    this.inFlight.add(work);
-    void work.finally(() => this.inFlight.delete(work));
+    void this.inFlight.track(work);
   }
 
   private async accept(event: unknown): Promise<void> {

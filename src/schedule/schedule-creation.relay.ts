@@ -1,5 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { AuditService } from '../audit/audit.service';
+import { InFlight } from '../common/in-flight';
 import { NewAuditEntry } from '../audit/audit.types';
 import { creationOf, ScheduleOutbox } from './schedule-outbox';
 import { ScheduleRepository } from './schedule.repository';
@@ -13,7 +14,7 @@ import { Schedule } from './schedule.types';
 @Injectable()
 export class ScheduleCreationRelay {
   private readonly logger = new Logger('ScheduleCreation');
-  private readonly inFlight = new Set<Promise<void>>();
+  private readonly inFlight = new InFlight();
 
   constructor(
     private readonly schedules: ScheduleRepository,
@@ -22,13 +23,13 @@ export class ScheduleCreationRelay {
   ) {}
 
   relay(schedule: Schedule, at: Date, audit: NewAuditEntry | null): void {
-    const run: Promise<void> = this.store(schedule, at, audit, true)
-      .then(() => this.schedules.deleteCreationMarker(schedule.id))
-      .catch((error: unknown) => {
-        this.logger.warn(`schedule ${schedule.id}: its creation records are left to the reconcile pass: ${error instanceof Error ? error.message : String(error)}`);
-      })
-      .finally(() => this.inFlight.delete(run));
-    this.inFlight.add(run);
+    void this.inFlight.track(
+      this.store(schedule, at, audit, true)
+        .then(() => this.schedules.deleteCreationMarker(schedule.id))
+        .catch((error: unknown) => {
+          this.logger.warn(`schedule ${schedule.id}: its creation records are left to the reconcile pass: ${error instanceof Error ? error.message : String(error)}`);
+        }),
+    );
   }
 
   // The events under the schedule's id and keys of its first revision, the audit entry under the
@@ -41,11 +42,7 @@ export class ScheduleCreationRelay {
   }
 
   // Shutdown: what is still being stored gets up to `timeoutMs`; returns how many were left.
-  async settled(timeoutMs: number): Promise<number> {
-    if (this.inFlight.size === 0) return 0;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.all(this.inFlight), new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
-    clearTimeout(timer);
-    return this.inFlight.size;
+  settled(timeoutMs: number): Promise<number> {
+    return this.inFlight.drain(Date.now() + timeoutMs);
   }
 }

@@ -104,10 +104,10 @@ export class ScheduleOutbox {
     this.publishAll(held?.events ?? []);
   }
 
-  // A new schedule's events: stored after its insert (an insert has no gate to record them first), before
-  // the API answers. A crash in between is repaired by the client's retry under its Idempotency-Key (the
-  // replay stores them again, once) or by the reconcile pass, from the create's marker
-  // (ScheduleRepository.markCreating).
+  // A new schedule's events: stored after its insert (an insert has no gate to record them first), by
+  // `POST /schedule/` after it answers (ScheduleCreationRelay). A crash in between is repaired by the
+  // client's retry under its Idempotency-Key (the replay stores them again, once) or by the reconcile pass,
+  // from the create's marker (ScheduleRepository.markCreating).
   async recordCreated(schedule: Schedule, change: ScheduleChange, publish = true): Promise<void> {
     const events = await this.storeCreated(schedule, change, 'id');
     if (publish) this.publishAll(events);

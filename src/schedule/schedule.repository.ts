@@ -314,9 +314,12 @@ export class ScheduleRepository {
     for (const { _id: marker, at, audit } of markers) {
       if (marker.endsWith(CREATION_MARKER)) {
         if (Date.now() - at.getTime() < CREATION_STALL_MS) continue;
-        const schedule = await this.findById(marker.slice(0, -CREATION_MARKER.length));
-        if (schedule) {
-          await finishCreation(schedule, audit ?? null);
+        const _id = toObjectId(marker.slice(0, -CREATION_MARKER.length));
+        const doc = _id ? await this.schedules.findOne({ _id }).lean<LeanSchedule>() : null;
+        // A create whose insert failed undid it, deleted at its own creation time: nothing to announce. One
+        // the client deleted since was created all the same, and is announced (and audited) as such.
+        if (doc && !(doc.deleted_at && doc.deleted_at.getTime() <= doc.created_at.getTime())) {
+          await finishCreation(toSchedule(doc), audit ?? null);
           finished++;
         }
         await this.pendingChanges.deleteOne({ _id: marker });

@@ -1,7 +1,11 @@
 import { getConnectionToken } from '@nestjs/mongoose';
 import type { Connection } from 'mongoose';
 import request from 'supertest';
+import { CampaignOutcomeListener } from '../../src/campaign/campaign-outcome.listener';
 import { Clock } from '../../src/common/clock/clock';
+import type { DomainEvent } from '../../src/notification/domain-events';
+import { EventRelay } from '../../src/notification/event-relay.service';
+import { NotificationMaintenanceJob } from '../../src/notification/notification-maintenance.job';
 import { FakeTwilioServer } from '../fakes/fake-twilio.server';
 import { throughFakeTwilio, twilioTestEnv } from '../utils/fake-twilio-app';
 import { createTestApp, TestApp } from '../utils/test-app';
@@ -115,6 +119,43 @@ describe('campaign attempts, provider refusals, batch_size and run-once (fake Tw
     const last = await waitFor(async () => ((a) => (a.state === 'settled' ? a : null))((await attemptsOf(id)).attempts[0]), 15_000);
     expect(last).toMatchObject({ attempt_number: 3, state: 'settled', outcome: 'completed', call_id: sid, error_code: null });
     await waitFor(async () => ((await campaignOf(id)).status === 'completed' ? true : null), 15_000);
+  }, 60_000);
+
+  it("an attempt's final callback whose durable consumers a crash cut off: the relay pass settles it, and a pass again changes nothing", async () => {
+    const phone = nextPhone();
+    const id = await createCampaign({ max_attempts: 1 });
+    await importPhones(id, [phone]);
+    await http().post(`/campaigns/${id}/start`).set(alice).expect(200);
+    await waitFor(async () => ((await attemptsOf(id)).attempts[0]?.call_id ? true : null), 30_000);
+
+    // The process stops once the outcome is stored and marked: the published event never reaches the
+    // durable consumers (the campaign's, here).
+    const relay = t.get<EventRelay>(EventRelay);
+    const cut = jest.spyOn(relay, 'deliver').mockImplementation(() => undefined);
+    let finalEvent: DomainEvent;
+    try {
+      await completeCallTo(phone);
+      finalEvent = await waitFor(async () => cut.mock.calls.find(([event]) => event.type === 'call.completed')?.[0], 15_000);
+    } finally {
+      cut.mockRestore();
+    }
+    expect((await attemptsOf(id)).attempts[0]).toMatchObject({ state: 'open' });
+    const entries = db().collection('notification_relay_pending');
+    expect(await entries.countDocuments({ type: 'call.completed', 'data.phone': phone })).toBe(1);
+
+    await entries.updateMany({ type: 'call.completed', 'data.phone': phone }, { $set: { at: new Date(Date.now() - 120_000) } });
+    const pass = async () => Number(/relayed=(\d+)/.exec((await t.get<NotificationMaintenanceJob>(NotificationMaintenanceJob).handle()).outcome)![1]);
+    expect(await pass()).toBeGreaterThanOrEqual(1);
+    expect(await contactOf(id, phone)).toMatchObject({ status: 'completed', attempts: 1, last_outcome: 'completed' });
+    expect((await attemptsOf(id)).attempts.map((a) => [a.attempt_number, a.state, a.outcome])).toEqual([[1, 'settled', 'completed']]);
+    await waitFor(async () => ((await campaignOf(id)).status === 'completed' ? true : null), 15_000);
+    expect(await entries.countDocuments({ type: 'call.completed', 'data.phone': phone })).toBe(0);
+
+    // Run again (a repeat store, another instance's pass): the settled attempt is not settled twice.
+    await t.get<CampaignOutcomeListener>(CampaignOutcomeListener).handle(finalEvent);
+    expect((await attemptsOf(id)).attempts.map((a) => [a.attempt_number, a.state, a.outcome])).toEqual([[1, 'settled', 'completed']]);
+    expect(await contactOf(id, phone)).toMatchObject({ status: 'completed', attempts: 1 });
+    expect(fake.createRequestsTo(phone)).toHaveLength(1);
   }, 60_000);
 
   it('refusals count towards max_attempts: the contact ends exhausted, never dialed beyond them', async () => {

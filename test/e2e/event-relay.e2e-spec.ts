@@ -4,6 +4,7 @@ import { CallLeaseRepository } from '../../src/calls/pacing/call-lease.repositor
 import { CallSeatReleaser } from '../../src/calls/pacing/call-seat.releaser';
 import { DomainEventPublisher } from '../../src/notification/domain-event.publisher';
 import { CallChangedEvent, CallEventName } from '../../src/notification/domain-events';
+import { EventRelay } from '../../src/notification/event-relay.service';
 import { NotificationMaintenanceJob } from '../../src/notification/notification-maintenance.job';
 import { createTestApp, TestApp } from '../utils/test-app';
 import { waitFor } from '../utils/wait';
@@ -16,6 +17,7 @@ describe('the event relay runs durable consumers at least once per stored event 
   let publisher: DomainEventPublisher;
   let leases: CallLeaseRepository;
   let maintenance: NotificationMaintenanceJob;
+  let relay: EventRelay;
   const seatKey = 'relay-test-account';
 
   const callEvent = (type: CallEventName, logId: string) =>
@@ -42,6 +44,7 @@ describe('the event relay runs durable consumers at least once per stored event 
     publisher = t.get<DomainEventPublisher>(DomainEventPublisher);
     leases = t.get<CallLeaseRepository>(CallLeaseRepository);
     maintenance = t.get<NotificationMaintenanceJob>(NotificationMaintenanceJob);
+    relay = t.get<EventRelay>(EventRelay);
   });
   afterAll(() => t.close());
 
@@ -85,8 +88,10 @@ describe('the event relay runs durable consumers at least once per stored event 
     } finally {
       failing.mockRestore();
     }
-    // The failed run released nothing, and left its entry.
-    await waitFor(async () => (await seatHeld(logId)) && !!(await entryOf(storedId)), 10_000);
+    // The failed run, over, released nothing and left its entry.
+    await waitFor(async () => relay['inFlight'].size === 0, 10_000);
+    expect(await seatHeld(logId)).toBe(true);
+    expect(await entryOf(storedId)).not.toBeNull();
 
     await ageEntry(storedId);
     expect(await relayPass()).toBe('1');
@@ -99,5 +104,31 @@ describe('the event relay runs durable consumers at least once per stored event 
     await publisher.storeOnce(callEvent('call.ringing', logId), `call_progress|${logId}|ringing`);
     const storedId = await storedIdOf(logId, 'call.ringing');
     expect(await entryOf(storedId)).toBeNull();
+  });
+
+  it("the pass backs off after a failed run, and gives an entry up after a few, so that it cannot hold the others' turn", async () => {
+    const logId = await callWithSeat();
+    await publisher.storeOnce(callEvent('call.busy', logId), `call_final|${logId}`);
+    const storedId = await storedIdOf(logId, 'call.busy');
+    await ageEntry(storedId);
+    const releaser = t.get<CallSeatReleaser>(CallSeatReleaser);
+    const failing = jest.spyOn(releaser, 'handle').mockRejectedValue(new Error('database unreachable'));
+    try {
+      expect(await relayPass()).toBe('0');
+      const postponed = await entryOf(storedId);
+      expect(postponed).toMatchObject({ attempts: 1 });
+      expect(postponed!.next_at.getTime()).toBeGreaterThan(Date.now());
+      // Waiting out its backoff: not run again yet.
+      expect(await relayPass()).toBe('0');
+      expect(failing).toHaveBeenCalledTimes(1);
+
+      // Its last allowed attempt, due now, fails too: the entry is dropped.
+      await db.collection('notification_relay_pending').updateOne({ _id: storedId as never }, { $set: { attempts: 7, next_at: new Date(Date.now() - 1000) } });
+      expect(await relayPass()).toBe('0');
+      expect(failing).toHaveBeenCalledTimes(2);
+      expect(await entryOf(storedId)).toBeNull();
+    } finally {
+      failing.mockRestore();
+    }
   });
 });

@@ -62,6 +62,8 @@ const BACKGROUND: Array<{ why: string; is: (q: Query) => boolean }> = [
   { why: 'write gate prune', is: (q) => q.collection.endsWith('_write_gates') && q.command === 'delete' && 'at' in q.filter },
   // Notification maintenance: its read of stranded webhook deliveries.
   { why: 'notification maintenance', is: (q) => q.collection === 'notification_deliveries' && 'lease_until' in q.filter },
+  // Notification maintenance: its read of the (small) collection of relay entries, whole.
+  { why: 'event relay pass', is: (q) => q.collection === 'notification_relay_pending' && q.command === 'find' },
 ];
 
 const isScalar = (v: unknown) => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' || v instanceof Date || v instanceof ObjectId;

@@ -3,6 +3,7 @@ import { Connection, Types } from 'mongoose';
 import request from 'supertest';
 import { createTestApp, TestApp } from '../utils/test-app';
 import { bearer, tokenFor } from '../utils/tokens';
+import { waitFor } from '../utils/wait';
 
 const inMinutes = (m: number) => new Date(Date.now() + m * 60_000).toISOString();
 
@@ -90,7 +91,12 @@ describe('schedule API (e2e)', () => {
       occurrence_count: 0,
       last_call_status: null,
     });
-    expect(got.body.schedule.events.map((e: { type: string }) => e.type)).toEqual(['created']);
+    // Its `created` entry is stored just after the answer.
+    const events = await waitFor(async () => {
+      const types = (await http().get(`/schedule/${res.body.schedule_id}`).set(alice).expect(200)).body.schedule.events.map((e: { type: string }) => e.type);
+      return types.length > 0 && types;
+    }, 5000);
+    expect(events).toEqual(['created']);
   });
 
   it('computes next_execution of a recurring schedule in its timezone', async () => {

@@ -208,4 +208,22 @@ describe("a schedule change's events are stored with the change (e2e)", () => {
     await waitFor(async () => (await creationMarkers()).every((m) => before.has(String(m._id))), 5000);
     expect(await notices(id, 'schedule.created')).toHaveLength(1);
   });
+
+  it('a create whose process stopped after its answer, deleted by its client before the pass: still announced and audited as created', async () => {
+    const relay = t.get<ScheduleCreationRelay>(ScheduleCreationRelay);
+    const stop = jest.spyOn(relay, 'store').mockRejectedValueOnce(new Error('process stopped'));
+    let id: string;
+    try {
+      id = (await create().expect(200)).body.schedule_id as string;
+    } finally {
+      stop.mockRestore();
+    }
+    await http().delete(`/schedule/${id}`).set(alice).expect(200);
+    const marker = await waitFor(async () => (await creationMarkers()).find((m) => String(m._id) === `${id}:created`), 5000);
+    await db.collection('schedule_outbox_pending').updateOne({ _id: marker._id }, { $set: { at: new Date(Date.now() - 120_000) } });
+    expect((await t.get<ScheduleReconcileJob>(ScheduleReconcileJob).handle()).outcome).toMatch(/stalled_changes=1/);
+    expect(await notices(id, 'schedule.created')).toHaveLength(1);
+    expect(await auditOf(id)).toHaveLength(1);
+    expect(await db.collection('schedule_outbox_pending').countDocuments({ _id: marker._id })).toBe(0);
+  });
 });

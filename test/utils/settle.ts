@@ -2,6 +2,7 @@ import { EventEmitter2 } from '@nestjs/event-emitter';
 import { DomainEventPublisher } from '../../src/notification/domain-event.publisher';
 import { DomainEvent } from '../../src/notification/domain-events';
 import { EventRelay } from '../../src/notification/event-relay.service';
+import { ScheduleCreationRelay } from '../../src/schedule/schedule-creation.relay';
 import { NotificationService } from '../../src/notification/notification.service';
 import { DueScheduleSweeper } from '../../src/schedule/dispatch/due-schedule.sweeper';
 import { TestApp } from './test-app';
@@ -36,12 +37,14 @@ export interface EventWork {
 // (EventEmitter2's async option: each starts on the next setImmediate) and also returns a promise of
 // the promisified ones (@OnEvent listeners). NotificationService's catch-all listener is not promisified:
 // its work is the set of promises it keeps itself until they settle; so is the event relay's (the durable
-// consumers: seats, campaigns, hand-offs), which publish() hands every event first, as the app's does.
+// consumers: seats, campaigns, hand-offs), which publish() hands every event first, as the app's does, and
+// so is the work a create leaves for after its answer (its events and audit entry).
 export function trackEventWork(t: TestApp): EventWork {
   const publisher = t.get<DomainEventPublisher>(DomainEventPublisher);
   const emitter = t.get<EventEmitter2>(EventEmitter2);
   const notifications = t.get<NotificationService>(NotificationService);
   const relay = t.get<EventRelay>(EventRelay);
+  const creations = t.get<ScheduleCreationRelay>(ScheduleCreationRelay);
   const listening = new Set<Promise<unknown>>();
   const original = Object.getOwnPropertyDescriptor(publisher, 'publish');
   publisher.publish = (event: DomainEvent): void => {
@@ -50,7 +53,8 @@ export function trackEventWork(t: TestApp): EventWork {
     listening.add(work);
     void work.finally(() => listening.delete(work));
   };
-  const notificationWork = () => [...notifications['inFlight'], ...relay['inFlight']];
+  // A create's events, which it stores after its answer, count as work its request set off.
+  const notificationWork = () => [...notifications['inFlight'].running(), ...relay['inFlight'].running(), ...creations['inFlight'].running()];
   return {
     async settled(timeoutMs = 20_000) {
       const deadline = Date.now() + timeoutMs;

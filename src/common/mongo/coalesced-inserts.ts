@@ -72,15 +72,14 @@ export class CoalescedInserts<T> {
   }
 }
 
-// Deletes by _id for short-lived markers (a run's ending, a create's marker): those asked for while a
-// command is in flight go out together in one deleteMany, which on the stand-in database is one scan of a
-// collection that holds only markers in flight, and on MongoDB an _id index lookup per id.
+// Deletes by _id for short-lived markers (a run's ending, a create's marker, a relay entry): those asked for
+// while a command is in flight go out together in one delete command, one `_id` equality per statement.
 export class CoalescedDeletes<T> {
   private readonly batcher: Batcher<string, void>;
 
   constructor(model: Model<T>) {
-    // One command, one statement per id: an `_id` equality is what the stand-in pushes down (an `$in` is
-    // filtered in Go after reading every row).
+    // An `_id` equality is what the stand-in pushes down (an `$in` is filtered in Go after reading every
+    // row), and what the hot paths may filter by.
     this.batcher = new Batcher<string, void>(async (ids) => {
       await model.bulkWrite(
         ids.map((id) => ({ deleteOne: { filter: { _id: id } as never } })),

@@ -42,5 +42,8 @@ export class EventRelayPendingDoc {
   // The event's envelope data, and its campaign (a schedule event's, in process only, not in the envelope).
   @Prop({ type: MongooseSchema.Types.Mixed, default: {} }) data: Record<string, unknown>;
   @Prop({ type: String, default: null }) campaign_id: string | null;
+  // The relay pass's failed runs so far, and when it tries again (backing off; it gives up after a few).
+  @Prop({ type: Number, default: 0 }) attempts: number;
+  @Prop({ type: Date, default: null }) next_at: Date | null;
 }
 export const EventRelayPendingSchema = SchemaFactory.createForClass(EventRelayPendingDoc);
