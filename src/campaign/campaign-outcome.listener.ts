@@ -17,10 +17,12 @@ export class CampaignOutcomeListener implements DurableEventConsumer {
 
   constructor(private readonly runner: CampaignRunner) {}
 
-  // A schedule's event says whether it is a campaign attempt's; a call's does not, and is looked up.
+  // An event says whether its schedule is a campaign attempt's: a schedule's by its campaign, a call's by
+  // its log (unknown for a log stored before logs kept it, and for a run that ended without a call: wanted,
+  // and looked up).
   wants(event: DomainEvent): boolean {
     if (!(isFinalCallEvent(event.type) || ENDINGS.has(event.type)) || !event.schedule_id) return false;
-    return 'call_log_id' in event || event.campaign_id !== null;
+    return 'call_log_id' in event ? event.for_campaign !== false : event.campaign_id !== null;
   }
 
   async handle(event: DomainEvent): Promise<void> {

@@ -90,6 +90,8 @@ export class CallChangedEvent {
     readonly attempt_number: number,
     readonly occurred_at: string,
     readonly data: Record<string, unknown> = {},
+    // In process only (not in the envelope): whether the call is a campaign attempt's; null when unknown.
+    readonly for_campaign: boolean | null = null,
   ) {}
 
   toEnvelopeData(): CallEventData {

@@ -224,11 +224,19 @@ export class StatusUpdateService implements OnModuleInit {
   private callEventOf(log: CallLog, status: CallStatus, callId: string | null, progress: CallLogProgress): CallChangedEvent | null {
     const name = EVENT_FOR[status];
     if (!name) return null;
-    return new CallChangedEvent(name, log.id, log.schedule_id, log.tenant_id, log.phone, status, callId, log.attempt_number, this.clock.now().toISOString(), {
-      duration: progress.duration ?? null,
-      answered_by: progress.answered_by ?? null,
-      error_code: progress.error_code ?? null,
-    });
+    return new CallChangedEvent(
+      name,
+      log.id,
+      log.schedule_id,
+      log.tenant_id,
+      log.phone,
+      status,
+      callId,
+      log.attempt_number,
+      this.clock.now().toISOString(),
+      { duration: progress.duration ?? null, answered_by: progress.answered_by ?? null, error_code: progress.error_code ?? null },
+      log.for_campaign ?? null,
+    );
   }
 
   // A final status's event is stored (stream and webhook deliveries) before the outcome is marked recorded:

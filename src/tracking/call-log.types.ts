@@ -36,4 +36,6 @@ export interface CallLog {
   last_updated: Date;
   // Set once the final status has been fed back into the schedule; absent on logs written before it existed.
   outcome_recorded_at?: Date | null;
+  // Whether its schedule is a campaign attempt's; null when unknown (a log stored before it was kept).
+  for_campaign?: boolean | null;
 }

@@ -140,6 +140,9 @@ describe('campaign attempts, provider refusals, batch_size and run-once (fake Tw
       cut.mockRestore();
     }
     expect((await attemptsOf(id)).attempts[0]).toMatchObject({ state: 'open' });
+    // Its log says it is a campaign attempt's, and so does its event.
+    expect(await db().collection('call_logs').findOne({ phone })).toMatchObject({ for_campaign: true });
+    expect(finalEvent).toMatchObject({ for_campaign: true });
     const entries = db().collection('notification_relay_pending');
     expect(await entries.countDocuments({ type: 'call.completed', 'data.phone': phone })).toBe(1);
 

@@ -1,5 +1,6 @@
 import { getConnectionToken } from '@nestjs/mongoose';
 import { Connection, Types } from 'mongoose';
+import { CampaignOutcomeListener } from '../../src/campaign/campaign-outcome.listener';
 import { CallLeaseRepository } from '../../src/calls/pacing/call-lease.repository';
 import { CallSeatReleaser } from '../../src/calls/pacing/call-seat.releaser';
 import { DomainEventPublisher } from '../../src/notification/domain-event.publisher';
@@ -130,5 +131,15 @@ describe('the event relay runs durable consumers at least once per stored event 
     } finally {
       failing.mockRestore();
     }
+  });
+
+  it("the campaign consumer wants a call's ending only when its log does not say the call is no campaign's", () => {
+    const campaigns = t.get<CampaignOutcomeListener>(CampaignOutcomeListener);
+    const ending = (forCampaign: boolean | null) =>
+      new CallChangedEvent('call.completed', new Types.ObjectId().toHexString(), new Types.ObjectId().toHexString(), 'tenant-relay', '+14155552671', 'completed', 'CA1', 1, new Date().toISOString(), {}, forCampaign);
+    expect(campaigns.wants(ending(false))).toBe(false);
+    expect(campaigns.wants(ending(true))).toBe(true);
+    // A log stored before logs said so: looked up.
+    expect(campaigns.wants(ending(null))).toBe(true);
   });
 });

@@ -74,7 +74,10 @@ describe('dispatch driven by an injectable clock (service level, real database)'
     const outcomes = await Promise.all([handle(id), handle(id), handle(id), handle(id)]);
     expect(outcomes.filter((o) => o.outcome === 'dispatched')).toHaveLength(1);
     expect(recorder.dials.filter((d) => d.scheduleId === id)).toHaveLength(1);
-    expect(await t.get<CallLogRepository>(CallLogRepository).findForSchedule(id)).toHaveLength(1);
+    const logs = await t.get<CallLogRepository>(CallLogRepository).findForSchedule(id);
+    expect(logs).toHaveLength(1);
+    // No campaign's: its ending needs nothing from the campaign module.
+    expect(logs[0].for_campaign).toBe(false);
   });
 
   it('misfire skip: records missed, dials nothing, and keeps the next occurrence on its own time', async () => {

@@ -313,6 +313,7 @@ export class OccurrenceDispatchService {
         notes: schedule.notes,
         metadata: schedule.metadata,
         attempt_number: attempt,
+        for_campaign: schedule.campaign_id !== null,
       },
       now,
     ));

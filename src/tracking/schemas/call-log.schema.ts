@@ -38,6 +38,9 @@ export class CallLogDoc {
   @Prop({ type: [CallTimelineEntryDoc], default: [] }) timeline: CallTimelineEntryDoc[];
   @Prop({ required: true }) last_updated: Date;
   @Prop({ type: Date, default: null }) outcome_recorded_at: Date | null;
+  // Whether its schedule is a campaign attempt's, as its events say in process (null on logs stored
+  // before it existed: unknown). Not shown by the API.
+  @Prop({ type: Boolean, default: null }) for_campaign: boolean | null;
   // Counted in the hourly stats (see CallStatsRepository); false only on logs stored before they existed.
   @Prop({ type: Boolean, default: false }) in_stats: boolean;
   // The UTC hour of `timestamp`, set with in_stats: the listing reads a tenant's logs hour by hour.
