@@ -1,10 +1,12 @@
 import { Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
 import { InjectModel } from '@nestjs/mongoose';
 import { Model } from 'mongoose';
 import { InsertBatcher } from '../common/mongo/insert-batcher';
-import { insertedUnlessDuplicate, op, retryOnLockContention } from '../common/mongo/mongo-query';
+import { insertedUnlessDuplicate, isDuplicateKeyError, op, retryOnLockContention } from '../common/mongo/mongo-query';
 import { withinTimeLimit } from '../common/mongo/query-time-limit';
 import { WriteGate, WriteGateDoc } from '../common/mongo/write-gate';
+import { Clock } from '../common/clock/clock';
 import { AppConfig } from '../config/app-config';
 import { duplicateIndexes } from '../common/mongo/write-errors';
 import { CallStatus } from './call-status';
@@ -16,6 +18,27 @@ export const HOUR_MS = 3_600_000;
 // share the next (the batcher's queue).
 const GATHER_MS = 0;
 const BACKFILLED = 'backfilled';
+const daysVersionId = (tenantId: string) => `days|${tenantId}`;
+// Days kept per tenant, under their version; a tenant's entry is dropped after this long even if its
+// version did not change (an instance of an older version folds without changing it, during a rolling
+// upgrade), and the oldest entries go beyond this many tenants.
+const DAYS_KEPT_MS = 60_000;
+const DAYS_KEPT_TENANTS = 1000;
+
+interface KeptDays {
+  token: string;
+  at: number;
+  days: ReadDay[];
+}
+
+// A day as the read uses it: its hours parsed once.
+interface ReadDay {
+  _id: string;
+  tenant_id: string;
+  day: Date;
+  folded_until: Date;
+  hours: Record<string, StatsSums>;
+}
 
 // A call log as the stats see it: null when it does not count (yet).
 export interface CountedLog {
@@ -49,6 +72,10 @@ const sumsFrom = (d: StatsSums): StatsSums => ({
 // A day's hourly sums: the JSON text plus the nested form. A day folded before the text existed has only
 // the nested form; a fold by an instance of that older version, during a rolling upgrade, adds its changes
 // to the nested form, which the text's fold had emptied. Each sum is in exactly one of the two.
+function readDay(day: LeanDay): ReadDay {
+  return { _id: day._id, tenant_id: day.tenant_id, day: day.day, folded_until: day.folded_until, hours: hoursOf(day) };
+}
+
 function hoursOf(day: LeanDay): Record<string, StatsSums> {
   const hours: Record<string, StatsSums> = day.hours_json ? (JSON.parse(day.hours_json) as Record<string, StatsSums>) : {};
   for (const [hh, sums] of Object.entries(day.hours ?? {})) hours[hh] = hours[hh] ? addSums(sumsFrom(hours[hh]), sumsFrom(sums)) : sums;
@@ -71,6 +98,7 @@ export class CallStatsRepository {
   private readonly gate: WriteGate<LeanDay>;
   private readonly batcher: InsertBatcher<UnstampedChange>;
   private backfilled = false;
+  private readonly kept = new Map<string, KeptDays>();
 
   constructor(
     @InjectModel(CallStatChangeDoc.name) private readonly changes: Model<CallStatChangeDoc>,
@@ -78,6 +106,7 @@ export class CallStatsRepository {
     @InjectModel(CallStatsStateDoc.name) private readonly state: Model<CallStatsStateDoc>,
     @InjectModel(CALL_STATS_DAY_WRITE_GATE) gates: Model<WriteGateDoc>,
     private readonly config: AppConfig,
+    private readonly clock: Clock,
   ) {
     this.gate = new WriteGate<LeanDay>(days, gates);
     this.batcher = new InsertBatcher<UnstampedChange>((docs) => this.insertChanges(docs), GATHER_MS);
@@ -119,13 +148,16 @@ export class CallStatsRepository {
 
   // The hours of the tenant (every tenant: null) in [from, to), with the changes not folded yet added.
   // Changes first, then days: a fold that runs in between has moved folded_until past the changes it
-  // took, so they are skipped here (see the class comment).
+  // took, so they are skipped here (see the class comment). A tenant's days are read again only when their
+  // version changed: days kept from an earlier read are older than the changes just read, never newer, so
+  // a change is still counted once (the fold changes the version before it deletes what it folded).
   async hoursWithin(tenantId: string | null, from: Date | undefined, to: Date | undefined): Promise<StatsHour[]> {
     const scope = tenantId === null ? {} : { tenant_id: tenantId };
     const range = from || to ? { day: op({ ...(from ? { $gte: dayOf(from) } : {}), ...(to ? { $lt: to } : {}) }) } : {};
     const [pending, stored] = await withinTimeLimit(this.config.apiQueryMaxTimeMs, async (limit) => {
       const changes = await this.changes.find(scope).setOptions(limit.options).lean<CallStatChangeDoc[]>();
-      return [changes, await this.days.find({ ...scope, ...range }).setOptions(limit.options).lean<LeanDay[]>()] as const;
+      if (tenantId === null) return [changes, (await this.days.find(range).setOptions(limit.options).lean<LeanDay[]>()).map(readDay)] as const;
+      return [changes, await this.tenantDays(tenantId, limit.options)] as const;
     });
     const inRange = (hour: Date) => (!from || hour.getTime() >= from.getTime()) && (!to || hour.getTime() < to.getTime());
     const foldedUntil = new Map(stored.map((d) => [d._id, d.folded_until.getTime()]));
@@ -137,9 +169,37 @@ export class CallStatsRepository {
       if (entry) addSums(entry.sums, sums);
       else byHour.set(key, { hour, sums: sumsFrom(sums) });
     };
-    for (const d of stored) for (const [hh, sums] of Object.entries(hoursOf(d))) add(d.tenant_id, new Date(d.day.getTime() + Number(hh) * HOUR_MS), sums);
+    for (const d of stored) for (const [hh, sums] of Object.entries(d.hours)) add(d.tenant_id, new Date(d.day.getTime() + Number(hh) * HOUR_MS), sums);
     for (const c of pending) if (c.at.getTime() > (foldedUntil.get(dayId(c.tenant_id, c.hour)) ?? 0)) add(c.tenant_id, c.hour, c);
     return [...byHour.values()];
+  }
+
+  // Every day of the tenant: the ones kept under the current version, else read (and kept).
+  private async tenantDays(tenantId: string, options: Record<string, unknown>): Promise<ReadDay[]> {
+    const version = await this.daysVersion(tenantId, options);
+    const kept = this.kept.get(tenantId);
+    const now = this.clock.now().getTime();
+    if (kept && kept.token === version && now - kept.at < DAYS_KEPT_MS) return kept.days;
+    const days = (await this.days.find({ tenant_id: tenantId }).setOptions(options).lean<LeanDay[]>()).map(readDay);
+    this.kept.delete(tenantId);
+    if (this.kept.size >= DAYS_KEPT_TENANTS) this.kept.delete(this.kept.keys().next().value!);
+    this.kept.set(tenantId, { token: version, at: now, days });
+    return days;
+  }
+
+  // The tenant's days version, made on the first read (days folded before versions existed, or seeded).
+  private async daysVersion(tenantId: string, options: Record<string, unknown>): Promise<string> {
+    const found = await this.state.findById(daysVersionId(tenantId)).setOptions(options).lean<CallStatsStateDoc>();
+    if (found?.token) return found.token;
+    const token = randomUUID();
+    if (await insertedUnlessDuplicate(() => this.state.create({ _id: daysVersionId(tenantId), at: new Date(), token }))) return token;
+    return (await this.state.findById(daysVersionId(tenantId)).setOptions(options).lean<CallStatsStateDoc>())?.token ?? token;
+  }
+
+  // A plain write (the last one wins): any new token tells a reader its kept days are out of date.
+  private async changeDaysVersion(tenantId: string): Promise<void> {
+    const write = () => this.state.updateOne({ _id: daysVersionId(tenantId) }, { $set: { token: randomUUID(), at: new Date() } }, { upsert: true });
+    await retryOnLockContention(() => write().catch((error: unknown) => (isDuplicateKeyError(error) ? write() : Promise.reject(error))));
   }
 
   // Folds the changes stored at or before `cutoff` into their hours and deletes them. The cutoff lags the
@@ -172,6 +232,9 @@ export class CallStatsRepository {
         for (const c of changes) if (c.at.getTime() > from) hours[hourKey(c.hour)] = addSums(hours[hourKey(c.hour)] ?? emptySums(), sumsFrom(c));
         return { hours_json: JSON.stringify(hours), hours: {}, folded_until: until };
       });
+      // After the day's write, before the delete: a reader that still sees the folded changes may count
+      // them on days it kept; one that no longer sees them sees a new version and reads the day again.
+      await this.changeDaysVersion(tenant_id);
       await this.changes.deleteMany({ _id: op({ $in: changes.map((c) => c._id) }) });
     }
     return due.length;

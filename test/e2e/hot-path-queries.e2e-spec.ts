@@ -66,6 +66,11 @@ const BACKGROUND: Array<{ why: string; is: (q: Query) => boolean }> = [
   { why: 'event relay pass', is: (q) => q.collection === 'notification_relay_pending' && q.command === 'find' },
 ];
 
+// Collections that hold only entries in flight (deleted within milliseconds): their coalesced deletes by
+// `_id: {$in}` read a handful of rows, which costs less than a statement (a scan) per id.
+const MARKER_COLLECTIONS = new Set(['schedule_outbox_pending', 'notification_relay_pending', 'claim_endings']);
+const isMarkerDelete = (q: Query) => q.command === 'delete' && MARKER_COLLECTIONS.has(q.collection) && Object.keys(q.filter).length === 1 && Array.isArray((q.filter._id as Document | undefined)?.$in);
+
 const isScalar = (v: unknown) => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' || v instanceof Date || v instanceof ObjectId;
 const isEquality = (v: unknown) => isScalar(v) || (typeof v === 'object' && v !== null && !Array.isArray(v) && Object.keys(v).length === 1 && isScalar((v as Document).$eq));
 
@@ -150,7 +155,7 @@ describe('hot-path queries: dial and status callbacks filter by _id or top-level
 
   async function expectPushedDown(queries: Query[], collections: string[]): Promise<void> {
     expect([...new Set(queries.map((q) => q.collection))]).toEqual(expect.arrayContaining(collections));
-    const offending = queries.map((q) => ({ ...q, filter: shapeOf(q.filter), why: whyNotPushedDown(q.filter) })).filter((q) => q.why);
+    const offending = queries.filter((q) => !isMarkerDelete(q)).map((q) => ({ ...q, filter: shapeOf(q.filter), why: whyNotPushedDown(q.filter) })).filter((q) => q.why);
     expect(offending).toEqual([]);
     if (!FERRETDB) return;
     for (const q of queries.filter((q) => q.command === 'find' || q.command === 'aggregate')) {

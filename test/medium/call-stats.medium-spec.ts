@@ -34,12 +34,12 @@ describe('hourly call stats (service level, real database)', () => {
   });
   afterAll(() => t.close());
 
-  const newLog = (i: number) =>
+  const newLog = (i: number, owner: Principal = alice) =>
     logs.createForAttempt(
       logs.newId(),
       {
-        tenant_id: alice.tenantId,
-        created_by: alice.sub,
+        tenant_id: owner.tenantId,
+        created_by: owner.sub,
         user_profile_id: null,
         agent_instance_id: null,
         schedule_id: null,
@@ -115,6 +115,34 @@ describe('hourly call stats (service level, real database)', () => {
     expect(await stats('day')).toEqual(await fromLogs(true));
   });
 
+  // A read keeps a tenant's days under their version and reads them again only once a fold changed it:
+  // every read here, beside writers and folds, must still count each of the calls exactly once.
+  it('reads beside writers and folds count every call once, on the days they kept or read again', async () => {
+    const bob = principalFor(t, 'stats-bob');
+    const repo = t.get<CallStatsRepository>(CallStatsRepository);
+    const created = await Promise.all(Array.from({ length: 12 }, (_, i) => newLog(i, bob)));
+    await repo.fold(everything());
+    const total = async () => (await t.get<TrackingService>(TrackingService).stats(bob, {})).total_calls;
+    expect(await total()).toBe(12);
+
+    const outcomes: CallStatus[] = ['ringing', 'in_progress', 'completed', 'busy', 'no_answer', 'failed'];
+    const at = new Date();
+    const writers = Array.from({ length: 24 }, (_, i) =>
+      logs.applyStatusEvent(created[i % 12].id, { status: outcomes[i % outcomes.length], ts: at, received_at: at, sequence_number: i, source: 'provider_callback', provider_status: outcomes[i % outcomes.length] }, { duration: null }, at),
+    );
+    const folds = Array.from({ length: 4 }, () => repo.fold(everything()));
+    const reads = Array.from({ length: 30 }, () => total());
+    const [totals] = await Promise.all([Promise.all(reads), Promise.all(writers), Promise.all(folds)]);
+    expect(new Set(totals)).toEqual(new Set([12]));
+
+    await repo.fold(everything());
+    const byStatus = (await t.get<TrackingService>(TrackingService).stats(bob, {})).by_status as Record<string, number>;
+    const stored = await model.find({ tenant_id: bob.tenantId }).lean();
+    const expected: Record<string, number> = {};
+    for (const r of stored) expected[r.status] = (expected[r.status] ?? 0) + 1;
+    expect(Object.fromEntries(Object.entries(byStatus).filter(([, n]) => n > 0))).toEqual(expected);
+  });
+
   it('reads a day folded before its sums were stored as text, and the next fold rewrites it as text', async () => {
     const legacy = principalFor(t, 'stats-legacy');
     const days = t.get<Model<CallStatsDayDoc>>(getModelToken(CallStatsDayDoc.name));
@@ -148,6 +176,10 @@ describe('hourly call stats (service level, real database)', () => {
     const rev = (stored as { rev?: number }).rev ?? 0;
     await days.db.collection('call_stats_daily_write_gates').insertOne({ _id: `${stored!._id}:${rev}`, set: null, at: new Date() } as never);
     await days.collection.updateOne({ _id: stored!._id } as never, { $set: { hours: { [hh]: { counts: { busy: 1 }, total_duration: 0, completed_duration: 0, completed_with_duration: 0 } }, rev: rev + 1 } });
+    // That version does not change the days' version: a process reads the day again once the days it kept
+    // are a minute old.
+    expect(await legacyStats()).toMatchObject({ total_calls: 3 });
+    t.clock.advance(61_000);
     expect(await legacyStats()).toMatchObject({ total_calls: 4, completed_calls: 3, total_duration: 150 });
     const next = logs.newId();
     await logs.createForAttempt(next, { tenant_id: legacy.tenantId, created_by: legacy.sub, user_profile_id: null, agent_instance_id: null, schedule_id: null, occurrence_at: null, status: 'queued', call_type: 'outbound', phone: '+14155550103', timestamp: hour, notes: null, metadata: {}, attempt_number: 1 }, new Date());

@@ -49,10 +49,14 @@ CallStatsDaySchema.index({ tenant_id: 1, day: 1 });
 // Gate records of the daily documents' writes (see WriteGate).
 export const CALL_STATS_DAY_WRITE_GATE = 'CallStatsDayWriteGate';
 
-// Whether every call log stored before the hourly sums existed has been counted into them.
+// `backfilled`: whether every call log stored before the hourly sums existed has been counted into them.
+// `days|<tenant>`: the version of the tenant's daily documents (`token`), changed by every fold that
+// writes one of them, before it deletes the changes it folded: a process may keep the days it read under
+// the version it read them at.
 @Schema({ collection: 'call_stats_state', versionKey: false })
 export class CallStatsStateDoc {
   @Prop({ type: String, required: true }) _id: string;
   @Prop({ required: true }) at: Date;
+  @Prop({ type: String }) token?: string;
 }
 export const CallStatsStateSchema = SchemaFactory.createForClass(CallStatsStateDoc);
