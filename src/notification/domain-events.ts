@@ -102,15 +102,16 @@ export class CallChangedEvent {
 
 export type DomainEvent = ScheduleChangedEvent | CallChangedEvent;
 
-// The event again from what was stored of it (its envelope data; a schedule event's campaign beside it).
-export function domainEventFromEnvelope(type: DomainEventName, data: Record<string, unknown>, campaignId: string | null): DomainEvent {
+// The event again from what was stored of it: its envelope data, and beside it what it says of its campaign
+// in process only.
+export function domainEventFromEnvelope(type: DomainEventName, data: Record<string, unknown>, campaign: { campaign_id: string | null; for_campaign: boolean | null }): DomainEvent {
   const details = (data.details ?? {}) as Record<string, unknown>;
   if ((CALL_EVENT_NAMES as readonly string[]).includes(type)) {
     const d = data as unknown as CallEventData;
-    return new CallChangedEvent(type as CallEventName, d.call_log_id, d.schedule_id, d.tenant_id, d.phone, d.status, d.call_id, d.attempt_number, d.occurred_at, details);
+    return new CallChangedEvent(type as CallEventName, d.call_log_id, d.schedule_id, d.tenant_id, d.phone, d.status, d.call_id, d.attempt_number, d.occurred_at, details, campaign.for_campaign);
   }
   const d = data as unknown as ScheduleEventData;
-  return new ScheduleChangedEvent(type as ScheduleEventName, d.schedule_id, d.tenant_id, d.phone, d.status, d.next_execution, d.occurred_at, details, campaignId);
+  return new ScheduleChangedEvent(type as ScheduleEventName, d.schedule_id, d.tenant_id, d.phone, d.status, d.next_execution, d.occurred_at, details, campaign.campaign_id);
 }
 
 // The payload class of every event name, so a handler for one name gets its precise type.

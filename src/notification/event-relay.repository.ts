@@ -11,6 +11,7 @@ export interface PendingRelay {
   type: string;
   data: Record<string, unknown>;
   campaign_id: string | null;
+  for_campaign: boolean | null;
   attempts: number;
 }
 
@@ -49,6 +50,6 @@ export class EventRelayRepository {
       .filter((d) => d.at < strandedBefore && (!d.next_at || d.next_at <= now))
       .sort((a, b) => turn(a) - turn(b))
       .slice(0, limit)
-      .map(({ _id, at, type, data, campaign_id, attempts }) => ({ id: _id, at, type, data, campaign_id: campaign_id ?? null, attempts: attempts ?? 0 }));
+      .map(({ _id, at, type, data, campaign_id, for_campaign, attempts }) => ({ id: _id, at, type, data, campaign_id: campaign_id ?? null, for_campaign: for_campaign ?? null, attempts: attempts ?? 0 }));
   }
 }

@@ -59,8 +59,8 @@ export class EventRelay implements OnModuleInit, OnModuleDestroy {
   // Called with the stored event's id, before the caller marks its change done.
   async hold(event: DomainEvent, storedId: string): Promise<void> {
     if (this.wanting(event).length === 0) return;
-    const campaignId = 'campaign_id' in event ? event.campaign_id : null;
-    await this.pending.hold({ id: storedId, at: this.clock.now(), type: event.type, data: { ...event.toEnvelopeData() }, campaign_id: campaignId });
+    const campaign = 'campaign_id' in event ? { campaign_id: event.campaign_id, for_campaign: null } : { campaign_id: null, for_campaign: event.for_campaign };
+    await this.pending.hold({ id: storedId, at: this.clock.now(), type: event.type, data: { ...event.toEnvelopeData() }, ...campaign });
     this.held.set(event, storedId);
   }
 
@@ -86,7 +86,7 @@ export class EventRelay implements OnModuleInit, OnModuleDestroy {
     const due = await this.pending.due(now, new Date(now.getTime() - olderThanMs), limit);
     let relayed = 0;
     for (const entry of due) {
-      const event = domainEventFromEnvelope(entry.type as DomainEventName, entry.data, entry.campaign_id);
+      const event = domainEventFromEnvelope(entry.type as DomainEventName, entry.data, entry);
       if (await this.run(event, this.wanting(event), entry.id)) {
         relayed++;
         continue;

@@ -19,11 +19,12 @@ export const HOUR_MS = 3_600_000;
 const GATHER_MS = 0;
 const BACKFILLED = 'backfilled';
 const daysVersionId = (tenantId: string) => `days|${tenantId}`;
-// Days kept per tenant, under their version; a tenant's entry is dropped after this long even if its
+// Days kept per tenant, under their version; a tenant's entry is not used after this long even if its
 // version did not change (an instance of an older version folds without changing it, during a rolling
-// upgrade), and the oldest entries go beyond this many tenants.
+// upgrade). At most this many days are kept over all tenants (a parsed day is a few KB): expired entries
+// go first, then the oldest.
 const DAYS_KEPT_MS = 60_000;
-const DAYS_KEPT_TENANTS = 1000;
+const DAYS_KEPT_MAX = 10_000;
 
 interface KeptDays {
   token: string;
@@ -99,6 +100,7 @@ export class CallStatsRepository {
   private readonly batcher: InsertBatcher<UnstampedChange>;
   private backfilled = false;
   private readonly kept = new Map<string, KeptDays>();
+  private keptDays = 0;
 
   constructor(
     @InjectModel(CallStatChangeDoc.name) private readonly changes: Model<CallStatChangeDoc>,
@@ -181,10 +183,25 @@ export class CallStatsRepository {
     const now = this.clock.now().getTime();
     if (kept && kept.token === version && now - kept.at < DAYS_KEPT_MS) return kept.days;
     const days = (await this.days.find({ tenant_id: tenantId }).setOptions(options).lean<LeanDay[]>()).map(readDay);
-    this.kept.delete(tenantId);
-    if (this.kept.size >= DAYS_KEPT_TENANTS) this.kept.delete(this.kept.keys().next().value!);
-    this.kept.set(tenantId, { token: version, at: now, days });
+    this.keep(tenantId, { token: version, at: now, days }, now);
     return days;
+  }
+
+  private keep(tenantId: string, entry: KeptDays, now: number): void {
+    const drop = (id: string) => {
+      this.keptDays -= this.kept.get(id)?.days.length ?? 0;
+      this.kept.delete(id);
+    };
+    drop(tenantId);
+    for (const [id, kept] of this.kept) if (now - kept.at >= DAYS_KEPT_MS) drop(id);
+    // Map order is insertion order: the oldest first.
+    for (const id of this.kept.keys()) {
+      if (this.keptDays + entry.days.length <= DAYS_KEPT_MAX) break;
+      drop(id);
+    }
+    if (this.keptDays + entry.days.length > DAYS_KEPT_MAX) return;
+    this.kept.set(tenantId, entry);
+    this.keptDays += entry.days.length;
   }
 
   // The tenant's days version, made on the first read (days folded before versions existed, or seeded).
@@ -192,7 +209,7 @@ export class CallStatsRepository {
     const found = await this.state.findById(daysVersionId(tenantId)).setOptions(options).lean<CallStatsStateDoc>();
     if (found?.token) return found.token;
     const token = randomUUID();
-    if (await insertedUnlessDuplicate(() => this.state.create({ _id: daysVersionId(tenantId), at: new Date(), token }))) return token;
+    if (await retryOnLockContention(() => insertedUnlessDuplicate(() => this.state.create({ _id: daysVersionId(tenantId), at: new Date(), token })))) return token;
     return (await this.state.findById(daysVersionId(tenantId)).setOptions(options).lean<CallStatsStateDoc>())?.token ?? token;
   }
 

@@ -7,7 +7,7 @@ import { CallStatsFoldJob } from '../../src/tracking/call-stats-fold.job';
 import { CallStatsRepository } from '../../src/tracking/call-stats.repository';
 import { CallStatus } from '../../src/tracking/call-status';
 import { CallLogDoc } from '../../src/tracking/schemas/call-log.schema';
-import { CallStatChangeDoc, CallStatsDayDoc } from '../../src/tracking/schemas/call-stats.schema';
+import { CallStatChangeDoc, CallStatsDayDoc, CallStatsStateDoc } from '../../src/tracking/schemas/call-stats.schema';
 import { TrackingService } from '../../src/tracking/tracking.service';
 import { createMediumApp, MediumApp, principalFor } from '../utils/medium-app';
 
@@ -57,8 +57,8 @@ describe('hourly call stats (service level, real database)', () => {
     );
 
   // The test's own count, from the logs as stored.
-  async function fromLogs(byDay = false) {
-    const rows = await model.find({ tenant_id: alice.tenantId }).lean();
+  async function fromLogs(byDay = false, owner: Principal = alice) {
+    const rows = await model.find({ tenant_id: owner.tenantId }).lean();
     const overall = new CallStatsTally();
     const days = new Map<string, CallStatsTally>();
     for (const r of rows) {
@@ -115,8 +115,9 @@ describe('hourly call stats (service level, real database)', () => {
     expect(await stats('day')).toEqual(await fromLogs(true));
   });
 
-  // A read keeps a tenant's days under their version and reads them again only once a fold changed it:
-  // every read here, beside writers and folds, must still count each of the calls exactly once.
+  // A read keeps a tenant's days under their version and reads them again only once a fold changed it.
+  // Beside writers and folds, every read still finds the 12 calls (status moves net to zero there: the
+  // exact interleavings are the next test's), and the statuses agree with the logs afterwards.
   it('reads beside writers and folds count every call once, on the days they kept or read again', async () => {
     const bob = principalFor(t, 'stats-bob');
     const repo = t.get<CallStatsRepository>(CallStatsRepository);
@@ -141,6 +142,68 @@ describe('hourly call stats (service level, real database)', () => {
     const expected: Record<string, number> = {};
     for (const r of stored) expected[r.status] = (expected[r.status] ?? 0) + 1;
     expect(Object.fromEntries(Object.entries(byStatus).filter(([, n]) => n > 0))).toEqual(expected);
+  });
+
+  // The two moments the kept days' correctness rests on, held open: a fold between its day's write and its
+  // version change, then between that and the delete of what it folded. A read at each must count every
+  // change exactly once, from days it kept before the fold or read again.
+  it("a read in the middle of a fold counts each change once, on kept days or on days read again", async () => {
+    const carol = principalFor(t, 'stats-carol');
+    const repo = t.get<CallStatsRepository>(CallStatsRepository);
+    const read = () => t.get<TrackingService>(TrackingService).stats(carol, {});
+    const at = new Date();
+    const complete = (id: string, duration: number) =>
+      logs.applyStatusEvent(id, { status: 'completed', ts: at, received_at: at, sequence_number: 9, source: 'provider_callback', provider_status: 'completed' }, { duration }, at);
+    const first = await Promise.all([0, 1, 2].map((i) => newLog(i, carol)));
+    await complete(first[0].id, 10);
+    await repo.fold(everything());
+    // Kept under the days' version.
+    expect(await read()).toEqual(await fromLogs(false, carol));
+
+    const more = await Promise.all([3, 4].map((i) => newLog(i, carol)));
+    await complete(more[0].id, 30);
+    const truth = await fromLogs(false, carol);
+    expect(truth).toMatchObject({ total_calls: 5, completed_calls: 2, total_duration: 40 });
+
+    const held = () => {
+      let release!: () => void;
+      let reached!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      const arrived = new Promise<void>((resolve) => (reached = resolve));
+      return { gate, arrived, release, reached };
+    };
+    const version = held();
+    const removal = held();
+    const state = t.get<Model<CallStatsStateDoc>>(getModelToken(CallStatsStateDoc.name));
+    const changes = t.get<Model<CallStatChangeDoc>>(getModelToken(CallStatChangeDoc.name));
+    const updateOne = state.updateOne.bind(state);
+    const deleteMany = changes.deleteMany.bind(changes);
+    const versionStop = jest.spyOn(state, 'updateOne').mockImplementationOnce(((...args: Parameters<typeof updateOne>) => {
+      version.reached();
+      return version.gate.then(() => updateOne(...args));
+    }) as never);
+    const deleteStop = jest.spyOn(changes, 'deleteMany').mockImplementationOnce(((...args: Parameters<typeof deleteMany>) => {
+      removal.reached();
+      return removal.gate.then(() => deleteMany(...args));
+    }) as never);
+    try {
+      const fold = repo.fold(everything());
+      await version.arrived;
+      // The day holds the new changes, the version is the old one: kept days, and the changes counted.
+      expect(await read()).toEqual(truth);
+      version.release();
+      await removal.arrived;
+      // A new version, the changes not deleted yet: the days read again, the changes skipped by them.
+      expect(await read()).toEqual(truth);
+      removal.release();
+      await fold;
+      expect(await read()).toEqual(truth);
+    } finally {
+      version.release();
+      removal.release();
+      versionStop.mockRestore();
+      deleteStop.mockRestore();
+    }
   });
 
   it('reads a day folded before its sums were stored as text, and the next fold rewrites it as text', async () => {

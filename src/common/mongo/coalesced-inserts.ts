@@ -74,7 +74,8 @@ export class CoalescedInserts<T> {
 
 // Deletes by _id for short-lived markers (a run's ending, a create's marker, a relay entry): those asked for
 // while a command is in flight go out together in one deleteMany, which on the stand-in database is one scan
-// of a collection that holds only markers in flight, and on MongoDB an _id index lookup per id. (One
+// of a collection that holds markers in flight (and the few a crash or a failure left for a pass), and on
+// MongoDB an _id index lookup per id. (One
 // `_id` equality per statement instead cost `POST /schedule/` 15-20% of its rate: a statement is a scan.)
 export class CoalescedDeletes<T> {
   private readonly batcher: Batcher<string, void>;

@@ -39,9 +39,11 @@ export class EventRelayPendingDoc {
   @Prop({ type: String, required: true }) _id: string;
   @Prop({ required: true }) at: Date;
   @Prop({ required: true }) type: string;
-  // The event's envelope data, and its campaign (a schedule event's, in process only, not in the envelope).
+  // The event's envelope data, and what it says of its campaign in process only (not in the envelope).
   @Prop({ type: MongooseSchema.Types.Mixed, default: {} }) data: Record<string, unknown>;
   @Prop({ type: String, default: null }) campaign_id: string | null;
+  // A call event's: whether its call is a campaign attempt's (null: unknown).
+  @Prop({ type: Boolean, default: null }) for_campaign: boolean | null;
   // The relay pass's failed runs so far, and when it tries again (backing off; it gives up after a few).
   @Prop({ type: Number, default: 0 }) attempts: number;
   @Prop({ type: Date, default: null }) next_at: Date | null;
