@@ -1,4 +1,7 @@
+import { getConnectionToken } from '@nestjs/mongoose';
+import type { Connection } from 'mongoose';
 import request from 'supertest';
+import { EventRelayRepository } from '../../src/notification/event-relay.repository';
 import { createTestApp, TestApp } from '../utils/test-app';
 import { bearer, tokenFor } from '../utils/tokens';
 import { waitFor } from '../utils/wait';
@@ -15,6 +18,9 @@ describe('schedule flow with the simulated provider (e2e)', () => {
   });
 
   it('dispatches a one-time schedule at its due time and ends completed with its events', async () => {
+    // Watched, not replaced: a call outside a campaign, with concurrency seats off, owes the durable
+    // consumers nothing, so no relay entry is stored for any of its events.
+    const held = jest.spyOn(t.get<EventRelayRepository>(EventRelayRepository), 'hold');
     const due = new Date(Date.now() + 1500);
     const created = await request(t.app.getHttpServer())
       .post('/schedule/')
@@ -39,5 +45,10 @@ describe('schedule flow with the simulated provider (e2e)', () => {
     // Not before its due time; how soon after is the bench's fire-lag figure, not a timed test's.
     expect(dispatched.data.lag_ms).toBeGreaterThanOrEqual(0);
     expect(dispatched.data.occurrence_at).toBe(due.toISOString());
+    // Its final event is stored (and any entry held) before its log is marked: once marked, nothing is left.
+    const callLogs = t.get<Connection>(getConnectionToken()).collection('call_logs');
+    await waitFor(async () => (await callLogs.findOne({ schedule_id: id }))?.outcome_recorded_at, 15_000);
+    expect(held).not.toHaveBeenCalled();
+    held.mockRestore();
   });
 });
