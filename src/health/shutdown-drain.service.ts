@@ -79,7 +79,7 @@ export class ShutdownDrain implements BeforeApplicationShutdown {
     await Promise.all([this.optional(DueScheduleSweeper)?.stop(timeoutMs), this.requestsDone(timeoutMs)]);
     // Creates answered before the signal store their events and audit entries (a marker left behind is
     // finished by the reconcile pass, a minute later).
-    const unstored = (await this.optional(ScheduleCreationRelay)?.settled(Math.max(0, deadline - Date.now()))) ?? 0;
+    const unstored = (await this.optional(ScheduleCreationRelay)?.drain(deadline)) ?? 0;
     if (unstored > 0) this.logger.warn(`shutdown timeout reached with ${unstored} new schedule(s) whose events are left to the reconcile pass`);
     // Simulated calls placed before the signal still end: their remaining status reports go in now, within
     // what is left of the timeout, or 5 s (main's hard deadline leaves room for it).

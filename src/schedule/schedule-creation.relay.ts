@@ -41,8 +41,8 @@ export class ScheduleCreationRelay {
     ]);
   }
 
-  // Shutdown: what is still being stored gets up to `timeoutMs`; returns how many were left.
-  settled(timeoutMs: number): Promise<number> {
-    return this.inFlight.drain(Date.now() + timeoutMs);
+  // At shutdown: what is still being stored gets until `deadline` (epoch ms); returns how many were left.
+  drain(deadline: number): Promise<number> {
+    return this.inFlight.drain(deadline);
   }
 }

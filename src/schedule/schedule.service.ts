@@ -13,7 +13,6 @@ import { IdempotencyKeyRepository } from './idempotency-key.repository';
 import { buildDefinition, definitionContextFor, mergeForUpdate, newScheduleFields, withAgentInstance } from './schedule-definition';
 import { ScheduleEventRepository } from './schedule-event.repository';
 import { ScheduleCreationRelay } from './schedule-creation.relay';
-import { creationOf, ScheduleOutbox } from './schedule-outbox';
 import { DispatchTrigger } from './dispatch/dispatch-trigger';
 import { LATEST_EVENTS_LIMIT } from './schedule.constants';
 import {
@@ -74,7 +73,6 @@ export class ScheduleService {
     private readonly trigger: DispatchTrigger,
     private readonly clock: Clock,
     private readonly config: AppConfig,
-    private readonly outbox: ScheduleOutbox,
     private readonly creations: ScheduleCreationRelay,
     private readonly audit: AuditService,
   ) {}
@@ -107,7 +105,7 @@ export class ScheduleService {
         if (reservation.requestHash !== canonicalHash(dto)) throw new IdempotencyKeyConflictException();
         const original = await this.awaitReplay(reservation.resourceId);
         // The first request may have stopped between its insert and its events: stored here once.
-        await this.outbox.recordCreated(original, creationOf(original.created_at, 'Schedule created'), false);
+        await this.creations.store(original, original.created_at, null, false);
         if (auditNote) await this.audit.record(successEntry(auditNote, now, original.id));
         return { schedule: original, replayed: true };
       }
