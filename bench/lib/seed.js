@@ -67,6 +67,8 @@ function clone(template, i, nextExecution, extra = {}) {
     next_execution: nextExecution,
     // As the service stores it (src/schedule/due-slot.ts, 10-minute slots): what its sweeper reads by.
     due_slot: Math.floor(nextExecution.getTime() / 600_000),
+    // Its share of the slot, from its id (dueShardOf): what a burst's grouped advances read by.
+    due_shard: parseInt(_id.toHexString().slice(-2), 16) % 64,
     created_at: now,
     last_updated: now,
     ...extra,

@@ -10,6 +10,16 @@ export function dueSlotOf(at: Date | null | undefined): number | null {
   return at ? Math.floor(at.getTime() / DUE_SLOT_MS) : null;
 }
 
+// A schedule's fixed share of its due slot, from its id: stored at its insert (call_schedules.due_shard),
+// so that the advances of schedules due at the same instant can be written together shard by shard, each
+// statement reading only its shard's due schedules on FerretDB (ScheduleRepository.advanceWithOthers),
+// and the sweeper dispatches a burst in shard order so that what is in flight at once shares a shard.
+export const DUE_SHARDS = 64;
+
+export function dueShardOf(id: string): number {
+  return parseInt(id.slice(-2), 16) % DUE_SHARDS;
+}
+
 // A schedule write that moves next_execution moves its slot with it.
 export function withDueSlot<T extends Record<string, unknown> | null>(change: T): T {
   // An undefined value is no write of the field (it is dropped before the update is sent).

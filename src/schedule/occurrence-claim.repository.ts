@@ -104,6 +104,7 @@ export class OccurrenceClaimRepository {
 
   // One of CLAIM_TRANSITIONS; false when the claim is no longer in a state the move leaves.
   async move(id: string, transition: ClaimTransition, set: Partial<Pick<OccurrenceClaim, 'call_log_id' | 'call_id' | 'provider' | 'detail'>>, now: Date): Promise<boolean> {
+    if (transition === 'placed' && (await this.placedWithOthers(id, set, now))) return true;
     const { from, to } = CLAIM_TRANSITIONS[transition];
     const change: Record<string, unknown> = { ...set, state: to, transition, updated_at: now };
     // The state is checked on the gated read: of the dispatcher and the reconciler, only one moves it from `from`.
@@ -117,6 +118,25 @@ export class OccurrenceClaimRepository {
       return c.state === to && changesNothing(c as unknown as Record<string, unknown>, change) ? change : null;
     });
     return res !== null;
+  }
+
+  // A burst's calls are placed within moments of each other: the claims this instance holds move to dialed
+  // together, in one statement for those whose moves meet (WriteGate.updateGrouped), which on FerretDB reads
+  // only this instance's claims in flight instead of the whole collection. So the move carries nothing that
+  // differs from claim to claim (the call's id is its log's). From a remembered `claimed` copy only; false
+  // leaves the move to the gated update below.
+  private async placedWithOthers(id: string, set: Partial<Pick<OccurrenceClaim, 'call_log_id' | 'call_id' | 'provider' | 'detail'>>, now: Date): Promise<boolean> {
+    if (set.call_id !== undefined || set.call_log_id !== undefined || set.detail !== undefined) return false;
+    const copy = this.gate.recall(new Types.ObjectId(id));
+    if (!copy || copy.state !== 'claimed') return false;
+    const provider = set.provider ?? null;
+    const res = await this.gate.updateGrouped(copy, {
+      key: `placed|${provider}|${copy.claimed_by}`,
+      where: { state: 'claimed', claimed_by: copy.claimed_by },
+      set: { provider, state: CLAIM_TRANSITIONS.placed.to, transition: 'placed' },
+      stamp: { field: 'updated_at', at: now },
+    });
+    return res?.changed === true;
   }
 
   // Only for a claim whose run dialed nothing (its schedule changed under it): frees the occurrence.

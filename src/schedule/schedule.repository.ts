@@ -13,7 +13,7 @@ import { CallScheduleDoc, CallScheduleSchema, SCHEDULE_WRITE_GATE, ScheduleOutbo
 import { ScheduleChange, ScheduleOutbox, ScheduleOutboxRecord } from './schedule-outbox';
 import { NewAuditEntry } from '../audit/audit.types';
 import { ActiveScheduleRecord, LIVE_SCHEDULE_STATUSES, Schedule, ScheduleStatus } from './schedule.types';
-import { withDueSlot } from './due-slot';
+import { dueShardOf, dueSlotOf, withDueSlot } from './due-slot';
 
 type ScheduleFields = Omit<Schedule, 'id'>;
 type LeanSchedule = CallScheduleDoc & { _id: Types.ObjectId; rev?: number | null; outbox?: ScheduleOutboxRecord | null };
@@ -36,7 +36,7 @@ export interface ScheduleListFilter {
 const fillNulls = nullFiller<LeanSchedule>(CallScheduleSchema);
 
 function toSchedule(doc: LeanSchedule): Schedule {
-  const { _id, deleted_at: _deleted, rev: _rev, outbox: _outbox, due_slot: _slot, ...rest } = fillNulls(doc);
+  const { _id, deleted_at: _deleted, rev: _rev, outbox: _outbox, due_slot: _slot, due_shard: _shard, ...rest } = fillNulls(doc);
   const fields = rest as unknown as ScheduleFields;
   // Schedules stored before calling rules existed follow the default rules.
   return {
@@ -121,7 +121,7 @@ export class ScheduleRepository {
   }
 
   async insertSchedule(id: string, fields: ScheduleFields): Promise<Schedule> {
-    const created = await this.inserts.insert<LeanSchedule>(withDueSlot({ _id: new Types.ObjectId(id), ...fields }));
+    const created = await this.inserts.insert<LeanSchedule>(withDueSlot({ _id: new Types.ObjectId(id), ...fields, due_shard: dueShardOf(id) }));
     return toSchedule(this.gate.remember(created));
   }
 
@@ -131,7 +131,7 @@ export class ScheduleRepository {
     if (items.length === 0) return { duplicateIds };
     try {
       await this.schedules.collection.insertMany(
-        items.map(({ id, fields }) => withoutNulls(withDueSlot({ _id: new Types.ObjectId(id), ...fields }))),
+        items.map(({ id, fields }) => withoutNulls(withDueSlot({ _id: new Types.ObjectId(id), ...fields, due_shard: dueShardOf(id) }))),
         { ordered: false },
       );
     } catch (error) {
@@ -185,6 +185,7 @@ export class ScheduleRepository {
   async advanceOccurrence(id: string, version: number, occurrenceAt: Date, set: Partial<ScheduleFields>, occurrencesUsed: number, change?: ScheduleChange): Promise<boolean> {
     const _id = toObjectId(id);
     if (!_id) return false;
+    if (await this.advanceWithOthers(_id, version, occurrenceAt, set, occurrencesUsed, change)) return true;
     const res = await this.update(_id, (s) =>
       withEvents(
         s,
@@ -194,6 +195,28 @@ export class ScheduleRepository {
         change,
       ),
     );
+    return res?.changed === true;
+  }
+
+  // Schedules due at the same instant are advanced alike (one-time ones to running): while a burst's
+  // dispatches advance them, each from the copy the sweep remembered, their writes go out as one statement
+  // per instant and due shard (WriteGate.updateGrouped) instead of one scan of call_schedules each. Only an
+  // advance without events, from a copy that passes advanceOccurrence's own checks; false leaves it to that
+  // path.
+  private async advanceWithOthers(_id: Types.ObjectId, version: number, occurrenceAt: Date, set: Partial<ScheduleFields>, occurrencesUsed: number, change?: ScheduleChange): Promise<boolean> {
+    if (change && change.events.length > 0) return false;
+    const copy = this.gate.recall(_id);
+    const slot = dueSlotOf(occurrenceAt);
+    const shard = dueShardOf(_id.toHexString());
+    if (!copy || copy.deleted_at || copy.version !== version || copy.status !== 'scheduled' || copy.next_execution?.getTime() !== occurrenceAt.getTime() || copy.due_slot !== slot || copy.due_shard !== shard) return false;
+    const { last_updated, ...rest } = set;
+    const advance = withDueSlot({ ...rest, occurrence_count: copy.occurrence_count + occurrencesUsed } as Record<string, unknown>);
+    const res = await this.gate.updateGrouped(copy, {
+      key: JSON.stringify([occurrenceAt.getTime(), shard, advance]),
+      where: { status: 'scheduled', next_execution: occurrenceAt, due_slot: slot, due_shard: shard },
+      set: advance,
+      stamp: last_updated ? { field: 'last_updated', at: last_updated } : undefined,
+    });
     return res?.changed === true;
   }
 

@@ -87,7 +87,8 @@ describe('outbound calls through Twilio (fake Twilio over HTTP)', () => {
     const created = fake.calls.find((c) => c.to === phone)!;
     expect(log).toMatchObject({ call_id: created.sid, provider: 'twilio', status: 'queued', attempt_number: 1 });
     const [claim] = await t.get<OccurrenceClaimRepository>(OccurrenceClaimRepository).findForSchedule(id, 5);
-    expect(claim).toMatchObject({ state: 'dialed', call_id: created.sid, provider: 'twilio' });
+    // The claim names the log, and the log the call.
+    expect(claim).toMatchObject({ state: 'dialed', call_log_id: log.id, provider: 'twilio' });
     // The claim is marked dialed after the provider call returned, its own retries included; another
     // dispatch made now finds nothing left to dial.
     expect((await dispatchAgain(id)).outcome).toBe('inactive');
@@ -244,7 +245,7 @@ describe('outbound calls through Twilio (fake Twilio over HTTP)', () => {
         return c && c.state !== 'claimed' && c.state !== 'dialing' ? c : null;
       }, 15_000);
       expect(claim.state).toBe('dialed');
-      expect(claim.call_id).toBe(call.sid);
+      expect(claim.call_log_id).toBe(log.id);
       expect(fake.createRequestsTo(phone)).toHaveLength(1);
     } finally {
       await slow.close();

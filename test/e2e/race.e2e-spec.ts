@@ -11,7 +11,7 @@ import { OccurrenceDispatchService } from '../../src/schedule/dispatch/occurrenc
 import { CallLogRepository } from '../../src/tracking/call-log.repository';
 import { RecordingCallDispatcher } from '../utils/recording-dispatcher';
 import { createTestApp, TestApp } from '../utils/test-app';
-import { testConfig } from '../utils/test-config';
+import { testConfig, testDatabaseUri } from '../utils/test-config';
 import { TestClock } from '../utils/test-clock';
 import { bearer, tokenFor } from '../utils/tokens';
 import { postTwilioCallback, twilioCallbackParams } from '../utils/twilio-callbacks';
@@ -38,7 +38,10 @@ describe('concurrent writers on one document (two instances, real database)', ()
 
   beforeAll(async () => {
     // The scheduler is off on both: the test plays the sweeper's part, so every dispatch is one it started.
-    const config = testConfig({ SCHEDULER_ENABLED: 'false', PUBLIC_BASE_URL: PUBLIC_BASE, SIMULATOR_SIGNING_TOKEN: SIGNING_TOKEN, SCHEDULER_MISFIRE_GRACE_TIME: '300', NOTIFICATION_ALLOW_PRIVATE_URLS: 'true' });
+    // Commands monitored (through the URI, as hot-path-queries does): one test counts the statements of a burst.
+    const uri = new URL(testDatabaseUri());
+    uri.searchParams.set('monitorCommands', 'true');
+    const config = testConfig({ MONGODB_URI: uri.toString(), SCHEDULER_ENABLED: 'false', PUBLIC_BASE_URL: PUBLIC_BASE, SIMULATOR_SIGNING_TOKEN: SIGNING_TOKEN, SCHEDULER_MISFIRE_GRACE_TIME: '300', NOTIFICATION_ALLOW_PRIVATE_URLS: 'true' });
     const make = () => createTestApp({ config, override: (o) => o.overrideProvider(Clock).useValue(clock).overrideProvider(CallDispatcher).useValue(recorder) });
     [a, b] = [await make(), await make()];
   }, 120_000);
@@ -121,6 +124,51 @@ describe('concurrent writers on one document (two instances, real database)', ()
       const events: Array<{ type: string }> = schedule.events;
       expect(events.filter((e) => e.type === 'paused')).toHaveLength(paused);
     }
+  });
+
+  it('128 schedules due at the same instant, dispatched on both instances while some are paused: each dials once or is paused, and their advances share statements', async () => {
+    clock.set(new Date());
+    const at = new Date(Date.now() + 60_000);
+    // Created on one instance, which remembers each schedule as it stored it: consecutive ids fall in
+    // consecutive shards, so each of the 64 shards holds two.
+    const ids: string[] = [];
+    for (let i = 0; i < 128; i++) ids.push(await createSchedule(at));
+    clock.set(at);
+    const statements: Array<{ grouped: number; filter: Record<string, unknown> }> = [];
+    const client = a.get<Connection>(getConnectionToken()).getClient();
+    const onStart = (e: { commandName: string; command: Record<string, unknown> }) => {
+      if (e.commandName !== 'update' || e.command.update !== 'call_schedules') return;
+      for (const { q } of e.command.updates as Array<{ q: Record<string, unknown> & { _id?: { $in?: unknown[] } } }>) statements.push({ grouped: q._id?.$in?.length ?? 0, filter: q });
+    };
+    client.on('commandStarted', onStart);
+    let pauses: request.Response[];
+    try {
+      [, , pauses] = await Promise.all([
+        Promise.all(ids.map((id) => dispatch(0, id))),
+        Promise.all(ids.map((id) => dispatch(1, id))),
+        Promise.all(ids.filter((_, i) => i % 3 === 0).map((id) => http(1).post(`/schedule/${id}/pause`).set(alice))),
+      ]);
+    } finally {
+      client.off('commandStarted', onStart);
+    }
+    expect(pauses.every((r) => [200, 201, 409].includes(r.status))).toBe(true);
+    const paused = new Set(ids.filter((_, i) => i % 3 === 0).filter((_, j) => pauses[j].status !== 409));
+    for (const id of ids) {
+      const dials = recorder.dials.filter((d) => d.scheduleId === id).length;
+      const { status } = await getSchedule(id);
+      expect({ id, dials, status }).toEqual({ id, dials: paused.has(id) ? 0 : 1, status: paused.has(id) ? 'paused' : 'running' });
+    }
+    // The instance that remembered them wrote their advances a shard at a time: fewer statements than advances.
+    const grouped = statements.filter((u) => u.grouped > 1);
+    expect(grouped.length).toBeGreaterThan(0);
+    // Beside the ids and their revision, only scalar equalities, which the stand-in pushes down: a statement
+    // reads its shard's due schedules, not the collection.
+    for (const { filter } of grouped) {
+      const { _id: _ids, rev: _rev, ...where } = filter;
+      expect(Object.keys(where).sort()).toEqual(['due_shard', 'due_slot', 'next_execution', 'status']);
+      expect(Object.values(where).every((v) => typeof v === 'string' || typeof v === 'number' || v instanceof Date)).toBe(true);
+    }
+    expect(statements.length).toBeLessThan(ids.length - paused.size);
   });
 
   it(`${CONTENDERS} campaign attempts settled at once by callbacks, the event listener and the tick on two instances: the counters add up`, async () => {

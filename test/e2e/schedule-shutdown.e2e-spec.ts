@@ -66,15 +66,19 @@ describe('graceful shutdown (e2e)', () => {
 
       expect(endedWhenShutdownStoppedWaiting).toBe(1);
       expect(slow.finished).toBe(1);
-      const [claim] = await waitFor(async () => {
+      const { claim, log } = await waitFor(async () => {
         const other = await createTestApp({ config: { ...t.config, scheduler: { ...t.config.scheduler, enabled: false } } });
         try {
-          return await other.get<OccurrenceClaimRepository>(OccurrenceClaimRepository).findForSchedule(id, 5);
+          const [c] = await other.get<OccurrenceClaimRepository>(OccurrenceClaimRepository).findForSchedule(id, 5);
+          const [l] = await other.get<CallLogRepository>(CallLogRepository).findForSchedule(id);
+          return c ? { claim: c, log: l ?? null } : null;
         } finally {
           await other.close();
         }
       }, 10_000);
-      expect(claim).toMatchObject({ state: 'dialed', call_id: expect.stringMatching(/^SL/) });
+      // The claim names the log, and the log the call.
+      expect(claim).toMatchObject({ state: 'dialed', call_log_id: log?.id });
+      expect(log?.call_id).toMatch(/^SL/);
     } finally {
       // Never leave a dial hanging if the test failed before shutdown.
       slow.release();

@@ -39,6 +39,8 @@ const UPDATE_STATEMENTS_IN_FLIGHT = 12;
 // went from 79 to 96 dispatches/s, 10,000 from 24 to 35/s (decision 0026).
 const STATEMENTS_PER_COMMAND = 6;
 const COMMANDS_PER_COLLECTION = 2;
+// The most documents one grouped statement writes (updateGrouped).
+const GROUP_MAX = 500;
 
 // A per-item result of Mongoose's bulkWrite: null (written), a cast error, or the driver's WriteError.
 function asError(result: unknown): Error | undefined {
@@ -92,6 +94,27 @@ export interface GatedWrite<D> {
   changed: boolean;
 }
 
+interface GroupMember {
+  id: Types.ObjectId | string;
+  rev: number;
+  change: GroupedChange;
+}
+
+// One change that many documents make at once (a burst of one-time schedules due at the same instant
+// moving to running): see WriteGate.updateGrouped.
+export interface GroupedChange {
+  // Changes with the same key carry the same `set` and `where`.
+  key: string;
+  // Equalities that the document holds at its copy's revision. FerretDB pushes them down, so the group's
+  // one statement reads the documents that match them instead of the whole collection; on MongoDB the ids
+  // are an index lookup.
+  where: Record<string, unknown>;
+  set: Record<string, unknown>;
+  // A time the group writes once, as the earliest of its members' (no member's write then reads later
+  // than its own).
+  stamp?: { field: string; at: Date };
+}
+
 // Whether writing `set` would leave `doc` as it is (a missing field reads as null).
 export function changesNothing(doc: Record<string, unknown>, set: Record<string, unknown>): boolean {
   return Object.entries(set).every(([k, v]) => isDeepStrictEqual(doc[k] ?? null, v ?? null));
@@ -99,6 +122,11 @@ export function changesNothing(doc: Record<string, unknown>, set: Record<string,
 
 function withoutUndefined(set: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(set).filter(([, v]) => v !== undefined));
+}
+
+// A document never written through the gate has no rev: it reads as revision 0.
+function revIs(rev: number): Record<string, unknown> {
+  return { rev: rev === 0 ? op({ $in: [null, 0] }) : rev };
 }
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms + Math.random() * ms));
@@ -121,7 +149,8 @@ export class WriteGate<D extends GatedDoc> {
   // same one at other revisions) share one command each: a burst of dials moves many claims, logs and
   // schedules at once. Each gate is still its own unique key, won or lost on its own.
   private readonly gateInserts: CoalescedInserts<WriteGateDoc>;
-  private readonly writes: Batcher<{ id: Types.ObjectId | string; set: Record<string, unknown> }, boolean>;
+  private readonly writes: Batcher<{ id: Types.ObjectId | string; set: Record<string, unknown>; atRev?: number }, boolean>;
+  private readonly grouped: Batcher<GroupMember, Record<string, unknown> | null>;
   private readonly fill: (doc: D) => D;
   private readonly updateOf: (set: Record<string, unknown>) => Record<string, unknown>;
 
@@ -134,6 +163,7 @@ export class WriteGate<D extends GatedDoc> {
   ) {
     this.gateInserts = new CoalescedInserts(gates);
     this.writes = new Batcher((items) => this.writeEach(items), 0, STATEMENTS_PER_COMMAND, COMMANDS_PER_COLLECTION, { label: `update ${target.collection.collectionName}` });
+    this.grouped = new Batcher((items) => this.writeGroups(items), 0, GROUP_MAX, 1, { label: `grouped update ${target.collection.collectionName}` });
     this.fill = options.nullsAbsent ? nullFiller<D>(target.schema) : (doc) => doc;
     this.updateOf = options.nullsAbsent ? updateWithoutNulls : (set) => ({ $set: set });
   }
@@ -147,8 +177,9 @@ export class WriteGate<D extends GatedDoc> {
   // revision whose gate this process won, so no two of them undo each other. Mongoose casts each item as
   // updateOne would; one that fails its cast fails alone (throwOnValidationError reports it per item,
   // after the others are written).
-  private async writeEach(items: Array<{ id: Types.ObjectId | string; set: Record<string, unknown> }>): Promise<Array<Settled<boolean>>> {
-    const ops = items.map(({ id, set }) => ({ updateOne: { filter: { _id: id }, update: this.updateOf(set) } }));
+  // `atRev`: only while the document still reads that revision (see writeGroup).
+  private async writeEach(items: Array<{ id: Types.ObjectId | string; set: Record<string, unknown>; atRev?: number }>): Promise<Array<Settled<boolean>>> {
+    const ops = items.map(({ id, set, atRev }) => ({ updateOne: { filter: { _id: id, ...(atRev === undefined ? {} : revIs(atRev)) }, update: this.updateOf(set) } }));
     let failures: Array<unknown> = items.map(() => undefined);
     let allThere = false;
     try {
@@ -259,6 +290,79 @@ export class WriteGate<D extends GatedDoc> {
       if (fresh) await this.waitPast(id, rev, key, deadline);
       current = null;
     }
+  }
+
+  // The same change for many documents at once, in one statement where update() sends one per document,
+  // each of which scans its collection on FerretDB. `copy` is the document as this process remembers it
+  // (recall), and `change` is computed from it. Its gate is won as in update(), so the write is just as
+  // exclusive; the changes with the same key that won theirs meanwhile are then written by one updateMany
+  // on their ids and revision (and `where`, for the stand-in), one alone in its batch as update() writes it.
+  // null: the gate is another writer's (or the copy stale): the caller goes on with update(), which reads
+  // afresh and decides.
+  async updateGrouped(copy: D, change: GroupedChange): Promise<GatedWrite<D> | null> {
+    const rev = copy.rev ?? 0;
+    const own = { ...change.set, ...(change.stamp ? { [change.stamp.field]: change.stamp.at } : {}) };
+    // The gate records the member's own stamp: a takeover of a member that never got written writes that.
+    if (!(await this.insertGate(`${String(copy._id)}:${rev}`, own))) return null;
+    const after = { ...copy, ...own, rev: rev + 1 } as D;
+    if (this.hooks.beforeWrite) await this.hooks.beforeWrite(copy, after, rev + 1);
+    const set = await this.grouped.add({ id: copy._id, rev, change });
+    if (!set) {
+      // Deleted since the copy was taken.
+      this.forget(copy._id);
+      return null;
+    }
+    this.pruneOldGates();
+    const written = this.remember({ ...copy, ...set, rev: rev + 1 } as D);
+    this.tellWritten(written, rev + 1);
+    return { doc: written, changed: true };
+  }
+
+  // Per member, the set written (its group's stamp), or null when its document is gone.
+  private async writeGroups(items: GroupMember[]): Promise<Array<Settled<Record<string, unknown> | null>>> {
+    const groups = new Map<string, number[]>();
+    items.forEach(({ rev, change }, i) => {
+      const key = `${rev}|${change.key}`;
+      groups.set(key, [...(groups.get(key) ?? []), i]);
+    });
+    const out: Array<Settled<Record<string, unknown> | null>> = items.map(() => ({ value: null }));
+    await Promise.all(
+      [...groups.values()].map(async (members) => {
+        const written = await this.writeGroup(members.map((i) => items[i]));
+        members.forEach((i, j) => (out[i] = written[j]));
+      }),
+    );
+    return out;
+  }
+
+  private async writeGroup(members: GroupMember[]): Promise<Array<Settled<Record<string, unknown> | null>>> {
+    const { rev, change } = members[0];
+    const stamp = change.stamp ? { [change.stamp.field]: new Date(Math.min(...members.map((m) => m.change.stamp!.at.getTime()))) } : {};
+    const set = { ...change.set, ...stamp };
+    const ids = members.map((m) => m.id);
+    let matched = -1;
+    if (members.length > 1) {
+      try {
+        const res = await updateSlots.run(() => retryOnLockContention(() => this.target.updateMany({ ...change.where, _id: op({ $in: ids }), ...revIs(rev) }, this.updateOf({ ...set, rev: rev + 1 }), { strict: false }).exec()));
+        matched = res.matchedCount;
+      } catch (error) {
+        logger.warn(`grouped update of ${ids.length} in ${this.target.collection.collectionName} failed, writing each: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+    if (matched === ids.length) return ids.map(() => ({ value: set }));
+    // Each gate is this process's: whatever the statement did not reach (or reached without an answer) is
+    // written alone, only while it still reads rev. One it did reach may already have moved on under gate
+    // rev+1, which another writer may hold by now. A member alone writes as update() does.
+    return Promise.all(
+      ids.map(async (id): Promise<Settled<Record<string, unknown> | null>> => {
+        try {
+          const there = await retryOnLockContention(() => this.writes.add({ id, set: { ...set, rev: rev + 1 }, ...(members.length > 1 ? { atRev: rev } : {}) }));
+          return { value: there ? set : null };
+        } catch (error) {
+          return { error };
+        }
+      }),
+    );
   }
 
   // The write is made: a failing hook is logged, never turned into the writer's error.

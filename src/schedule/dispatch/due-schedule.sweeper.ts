@@ -1,7 +1,7 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { Clock } from '../../common/clock/clock';
 import { AppConfig } from '../../config/app-config';
-import { DUE_SLOT_MS, dueSlotOf } from '../due-slot';
+import { DUE_SHARDS, DUE_SLOT_MS, dueShardOf, dueSlotOf } from '../due-slot';
 import { ScheduleRepository } from '../schedule.repository';
 import { DispatchTrigger } from './dispatch-trigger';
 import { OccurrenceDispatchService } from './occurrence-dispatch.service';
@@ -147,10 +147,13 @@ export class DueScheduleSweeper implements OnApplicationBootstrap, OnApplication
   }
 
   // Instances start at different points of the same due list, so they mostly claim different schedules
-  // instead of all racing for the first ones.
+  // instead of all racing for the first ones. Armed in shard order from there (timers due at the same
+  // instant fire in the order they were set): the dispatches in flight at once then mostly share a shard,
+  // and their advances go out together (ScheduleRepository.advanceWithOthers).
   private armAll(due: Array<{ id: string; next_execution: Date }>, reachMs = this.reachMs): void {
-    const start = due.length > 0 ? Math.floor(Math.random() * due.length) : 0;
-    for (const { id, next_execution } of [...due.slice(start), ...due.slice(0, start)]) this.arm(id, next_execution.getTime(), reachMs);
+    const start = Math.floor(Math.random() * DUE_SHARDS);
+    const order = (id: string) => (dueShardOf(id) - start + DUE_SHARDS) % DUE_SHARDS;
+    for (const { id, next_execution } of [...due].sort((a, b) => order(a.id) - order(b.id))) this.arm(id, next_execution.getTime(), reachMs);
   }
 
   private catchUpDue(now: number): boolean {

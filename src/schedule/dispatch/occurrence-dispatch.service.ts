@@ -359,7 +359,8 @@ export class OccurrenceDispatchService {
     switch (result.kind) {
       case 'placed': {
         const dispatched = await this.storeDispatched(schedule, claim, log.id, result, done);
-        const marked = await this.retry(() => this.claims.move(claim.id, 'placed', { call_id: result.callId, provider: result.provider }, done));
+        // The call's id goes to the log (recordPlaced): the claim names the log.
+        const marked = await this.retry(() => this.claims.move(claim.id, 'placed', { provider: result.provider }, done));
         if (!(await this.ownsOutcome(claim, marked, done))) {
           // Whoever records the rest, the call is this log's: with its id, callbacks and call.reconcile
           // finish it even if the other side stopped before recording it.

@@ -43,6 +43,8 @@ export class CallScheduleDoc {
   @Prop({ type: Date, default: null }) next_execution: Date | null;
   // next_execution's slot (due-slot.ts), written with it: what the sweeper reads by.
   @Prop({ type: Number, default: null }) due_slot: number | null;
+  // Fixed at the insert (due-slot.ts): no index, it only narrows a grouped advance's read on FerretDB.
+  @Prop({ type: Number, default: null }) due_shard: number | null;
   @Prop({ required: true, default: 0 }) occurrence_count: number;
   @Prop({ type: String, default: null }) last_call_status: string | null;
   @Prop({ type: String, default: null }) last_error: string | null;
