@@ -1,9 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
+import { isDeepStrictEqual } from 'node:util';
 import { Model, Types } from 'mongoose';
 import { CoalescedDeletes, CoalescedInserts } from '../common/mongo/coalesced-inserts';
 import { insertedUnlessDuplicate, isDuplicateKeyError, op, toObjectId } from '../common/mongo/mongo-query';
-import { changesNothing, WriteGate, WriteGateDoc } from '../common/mongo/write-gate';
+import { changesNothing, withoutUndefined, WriteGate, WriteGateDoc } from '../common/mongo/write-gate';
 import { ClaimDecision, ClaimDecisionDoc } from './schemas/claim-decision.schema';
 import { ClaimEndingDoc } from './schemas/claim-ending.schema';
 import { OCCURRENCE_CLAIM_WRITE_GATE, OccurrenceClaimDoc } from './schemas/occurrence-claim.schema';
@@ -113,9 +114,15 @@ export class OccurrenceClaimRepository {
     // records the outcome (the reconciler, which took the outcome meanwhile, saw its own move refused and
     // recorded nothing). The dispatcher's and the reconciler's transitions are disjoint, so the other
     // writer's move never matches, even in the same millisecond.
-    const res = await this.gate.update(new Types.ObjectId(id), (c) => {
+    const _id = new Types.ObjectId(id);
+    const res = await this.gate.update(_id, async (c) => {
       if ((from as readonly ClaimState[]).includes(c.state as ClaimState)) return change;
-      return c.state === to && changesNothing(c as unknown as Record<string, unknown>, change) ? change : null;
+      if (c.state !== to) return null;
+      if (changesNothing(c as unknown as Record<string, unknown>, change)) return change;
+      // A grouped move (placedWithOthers) writes its group's earliest time, and records this move's own
+      // change, time included, in the gate it won: the retry finds itself there.
+      const own = transition === 'placed' && c.transition === 'placed' ? await this.gate.recordedChange(_id, (c.rev ?? 1) - 1) : null;
+      return own && isDeepStrictEqual(own, withoutUndefined(change)) ? { state: to, transition } : null;
     });
     return res !== null;
   }

@@ -146,6 +146,25 @@ describe('a stuck claim decided `dial` is looked up at the provider (service lev
     expect(claim).toMatchObject({ id: claimId, state: 'dialed', call_id: placed.call_id, updated_at: done });
   });
 
+  // The same double fault when the dispatcher's move went out with others placed at the same moment: the
+  // group writes its earliest time, and each move's own is in the gate it won, where its retry finds it.
+  it("a dispatcher's move written with others counts as moved on its own retry, at its own time only", async () => {
+    const at = new Date(Math.ceil((Date.now() + 60_000) / 1000) * 1000);
+    const made = await Promise.all(
+      [0, 1, 2].map((i) => claims().claimOccurrence({ scheduleId: `grouped-${at.getTime()}-${i}`, tenantId: 'alice', occurrenceAt: at, state: 'claimed', instance: 'dispatcher:1', now: at, callLogId: callLogs().newId() })),
+    );
+    const ids = made.map((m) => (m.won ? m.claim.id : ''));
+    const done = ids.map((_, i) => new Date(at.getTime() + 1000 + i));
+    expect(await Promise.all(ids.map((id, i) => claims().move(id, 'placed', { provider: 'twilio' }, done[i])))).toEqual([true, true, true]);
+    // One statement wrote them: each reads the group's earliest time.
+    for (const id of ids) expect(await claims().findById(id)).toMatchObject({ state: 'dialed', transition: 'placed', provider: 'twilio', updated_at: done[0] });
+    expect(await claims().takeOutcome(ids[2], 'reconciler', new Date(at.getTime() + 20_000))).toBe(true);
+    expect(await claims().move(ids[2], 'placed', { provider: 'twilio' }, done[2])).toBe(true);
+    expect(await claims().move(ids[2], 'placed', { provider: 'twilio' }, new Date(done[2].getTime() + 5))).toBe(false);
+    expect(await claims().move(ids[1], 'placed', { provider: 'twilio' }, done[2])).toBe(false);
+    expect(await claims().findById(ids[2])).toMatchObject({ state: 'dialed', updated_at: done[0] });
+  });
+
   // 0016's second double fault: the reconciler stops right after it settles the claim (which takes it out
   // of findStuck), before recording the rest. The log already names the call, so call.reconcile finishes it.
   it('a reconciler that stops after settling the claim leaves a log naming the call, which call.reconcile finishes', async () => {

@@ -316,16 +316,27 @@ describe('WriteGate (real database)', () => {
   });
 
   describe('one change for many documents (updateGrouped)', () => {
+    // As the service's gated schemas: no `rev` path, and strictQuery on (DatabaseModule sets it for all),
+    // which would drop `rev` from a filter that did not ask to keep it.
+    let plain: Model<Counter>;
+    beforeAll(() => {
+      plain = connection.model<Counter>('PlainCounter', new Schema<Counter>({ _id: String, n: Number, log: [String], at: Date }, { versionKey: false, strictQuery: true }), 'counters');
+    });
+
     // Statements of update commands on the counters collection (not its gates) that `work` sends.
-    async function updateStatements<T>(work: () => Promise<T>): Promise<{ statements: number[]; result: T }> {
+    async function updateStatements<T>(work: () => Promise<T>): Promise<{ statements: number[]; filters: Array<Record<string, unknown>>; result: T }> {
       const statements: number[] = [];
+      const filters: Array<Record<string, unknown>> = [];
       const client = connection.getClient();
       const onStart = (e: { commandName: string; command: Record<string, unknown> }) => {
-        if (e.commandName === 'update' && e.command.update === 'counters') statements.push((e.command.updates as unknown[]).length);
+        if (e.commandName !== 'update' || e.command.update !== 'counters') return;
+        const updates = e.command.updates as Array<{ q: Record<string, unknown> }>;
+        statements.push(updates.length);
+        filters.push(...updates.map((u) => u.q));
       };
       client.on('commandStarted', onStart);
       try {
-        return { statements, result: await work() };
+        return { statements, filters, result: await work() };
       } finally {
         client.off('commandStarted', onStart);
       }
@@ -338,14 +349,16 @@ describe('WriteGate (real database)', () => {
     it('writes the group with one statement, each document under its own gate, its stamp the earliest', async () => {
       const ids = Array.from({ length: 10 }, (_, i) => `g${String(i).padStart(2, '0')}`);
       await counters.insertMany(ids.map((_id) => ({ _id, n: 0, log: [] })));
-      const gate = new WriteGate<Counter>(counters, gates);
+      const gate = new WriteGate<Counter>(plain, gates);
       const copies = await remembered(gate, ids);
       const base = Date.now();
-      const { statements, result } = await updateStatements(() =>
+      const { statements, filters, result } = await updateStatements(() =>
         Promise.all(copies.map((copy, i) => gate.updateGrouped(copy, { key: 'first', where: { n: 0 }, set: { log: ['grouped'] }, stamp: { field: 'at', at: new Date(base + 10 - i) } }))),
       );
       expect(result.map((r) => r?.changed)).toEqual(ids.map(() => true));
       expect(statements).toEqual([1]);
+      // The revision is part of the statement's filter, beside the ids and `where`.
+      expect(filters[0]).toMatchObject({ n: 0, rev: { $in: [null, 0] }, _id: { $in: expect.arrayContaining(ids) } });
       const docs = await counters.collection.find({ _id: { $in: ids as never[] } }).toArray();
       for (const doc of docs) expect(doc).toMatchObject({ n: 0, log: ['grouped'], rev: 1, at: new Date(base + 1) });
       expect(await gates.countDocuments({ _id: { $in: ids.map((id) => `${id}:0`) } })).toBe(10);
@@ -356,8 +369,8 @@ describe('WriteGate (real database)', () => {
     it('leaves a member whose copy is stale to update(), and never writes over the newer revision', async () => {
       const ids = ['s1', 's2', 's3'];
       await counters.insertMany(ids.map((_id) => ({ _id, n: 0, log: [] })));
-      const mine = new WriteGate<Counter>(counters, gates);
-      const theirs = new WriteGate<Counter>(counters, gates);
+      const mine = new WriteGate<Counter>(plain, gates);
+      const theirs = new WriteGate<Counter>(plain, gates);
       const copies = await remembered(mine, ids);
       await theirs.update('s2', (doc) => ({ n: doc.n + 5, log: [...doc.log, 'theirs'] }));
       const result = await Promise.all(copies.map((copy) => mine.updateGrouped(copy, { key: 'k', where: { n: 0 }, set: { log: ['grouped'] } })));
@@ -372,8 +385,8 @@ describe('WriteGate (real database)', () => {
     it('loses no update to writers of the same documents in another process', async () => {
       const ids = Array.from({ length: 12 }, (_, i) => `c${String(i).padStart(2, '0')}`);
       await counters.insertMany(ids.map((_id) => ({ _id, n: 0, log: [] })));
-      const mine = new WriteGate<Counter>(counters, gates);
-      const theirs = new WriteGate<Counter>(counters, gates);
+      const mine = new WriteGate<Counter>(plain, gates);
+      const theirs = new WriteGate<Counter>(plain, gates);
       const copies = await remembered(mine, ids);
       // Whatever the group could not write (its gate lost), the caller writes through update(), as the
       // schedule repository does.
@@ -389,14 +402,16 @@ describe('WriteGate (real database)', () => {
     it('writes a member the statement did not reach on its own, only while it still reads its revision', async () => {
       const ids = ['u1', 'u2', 'u3'];
       await counters.insertMany(ids.map((_id) => ({ _id, n: 0, log: [] })));
-      const gate = new WriteGate<Counter>(counters, gates);
+      const gate = new WriteGate<Counter>(plain, gates);
       const copies = await remembered(gate, ids);
       // `where` says n is 0, as the copies do; u2 is stored with n 3 (written behind the gate's back, to stand
       // for a hint that does not hold): the statement misses it, and its own conditional write does not.
       await counters.updateOne({ _id: 'u2' }, { $set: { n: 3 } });
-      const { statements, result } = await updateStatements(() => Promise.all(copies.map((copy) => gate.updateGrouped(copy, { key: 'k', where: { n: 0 }, set: { log: ['grouped'] } }))));
+      const { statements, filters, result } = await updateStatements(() => Promise.all(copies.map((copy) => gate.updateGrouped(copy, { key: 'k', where: { n: 0 }, set: { log: ['grouped'] } }))));
       expect(result.map((r) => r?.changed)).toEqual([true, true, true]);
-      expect(statements[0]).toBe(1);
+      // The group's statement, then one per member, each only while the member still reads revision 0.
+      expect(statements).toEqual([1, 1, 1, 1]);
+      expect(filters.slice(1).sort((a, b) => String(a._id).localeCompare(String(b._id)))).toMatchObject(ids.map((_id) => ({ _id, rev: { $in: [null, 0] } })));
       expect(await counters.find({ _id: { $in: ids } }).sort({ _id: 1 }).lean<Counter[]>()).toMatchObject([
         { n: 0, log: ['grouped'], rev: 1 },
         { n: 3, log: ['grouped'], rev: 1 },
@@ -406,7 +421,7 @@ describe('WriteGate (real database)', () => {
 
     it('writes a change alone in its batch as update() would', async () => {
       await counters.create({ _id: 'a1', n: 0, log: [] });
-      const gate = new WriteGate<Counter>(counters, gates);
+      const gate = new WriteGate<Counter>(plain, gates);
       const [copy] = await remembered(gate, ['a1']);
       const { statements, result } = await updateStatements(() => gate.updateGrouped(copy, { key: 'k', where: { n: 0 }, set: { log: ['alone'] } }));
       expect(result?.changed).toBe(true);

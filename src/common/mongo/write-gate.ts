@@ -120,7 +120,7 @@ export function changesNothing(doc: Record<string, unknown>, set: Record<string,
   return Object.entries(set).every(([k, v]) => isDeepStrictEqual(doc[k] ?? null, v ?? null));
 }
 
-function withoutUndefined(set: Record<string, unknown>): Record<string, unknown> {
+export function withoutUndefined(set: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(set).filter(([, v]) => v !== undefined));
 }
 
@@ -128,6 +128,9 @@ function withoutUndefined(set: Record<string, unknown>): Record<string, unknown>
 function revIs(rev: number): Record<string, unknown> {
   return { rev: rev === 0 ? op({ $in: [null, 0] }) : rev };
 }
+
+// `rev` is in no gated schema, and strictQuery (on for the whole service) would drop it from a filter.
+const WITH_REV = { strict: false, strictQuery: false } as const;
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms + Math.random() * ms));
 
@@ -149,7 +152,7 @@ export class WriteGate<D extends GatedDoc> {
   // same one at other revisions) share one command each: a burst of dials moves many claims, logs and
   // schedules at once. Each gate is still its own unique key, won or lost on its own.
   private readonly gateInserts: CoalescedInserts<WriteGateDoc>;
-  private readonly writes: Batcher<{ id: Types.ObjectId | string; set: Record<string, unknown>; atRev?: number }, boolean>;
+  private readonly writes: Batcher<{ id: Types.ObjectId | string; set: Record<string, unknown> }, boolean>;
   private readonly grouped: Batcher<GroupMember, Record<string, unknown> | null>;
   private readonly fill: (doc: D) => D;
   private readonly updateOf: (set: Record<string, unknown>) => Record<string, unknown>;
@@ -177,9 +180,8 @@ export class WriteGate<D extends GatedDoc> {
   // revision whose gate this process won, so no two of them undo each other. Mongoose casts each item as
   // updateOne would; one that fails its cast fails alone (throwOnValidationError reports it per item,
   // after the others are written).
-  // `atRev`: only while the document still reads that revision (see writeGroup).
-  private async writeEach(items: Array<{ id: Types.ObjectId | string; set: Record<string, unknown>; atRev?: number }>): Promise<Array<Settled<boolean>>> {
-    const ops = items.map(({ id, set, atRev }) => ({ updateOne: { filter: { _id: id, ...(atRev === undefined ? {} : revIs(atRev)) }, update: this.updateOf(set) } }));
+  private async writeEach(items: Array<{ id: Types.ObjectId | string; set: Record<string, unknown> }>): Promise<Array<Settled<boolean>>> {
+    const ops = items.map(({ id, set }) => ({ updateOne: { filter: { _id: id }, update: this.updateOf(set) } }));
     let failures: Array<unknown> = items.map(() => undefined);
     let allThere = false;
     try {
@@ -296,17 +298,16 @@ export class WriteGate<D extends GatedDoc> {
   // each of which scans its collection on FerretDB. `copy` is the document as this process remembers it
   // (recall), and `change` is computed from it. Its gate is won as in update(), so the write is just as
   // exclusive; the changes with the same key that won theirs meanwhile are then written by one updateMany
-  // on their ids and revision (and `where`, for the stand-in), one alone in its batch as update() writes it.
+  // on their ids and revision (and `where`, for the stand-in), one alone in its group as update() writes it.
   // null: the gate is another writer's (or the copy stale): the caller goes on with update(), which reads
   // afresh and decides.
   async updateGrouped(copy: D, change: GroupedChange): Promise<GatedWrite<D> | null> {
     const rev = copy.rev ?? 0;
-    const own = { ...change.set, ...(change.stamp ? { [change.stamp.field]: change.stamp.at } : {}) };
+    const own = withoutUndefined({ ...change.set, ...(change.stamp ? { [change.stamp.field]: change.stamp.at } : {}) });
     // The gate records the member's own stamp: a takeover of a member that never got written writes that.
     if (!(await this.insertGate(`${String(copy._id)}:${rev}`, own))) return null;
-    const after = { ...copy, ...own, rev: rev + 1 } as D;
-    if (this.hooks.beforeWrite) await this.hooks.beforeWrite(copy, after, rev + 1);
-    const set = await this.grouped.add({ id: copy._id, rev, change });
+    if (this.hooks.beforeWrite) await this.hooks.beforeWrite(copy, { ...copy, ...own, rev: rev + 1 } as D, rev + 1);
+    const set = await this.grouped.add({ id: copy._id, rev, change: { ...change, set: withoutUndefined(change.set) } });
     if (!set) {
       // Deleted since the copy was taken.
       this.forget(copy._id);
@@ -322,7 +323,7 @@ export class WriteGate<D extends GatedDoc> {
   private async writeGroups(items: GroupMember[]): Promise<Array<Settled<Record<string, unknown> | null>>> {
     const groups = new Map<string, number[]>();
     items.forEach(({ rev, change }, i) => {
-      const key = `${rev}|${change.key}`;
+      const key = `${rev}|${change.stamp?.field ?? ''}|${change.key}`;
       groups.set(key, [...(groups.get(key) ?? []), i]);
     });
     const out: Array<Settled<Record<string, unknown> | null>> = items.map(() => ({ value: null }));
@@ -337,27 +338,34 @@ export class WriteGate<D extends GatedDoc> {
 
   private async writeGroup(members: GroupMember[]): Promise<Array<Settled<Record<string, unknown> | null>>> {
     const { rev, change } = members[0];
-    const stamp = change.stamp ? { [change.stamp.field]: new Date(Math.min(...members.map((m) => m.change.stamp!.at.getTime()))) } : {};
-    const set = { ...change.set, ...stamp };
-    const ids = members.map((m) => m.id);
-    let matched = -1;
-    if (members.length > 1) {
+    const field = change.stamp?.field;
+    const set = { ...change.set, ...(field ? { [field]: new Date(Math.min(...members.map((m) => m.change.stamp?.at.getTime() ?? Infinity))) } : {}) };
+    const update = this.updateOf({ ...set, rev: rev + 1 });
+    // A member alone writes as update() does.
+    if (members.length === 1) {
       try {
-        const res = await updateSlots.run(() => retryOnLockContention(() => this.target.updateMany({ ...change.where, _id: op({ $in: ids }), ...revIs(rev) }, this.updateOf({ ...set, rev: rev + 1 }), { strict: false }).exec()));
-        matched = res.matchedCount;
+        return [{ value: (await retryOnLockContention(() => this.writes.add({ id: members[0].id, set: { ...set, rev: rev + 1 } }))) ? set : null }];
       } catch (error) {
-        logger.warn(`grouped update of ${ids.length} in ${this.target.collection.collectionName} failed, writing each: ${error instanceof Error ? error.message : String(error)}`);
+        return [{ error }];
       }
     }
-    if (matched === ids.length) return ids.map(() => ({ value: set }));
-    // Each gate is this process's: whatever the statement did not reach (or reached without an answer) is
-    // written alone, only while it still reads rev. One it did reach may already have moved on under gate
-    // rev+1, which another writer may hold by now. A member alone writes as update() does.
+    const ids = members.map((m) => m.id);
+    try {
+      const res = await updateSlots.run(() => retryOnLockContention(() => this.target.updateMany({ ...change.where, _id: op({ $in: ids }), ...revIs(rev) }, update, WITH_REV).exec()));
+      if (res.matchedCount === ids.length) return ids.map(() => ({ value: set }));
+    } catch (error) {
+      logger.warn(`grouped update of ${ids.length} in ${this.target.collection.collectionName} failed, writing each: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    // Each gate is this process's: whatever the statement did not reach (a `where` that did not hold), or
+    // reached without an answer, is written alone, and only while it still reads rev: one the statement did
+    // reach may already have moved on under gate rev+1, which another writer may hold by now. Rare, and each
+    // such write is a scan of the collection on FerretDB.
     return Promise.all(
       ids.map(async (id): Promise<Settled<Record<string, unknown> | null>> => {
         try {
-          const there = await retryOnLockContention(() => this.writes.add({ id, set: { ...set, rev: rev + 1 }, ...(members.length > 1 ? { atRev: rev } : {}) }));
-          return { value: there ? set : null };
+          const res = await updateSlots.run(() => retryOnLockContention(() => this.target.updateOne({ _id: id, ...revIs(rev) }, update, WITH_REV).exec()));
+          // Not at rev: written (by the statement, or by a waiter's takeover of the same change), or gone.
+          return { value: res.matchedCount === 1 || (await this.target.exists({ _id: id })) !== null ? set : null };
         } catch (error) {
           return { error };
         }
@@ -427,6 +435,11 @@ export class WriteGate<D extends GatedDoc> {
     if (await this.insertGate(key, set)) return null;
     const gate = await this.gates.findById(key).lean<WriteGateDoc>();
     return { heldBy: gate?.set ?? null };
+  }
+
+  // The change the winner of revision `rev` recorded in its gate (the document's move to rev+1), or null.
+  async recordedChange(id: Types.ObjectId | string, rev: number): Promise<Record<string, unknown> | null> {
+    return (await this.gates.findById(`${String(id)}:${rev}`).lean<WriteGateDoc>())?.set ?? null;
   }
 
   // For a sweep that finishes changes nobody came back to: the change recorded in the gate of `rev` is

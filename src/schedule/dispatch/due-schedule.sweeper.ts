@@ -148,8 +148,9 @@ export class DueScheduleSweeper implements OnApplicationBootstrap, OnApplication
 
   // Instances start at different points of the same due list, so they mostly claim different schedules
   // instead of all racing for the first ones. Armed in shard order from there (timers due at the same
-  // instant fire in the order they were set): the dispatches in flight at once then mostly share a shard,
-  // and their advances go out together (ScheduleRepository.advanceWithOthers).
+  // instant mostly fire in the order they were set): the dispatches in flight at once then mostly share a
+  // shard, and their advances go out together (ScheduleRepository.advanceWithOthers). Only the write
+  // batching depends on the order.
   private armAll(due: Array<{ id: string; next_execution: Date }>, reachMs = this.reachMs): void {
     const start = Math.floor(Math.random() * DUE_SHARDS);
     const order = (id: string) => (dueShardOf(id) - start + DUE_SHARDS) % DUE_SHARDS;
