@@ -118,11 +118,12 @@ export class OccurrenceClaimRepository {
     const res = await this.gate.update(_id, async (c) => {
       if ((from as readonly ClaimState[]).includes(c.state as ClaimState)) return change;
       if (c.state !== to) return null;
-      if (changesNothing(c as unknown as Record<string, unknown>, change)) return change;
-      // A grouped move (placedWithOthers) writes its group's earliest time, and records this move's own
-      // change, time included, in the gate it won: the retry finds itself there.
-      const own = transition === 'placed' && c.transition === 'placed' ? await this.gate.recordedChange(_id, (c.rev ?? 1) - 1) : null;
-      return own && isDeepStrictEqual(own, withoutUndefined(change)) ? { state: to, transition } : null;
+      // A grouped placed move (placedWithOthers) writes its group's earliest time, and records its own
+      // change, time included, in the gate it won: a placed move is told by its gate while the gate is kept
+      // (KEEP_GATES_MS), and only then by the claim itself.
+      const recorded = transition === 'placed' && c.transition === 'placed' ? await this.gate.recordedChange(_id, (c.rev ?? 1) - 1) : null;
+      const mine = recorded ? isDeepStrictEqual(recorded, withoutUndefined(change)) : changesNothing(c as unknown as Record<string, unknown>, change);
+      return mine ? { state: to, transition } : null;
     });
     return res !== null;
   }
@@ -133,10 +134,10 @@ export class OccurrenceClaimRepository {
   // differs from claim to claim (the call's id is its log's). From a remembered `claimed` copy only; false
   // leaves the move to the gated update below.
   private async placedWithOthers(id: string, set: Partial<Pick<OccurrenceClaim, 'call_log_id' | 'call_id' | 'provider' | 'detail'>>, now: Date): Promise<boolean> {
-    if (set.call_id !== undefined || set.call_log_id !== undefined || set.detail !== undefined) return false;
+    if (set.provider === undefined || set.call_id !== undefined || set.call_log_id !== undefined || set.detail !== undefined) return false;
     const copy = this.gate.recall(new Types.ObjectId(id));
     if (!copy || copy.state !== 'claimed') return false;
-    const provider = set.provider ?? null;
+    const provider = set.provider;
     const res = await this.gate.updateGrouped(copy, {
       key: `placed|${provider}|${copy.claimed_by}`,
       where: { state: 'claimed', claimed_by: copy.claimed_by },

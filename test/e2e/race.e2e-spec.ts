@@ -172,7 +172,7 @@ describe('concurrent writers on one document (two instances, real database)', ()
       expect(Object.keys(where).sort()).toEqual(['due_shard', 'due_slot', 'next_execution', 'status']);
       expect(Object.values(where).every((v) => typeof v === 'string' || typeof v === 'number' || v instanceof Date)).toBe(true);
     }
-  });
+  }, 180_000);
 
   it(`${CONTENDERS} campaign attempts settled at once by callbacks, the event listener and the tick on two instances: the counters add up`, async () => {
     const id = (await http().post('/campaigns').set(alice).send({ name: 'Race', calling_window: ALL_DAY, retry_delay: 0, max_concurrent_calls: CONTENDERS, max_attempts: 1 }).expect(201)).body.campaign.id;

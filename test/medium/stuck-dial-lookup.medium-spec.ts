@@ -161,6 +161,8 @@ describe('a stuck claim decided `dial` is looked up at the provider (service lev
     expect(await claims().takeOutcome(ids[2], 'reconciler', new Date(at.getTime() + 20_000))).toBe(true);
     expect(await claims().move(ids[2], 'placed', { provider: 'twilio' }, done[2])).toBe(true);
     expect(await claims().move(ids[2], 'placed', { provider: 'twilio' }, new Date(done[2].getTime() + 5))).toBe(false);
+    // Nor the group's time, which was another member's.
+    expect(await claims().move(ids[2], 'placed', { provider: 'twilio' }, done[0])).toBe(false);
     expect(await claims().move(ids[1], 'placed', { provider: 'twilio' }, done[2])).toBe(false);
     expect(await claims().findById(ids[2])).toMatchObject({ state: 'dialed', updated_at: done[0] });
   });

@@ -1,5 +1,6 @@
 import mongoose, { Connection, Model, Schema } from 'mongoose';
 import { CoalescedInserts, insertEach } from '../../src/common/mongo/coalesced-inserts';
+import { op } from '../../src/common/mongo/mongo-query';
 import { WriteGate, WriteGateDoc, WriteGateSchema } from '../../src/common/mongo/write-gate';
 import { testDatabaseUri } from '../utils/test-config';
 
@@ -417,6 +418,23 @@ describe('WriteGate (real database)', () => {
         { n: 3, log: ['grouped'], rev: 1 },
         { n: 0, log: ['grouped'], rev: 1 },
       ]);
+    });
+
+    it('sends nothing after a statement without an answer: its members fail to their callers', async () => {
+      const ids = ['e1', 'e2'];
+      await counters.insertMany(ids.map((_id) => ({ _id, n: 0, log: [] })));
+      const gate = new WriteGate<Counter>(plain, gates);
+      const copies = await remembered(gate, ids);
+      // A pattern the server refuses stands for a statement whose answer never came.
+      const where = { log: op({ $regex: '(' }) };
+      const { statements, result } = await updateStatements(() => Promise.allSettled(copies.map((copy) => gate.updateGrouped(copy, { key: 'k', where, set: { log: ['grouped'] } }))));
+      expect(result.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+      expect(statements).toEqual([1]);
+      expect(await counters.find({ _id: { $in: ids } }).sort({ _id: 1 }).lean<Counter[]>()).toMatchObject([
+        { n: 0, log: [] },
+        { n: 0, log: [] },
+      ]);
+      expect((await counters.findById('e1').lean<Counter>())?.rev).toBeUndefined();
     });
 
     it('writes a change alone in its batch as update() would', async () => {

@@ -94,6 +94,8 @@ export interface GatedWrite<D> {
   changed: boolean;
 }
 
+type GroupWritten = { set: Record<string, unknown>; exact: boolean } | null;
+
 interface GroupMember {
   id: Types.ObjectId | string;
   rev: number;
@@ -153,7 +155,7 @@ export class WriteGate<D extends GatedDoc> {
   // schedules at once. Each gate is still its own unique key, won or lost on its own.
   private readonly gateInserts: CoalescedInserts<WriteGateDoc>;
   private readonly writes: Batcher<{ id: Types.ObjectId | string; set: Record<string, unknown> }, boolean>;
-  private readonly grouped: Batcher<GroupMember, Record<string, unknown> | null>;
+  private readonly grouped: Batcher<GroupMember, GroupWritten>;
   private readonly fill: (doc: D) => D;
   private readonly updateOf: (set: Record<string, unknown>) => Record<string, unknown>;
 
@@ -307,26 +309,30 @@ export class WriteGate<D extends GatedDoc> {
     // The gate records the member's own stamp: a takeover of a member that never got written writes that.
     if (!(await this.insertGate(`${String(copy._id)}:${rev}`, own))) return null;
     if (this.hooks.beforeWrite) await this.hooks.beforeWrite(copy, { ...copy, ...own, rev: rev + 1 } as D, rev + 1);
-    const set = await this.grouped.add({ id: copy._id, rev, change: { ...change, set: withoutUndefined(change.set) } });
-    if (!set) {
+    const written = await this.grouped.add({ id: copy._id, rev, change: { ...change, set: withoutUndefined(change.set) } });
+    if (!written) {
       // Deleted since the copy was taken.
       this.forget(copy._id);
       return null;
     }
     this.pruneOldGates();
-    const written = this.remember({ ...copy, ...set, rev: rev + 1 } as D);
-    this.tellWritten(written, rev + 1);
-    return { doc: written, changed: true };
+    const after = { ...copy, ...written.set, rev: rev + 1 } as D;
+    // Written by a waiter's takeover (this member's own time, not the group's): not remembered as exact.
+    if (written.exact) this.remember(after);
+    else this.forget(copy._id);
+    this.tellWritten(after, rev + 1);
+    return { doc: after, changed: true };
   }
 
-  // Per member, the set written (its group's stamp), or null when its document is gone.
-  private async writeGroups(items: GroupMember[]): Promise<Array<Settled<Record<string, unknown> | null>>> {
+  // Per member, the set written (its group's stamp) and whether exactly that is stored, or null when its
+  // document is gone.
+  private async writeGroups(items: GroupMember[]): Promise<Array<Settled<GroupWritten>>> {
     const groups = new Map<string, number[]>();
     items.forEach(({ rev, change }, i) => {
       const key = `${rev}|${change.stamp?.field ?? ''}|${change.key}`;
       groups.set(key, [...(groups.get(key) ?? []), i]);
     });
-    const out: Array<Settled<Record<string, unknown> | null>> = items.map(() => ({ value: null }));
+    const out: Array<Settled<GroupWritten>> = items.map(() => ({ value: null }));
     await Promise.all(
       [...groups.values()].map(async (members) => {
         const written = await this.writeGroup(members.map((i) => items[i]));
@@ -336,7 +342,7 @@ export class WriteGate<D extends GatedDoc> {
     return out;
   }
 
-  private async writeGroup(members: GroupMember[]): Promise<Array<Settled<Record<string, unknown> | null>>> {
+  private async writeGroup(members: GroupMember[]): Promise<Array<Settled<GroupWritten>>> {
     const { rev, change } = members[0];
     const field = change.stamp?.field;
     const set = { ...change.set, ...(field ? { [field]: new Date(Math.min(...members.map((m) => m.change.stamp?.at.getTime() ?? Infinity))) } : {}) };
@@ -344,28 +350,34 @@ export class WriteGate<D extends GatedDoc> {
     // A member alone writes as update() does.
     if (members.length === 1) {
       try {
-        return [{ value: (await retryOnLockContention(() => this.writes.add({ id: members[0].id, set: { ...set, rev: rev + 1 } }))) ? set : null }];
+        return [{ value: (await retryOnLockContention(() => this.writes.add({ id: members[0].id, set: { ...set, rev: rev + 1 } }))) ? { set, exact: true } : null }];
       } catch (error) {
         return [{ error }];
       }
     }
     const ids = members.map((m) => m.id);
+    let matched: number;
     try {
-      const res = await updateSlots.run(() => retryOnLockContention(() => this.target.updateMany({ ...change.where, _id: op({ $in: ids }), ...revIs(rev) }, update, WITH_REV).exec()));
-      if (res.matchedCount === ids.length) return ids.map(() => ({ value: set }));
+      matched = (await updateSlots.run(() => retryOnLockContention(() => this.target.updateMany({ ...change.where, _id: op({ $in: ids }), ...revIs(rev) }, update, WITH_REV).exec()))).matchedCount;
     } catch (error) {
-      logger.warn(`grouped update of ${ids.length} in ${this.target.collection.collectionName} failed, writing each: ${error instanceof Error ? error.message : String(error)}`);
+      // No answer: the statement may still be running on the server, and would then overwrite whatever a
+      // write sent after it made. Nothing more is sent; each caller's retry reads afresh (update()), and a
+      // gate the statement never wrote is taken over by a waiter, as with update().
+      return ids.map(() => ({ error }));
     }
-    // Each gate is this process's: whatever the statement did not reach (a `where` that did not hold), or
-    // reached without an answer, is written alone, and only while it still reads rev: one the statement did
-    // reach may already have moved on under gate rev+1, which another writer may hold by now. Rare, and each
-    // such write is a scan of the collection on FerretDB.
+    if (matched === ids.length) return ids.map(() => ({ value: { set, exact: true } }));
+    // The statement answered and missed some (a `where` that did not hold, or a member a waiter's takeover
+    // wrote already): each is written alone, and only while it still reads rev, since one the statement did
+    // reach may already have moved on under gate rev+1. Each such write is a scan on FerretDB; no caller's
+    // `where` fails for a copy that won its gate, so this path is rare.
     return Promise.all(
-      ids.map(async (id): Promise<Settled<Record<string, unknown> | null>> => {
+      ids.map(async (id): Promise<Settled<GroupWritten>> => {
         try {
           const res = await updateSlots.run(() => retryOnLockContention(() => this.target.updateOne({ _id: id, ...revIs(rev) }, update, WITH_REV).exec()));
-          // Not at rev: written (by the statement, or by a waiter's takeover of the same change), or gone.
-          return { value: res.matchedCount === 1 || (await this.target.exists({ _id: id })) !== null ? set : null };
+          if (res.matchedCount === 1) return { value: { set, exact: true } };
+          // Not at rev: the statement wrote it, or a waiter's takeover of the same change did (its own
+          // time), or it is gone.
+          return { value: (await this.target.exists({ _id: id })) !== null ? { set, exact: false } : null };
         } catch (error) {
           return { error };
         }
