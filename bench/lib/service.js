@@ -3,6 +3,7 @@
 const { spawn } = require('node:child_process');
 const { openSync, closeSync } = require('node:fs');
 const { join } = require('node:path');
+const jwt = require('jsonwebtoken');
 const { freePort, sleep } = require('./util');
 
 const live = new Set();
@@ -10,9 +11,36 @@ process.on('exit', () => {
   for (const child of live) child.kill('SIGKILL');
 });
 
+class PortTaken extends Error {}
+
 // requireReady false: after the timeout, a service that answers /health (alive, but its database or job
 // scheduler not ready) is used anyway and marked ready: false.
-async function startService(buildDir, env, { logFile, nodeArgs = [], readyTimeoutMs = 120_000, requireReady = true } = {}) {
+// A port is free when asked for, but the service binds it seconds later: meanwhile another process (a test's
+// HTTP server, in CI where the bench runs beside jest) may take it. The service then exits with EADDRINUSE,
+// and until it does, the other process answers on its port. So an answer counts only when it accepts this
+// service's own token, and a service that lost its port is started again on another.
+async function startService(buildDir, env, opts = {}) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(buildDir, env, opts);
+    } catch (error) {
+      if (!(error instanceof PortTaken) || attempt >= 3) throw error;
+    }
+  }
+}
+
+// Whether the process answering on `port` is the one started with JWT_SECRET `secret` (no secret: not asked):
+// it takes a token signed with it, and answers a schedule that does not exist as the service does (a read
+// by _id, cheap at any size).
+async function answersAsItself(port, secret) {
+  if (!secret) return true;
+  const token = jwt.sign({ sub: 'bench' }, secret, { expiresIn: '5m' });
+  const res = await fetch(`http://127.0.0.1:${port}/schedule/${'0'.repeat(24)}`, { headers: { authorization: `Bearer ${token}` } }).catch(() => null);
+  if (res?.status !== 404) return false;
+  return (await res.json().catch(() => null))?.error_code === 'SCHEDULE_009';
+}
+
+async function startOnce(buildDir, env, { logFile, nodeArgs = [], readyTimeoutMs = 120_000, requireReady = true } = {}) {
   const port = await freePort();
   const out = logFile ? openSync(logFile, 'a') : 'ignore';
   const child = spawn(process.execPath, [...nodeArgs, join(buildDir, 'main.js')], {
@@ -29,9 +57,12 @@ async function startService(buildDir, env, { logFile, nodeArgs = [], readyTimeou
   const started = Date.now();
   let ready = true;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`service exited with code ${child.exitCode} before it was ready${logFile ? ` (log: ${logFile})` : ''}`);
+    if (child.exitCode !== null) {
+      const taken = await fetch(`http://127.0.0.1:${port}/health`).then(() => true, () => false);
+      throw new (taken ? PortTaken : Error)(`service exited with code ${child.exitCode} before it was ready${taken ? `: port ${port} is another process's` : ''}${logFile ? ` (log: ${logFile})` : ''}`);
+    }
     try {
-      if ((await fetch(`http://127.0.0.1:${port}/health/ready`)).ok) break;
+      if ((await fetch(`http://127.0.0.1:${port}/health/ready`)).ok && (await answersAsItself(port, env.JWT_SECRET))) break;
     } catch {}
     if (Date.now() - started > readyTimeoutMs) {
       if (!requireReady && (await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.ok, () => false))) {
