@@ -51,6 +51,16 @@ function toSchedule(doc: LeanSchedule): Schedule {
   };
 }
 
+// A schedule still at the occurrence a run claimed, in the version it read: what its advance moves on.
+function awaitsOccurrence(s: LeanSchedule, version: number, occurrenceAt: Date): boolean {
+  return !s.deleted_at && s.version === version && s.status === 'scheduled' && s.next_execution?.getTime() === occurrenceAt.getTime();
+}
+
+// A new schedule as stored: its due slot, and its due shard, fixed here.
+function newScheduleDoc(id: string, fields: ScheduleFields): Record<string, unknown> {
+  return withDueSlot({ _id: new Types.ObjectId(id), ...fields, due_shard: dueShardOf(id) });
+}
+
 // What the sweeper dispatches: scheduled, live, and due by `horizon`.
 function dueBy(horizon: Date): Record<string, unknown> {
   return { status: 'scheduled', deleted_at: null, next_execution: op({ $ne: null, $lte: horizon }) };
@@ -121,7 +131,7 @@ export class ScheduleRepository {
   }
 
   async insertSchedule(id: string, fields: ScheduleFields): Promise<Schedule> {
-    const created = await this.inserts.insert<LeanSchedule>(withDueSlot({ _id: new Types.ObjectId(id), ...fields, due_shard: dueShardOf(id) }));
+    const created = await this.inserts.insert<LeanSchedule>(newScheduleDoc(id, fields));
     return toSchedule(this.gate.remember(created));
   }
 
@@ -131,7 +141,7 @@ export class ScheduleRepository {
     if (items.length === 0) return { duplicateIds };
     try {
       await this.schedules.collection.insertMany(
-        items.map(({ id, fields }) => withoutNulls(withDueSlot({ _id: new Types.ObjectId(id), ...fields, due_shard: dueShardOf(id) }))),
+        items.map(({ id, fields }) => withoutNulls(newScheduleDoc(id, fields))),
         { ordered: false },
       );
     } catch (error) {
@@ -189,9 +199,7 @@ export class ScheduleRepository {
     const res = await this.update(_id, (s) =>
       withEvents(
         s,
-        !s.deleted_at && s.version === version && s.status === 'scheduled' && s.next_execution?.getTime() === occurrenceAt.getTime()
-          ? { ...set, occurrence_count: s.occurrence_count + occurrencesUsed }
-          : null,
+        awaitsOccurrence(s, version, occurrenceAt) ? { ...set, occurrence_count: s.occurrence_count + occurrencesUsed } : null,
         change,
       ),
     );
@@ -208,7 +216,7 @@ export class ScheduleRepository {
     const copy = this.gate.recall(_id);
     const slot = dueSlotOf(occurrenceAt);
     const shard = dueShardOf(_id.toHexString());
-    if (!copy || copy.deleted_at || copy.version !== version || copy.status !== 'scheduled' || copy.next_execution?.getTime() !== occurrenceAt.getTime() || copy.due_slot !== slot || copy.due_shard !== shard) return false;
+    if (!copy || !awaitsOccurrence(copy, version, occurrenceAt) || copy.due_slot !== slot || copy.due_shard !== shard) return false;
     const { last_updated, ...rest } = set;
     const advance = withDueSlot({ ...rest, occurrence_count: copy.occurrence_count + occurrencesUsed } as Record<string, unknown>);
     const res = await this.gate.updateGrouped(copy, {

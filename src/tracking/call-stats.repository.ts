@@ -73,14 +73,14 @@ const sumsFrom = (d: StatsSums): StatsSums => ({
 // A day's hourly sums: the JSON text plus the nested form. A day folded before the text existed has only
 // the nested form; a fold by an instance of that older version, during a rolling upgrade, adds its changes
 // to the nested form, which the text's fold had emptied. Each sum is in exactly one of the two.
-function readDay(day: LeanDay): ReadDay {
-  return { _id: day._id, tenant_id: day.tenant_id, day: day.day, folded_until: day.folded_until, hours: hoursOf(day) };
-}
-
 function hoursOf(day: LeanDay): Record<string, StatsSums> {
   const hours: Record<string, StatsSums> = day.hours_json ? (JSON.parse(day.hours_json) as Record<string, StatsSums>) : {};
   for (const [hh, sums] of Object.entries(day.hours ?? {})) hours[hh] = hours[hh] ? addSums(sumsFrom(hours[hh]), sumsFrom(sums)) : sums;
   return hours;
+}
+
+function readDay(day: LeanDay): ReadDay {
+  return { _id: day._id, tenant_id: day.tenant_id, day: day.day, folded_until: day.folded_until, hours: hoursOf(day) };
 }
 
 // Call stats kept as sums per tenant and UTC hour, so /schedule/tracking/stats reads a few small documents

@@ -1,4 +1,5 @@
 import { EventEmitter2 } from '@nestjs/event-emitter';
+import { InFlight } from '../../src/common/in-flight';
 import { DomainEventPublisher } from '../../src/notification/domain-event.publisher';
 import { DomainEvent } from '../../src/notification/domain-events';
 import { EventRelay } from '../../src/notification/event-relay.service';
@@ -45,13 +46,11 @@ export function trackEventWork(t: TestApp): EventWork {
   const notifications = t.get<NotificationService>(NotificationService);
   const relay = t.get<EventRelay>(EventRelay);
   const creations = t.get<ScheduleCreationRelay>(ScheduleCreationRelay);
-  const listening = new Set<Promise<unknown>>();
+  const listening = new InFlight();
   const original = Object.getOwnPropertyDescriptor(publisher, 'publish');
   publisher.publish = (event: DomainEvent): void => {
     relay.deliver(event);
-    const work: Promise<unknown> = emitter.emitAsync(event.type, event).catch(() => undefined);
-    listening.add(work);
-    void work.finally(() => listening.delete(work));
+    void listening.track(emitter.emitAsync(event.type, event).catch(() => undefined));
   };
   // A create's events, which it stores after its answer, count as work its request set off.
   const notificationWork = () => [...notifications['inFlight'].running(), ...relay['inFlight'].running(), ...creations['inFlight'].running()];
@@ -61,7 +60,7 @@ export function trackEventWork(t: TestApp): EventWork {
       for (;;) {
         // Listeners queued by an event published just now start on the next setImmediate.
         await afterQueuedPublications();
-        const pending = [...listening, ...notificationWork()];
+        const pending = [...listening.running(), ...notificationWork()];
         if (pending.length === 0) return;
         const left = deadline - Date.now();
         if (left <= 0) throw new Error(`event listeners still running after ${timeoutMs} ms`);
