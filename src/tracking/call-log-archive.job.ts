@@ -35,6 +35,7 @@ export class CallLogArchiveJob implements OnModuleInit, OnApplicationBootstrap {
   async handle(): Promise<JobOutcome> {
     const before = this.logs.archiveCutoff(this.clock.now());
     await this.logs.recordArchiveCutoff(before);
+    await this.logs.prunePlacedCalls(this.clock.now());
     const deadline = Date.now() + PASS_BUDGET_MS;
     let archived = 0;
     let found = ARCHIVE_BATCH;

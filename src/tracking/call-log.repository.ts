@@ -12,7 +12,7 @@ import { advancesTo, CallStatus, FINAL_CALL_STATUSES, isFinalCallStatus } from '
 import { CallLog, CallTimelineEntry } from './call-log.types';
 import { CallStatsRepository, CountedLog, HOUR_MS, hourOf } from './call-stats.repository';
 import { LogCursor } from './log-cursor';
-import { CALL_LOG_ARCHIVE, CALL_LOG_ARCHIVE_WRITE_GATE, CallLogArchiveStateDoc, CallLogDoc, CallLogSchema, CALL_LOG_WRITE_GATE } from './schemas/call-log.schema';
+import { CALL_LOG_ARCHIVE, CALL_LOG_ARCHIVE_WRITE_GATE, CallLogArchiveStateDoc, CallLogDoc, CallLogSchema, CALL_LOG_WRITE_GATE, PlacedCallDoc } from './schemas/call-log.schema';
 
 const BACKFILL_IN_FLIGHT = 20;
 const IN_FLIGHT_STATUSES: CallStatus[] = ['queued', 'initiated', 'ringing', 'in_progress'];
@@ -69,6 +69,41 @@ type LogChange = (log: LeanLog) => Record<string, unknown> | null;
 
 const sameEntry = (a: CallTimelineEntry, b: CallTimelineEntry) => a.source === b.source && a.status === b.status && (a.sequence_number ?? null) === (b.sequence_number ?? null);
 
+// A call a provider accepted for a log (PlacedCallDoc), not yet written into the log.
+interface PlacedCall {
+  call_id: string;
+  provider: string;
+  at: Date;
+}
+
+// Records of placed calls are kept at least this long: far past any call's end (a seat is held 4 h at most),
+// by which its reports, or call.reconcile's lookup, have written nearly every log that waited for one. Longer
+// when the reconcilers are set to wait longer (see keepPlacedCallsMs).
+const MIN_KEEP_PLACED_CALLS_MS = 2 * 24 * HOUR_MS;
+const PRUNE_PLACED_CALLS_EVERY_MS = HOUR_MS;
+// This process's own placed calls, for the reports that come back to it: a bound, not a cache policy.
+const MAX_PLACED_HERE = 20_000;
+// call.reconcile's read of queued logs whose placed call may not be written into them yet.
+const MAX_WAITING_READ = 5_000;
+// A lookup of more logs of one hour than this reads the hour's records whole: FerretDB tests each record
+// against every id of an $in.
+const MAX_IDS_PER_LOOKUP = 100;
+
+const acceptedEntry = (at: Date): CallTimelineEntry => ({ status: 'queued', ts: at, received_at: at, sequence_number: null, source: 'provider_accepted', provider_status: null });
+
+// What a placed call adds to its log, as the update it replaces wrote it: the provider, the call id (unless
+// a report of the call wrote it first), the provider's acceptance in the timeline, and the time of that
+// acceptance as the last update (call.reconcile counts a call's staleness from it).
+function placedCallFields(log: LeanLog, placed: PlacedCall): Pick<LeanLog, 'provider' | 'call_id' | 'timeline' | 'last_updated'> {
+  const entry = acceptedEntry(placed.at);
+  return {
+    provider: placed.provider,
+    call_id: log.call_id ?? placed.call_id,
+    timeline: log.timeline.some((e) => sameEntry(e as CallTimelineEntry, entry)) ? log.timeline : [...log.timeline, entry],
+    last_updated: placed.at.getTime() > log.last_updated.getTime() ? placed.at : log.last_updated,
+  };
+}
+
 export type NewCallLog = Omit<CallLog, 'id' | 'timeline' | 'last_updated' | 'call_id' | 'provider' | 'start_time' | 'end_time' | 'duration' | 'answered_by' | 'error_code' | 'error_message'>;
 
 export type CallLogProgress = Partial<Pick<CallLog, 'start_time' | 'end_time' | 'duration' | 'answered_by' | 'error_code' | 'error_message' | 'call_id'>>;
@@ -118,6 +153,11 @@ export class CallLogRepository {
   private usedCutoff: { before: Date | null; readAt: number } = { before: null, readAt: 0 };
   // Every dial creates its log: a burst's logs share one insertMany.
   private readonly inserts: CoalescedInserts<CallLogDoc>;
+  // And records its placed call: a burst's records share one insertMany too.
+  private readonly placedInserts: CoalescedInserts<PlacedCallDoc>;
+  private readonly placedHere = new Map<string, PlacedCall>();
+  private lastPlacedPrune = 0;
+  private readonly keepPlacedCallsMs: number;
 
   constructor(
     @InjectModel(CallLogDoc.name) private readonly logs: Model<CallLogDoc>,
@@ -125,12 +165,16 @@ export class CallLogRepository {
     @InjectModel(CALL_LOG_ARCHIVE) private readonly archive: Model<CallLogDoc>,
     @InjectModel(CALL_LOG_ARCHIVE_WRITE_GATE) archiveGates: Model<WriteGateDoc>,
     @InjectModel(CallLogArchiveStateDoc.name) private readonly archiveState: Model<CallLogArchiveStateDoc>,
+    @InjectModel(PlacedCallDoc.name) private readonly placedCalls: Model<PlacedCallDoc>,
     private readonly config: AppConfig,
     private readonly stats: CallStatsRepository,
   ) {
     // The stats change of each revision is stored before the revision itself: a crash in between leaves a
     // change whose write the gate's next writer finishes (see WriteGate), never a write the stats miss.
     this.inserts = new CoalescedInserts(logs, { nullsAbsent: true });
+    this.placedInserts = new CoalescedInserts(placedCalls);
+    // Until the later of the two reconcilers that look a call up has had its turn, and a day more.
+    this.keepPlacedCallsMs = Math.max(MIN_KEEP_PLACED_CALLS_MS, (Math.max(config.callReconcileAfterMinutes, config.callUnknownSettleAfterMinutes) * 60_000) + 24 * HOUR_MS);
     this.gate = new WriteGate<LeanLog>(
       logs,
       gates,
@@ -151,8 +195,15 @@ export class CallLogRepository {
 
   // Every write of a log after its insert, where the log is: the hot copy while it is there and not frozen
   // for its move, else the archived one.
-  private async write(id: string, change: LogChange): Promise<GatedWrite<LeanLog> | null> {
+  // A log that waits for its placed call takes it with this write (see recordPlacedCall).
+  private async write(id: string, ownChange: LogChange): Promise<GatedWrite<LeanLog> | null> {
     const _id = new Types.ObjectId(id);
+    const change = async (log: LeanLog): Promise<Record<string, unknown> | null> => {
+      const placed = this.awaitsPlacedCall(log) ? (await this.placedCallsOf([log])).get(id) : undefined;
+      if (!placed) return ownChange(log);
+      const fields = placedCallFields(log, placed);
+      return { ...fields, ...(ownChange({ ...log, ...fields }) ?? {}) };
+    };
     let frozen: LeanLog | null = null;
     let followed = false;
     const follow = async () => {
@@ -215,7 +266,7 @@ export class CallLogRepository {
     const _id = toObjectId(id);
     if (!_id) return null;
     const doc = await this.findAnywhere({ _id });
-    return doc ? toLog(doc) : null;
+    return doc ? toLog((await this.withPlacedCalls([doc]))[0]) : null;
   }
 
   // The copy this process last read or wrote, if recent (WriteGate.recall), without a database read. It may
@@ -223,17 +274,37 @@ export class CallLogRepository {
   recalled(id: string): CallLog | null {
     const _id = toObjectId(id);
     const doc = _id ? (this.archivedGate.recall(_id) ?? this.gate.recall(_id)) : null;
-    return doc ? toLog(doc) : null;
+    if (!doc) return null;
+    const placed = this.awaitsPlacedCall(doc) ? this.placedHere.get(id) : undefined;
+    return toLog(placed ? { ...doc, ...placedCallFields(doc, placed) } : doc);
   }
 
   // Calls a provider accepted that are still not final: the periodic reconcile asks the provider.
+  // A log whose placed call no write has taken yet counts too: those are queued logs without a provider,
+  // read apart and up to MAX_WAITING_READ of them, so that calls still waiting for a pacing slot or a seat
+  // do not take the places of calls a provider accepted.
   async findStaleInFlight(lastUpdatedBefore: Date, limit: number): Promise<CallLog[]> {
-    const docs = await this.logs
-      .find({ status: op({ $in: IN_FLIGHT_STATUSES }), call_id: op({ $ne: null }), last_updated: op({ $lt: lastUpdatedBefore }) })
-      .sort({ last_updated: 1 })
-      .limit(limit)
-      .lean<LeanLog[]>();
-    return docs.map(toLog);
+    const [written, waiting] = await Promise.all([
+      this.logs
+        .find({ status: op({ $in: IN_FLIGHT_STATUSES }), call_id: op({ $ne: null }), last_updated: op({ $lt: lastUpdatedBefore }) })
+        .sort({ last_updated: 1 })
+        .limit(limit)
+        .lean<LeanLog[]>(),
+      this.logs
+        .find({ status: 'queued', provider: null, last_updated: op({ $lt: lastUpdatedBefore }), timestamp: op({ $gte: new Date(Date.now() - this.keepPlacedCallsMs - 24 * HOUR_MS) }) })
+        .sort({ last_updated: 1 })
+        .limit(MAX_WAITING_READ)
+        .lean<LeanLog[]>(),
+    ]);
+    // A report may have written the call's id before the dial recorded the call: such a log is in both reads,
+    // and takes its provider from the record either way.
+    const byId = new Map([...waiting, ...written].map((d) => [String(d._id), d]));
+    // Stale from the call's acceptance on, as the log reads once it takes the call in.
+    const filled = (await this.withPlacedCalls([...byId.values()])).filter((d) => d.call_id && d.last_updated.getTime() < lastUpdatedBefore.getTime());
+    return filled
+      .sort((a, b) => a.last_updated.getTime() - b.last_updated.getTime())
+      .slice(0, limit)
+      .map(toLog);
   }
 
   // A status callback can attach a call to its own log before a lookup asks: only another log's call is
@@ -243,13 +314,18 @@ export class CallLogRepository {
     return owner !== null && owner.id !== logId;
   }
 
+  // The log that names the call, or whose placed call it is.
   async findByCallId(callId: string): Promise<CallLog | null> {
     const doc = await this.findAnywhere({ call_id: callId });
-    return doc ? toLog(doc) : null;
+    if (doc) return toLog((await this.withPlacedCalls([doc]))[0]);
+    const placed = await this.placedCalls.findOne({ call_id: callId }).lean<PlacedCall & { _id: Types.ObjectId }>();
+    if (!placed) return null;
+    this.keepPlacedHere(String(placed._id), { call_id: placed.call_id, provider: placed.provider, at: placed.at });
+    return this.findById(String(placed._id));
   }
 
   async findForSchedule(scheduleId: string): Promise<CallLog[]> {
-    return (await this.findEverywhere({ schedule_id: scheduleId })).map(toLog);
+    return (await this.withPlacedCalls(await this.findEverywhere({ schedule_id: scheduleId }))).map(toLog);
   }
 
   // A schedule's attempts in order, from both collections.
@@ -263,19 +339,92 @@ export class CallLogRepository {
   async latestForSchedules(scheduleIds: string[]): Promise<Map<string, CallLog>> {
     const latest = new Map<string, CallLog>();
     if (scheduleIds.length === 0) return latest;
-    const docs = await this.findEverywhere({ schedule_id: op({ $in: [...new Set(scheduleIds)] }) });
-    for (const log of docs.map(toLog)) if (log.schedule_id) latest.set(log.schedule_id, log);
+    const newest = new Map<string, LeanLog>();
+    for (const doc of await this.findEverywhere({ schedule_id: op({ $in: [...new Set(scheduleIds)] }) })) if (doc.schedule_id) newest.set(doc.schedule_id, doc);
+    for (const doc of await this.withPlacedCalls([...newest.values()])) latest.set(doc.schedule_id as string, toLog(doc));
     return latest;
   }
 
-  async attachProviderCall(id: string, provider: string, callId: string, now: Date): Promise<void> {
-    const entry: CallTimelineEntry = { status: 'queued', ts: now, received_at: now, sequence_number: null, source: 'provider_accepted', provider_status: null };
-    await this.write(id, (log) => ({
-      provider,
-      call_id: callId,
-      last_updated: now,
-      timeline: log.timeline.some((e) => sameEntry(e as CallTimelineEntry, entry)) ? log.timeline : [...log.timeline, entry],
-    }));
+  // The call a provider accepted for this log, recorded by insert: the dial path's one write of the log's
+  // call would otherwise be an update, a scan of call_logs on the stand-in database (one per dial, at every
+  // size the collection reaches during a burst). The log takes it with its next write (write()), which is
+  // usually the call's first report; every read fills it in meanwhile (withPlacedCalls). Repeatable: the
+  // first record of a log stands.
+  async recordPlacedCall(id: string, provider: string, callId: string, now: Date, logTimestamp?: Date): Promise<void> {
+    const _id = new Types.ObjectId(id);
+    const known = logTimestamp
+      ? { hour: hourOf(logTimestamp) }
+      : (this.gate.recall(_id) ?? (await this.logs.findOne({ _id }, { hour: 1, timestamp: 1 }).lean<LeanLog>()) ?? (await this.archive.findOne({ _id }, { hour: 1, timestamp: 1 }).lean<LeanLog>()));
+    // No log to name the call (as the attach it replaces, nothing is written).
+    if (!known) return;
+    const placed: PlacedCall = { call_id: callId, provider, at: now };
+    const hour = known.hour ?? hourOf((known as LeanLog).timestamp);
+    // A duplicate is an earlier record of the same log, which stands (and is what a read finds).
+    if (await insertedUnlessDuplicate(() => this.placedInserts.insert({ _id, ...placed, hour }))) this.keepPlacedHere(id, placed);
+  }
+
+  // A log in flight, or ended unknown, that no write has given its provider, young enough for a record to be
+  // kept (a day's margin for the wait between a log's creation and its dial): a dial's placed call may be
+  // waiting for it (schedule.reconcile may end a stopped dial's log unknown just before the dial records
+  // its call).
+  private awaitsPlacedCall(log: LeanLog): boolean {
+    if (log.provider || Date.now() - log.timestamp.getTime() > this.keepPlacedCallsMs + 24 * HOUR_MS) return false;
+    return log.status === 'unknown' || IN_FLIGHT_STATUSES.includes(log.status as CallStatus);
+  }
+
+  private keepPlacedHere(id: string, placed: PlacedCall): void {
+    this.placedHere.set(id, placed);
+    if (this.placedHere.size > MAX_PLACED_HERE) this.placedHere.delete(this.placedHere.keys().next().value as string);
+  }
+
+  // The placed calls of those logs that wait for one: this process's own first, then the records, read
+  // hour by hour (the hour's equality is what the stand-in filters on first).
+  private async placedCallsOf(logs: LeanLog[]): Promise<Map<string, PlacedCall>> {
+    const found = new Map<string, PlacedCall>();
+    const byHour = new Map<number, Types.ObjectId[]>();
+    for (const log of logs) {
+      if (!this.awaitsPlacedCall(log)) continue;
+      const id = String(log._id);
+      const here = this.placedHere.get(id);
+      if (here) found.set(id, here);
+      else {
+        const hour = (log.hour ?? hourOf(log.timestamp)).getTime();
+        byHour.set(hour, [...(byHour.get(hour) ?? []), log._id]);
+      }
+    }
+    await Promise.all(
+      [...byHour].map(async ([hour, ids]) => {
+        const filter = ids.length === 1 ? { hour: new Date(hour), _id: ids[0] } : ids.length <= MAX_IDS_PER_LOOKUP ? { hour: new Date(hour), _id: op({ $in: ids }) } : { hour: new Date(hour) };
+        const wanted = new Set(ids.map(String));
+        for (const r of await this.placedCalls.find(filter).lean<Array<PlacedCall & { _id: Types.ObjectId }>>()) {
+          if (!wanted.has(String(r._id))) continue;
+          const placed = { call_id: r.call_id, provider: r.provider, at: r.at };
+          found.set(String(r._id), placed);
+          // The write that follows a read (a report's) finds it here.
+          this.keepPlacedHere(String(r._id), placed);
+        }
+      }),
+    );
+    return found;
+  }
+
+  // Logs as their next write will leave them: each waiting one with its placed call filled in. The documents
+  // are copies; a gate's remembered copy stays what is stored.
+  private async withPlacedCalls(docs: LeanLog[]): Promise<LeanLog[]> {
+    if (!docs.some((d) => this.awaitsPlacedCall(d))) return docs;
+    const placed = await this.placedCallsOf(docs);
+    return docs.map((d) => {
+      const p = placed.get(String(d._id));
+      return p ? { ...d, ...placedCallFields(d, p) } : d;
+    });
+  }
+
+  // Deletes the records of placed calls older than any log still waits for (the archive pass, at most once an
+  // hour per process: on the stand-in database the range reads every record).
+  async prunePlacedCalls(now: Date): Promise<void> {
+    if (now.getTime() - this.lastPlacedPrune < PRUNE_PLACED_CALLS_EVERY_MS) return;
+    this.lastPlacedPrune = now.getTime();
+    await this.placedCalls.deleteMany({ at: op({ $lt: new Date(now.getTime() - this.keepPlacedCallsMs) }) });
   }
 
   // Repeatable: a log already in this status is left as it is (no second timeline entry). `onlyFrom`: a
@@ -334,7 +483,7 @@ export class CallLogRepository {
       totals.push(total);
       return docs;
     };
-    const items = await this.pageOfBoth(read, offset, limit);
+    const items = await this.withPlacedCalls(await this.pageOfBoth(read, offset, limit));
     return { items: items.map(toLog), total: totals.reduce((a, b) => a + b, 0) };
   }
 
@@ -349,8 +498,8 @@ export class CallLogRepository {
     if (after) query.$or = [{ timestamp: op({ $lt: after.timestamp }) }, { timestamp: after.timestamp, _id: op({ $lt: after.id }) }];
     const read = (model: Model<CallLogDoc>, from: number, count: number) =>
       withinTimeLimit(this.config.apiQueryMaxTimeMs, (limitMs) => model.find(query).sort(NEWEST_FIRST).skip(from).limit(count).setOptions(limitMs.options).lean<LeanLog[]>().exec());
-    if (hour.getTime() >= (await this.newestArchiveCutoff(now)).getTime() + ARCHIVE_CUTOFF_MARGIN_MS) return (await read(this.logs, skip, limit)).map(toLog);
-    return (await this.pageOfBoth(read, skip, limit)).map(toLog);
+    const hotOnly = hour.getTime() >= (await this.newestArchiveCutoff(now)).getTime() + ARCHIVE_CUTOFF_MARGIN_MS;
+    return (await this.withPlacedCalls(hotOnly ? await read(this.logs, skip, limit) : await this.pageOfBoth(read, skip, limit))).map(toLog);
   }
 
   // Logs [offset, offset + limit) of both collections merged newest first, without reading the archive from
@@ -529,7 +678,7 @@ export class CallLogRepository {
   }
 
   async ensureIndexes(): Promise<void> {
-    await Promise.all([this.logs.syncIndexes(), this.archive.syncIndexes()]);
+    await Promise.all([this.logs.syncIndexes(), this.archive.syncIndexes(), this.placedCalls.syncIndexes()]);
   }
 
   // Dials whose outcome is unknown (a timeout or crash after the request may have left), with no callback since.
@@ -539,7 +688,7 @@ export class CallLogRepository {
       .sort({ last_updated: 1 })
       .limit(limit)
       .lean<LeanLog[]>();
-    return docs.map(toLog);
+    return (await this.withPlacedCalls(docs)).map(toLog);
   }
 
   // Final calls of schedules whose outcome was never recorded (a callback cut off between the log write

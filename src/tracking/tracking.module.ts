@@ -11,6 +11,8 @@ import {
   CallLogArchiveStateSchema,
   CallLogDoc,
   CallLogSchema,
+  PlacedCallDoc,
+  PlacedCallSchema,
 } from './schemas/call-log.schema';
 import { CallLogArchiveJob } from './call-log-archive.job';
 import {
@@ -35,6 +37,7 @@ import { TrackingService } from './tracking.service';
       { name: CALL_LOG_ARCHIVE, schema: CallLogArchiveSchema, collection: 'call_logs_archive' },
       writeGateFeature(CALL_LOG_ARCHIVE_WRITE_GATE, 'call_logs_archive_write_gates'),
       { name: CallLogArchiveStateDoc.name, schema: CallLogArchiveStateSchema },
+      { name: PlacedCallDoc.name, schema: PlacedCallSchema },
       { name: CallStatChangeDoc.name, schema: CallStatChangeSchema },
       { name: CallStatsDayDoc.name, schema: CallStatsDaySchema },
       { name: CallStatsStateDoc.name, schema: CallStatsStateSchema },

@@ -49,7 +49,7 @@ describe('call log archive (e2e)', () => {
       },
       at,
     );
-    await logs.attachProviderCall(log.id, 'simulated', sid, at);
+    await logs.recordPlacedCall(log.id, 'simulated', sid, at);
     const final = opts.final === undefined ? 'completed' : opts.final;
     if (final === 'unknown') await logs.markAttemptEnded(log.id, 'unknown', {}, at);
     else if (final) await logs.applyStatusEvent(log.id, entry(final, 'seed', 9, at), { end_time: at, duration: final === 'completed' ? 30 : null }, at);

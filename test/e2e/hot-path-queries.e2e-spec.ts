@@ -176,11 +176,13 @@ describe('hot-path queries: dial and status callbacks filter by _id or top-level
     return id;
   }
 
+  // The dial records its call by an insert, which the log takes in with its next write (0035).
   const dialedLog = (scheduleId: string) =>
     waitFor(async () => {
       const log = await db.collection('call_logs').findOne({ schedule_id: scheduleId });
+      const placed = log && (await db.collection('call_log_placed_calls').findOne({ _id: log._id }));
       const claim = await db.collection('occurrence_claims').findOne({ schedule_id: scheduleId });
-      return log?.call_id && claim?.state === 'dialed' ? log : null;
+      return placed && claim?.state === 'dialed' ? { ...log, call_id: placed.call_id as string } : null;
     }, 20_000);
 
   let oneTime: { scheduleId: string; logId: string; callSid: string };
@@ -192,10 +194,12 @@ describe('hot-path queries: dial and status callbacks filter by _id or top-level
       await waitFor(async () => (await db.collection('call_schedules').findOne({ _id: new ObjectId(scheduleId) }))?.status === 'running', 10_000);
       oneTime = { scheduleId, logId: log._id.toHexString(), callSid: log.call_id };
     });
-    await expectPushedDown(queries, ['call_schedules', 'occurrence_claims', 'call_logs']);
+    await expectPushedDown(queries, ['call_schedules', 'occurrence_claims']);
     // Its claim's advance is the dial's one write of the schedule, which holds the call's id from its outcome
     // on; meanwhile the schedule's own reading names the call through its dispatched event.
     expect(queries.filter((q) => q.command === 'update' && q.collection === 'call_schedules')).toHaveLength(1);
+    // Nor is its log updated: its call is an insert, which the call's first report writes into it.
+    expect(queries.filter((q) => q.command === 'update' && q.collection === 'call_logs')).toEqual([]);
     expect((await db.collection('call_schedules').findOne({ _id: new ObjectId(scheduleId) }))?.call_id ?? null).toBeNull();
     expect((await http().get(`/schedule/${scheduleId}`).set(auth).expect(200)).body.schedule).toMatchObject({ status: 'running', call_id: oneTime.callSid });
   });
@@ -215,14 +219,16 @@ describe('hot-path queries: dial and status callbacks filter by _id or top-level
       }
       await waitFor(async () => (await db.collection('call_schedules').findOne({ _id: new ObjectId(oneTime.scheduleId) }))?.status === 'completed', 10_000);
     });
-    expect(await db.collection('call_logs').findOne({ _id: new ObjectId(oneTime.logId) })).toMatchObject({ status: 'completed', duration: 7 });
+    expect(await db.collection('call_logs').findOne({ _id: new ObjectId(oneTime.logId) })).toMatchObject({ status: 'completed', duration: 7, call_id: oneTime.callSid, provider: 'twilio' });
     expect(await db.collection('call_schedules').findOne({ _id: new ObjectId(oneTime.scheduleId) })).toMatchObject({ status: 'completed', call_id: oneTime.callSid, duration: 7 });
     await expectPushedDown(queries, ['call_logs', 'call_schedules']);
     // The final outcome is the call's one write of its schedule: its fields and its end together.
     expect(queries.filter((q) => q.command === 'update' && q.collection === 'call_schedules')).toHaveLength(1);
-    // The instance that dialed remembers the log it attached the call to: its callbacks write it without
-    // reading it first (each write's gate still proves the copy current).
+    // The instance that dialed remembers the log and the call it recorded for it: its callbacks write the
+    // log, which takes the call in with the first of them, without reading either first (each write's gate
+    // still proves the copy current).
     expect(queries.filter((q) => q.command === 'find' && q.collection === 'call_logs')).toEqual([]);
+    expect(queries.filter((q) => q.collection === 'call_log_placed_calls')).toEqual([]);
   });
 
   // A recurring schedule's dial also counts its claims in flight (SCHEDULER_MAX_INSTANCES). Its first
@@ -238,7 +244,7 @@ describe('hot-path queries: dial and status callbacks filter by _id or top-level
       });
       expect(queries.filter((q) => q.collection === 'occurrence_claims' && q.command === 'aggregate')).not.toHaveLength(0);
       expect(queries.filter((q) => q.command === 'update' && q.collection === 'call_schedules')).toHaveLength(1);
-      await expectPushedDown(queries, ['call_schedules', 'occurrence_claims', 'call_logs']);
+      await expectPushedDown(queries, ['call_schedules', 'occurrence_claims']);
     } finally {
       clock.set(new Date());
     }

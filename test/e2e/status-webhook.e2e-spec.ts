@@ -90,7 +90,7 @@ describe('status callback webhook (e2e, signed like Twilio)', () => {
       },
       now,
     );
-    await logs.attachProviderCall(log.id, 'simulated', callSid, now);
+    await logs.recordPlacedCall(log.id, 'simulated', callSid, now);
     return (await logs.findById(log.id)) as CallLog;
   }
 

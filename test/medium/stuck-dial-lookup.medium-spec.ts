@@ -291,7 +291,7 @@ describe('a stuck claim decided `dial` is looked up at the provider (service lev
     const { id, at, claimId, logId } = await dialDecidedThenStopped(phone);
     // The call the earlier pass found; Twilio's list no longer shows it to this lookup.
     const callSid = `CA${randomBytes(16).toString('hex')}`;
-    await callLogs().attachProviderCall(logId, 'twilio', callSid, new Date(at.getTime() + 1000));
+    await callLogs().recordPlacedCall(logId, 'twilio', callSid, new Date(at.getTime() + 1000));
     const firstPass = new Date(at.getTime() + 20_000);
     await passAt(firstPass);
     await passAt(settledAfter(firstPass));

@@ -94,6 +94,8 @@ export interface PlacedAttempt {
   schedule: Schedule;
   claim: OccurrenceClaim;
   logId: string;
+  // When its log was created, if known (the placed call's record is kept under the log's hour).
+  logTimestamp?: Date;
   lagMs: number;
   // How it was placed, for the dispatched event's message (empty, or " (found by lookup ...)").
   how: string;
@@ -364,11 +366,11 @@ export class OccurrenceDispatchService {
         if (!(await this.ownsOutcome(claim, marked, done))) {
           // Whoever records the rest, the call is this log's: with its id, callbacks and call.reconcile
           // finish it even if the other side stopped before recording it.
-          await this.retry(() => this.callLogs.attachProviderCall(log.id, result.provider, result.callId, done));
+          await this.retry(() => this.callLogs.recordPlacedCall(log.id, result.provider, result.callId, done, log.timestamp));
           return;
         }
         const how = result.reconciled ? ' (found by lookup after an unanswered request)' : '';
-        return this.recordPlaced({ schedule, claim, logId: log.id, lagMs: done.getTime() - dueAt.getTime(), how }, result, done, dispatched);
+        return this.recordPlaced({ schedule, claim, logId: log.id, logTimestamp: log.timestamp, lagMs: done.getTime() - dueAt.getTime(), how }, result, done, dispatched);
       }
       case 'rejected':
         return this.endRun(schedule, claim, ending('refused', result.provider, result.code, result.message));
@@ -407,14 +409,14 @@ export class OccurrenceDispatchService {
   // After the claim is marked dialed (by this run, or by the reconciler that found the call at the
   // provider): the log, the schedule and its event, then the stored call.dispatched is published.
   async recordPlaced(attempt: PlacedAttempt, placed: PlacedCall, now: Date, dispatched: CallChangedEvent): Promise<void> {
-    const { schedule, claim, logId, lagMs, how } = attempt;
+    const { schedule, claim, logId, logTimestamp, lagMs, how } = attempt;
     const occurrence = claim.occurrence_at;
     const attemptNumber = claim.attempt_number;
-    // The event at the time the call was placed, written with the log's call id and before the schedule
+    // The event at the time the call was placed, written with the record of the log's call and before the schedule
     // moves: the call's callbacks (as soon as tens of ms later) end the schedule and record call_final
     // after it, so a reader that sees the schedule ended also finds it dispatched, in order.
     await Promise.all([
-      this.retry(() => this.callLogs.attachProviderCall(logId, placed.provider, placed.callId, now)),
+      this.retry(() => this.callLogs.recordPlacedCall(logId, placed.provider, placed.callId, now, logTimestamp)),
       this.retry(() =>
         this.events.appendFor(schedule, now, 'info', 'dispatched', `Call placed via ${placed.provider}${how}`, {
           occurrence_at: occurrence.toISOString(),

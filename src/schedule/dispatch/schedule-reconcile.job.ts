@@ -220,7 +220,7 @@ export class ScheduleReconcileJob implements OnModuleInit, OnApplicationBootstra
     if (!(await this.claims.takeOutcome(claim.id, RECONCILER, now))) return false;
     // The log names the call before the claim settles: a pass that stops after the move (the claim then
     // leaves findStuck) still leaves a log that its callbacks, or call.reconcile, finish through the call id.
-    await this.callLogs.attachProviderCall(claim.call_log_id!, found.provider, found.callId, now);
+    await this.callLogs.recordPlacedCall(claim.call_log_id!, found.provider, found.callId, now);
     const placed = { ...found, reconciled: true };
     // Stored before the move too: after it, nothing would redo it.
     const dispatched = await this.dispatch.storeDispatched(schedule, claim, claim.call_log_id!, placed, now);

@@ -1,5 +1,5 @@
 import { Prop, Schema, SchemaFactory } from '@nestjs/mongoose';
-import { HydratedDocument, Schema as MongooseSchema } from 'mongoose';
+import { HydratedDocument, Schema as MongooseSchema, Types } from 'mongoose';
 import { CALL_STATUSES } from '../call-status';
 
 @Schema({ _id: false })
@@ -64,6 +64,28 @@ export class CallLogArchiveStateDoc {
   @Prop({ required: true }) newest_cutoff: Date;
 }
 export const CallLogArchiveStateSchema = SchemaFactory.createForClass(CallLogArchiveStateDoc);
+
+// A call a provider accepted for a log, stored by insert when the dial returns
+// (CallLogRepository.recordPlacedCall). The log takes its call id, provider and acceptance with its next
+// write; until then every read of the log fills them in from here. On the stand-in database an update of the
+// log is a scan of call_logs, while an insert costs the same at any size.
+@Schema({ collection: 'call_log_placed_calls', versionKey: false })
+export class PlacedCallDoc {
+  // The log's id.
+  @Prop({ type: MongooseSchema.Types.ObjectId, required: true }) _id: Types.ObjectId;
+  @Prop({ required: true }) call_id: string;
+  @Prop({ required: true }) provider: string;
+  @Prop({ required: true }) at: Date;
+  // The log's `hour`: a page of logs fills in its placed calls hour by hour, an equality the stand-in
+  // database filters on before its own code sees a row.
+  @Prop({ type: Date, required: true }) hour: Date;
+}
+export const PlacedCallSchema = SchemaFactory.createForClass(PlacedCallDoc);
+// A callback or lookup that names only the call finds its log.
+PlacedCallSchema.index({ call_id: 1 });
+// The prune of records older than any log still waits for.
+PlacedCallSchema.index({ at: 1 });
+PlacedCallSchema.index({ hour: 1, _id: 1 });
 
 export type CallLogDocument = HydratedDocument<CallLogDoc>;
 

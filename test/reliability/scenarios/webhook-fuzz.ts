@@ -54,10 +54,14 @@ export const webhookFuzz: Scenario = {
       await untilDue(burst.dueFrom);
       r.details.burst = { created_s: Math.round(burst.createSeconds), due_spread_s: Math.round((burst.dueTo - burst.dueFrom) / 100) / 10, created_late: burst.late };
       const logs = cluster.mongo.db().collection<LogDoc>('call_logs');
-      const placed = await waitUntil(async () => (await logs.countDocuments({ call_id: { $type: 'string' } })) >= calls, full ? 900_000 : 300_000);
-      if (!placed) r.notes.push(`only ${await logs.countDocuments({ call_id: { $type: 'string' } })} of ${calls} calls were placed in time; fuzzing against those`);
-      if ((await logs.countDocuments({ call_id: { $type: 'string' } })) === 0) throw new Error('no call to fuzz against was placed');
-      const targets: Target[] = (await logs.find({ call_id: { $type: 'string' } }).toArray()).map((l) => ({ logId: String(l._id), callSid: l.call_id!, to: l.phone }));
+      // A placed call is recorded by an insert beside its log, which takes it in with its first report (0035).
+      const placedCalls = cluster.mongo.db().collection<{ _id: LogDoc['_id']; call_id: string }>('call_log_placed_calls');
+      const placed = await waitUntil(async () => (await placedCalls.countDocuments({})) >= calls, full ? 900_000 : 300_000);
+      if (!placed) r.notes.push(`only ${await placedCalls.countDocuments({})} of ${calls} calls were placed in time; fuzzing against those`);
+      if ((await placedCalls.countDocuments({})) === 0) throw new Error('no call to fuzz against was placed');
+      const targets: Target[] = await Promise.all(
+        (await placedCalls.find({}).toArray()).map(async (p) => ({ logId: String(p._id), callSid: p.call_id, to: (await logs.findOne({ _id: p._id }))!.phone })),
+      );
       const publicBase = cluster.balancer.url;
       const signedFor = (path: string, params: Record<string, string>, token = TWILIO_TOKEN) => signTwilioRequest(token, `${publicBase}${path}`, params);
       const base = (t: Target) => ({ AccountSid: TWILIO_SID, CallSid: t.callSid, From: '+14155550100', To: t.to, Direction: 'outbound-api', ApiVersion: '2010-04-01' });
