@@ -262,8 +262,8 @@ export class StatusUpdateService implements OnModuleInit {
   }
 
   // Our callback URL carries the log id: a primary-key lookup, and it works even when the callback beats
-  // the dispatcher's write of the CallSid. Without it (or for a foreign id) the CallSid decides.
-  // A copy this process remembers of the same call's log (its earlier callback, or the dispatch that attached
+  // the dispatcher's record of the CallSid. Without it (or for a foreign id) the CallSid decides.
+  // A copy this process remembers of the same call's log (its earlier callback, or the dispatch that recorded
   // the call) saves the read: what the report changes goes through the log's write gate, which refuses a
   // stale copy and reads afresh, and a redelivery re-reads before it decides anything on the copy.
   private async findLog(callSid: string, callLogId?: string): Promise<{ log: CallLog; remembered: boolean } | null> {

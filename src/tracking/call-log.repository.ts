@@ -7,6 +7,7 @@ import { CoalescedInserts, insertEach } from '../common/mongo/coalesced-inserts'
 import { insertedUnlessDuplicate, isDuplicateKeyError, toObjectId, op } from '../common/mongo/mongo-query';
 import { GatedWrite, WriteGate, WriteGateDoc } from '../common/mongo/write-gate';
 import { findPageWithin, QueryTimeLimit, withinTimeLimit } from '../common/mongo/query-time-limit';
+import { Clock } from '../common/clock/clock';
 import { AppConfig } from '../config/app-config';
 import { advancesTo, CallStatus, FINAL_CALL_STATUSES, isFinalCallStatus } from './call-status';
 import { CallLog, CallTimelineEntry } from './call-log.types';
@@ -92,8 +93,8 @@ const MAX_IDS_PER_LOOKUP = 100;
 const acceptedEntry = (at: Date): CallTimelineEntry => ({ status: 'queued', ts: at, received_at: at, sequence_number: null, source: 'provider_accepted', provider_status: null });
 
 // What a placed call adds to its log, as the update it replaces wrote it: the provider, the call id (unless
-// a report of the call wrote it first), the provider's acceptance in the timeline, and the time of that
-// acceptance as the last update (call.reconcile counts a call's staleness from it).
+// a report of the call wrote it first), the provider's acceptance in the timeline, and the later of the
+// log's last update and that acceptance as its last update (call.reconcile counts a call's staleness from it).
 function placedCallFields(log: LeanLog, placed: PlacedCall): Pick<LeanLog, 'provider' | 'call_id' | 'timeline' | 'last_updated'> {
   const entry = acceptedEntry(placed.at);
   return {
@@ -168,6 +169,7 @@ export class CallLogRepository {
     @InjectModel(PlacedCallDoc.name) private readonly placedCalls: Model<PlacedCallDoc>,
     private readonly config: AppConfig,
     private readonly stats: CallStatsRepository,
+    private readonly clock: Clock,
   ) {
     // The stats change of each revision is stored before the revision itself: a crash in between leaves a
     // change whose write the gate's next writer finishes (see WriteGate), never a write the stats miss.
@@ -291,7 +293,7 @@ export class CallLogRepository {
         .limit(limit)
         .lean<LeanLog[]>(),
       this.logs
-        .find({ status: 'queued', provider: null, last_updated: op({ $lt: lastUpdatedBefore }), timestamp: op({ $gte: new Date(Date.now() - this.keepPlacedCallsMs - 24 * HOUR_MS) }) })
+        .find({ status: 'queued', provider: null, last_updated: op({ $lt: lastUpdatedBefore }), timestamp: op({ $gte: new Date(this.clock.now().getTime() - this.keepPlacedCallsMs - 24 * HOUR_MS) }) })
         .sort({ last_updated: 1 })
         .limit(MAX_WAITING_READ)
         .lean<LeanLog[]>(),
@@ -368,7 +370,7 @@ export class CallLogRepository {
   // waiting for it (schedule.reconcile may end a stopped dial's log unknown just before the dial records
   // its call).
   private awaitsPlacedCall(log: LeanLog): boolean {
-    if (log.provider || Date.now() - log.timestamp.getTime() > this.keepPlacedCallsMs + 24 * HOUR_MS) return false;
+    if (log.provider || this.clock.now().getTime() - log.timestamp.getTime() > this.keepPlacedCallsMs + 24 * HOUR_MS) return false;
     return log.status === 'unknown' || IN_FLIGHT_STATUSES.includes(log.status as CallStatus);
   }
 
@@ -389,7 +391,9 @@ export class CallLogRepository {
       if (here) found.set(id, here);
       else {
         const hour = (log.hour ?? hourOf(log.timestamp)).getTime();
-        byHour.set(hour, [...(byHour.get(hour) ?? []), log._id]);
+        const ids = byHour.get(hour);
+        if (ids) ids.push(log._id);
+        else byHour.set(hour, [log._id]);
       }
     }
     await Promise.all(
@@ -688,7 +692,8 @@ export class CallLogRepository {
       .sort({ last_updated: 1 })
       .limit(limit)
       .lean<LeanLog[]>();
-    return (await this.withPlacedCalls(docs)).map(toLog);
+    // Unsettled for as long counted from the call's acceptance too, as the log reads once it takes the call in.
+    return (await this.withPlacedCalls(docs)).filter((d) => d.last_updated.getTime() < lastUpdatedBefore.getTime()).map(toLog);
   }
 
   // Final calls of schedules whose outcome was never recorded (a callback cut off between the log write

@@ -58,6 +58,8 @@ const BACKGROUND: Array<{ why: string; is: (q: Query) => boolean }> = [
   { why: 'call reconcile', is: (q) => q.collection === 'call_logs' && 'last_updated' in q.filter },
   // CallPacer's prune of spent dial slots: at most once a minute per instance, not once per dial.
   { why: 'dial slot prune', is: (q) => q.collection === 'dial_slots' && 'at' in q.filter },
+  // The call log archive pass's prune of placed-call records, by age: at most once an hour per instance.
+  { why: 'placed call prune', is: (q) => q.collection === 'call_log_placed_calls' && q.command === 'delete' && 'at' in q.filter },
   // WriteGate's prune of gates older than an hour: at most every 10 minutes per collection and instance.
   { why: 'write gate prune', is: (q) => q.collection.endsWith('_write_gates') && q.command === 'delete' && 'at' in q.filter },
   // Notification maintenance: its read of stranded webhook deliveries.
