@@ -159,6 +159,8 @@ export class CallLogRepository {
   private readonly placedHere = new Map<string, PlacedCall>();
   private lastPlacedPrune = 0;
   private readonly keepPlacedCallsMs: number;
+  // A log older than this has no record left to wait for (a day's margin for the wait before its dial).
+  private readonly placedLookupAgeMs: number;
 
   constructor(
     @InjectModel(CallLogDoc.name) private readonly logs: Model<CallLogDoc>,
@@ -177,6 +179,7 @@ export class CallLogRepository {
     this.placedInserts = new CoalescedInserts(placedCalls);
     // Until the later of the two reconcilers that look a call up has had its turn, and a day more.
     this.keepPlacedCallsMs = Math.max(MIN_KEEP_PLACED_CALLS_MS, (Math.max(config.callReconcileAfterMinutes, config.callUnknownSettleAfterMinutes) * 60_000) + 24 * HOUR_MS);
+    this.placedLookupAgeMs = this.keepPlacedCallsMs + 24 * HOUR_MS;
     this.gate = new WriteGate<LeanLog>(
       logs,
       gates,
@@ -293,7 +296,7 @@ export class CallLogRepository {
         .limit(limit)
         .lean<LeanLog[]>(),
       this.logs
-        .find({ status: 'queued', provider: null, last_updated: op({ $lt: lastUpdatedBefore }), timestamp: op({ $gte: new Date(this.clock.now().getTime() - this.keepPlacedCallsMs - 24 * HOUR_MS) }) })
+        .find({ status: 'queued', provider: null, last_updated: op({ $lt: lastUpdatedBefore }), timestamp: op({ $gte: new Date(this.clock.now().getTime() - this.placedLookupAgeMs) }) })
         .sort({ last_updated: 1 })
         .limit(MAX_WAITING_READ)
         .lean<LeanLog[]>(),
@@ -366,11 +369,10 @@ export class CallLogRepository {
   }
 
   // A log in flight, or ended unknown, that no write has given its provider, young enough for a record to be
-  // kept (a day's margin for the wait between a log's creation and its dial): a dial's placed call may be
-  // waiting for it (schedule.reconcile may end a stopped dial's log unknown just before the dial records
-  // its call).
+  // kept: a dial's placed call may be waiting for it (schedule.reconcile may end a stopped dial's log unknown
+  // just before the dial records its call).
   private awaitsPlacedCall(log: LeanLog): boolean {
-    if (log.provider || this.clock.now().getTime() - log.timestamp.getTime() > this.keepPlacedCallsMs + 24 * HOUR_MS) return false;
+    if (log.provider || this.clock.now().getTime() - log.timestamp.getTime() > this.placedLookupAgeMs) return false;
     return log.status === 'unknown' || IN_FLIGHT_STATUSES.includes(log.status as CallStatus);
   }
 
