@@ -90,6 +90,9 @@ const MAX_WAITING_READ = 5_000;
 // against every id of an $in.
 const MAX_IDS_PER_LOOKUP = 100;
 
+type PlacedCallRecord = PlacedCall & { _id: Types.ObjectId };
+const placedCallOf = (r: PlacedCallRecord): PlacedCall => ({ call_id: r.call_id, provider: r.provider, at: r.at });
+
 const acceptedEntry = (at: Date): CallTimelineEntry => ({ status: 'queued', ts: at, received_at: at, sequence_number: null, source: 'provider_accepted', provider_status: null });
 
 // What a placed call adds to its log, as the update it replaces wrote it: the provider, the call id (unless
@@ -323,10 +326,10 @@ export class CallLogRepository {
   async findByCallId(callId: string): Promise<CallLog | null> {
     const doc = await this.findAnywhere({ call_id: callId });
     if (doc) return toLog((await this.withPlacedCalls([doc]))[0]);
-    const placed = await this.placedCalls.findOne({ call_id: callId }).lean<PlacedCall & { _id: Types.ObjectId }>();
-    if (!placed) return null;
-    this.keepPlacedHere(String(placed._id), { call_id: placed.call_id, provider: placed.provider, at: placed.at });
-    return this.findById(String(placed._id));
+    const record = await this.placedCalls.findOne({ call_id: callId }).lean<PlacedCallRecord>();
+    if (!record) return null;
+    this.keepPlacedHere(String(record._id), placedCallOf(record));
+    return this.findById(String(record._id));
   }
 
   async findForSchedule(scheduleId: string): Promise<CallLog[]> {
@@ -402,9 +405,9 @@ export class CallLogRepository {
       [...byHour].map(async ([hour, ids]) => {
         const filter = ids.length === 1 ? { hour: new Date(hour), _id: ids[0] } : ids.length <= MAX_IDS_PER_LOOKUP ? { hour: new Date(hour), _id: op({ $in: ids }) } : { hour: new Date(hour) };
         const wanted = new Set(ids.map(String));
-        for (const r of await this.placedCalls.find(filter).lean<Array<PlacedCall & { _id: Types.ObjectId }>>()) {
+        for (const r of await this.placedCalls.find(filter).lean<PlacedCallRecord[]>()) {
           if (!wanted.has(String(r._id))) continue;
-          const placed = { call_id: r.call_id, provider: r.provider, at: r.at };
+          const placed = placedCallOf(r);
           found.set(String(r._id), placed);
           // The write that follows a read (a report's) finds it here.
           this.keepPlacedHere(String(r._id), placed);

@@ -330,7 +330,9 @@ export class WriteGate<D extends GatedDoc> {
     const groups = new Map<string, number[]>();
     items.forEach(({ rev, change }, i) => {
       const key = `${rev}|${change.stamp?.field ?? ''}|${change.key}`;
-      groups.set(key, [...(groups.get(key) ?? []), i]);
+      const members = groups.get(key);
+      if (members) members.push(i);
+      else groups.set(key, [i]);
     });
     const out: Array<Settled<GroupWritten>> = items.map(() => ({ value: null }));
     await Promise.all(
