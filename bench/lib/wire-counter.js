@@ -2,6 +2,7 @@
 // A TCP proxy in front of the database that reads the MongoDB wire protocol: it counts each command
 // (by name and collection) and the time until its reply. Used to count database round trips per dial.
 const net = require('node:net');
+const { BSON: { deserialize } } = require('mongodb');
 
 const OP_MSG = 2013;
 
@@ -27,6 +28,55 @@ function commandOf(buf) {
   return 'other';
 }
 
+// A filter's shape: its top-level fields, each with the operators it uses (`next_execution:$lte`).
+function shapeOf(filter) {
+  if (!filter || typeof filter !== 'object') return '{}';
+  const keys = Object.keys(filter).map((k) => {
+    const v = filter[k];
+    const ops = v && typeof v === 'object' && !Array.isArray(v) && !(v._bsontype) && !(v instanceof Date) ? Object.keys(v).filter((o) => o.startsWith('$')) : [];
+    return ops.length ? `${k}:${ops.join('')}` : k;
+  });
+  return `{${keys.sort().join(',')}}`;
+}
+
+// The command with the shape of its (first) filter: which query of a collection is the costly one.
+function detailedCommandOf(buf, cmd) {
+  try {
+    let off = 20;
+    let body = null;
+    const sequences = {};
+    while (off < buf.length - (buf.readInt32LE(16) & 1 ? 4 : 0)) {
+      const kind = buf[off++];
+      if (kind === 0) {
+        const len = buf.readInt32LE(off);
+        body = deserialize(buf.subarray(off, off + len));
+        off += len;
+      } else {
+        const size = buf.readInt32LE(off);
+        let end = off + 4;
+        while (buf[end] !== 0) end++;
+        const id = buf.toString('utf8', off + 4, end);
+        const first = end + 1;
+        if (first < off + size) sequences[id] = deserialize(buf.subarray(first, first + buf.readInt32LE(first)));
+        off += size;
+      }
+    }
+    if (!body) return cmd;
+    const first = (list, id) => (Array.isArray(body[list]) ? body[list][0] : sequences[id]);
+    if (body.find !== undefined) return `${cmd} ${shapeOf(body.filter)}${body.sort ? ' sorted' : ''}`;
+    if (body.update !== undefined) {
+      const u = first('updates', 'updates');
+      return `${cmd} ${shapeOf(u?.q)}${u?.multi ? ' many' : ''}`;
+    }
+    if (body.delete !== undefined) return `${cmd} ${shapeOf(first('deletes', 'deletes')?.q)}`;
+    if (body.findAndModify !== undefined || body.count !== undefined) return `${cmd} ${shapeOf(body.query)}`;
+    if (body.aggregate !== undefined) return `${cmd} ${shapeOf(body.pipeline?.[0]?.$match)}`;
+    return cmd;
+  } catch {
+    return cmd;
+  }
+}
+
 // Splits a stream into whole wire messages.
 function messages(onMessage) {
   let pending = Buffer.alloc(0);
@@ -41,8 +91,10 @@ function messages(onMessage) {
   };
 }
 
-async function startWireCounter(targetHost, targetPort) {
+// With `shapes`, commands are also counted by the shape of their filter (shapes()).
+async function startWireCounter(targetHost, targetPort, { shapes = false } = {}) {
   const counts = new Map();
+  const shapeCounts = new Map();
   const inFlight = new Map();
   let enabled = false;
   const server = net.createServer((client) => {
@@ -56,7 +108,7 @@ async function startWireCounter(targetHost, targetPort) {
         if (!enabled) return;
         const cmd = commandOf(m);
         if (cmd.startsWith('hello') || cmd.startsWith('isMaster') || cmd.startsWith('ismaster') || cmd.startsWith('ping')) return;
-        inFlight.set(m.readInt32LE(4), { cmd, at: process.hrtime.bigint() });
+        inFlight.set(m.readInt32LE(4), { cmd, shape: shapes ? detailedCommandOf(m, cmd) : null, at: process.hrtime.bigint() });
       }),
     );
     upstream.on('data', (chunk) => client.write(chunk));
@@ -66,10 +118,14 @@ async function startWireCounter(targetHost, targetPort) {
         const req = inFlight.get(m.readInt32LE(8));
         if (!req) return;
         inFlight.delete(m.readInt32LE(8));
-        const entry = counts.get(req.cmd) ?? { count: 0, ms: 0 };
-        entry.count++;
-        entry.ms += Number(process.hrtime.bigint() - req.at) / 1e6;
-        counts.set(req.cmd, entry);
+        const ms = Number(process.hrtime.bigint() - req.at) / 1e6;
+        for (const [map, key] of [[counts, req.cmd], [shapeCounts, req.shape]]) {
+          if (key === null) continue;
+          const entry = map.get(key) ?? { count: 0, ms: 0 };
+          entry.count++;
+          entry.ms += ms;
+          map.set(key, entry);
+        }
       }),
     );
     const close = () => {
@@ -86,12 +142,14 @@ async function startWireCounter(targetHost, targetPort) {
     port: server.address().port,
     start() {
       counts.clear();
+      shapeCounts.clear();
       enabled = true;
     },
     stop() {
       enabled = false;
       return [...counts.entries()].map(([cmd, v]) => ({ cmd, ...v })).sort((a, b) => b.count - a.count);
     },
+    shapes: () => [...shapeCounts.entries()].map(([cmd, v]) => ({ cmd, ...v })).sort((a, b) => b.ms - a.ms),
     close: () => new Promise((r) => server.close(r)),
   };
 }

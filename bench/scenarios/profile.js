@@ -41,7 +41,7 @@ function summarizeCpuProfile(file, buildDir) {
 
 async function profile(ctx, plan) {
   const dbUrl = new URL(ctx.db.uri);
-  const counter = await startWireCounter(dbUrl.hostname, Number(dbUrl.port));
+  const counter = await startWireCounter(dbUrl.hostname, Number(dbUrl.port), { shapes: true });
   const dbName = ctx.newDbName('profile');
   const proxied = withDb(`mongodb://127.0.0.1:${counter.port}/?directConnection=true`, dbName);
   const svc = await ctx.service(dbName, 'twilio', { MONGODB_URI: proxied }, { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${ctx.logDir}`] });
@@ -53,6 +53,7 @@ async function profile(ctx, plan) {
     fig = await burst(ctx, svc, 'twilio', n, plan.capFor(n));
   } finally {
     var commands = counter.stop();
+    var shapes = counter.shapes();
     var cpu1 = { db: ctx.db.pid ? cpuSeconds(ctx.db.pid) : null, svc: cpuSeconds(svc.pid), at: Date.now() };
     await svc.stop(30_000);
     await counter.close();
@@ -75,6 +76,8 @@ async function profile(ctx, plan) {
     db_commands_per_dial: round(total / dials, 1),
     db_round_trip_ms_per_dial: round(commands.reduce((a, c) => a + c.ms, 0) / dials, 1),
     commands: commands.slice(0, 25).map((c) => ({ ...c, ms: round(c.ms, 0), per_dial: round(c.count / dials, 2), mean_ms: round(c.ms / c.count, 1) })),
+    // The same by filter shape, costliest first: which query of a collection takes the time.
+    by_filter: shapes.slice(0, 25).map((c) => ({ ...c, ms: round(c.ms, 0), per_dial: round(c.count / dials, 2), mean_ms: round(c.ms / c.count, 1) })),
   };
   const prof = readdirSync(ctx.logDir).filter((f) => f.endsWith('.cpuprofile')).sort().pop();
   if (prof) result.cpu_profile = { file: join(ctx.logDir, prof), ...summarizeCpuProfile(join(ctx.logDir, prof), ctx.buildDir) };
