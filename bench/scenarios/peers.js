@@ -12,11 +12,11 @@ const { leadMs, fmt, stalled } = require('../lib/burst');
 const { lagFigures } = require('../lib/util');
 const { summarizeRuns } = require('./fire');
 
-const CONCURRENCY = 64; // SCHEDULER_DISPATCH_CONCURRENCY's default: each peer may have as many jobs in flight as we have dispatches
+const CONCURRENCY = 256; // SCHEDULER_DISPATCH_CONCURRENCY's default: each peer may have as many jobs in flight as we have dispatches
 const POLL_MS = 1000; // a 1 s poll for jobs due later: what a user after calls on time would give raw Agenda (its default is 5 s) and graphile-worker (2 s)
-// graphile-worker warns when its pool is smaller than its concurrency. 64 connections plus FerretDB's stay
-// under PostgreSQL's default max_connections of 100.
-const GRAPHILE_POOL = CONCURRENCY;
+// 64 connections plus FerretDB's stay under PostgreSQL's default max_connections of 100: graphile-worker
+// runs its 256 jobs at once over them (it warns that its pool is smaller than its concurrency).
+const GRAPHILE_POOL = 64;
 
 function startWorker(script, env) {
   const child = spawn(process.execPath, [join(__dirname, '..', 'peers', script)], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -337,8 +337,10 @@ export class EnvironmentVariables {
   // Due occurrences one instance dispatches at once. A dispatch mostly waits (on the database and on the
   // provider's answer, 100-500 ms at Twilio), and what the dispatches write meanwhile shares commands, so
   // this bounds waiting, not work; CALLS_PER_SECOND and MAX_CONCURRENT_CALLS are the account's limits.
-  @IntSetting(1, 10_000)
-  SCHEDULER_DISPATCH_CONCURRENCY: number = 64;
+  // 0 = eight seconds of the paced rate (CALLS_PER_SECOND, CALLS_MIN_GAP_MS), at least 64 and at most 256;
+  // 256 without pacing.
+  @IntSetting(0, 10_000)
+  SCHEDULER_DISPATCH_CONCURRENCY: number = 0;
 
   // How often Agenda looks for due jobs: retries, deferred calls, webhook deliveries, campaign ticks, upkeep.
   @IntSetting(100, 600_000)

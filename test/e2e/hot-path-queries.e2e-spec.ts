@@ -3,6 +3,7 @@ import { getConnectionToken } from '@nestjs/mongoose';
 import { Db, Document, MongoClient, ObjectId, type CommandStartedEvent } from 'mongodb';
 import type { Connection } from 'mongoose';
 import { Clock } from '../../src/common/clock/clock';
+import { DueScheduleSweeper } from '../../src/schedule/dispatch/due-schedule.sweeper';
 import { FakeTwilioServer } from '../fakes/fake-twilio.server';
 import { throughFakeTwilio, twilioTestEnv } from '../utils/fake-twilio-app';
 import { EventWork, sweeperIdle, trackEventWork } from '../utils/settle';
@@ -204,6 +205,19 @@ describe('hot-path queries: dial and status callbacks filter by _id or top-level
     expect(queries.filter((q) => q.command === 'update' && q.collection === 'call_logs')).toEqual([]);
     expect((await db.collection('call_schedules').findOne({ _id: new ObjectId(scheduleId) }))?.call_id ?? null).toBeNull();
     expect((await http().get(`/schedule/${scheduleId}`).set(auth).expect(200)).body.schedule).toMatchObject({ status: 'running', call_id: oneTime.callSid });
+  });
+
+  // A poll's read that began before this instance advanced the schedule can come back after it, still
+  // saying "due": the sweeper goes by the copy it remembers from its own write, and neither dispatches the
+  // schedule again nor reads it to find it running (a scan of call_schedules on FerretDB).
+  it("a poll's read from before the dial's advance sets no second dispatch", async () => {
+    const sweeper = t.get<DueScheduleSweeper>(DueScheduleSweeper);
+    const claim = await db.collection('occurrence_claims').findOne({ schedule_id: oneTime.scheduleId });
+    const queries = await record(async () => {
+      sweeper['armAll']([{ id: oneTime.scheduleId, next_execution: claim!.occurrence_at as Date }]);
+      expect(sweeper.backlog()).toBe(0);
+    });
+    expect(queries.filter((q) => q.collection === 'call_schedules' || q.collection === 'occurrence_claims')).toEqual([]);
   });
 
   it('applying its status callbacks (ringing, in-progress, completed)', async () => {

@@ -154,7 +154,14 @@ export class DueScheduleSweeper implements OnApplicationBootstrap, OnApplication
   private armAll(due: Array<{ id: string; next_execution: Date }>, reachMs = this.reachMs): void {
     const start = Math.floor(Math.random() * DUE_SHARDS);
     const order = (id: string) => (dueShardOf(id) - start + DUE_SHARDS) % DUE_SHARDS;
-    for (const { id, next_execution } of [...due].sort((a, b) => order(a.id) - order(b.id))) this.arm(id, next_execution.getTime(), reachMs);
+    for (const { id, next_execution } of [...due].sort((a, b) => order(a.id) - order(b.id))) {
+      // A read that began before this process's own advance of a schedule can return after it, and would
+      // dispatch it again (a wasted dispatch, and on FerretDB a scan of call_schedules to find it running).
+      // The copy this process remembers is never older than the read: it says where the schedule is due now.
+      const known = this.schedules.recalled(id);
+      if (!known) this.arm(id, next_execution.getTime(), reachMs);
+      else if (known.status === 'scheduled' && known.next_execution) this.arm(id, known.next_execution.getTime(), reachMs);
+    }
   }
 
   private catchUpDue(now: number): boolean {
