@@ -39,8 +39,11 @@ function shapeOf(filter) {
   return `{${keys.sort().join(',')}}`;
 }
 
+const FILTERED = /^(find|update|delete|aggregate|count|findAndModify) /;
+
 // The command with the shape of its (first) filter: which query of a collection is the costly one.
 function detailedCommandOf(buf, cmd) {
+  if (!FILTERED.test(cmd) || buf.readInt32LE(12) !== OP_MSG) return cmd;
   try {
     let off = 20;
     let body = null;
@@ -54,7 +57,7 @@ function detailedCommandOf(buf, cmd) {
       } else {
         const size = buf.readInt32LE(off);
         let end = off + 4;
-        while (buf[end] !== 0) end++;
+        while (end < off + size && buf[end] !== 0) end++;
         const id = buf.toString('utf8', off + 4, end);
         const first = end + 1;
         if (first < off + size) sequences[id] = deserialize(buf.subarray(first, first + buf.readInt32LE(first)));
@@ -108,7 +111,8 @@ async function startWireCounter(targetHost, targetPort, { shapes = false } = {})
         if (!enabled) return;
         const cmd = commandOf(m);
         if (cmd.startsWith('hello') || cmd.startsWith('isMaster') || cmd.startsWith('ismaster') || cmd.startsWith('ping')) return;
-        inFlight.set(m.readInt32LE(4), { cmd, shape: shapes ? detailedCommandOf(m, cmd) : null, at: process.hrtime.bigint() });
+        const at = process.hrtime.bigint();
+        inFlight.set(m.readInt32LE(4), { cmd, shape: shapes ? detailedCommandOf(m, cmd) : null, at });
       }),
     );
     upstream.on('data', (chunk) => client.write(chunk));

@@ -337,8 +337,8 @@ export class EnvironmentVariables {
   // Due occurrences one instance dispatches at once. A dispatch mostly waits (on the database and on the
   // provider's answer, 100-500 ms at Twilio), and what the dispatches write meanwhile shares commands, so
   // this bounds waiting, not work; CALLS_PER_SECOND and MAX_CONCURRENT_CALLS are the account's limits.
-  // 0 = eight seconds of the paced rate (CALLS_PER_SECOND, CALLS_MIN_GAP_MS), at least 64 and at most 256;
-  // 256 without pacing.
+  // 0 = about eight seconds of the paced rate (CALLS_PER_SECOND, CALLS_MIN_GAP_MS), at least 64 and at most
+  // 256, and no more than MAX_CONCURRENT_CALLS if that is over 64: 256 without either limit.
   @IntSetting(0, 10_000)
   SCHEDULER_DISPATCH_CONCURRENCY: number = 0;
 
@@ -351,8 +351,9 @@ export class EnvironmentVariables {
   @IntSetting(0, 600_000)
   SCHEDULER_LOOKAHEAD_MS: number = 10_000;
 
-  // Most due schedules one sweep reads, and the page size of the catch-up read of the whole due list;
-  // after a full batch, the next read comes once the backlog is worked off.
+  // New due schedules one sweep reads at most (beside those the instance already holds), and the page size
+  // of the catch-up read of the whole due list; after a full read, the next comes once the backlog is down
+  // to the dispatches in flight.
   @IntSetting(1, 100_000)
   SCHEDULER_SWEEP_BATCH: number = 1000;
 

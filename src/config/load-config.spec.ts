@@ -14,13 +14,17 @@ describe('loadConfig', () => {
 
   it('sets the dispatches in flight from the paced rate unless given', () => {
     const concurrency = (env: Record<string, string>) => loadConfig({ JWT_SECRET: SECRET, ...env }).scheduler.dispatchConcurrency;
-    // Eight seconds of the rate, between 64 and 256; 256 without pacing.
+    // About eight seconds of the rate, between 64 and 256; 256 without pacing.
     expect(concurrency({})).toBe(64);
     expect(concurrency({ CALLS_PER_SECOND: '20' })).toBe(160);
     expect(concurrency({ CALLS_PER_SECOND: '50' })).toBe(256);
     expect(concurrency({ CALLS_PER_SECOND: '0' })).toBe(256);
     // The wider spacing of the two applies.
     expect(concurrency({ CALLS_PER_SECOND: '50', CALLS_MIN_GAP_MS: '100' })).toBe(80);
+    // No more than the call seats, if they allow more than 64.
+    expect(concurrency({ CALLS_PER_SECOND: '0', MAX_CONCURRENT_CALLS: '5' })).toBe(64);
+    expect(concurrency({ CALLS_PER_SECOND: '0', MAX_CONCURRENT_CALLS: '100' })).toBe(100);
+    expect(concurrency({ CALLS_PER_SECOND: '50', MAX_CONCURRENT_CALLS: '1000' })).toBe(256);
     expect(concurrency({ CALLS_PER_SECOND: '50', SCHEDULER_DISPATCH_CONCURRENCY: '32' })).toBe(32);
   });
 

@@ -31,12 +31,15 @@ function callingHours(value: string): { start: string; end: string } {
 
 type Problem = { variable: string; issue: string };
 // SCHEDULER_DISPATCH_CONCURRENCY left at 0. A burst dials faster with more dispatches in flight, because
-// their writes share statements (decision 0036), but a dispatch waiting for a pacing slot holds its claim:
-// more of them than about eight seconds of the paced rate would wait long enough, with a few instances at
-// one call a second, to be taken for stuck claims (SCHEDULER_UNKNOWN_CLAIM_AFTER_SECONDS) and fenced.
-function dispatchConcurrencyFor(callsPerSecond: number, minGapMs: number): number {
+// their writes share statements (decision 0036), but a dispatch waiting for a pacing slot or a call seat
+// holds its claim (and a seat waiter asks for a seat every 250 ms). More of them than about eight seconds of
+// the paced rate would wait long enough, with a few instances at one call a second, to be taken for stuck
+// claims (SCHEDULER_UNKNOWN_CLAIM_AFTER_SECONDS) and fenced; more than the seats would mostly wait for seats.
+// So a limited account keeps the former 64 unless its limits use more.
+function dispatchConcurrencyFor(callsPerSecond: number, minGapMs: number, maxConcurrentCalls: number): number {
   const rate = Math.min(callsPerSecond > 0 ? callsPerSecond : Infinity, minGapMs > 0 ? 1000 / minGapMs : Infinity);
-  return rate === Infinity ? 256 : Math.min(256, Math.max(64, Math.ceil(rate * 8)));
+  const seats = maxConcurrentCalls > 0 ? maxConcurrentCalls : Infinity;
+  return Math.min(256, Math.max(64, Math.min(Math.ceil(rate * 8), seats)));
 }
 
 const trimSlashes = (url: string) => url.replace(/\/+$/, '');
@@ -162,7 +165,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfigVa
       pollIntervalMs: parsed.SCHEDULER_POLL_INTERVAL_MS,
       jobPollIntervalMs: parsed.SCHEDULER_JOB_POLL_INTERVAL_MS,
       concurrency: parsed.SCHEDULER_CONCURRENCY,
-      dispatchConcurrency: parsed.SCHEDULER_DISPATCH_CONCURRENCY || dispatchConcurrencyFor(parsed.CALLS_PER_SECOND, parsed.CALLS_MIN_GAP_MS),
+      dispatchConcurrency: parsed.SCHEDULER_DISPATCH_CONCURRENCY || dispatchConcurrencyFor(parsed.CALLS_PER_SECOND, parsed.CALLS_MIN_GAP_MS, parsed.MAX_CONCURRENT_CALLS),
       lookaheadMs: Math.max(parsed.SCHEDULER_LOOKAHEAD_MS, parsed.SCHEDULER_POLL_INTERVAL_MS),
       sweepBatch: parsed.SCHEDULER_SWEEP_BATCH,
       lockLifetimeMs: parsed.SCHEDULER_LOCK_LIFETIME_MS,

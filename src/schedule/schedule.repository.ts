@@ -285,12 +285,12 @@ export class ScheduleRepository {
       slots.map((due_slot) =>
         this.schedules
           .find({ due_slot, ...dueBy(horizon) })
-          .sort({ next_execution: 1 })
+          .sort({ next_execution: 1, due_shard: 1 })
           .limit(limit)
           .lean<LeanSchedule[]>(),
       ),
     );
-    const docs = perSlot.flat().sort((a, b) => (a.next_execution as Date).getTime() - (b.next_execution as Date).getTime());
+    const docs = perSlot.flat().sort((a, b) => (a.next_execution as Date).getTime() - (b.next_execution as Date).getTime() || (a.due_shard ?? 0) - (b.due_shard ?? 0));
     return this.rememberDue(docs.slice(0, limit));
   }
 
@@ -299,6 +299,16 @@ export class ScheduleRepository {
       this.gate.remember(d);
       return { id: d._id.toHexString(), next_execution: d.next_execution as Date };
     });
+  }
+
+  // Where the copy this process remembers has the schedule due: its due time, null when it is not due (no
+  // longer scheduled, or deleted), undefined when no copy is remembered. The copy holds the newer of this
+  // process's last read and last write (WriteGate.remember), so it is never older than a read it has seen.
+  rememberedDueTime(id: string): Date | null | undefined {
+    const _id = toObjectId(id);
+    const doc = _id ? this.gate.recall(_id) : null;
+    if (!doc) return undefined;
+    return doc.status === 'scheduled' && !doc.deleted_at ? ((doc.next_execution as Date | null) ?? null) : null;
   }
 
   // The copy this process last read or wrote, if recent (WriteGate.recall), without a database read.

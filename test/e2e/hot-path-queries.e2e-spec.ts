@@ -4,6 +4,7 @@ import { Db, Document, MongoClient, ObjectId, type CommandStartedEvent } from 'm
 import type { Connection } from 'mongoose';
 import { Clock } from '../../src/common/clock/clock';
 import { DueScheduleSweeper } from '../../src/schedule/dispatch/due-schedule.sweeper';
+import { ScheduleRepository } from '../../src/schedule/schedule.repository';
 import { FakeTwilioServer } from '../fakes/fake-twilio.server';
 import { throughFakeTwilio, twilioTestEnv } from '../utils/fake-twilio-app';
 import { EventWork, sweeperIdle, trackEventWork } from '../utils/settle';
@@ -213,8 +214,13 @@ describe('hot-path queries: dial and status callbacks filter by _id or top-level
   it("a poll's read from before the dial's advance sets no second dispatch", async () => {
     const sweeper = t.get<DueScheduleSweeper>(DueScheduleSweeper);
     const claim = await db.collection('occurrence_claims').findOne({ schedule_id: oneTime.scheduleId });
+    const stored = await db.collection('call_schedules').findOne({ _id: new ObjectId(oneTime.scheduleId) });
+    // The schedule as the read found it: due, one revision before the advance.
+    const before = { ...stored, status: 'scheduled', next_execution: claim!.occurrence_at, rev: (stored!.rev as number) - 1 };
     const queries = await record(async () => {
-      sweeper['armAll']([{ id: oneTime.scheduleId, next_execution: claim!.occurrence_at as Date }]);
+      const due = t.get<ScheduleRepository>(ScheduleRepository)['rememberDue']([before as never]);
+      expect(due).toEqual([{ id: oneTime.scheduleId, next_execution: claim!.occurrence_at }]);
+      sweeper['armAll'](due);
       expect(sweeper.backlog()).toBe(0);
     });
     expect(queries.filter((q) => q.collection === 'call_schedules' || q.collection === 'occurrence_claims')).toEqual([]);

@@ -128,7 +128,11 @@ export class DueScheduleSweeper implements OnApplicationBootstrap, OnApplication
       this.lastReadAt = Date.now();
       if (this.catchUpDue(now)) void this.catchUp(now);
       const horizon = now + this.reachMs;
-      const due = await this.schedules.findDueInSlots(slotsBetween(now - SLOT_LAG_MS, horizon), new Date(horizon), this.config.scheduler.sweepBatch);
+      // The read returns what this instance already holds too (it is still due until its dispatch advances
+      // it): room for that as well, so that a read in a burst brings up to a batch of new work. On FerretDB
+      // the slot's due rows are read whatever the limit.
+      const limit = this.config.scheduler.sweepBatch + this.waiting.size + this.inFlight.size;
+      const due = await this.schedules.findDueInSlots(slotsBetween(now - SLOT_LAG_MS, horizon), new Date(horizon), limit);
       this.lastSlotHorizon = horizon;
       const { pollIntervalMs, lookaheadMs } = this.config.scheduler;
       const took = Date.now() - this.lastReadAt;
@@ -136,7 +140,7 @@ export class DueScheduleSweeper implements OnApplicationBootstrap, OnApplication
       const wasSlow = this.reachMs > lookaheadMs;
       this.pollMs = slow && wasSlow ? Math.min(MAX_POLL_MS, Math.max(pollIntervalMs, took * READ_COST_SHARE)) : pollIntervalMs;
       this.reachMs = lookaheadMs + (slow ? MAX_POLL_MS : 0);
-      this.moreDue = due.length >= this.config.scheduler.sweepBatch;
+      this.moreDue = due.length >= limit;
       this.armAll(due);
     } catch (error) {
       this.logger.warn(`sweep failed: ${error instanceof Error ? error.message : String(error)}`);
@@ -158,9 +162,9 @@ export class DueScheduleSweeper implements OnApplicationBootstrap, OnApplication
       // A read that began before this process's own advance of a schedule can return after it, and would
       // dispatch it again (a wasted dispatch, and on FerretDB a scan of call_schedules to find it running).
       // The copy this process remembers is never older than the read: it says where the schedule is due now.
-      const known = this.schedules.recalled(id);
-      if (!known) this.arm(id, next_execution.getTime(), reachMs);
-      else if (known.status === 'scheduled' && known.next_execution) this.arm(id, known.next_execution.getTime(), reachMs);
+      const remembered = this.schedules.rememberedDueTime(id);
+      const at = remembered === undefined ? next_execution : remembered;
+      if (at) this.arm(id, at.getTime(), reachMs);
     }
   }
 
@@ -207,9 +211,10 @@ export class DueScheduleSweeper implements OnApplicationBootstrap, OnApplication
     return this.waiting.size >= this.config.scheduler.dispatchConcurrency * BACKLOG_PER_SLOT;
   }
 
-  // Once the backlog is worked off, at most one read a second.
+  // Once the backlog is down to what the dispatches in flight take next, at most one read a second: the read
+  // (seconds on FerretDB in a large burst) then overlaps the last of the work instead of following it.
   private readSoon(): void {
-    if (this.stopped || this.running || !this.moreDue || this.waiting.size > 0) return;
+    if (this.stopped || this.running || !this.moreDue || this.waiting.size > this.config.scheduler.dispatchConcurrency) return;
     this.moreDue = false;
     if (this.loop) clearTimeout(this.loop);
     this.schedule(Math.max(0, this.lastReadAt + MIN_READ_GAP_MS - Date.now()));
