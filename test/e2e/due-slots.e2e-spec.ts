@@ -85,6 +85,24 @@ describe('due slots (e2e)', () => {
     expect(whole).not.toContain(paused);
   });
 
+  // A burst's read holds whole shards (0037): within one due time it goes by due_shard, and an earlier due
+  // time still comes first whatever its shard.
+  it('reads schedules due at one time in shard order, after every earlier due time', async () => {
+    const repo = t.get<ScheduleRepository>(ScheduleRepository);
+    const slot = slotOf(new Date(Date.now() + 45 * 86_400_000)) + 1;
+    const at = (minutes: number) => new Date(slot * DUE_SLOT_MS + minutes * 60_000);
+    const burst = await Promise.all(Array.from({ length: 12 }, () => create(at(2))));
+    const earlier = await create(at(1));
+    const shardOf = async (id: string) => (await stored(id))?.due_shard as number;
+    const shards = new Map(await Promise.all([...burst, earlier].map(async (id) => [id, await shardOf(id)] as const)));
+    const read = (await repo.findDueInSlots([slot], at(5), 100)).map((d) => d.id);
+    expect(read[0]).toBe(earlier);
+    expect(read.slice(1).map((id) => shards.get(id))).toEqual(burst.map((id) => shards.get(id)!).sort((a, b) => a - b));
+    // A read that stops within the burst stops in shard order too.
+    const part = (await repo.findDueInSlots([slot], at(5), 5)).map((d) => d.id);
+    expect(part.map((id) => shards.get(id))).toEqual(read.slice(0, 5).map((id) => shards.get(id)));
+  });
+
   it('pages the catch-up read by due time, then id: every schedule once, ties included', async () => {
     const repo = t.get<ScheduleRepository>(ScheduleRepository);
     const slot = slotOf(new Date(Date.now() + 60 * 86_400_000));

@@ -34,6 +34,9 @@ const MAX_POLL_MS = 60_000;
 // CATCH_UP_COST_SHARE times its own duration. It sets timers for everything due before the next one, so
 // such a schedule is still dialed on time.
 const SLOT_LAG_MS = 2 * 60_000;
+// The most a poll reads with room for what the instance holds (0037): well below the 5,000 copies a write
+// gate remembers, so that a read does not push out the copies its waiting dispatches start from.
+const MAX_READ = 4000;
 const CATCH_UP_MS = 10 * 60_000;
 const CATCH_UP_COST_SHARE = 50;
 
@@ -59,8 +62,8 @@ export class DueScheduleSweeper implements OnApplicationBootstrap, OnApplication
   private readonly claimedElsewhere = new Map<string, { at: number; until: number }>();
   private loop: NodeJS.Timeout | null = null;
   private running = false;
-  // The last read returned a full batch: more is due than one read brings, so the next read comes as soon
-  // as the backlog is worked off instead of a poll interval later.
+  // The last read returned all it could: more is due than one read brings, so the next read comes as soon
+  // as the backlog is down to the dispatches in flight instead of a poll interval later.
   private moreDue = false;
   private lastReadAt = 0;
   // Clock times: how far the last successful poll's read reached, and when the last full catch-up began.
@@ -131,7 +134,8 @@ export class DueScheduleSweeper implements OnApplicationBootstrap, OnApplication
       // The read returns what this instance already holds too (it is still due until its dispatch advances
       // it): room for that as well, so that a read in a burst brings up to a batch of new work. On FerretDB
       // the slot's due rows are read whatever the limit.
-      const limit = this.config.scheduler.sweepBatch + this.waiting.size + this.inFlight.size;
+      const { sweepBatch } = this.config.scheduler;
+      const limit = Math.max(sweepBatch, Math.min(sweepBatch + this.waiting.size + this.inFlight.size, MAX_READ));
       const due = await this.schedules.findDueInSlots(slotsBetween(now - SLOT_LAG_MS, horizon), new Date(horizon), limit);
       this.lastSlotHorizon = horizon;
       const { pollIntervalMs, lookaheadMs } = this.config.scheduler;
@@ -151,12 +155,14 @@ export class DueScheduleSweeper implements OnApplicationBootstrap, OnApplication
   }
 
   // Instances start at different points of the same due list, so they mostly claim different schedules
-  // instead of all racing for the first ones. Armed in shard order from there (timers due at the same
-  // instant mostly fire in the order they were set): the dispatches in flight at once then mostly share a
-  // shard, and their advances go out together (ScheduleRepository.advanceWithOthers). Only the write
-  // batching depends on the order.
+  // instead of all racing for the first ones: at the shard of a random one of the read (a burst's read holds
+  // a run of whole shards, 0037). Armed in shard order from there (timers due at the same instant mostly
+  // fire in the order they were set): the dispatches in flight at once then mostly share a shard, and their
+  // advances go out together (ScheduleRepository.advanceWithOthers). Only the write batching depends on
+  // the order.
   private armAll(due: Array<{ id: string; next_execution: Date }>, reachMs = this.reachMs): void {
-    const start = Math.floor(Math.random() * DUE_SHARDS);
+    if (due.length === 0) return;
+    const start = dueShardOf(due[Math.floor(Math.random() * due.length)].id);
     const order = (id: string) => (dueShardOf(id) - start + DUE_SHARDS) % DUE_SHARDS;
     for (const { id, next_execution } of [...due].sort((a, b) => order(a.id) - order(b.id))) {
       // A read that began before this process's own advance of a schedule can return after it, and would

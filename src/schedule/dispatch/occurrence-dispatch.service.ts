@@ -185,12 +185,10 @@ export class OccurrenceDispatchService {
       now,
       detail: late ? `late by ${Math.round((now.getTime() - occurrence.getTime()) / 1000)} s; ${due.length} occurrence(s)` : undefined,
     }));
-    if (!claim.won) {
-      const fresh = await this.schedules.findById(scheduleId);
-      const moved = fresh?.status === 'scheduled' && fresh.next_execution && fresh.next_execution.getTime() !== occurrence.getTime();
-      // Not moved yet: its claimant moves it on, and a claimant that died is settled by the reconciler.
-      return { outcome: 'already_claimed', nextRunAt: moved ? fresh.next_execution : null };
-    }
+    // Another instance's: its claimant moves it on, and a claimant that died is settled by the reconciler.
+    // No read of where it moved (a scan of call_schedules on FerretDB, for each schedule instances race
+    // for in a burst): the sweeper's next poll finds a recurring schedule's next occurrence in time.
+    if (!claim.won) return { outcome: 'already_claimed', nextRunAt: null };
 
     // A one-time schedule reads running from its claim on: its run holds it until the call ends (pending is a
     // schedule waiting for a job: a deferral, a retry, a re-dial).
