@@ -290,7 +290,8 @@ export class ScheduleRepository {
           .lean<LeanSchedule[]>(),
       ),
     );
-    const docs = perSlot.flat().sort((a, b) => (a.next_execution as Date).getTime() - (b.next_execution as Date).getTime() || (a.due_shard ?? 0) - (b.due_shard ?? 0));
+    // One due time falls in one slot, so each slot's shard order survives this (stable) sort.
+    const docs = perSlot.flat().sort((a, b) => (a.next_execution as Date).getTime() - (b.next_execution as Date).getTime());
     return this.rememberDue(docs.slice(0, limit));
   }
 
