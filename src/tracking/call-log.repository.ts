@@ -93,6 +93,9 @@ const MAX_IDS_PER_LOOKUP = 100;
 type PlacedCallRecord = PlacedCall & { _id: Types.ObjectId };
 const placedCallOf = (r: PlacedCallRecord): PlacedCall => ({ call_id: r.call_id, provider: r.provider, at: r.at });
 
+// The hour a log is kept under (its stored `hour`, or one derived from its time for logs stored before it).
+const hourOfLog = (log: Pick<LeanLog, 'hour' | 'timestamp'>): Date => log.hour ?? hourOf(log.timestamp);
+
 const acceptedEntry = (at: Date): CallTimelineEntry => ({ status: 'queued', ts: at, received_at: at, sequence_number: null, source: 'provider_accepted', provider_status: null });
 
 // What a placed call adds to its log, as the update it replaces wrote it: the provider, the call id (unless
@@ -106,6 +109,11 @@ function placedCallFields(log: LeanLog, placed: PlacedCall): Pick<LeanLog, 'prov
     timeline: log.timeline.some((e) => sameEntry(e as CallTimelineEntry, entry)) ? log.timeline : [...log.timeline, entry],
     last_updated: placed.at.getTime() > log.last_updated.getTime() ? placed.at : log.last_updated,
   };
+}
+
+// The log as its next write will leave it, when a placed call waits for it.
+function withPlacedCall(log: LeanLog, placed: PlacedCall | undefined): LeanLog {
+  return placed ? { ...log, ...placedCallFields(log, placed) } : log;
 }
 
 export type NewCallLog = Omit<CallLog, 'id' | 'timeline' | 'last_updated' | 'call_id' | 'provider' | 'start_time' | 'end_time' | 'duration' | 'answered_by' | 'error_code' | 'error_message'>;
@@ -283,8 +291,7 @@ export class CallLogRepository {
     const _id = toObjectId(id);
     const doc = _id ? (this.archivedGate.recall(_id) ?? this.gate.recall(_id)) : null;
     if (!doc) return null;
-    const placed = this.awaitsPlacedCall(doc) ? this.placedHere.get(id) : undefined;
-    return toLog(placed ? { ...doc, ...placedCallFields(doc, placed) } : doc);
+    return toLog(withPlacedCall(doc, this.awaitsPlacedCall(doc) ? this.placedHere.get(id) : undefined));
   }
 
   // Calls a provider accepted that are still not final: the periodic reconcile asks the provider.
@@ -360,13 +367,15 @@ export class CallLogRepository {
   // first record of a log stands.
   async recordPlacedCall(id: string, provider: string, callId: string, now: Date, logTimestamp?: Date): Promise<void> {
     const _id = new Types.ObjectId(id);
-    const known = logTimestamp
-      ? { hour: hourOf(logTimestamp) }
-      : (this.gate.recall(_id) ?? (await this.logs.findOne({ _id }, { hour: 1, timestamp: 1 }).lean<LeanLog>()) ?? (await this.archive.findOne({ _id }, { hour: 1, timestamp: 1 }).lean<LeanLog>()));
-    // No log to name the call (as the attach it replaces, nothing is written).
-    if (!known) return;
+    let hour: Date;
+    if (logTimestamp) hour = hourOf(logTimestamp);
+    else {
+      const log = this.gate.recall(_id) ?? (await this.findAnywhere({ _id }));
+      // No log to name the call (as the attach it replaces, nothing is written).
+      if (!log) return;
+      hour = hourOfLog(log);
+    }
     const placed: PlacedCall = { call_id: callId, provider, at: now };
-    const hour = known.hour ?? hourOf((known as LeanLog).timestamp);
     // A duplicate is an earlier record of the same log, which stands (and is what a read finds).
     if (await insertedUnlessDuplicate(() => this.placedInserts.insert({ _id, ...placed, hour }))) this.keepPlacedHere(id, placed);
   }
@@ -395,7 +404,7 @@ export class CallLogRepository {
       const here = this.placedHere.get(id);
       if (here) found.set(id, here);
       else {
-        const hour = (log.hour ?? hourOf(log.timestamp)).getTime();
+        const hour = hourOfLog(log).getTime();
         const ids = byHour.get(hour);
         if (ids) ids.push(log._id);
         else byHour.set(hour, [log._id]);
@@ -422,10 +431,7 @@ export class CallLogRepository {
   private async withPlacedCalls(docs: LeanLog[]): Promise<LeanLog[]> {
     if (!docs.some((d) => this.awaitsPlacedCall(d))) return docs;
     const placed = await this.placedCallsOf(docs);
-    return docs.map((d) => {
-      const p = placed.get(String(d._id));
-      return p ? { ...d, ...placedCallFields(d, p) } : d;
-    });
+    return docs.map((d) => withPlacedCall(d, placed.get(String(d._id))));
   }
 
   // Deletes the records of placed calls older than any log still waits for (the archive pass, at most once an
