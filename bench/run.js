@@ -44,6 +44,8 @@ const PLANS = {
     pacingCapFor: (cps, calls) => (calls / cps) * 1000 + 20_000,
     webhook: { count: 150, concurrency: 20 },
     profileN: 300,
+    instances: 3,
+    instanceSizes: [1000, 10_000],
   },
   quick: {
     runs: 3,
@@ -65,6 +67,8 @@ const PLANS = {
     pacingCapFor: (cps, calls) => (calls / cps) * 1000 + 10_000,
     webhook: { count: 30, concurrency: 10 },
     profileN: 10,
+    instances: 3,
+    instanceSizes: [10],
   },
 };
 // Tiny N, one run, each scenario and mode once: only that the harness works end to end.
@@ -82,11 +86,14 @@ PLANS.smoke = {
   pacingFactor: 1,
   webhook: { count: 10, concurrency: 4 },
   profileN: 3,
+  instances: 2,
+  instanceSizes: [3],
 };
 
 // In running order: the longest (scale) last.
 const SCENARIOS = {
   fire: () => require('./scenarios/fire').fireAccuracy,
+  instances: () => require('./scenarios/instances').instances,
   peers: () => require('./scenarios/peers').peers,
   pacing: () => require('./scenarios/pacing').pacing,
   webhook: () => require('./scenarios/webhook').webhook,

@@ -29,9 +29,10 @@ const freePort = () =>
     });
   });
 
-function rssMb(pid) {
+// Resident memory now (VmRSS), or the most it has been since the process started (peak: VmHWM).
+function rssMb(pid, { peak = false } = {}) {
   try {
-    const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+) kB/);
+    const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(peak ? /VmHWM:\s+(\d+) kB/ : /VmRSS:\s+(\d+) kB/);
     return m ? round(Number(m[1]) / 1024, 1) : null;
   } catch {
     return null;

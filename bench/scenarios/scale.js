@@ -66,12 +66,20 @@ async function apiAt(ctx, svc, plan) {
   return out;
 }
 
-async function fireRuns(ctx, plan, start, label) {
+// With a counter, the first run's database commands by filter shape come back too (byFilter, costliest first).
+async function fireRuns(ctx, plan, start, label, counter = null) {
   let svc = await start();
   const runs = [];
+  let byFilter = null;
   try {
     for (let r = 0; r < plan.runs; r++) {
+      if (r === 0) counter?.start();
       const fig = await burst(ctx, svc, 'twilio', plan.scaleFireN, plan.capFor(plan.scaleFireN));
+      if (r === 0 && counter) {
+        counter.stop();
+        const dials = Math.max(1, fig.done);
+        byFilter = counter.shapes().slice(0, 12).map((c) => ({ ...c, ms: round(c.ms, 0), per_dial: round(c.count / dials, 2), mean_ms: round(c.ms / c.count, 1) }));
+      }
       runs.push(fig);
       ctx.log(`  ${label} fire N=${plan.scaleFireN} run ${r + 1}: ${fig.done}/${fig.n} p50 ${fmt(fig.p50)} p99 ${fmt(fig.p99)} max ${fmt(fig.max)} ${fig.per_second ?? '-'}/s`);
       if (fig.done < fig.n && r + 1 < plan.runs && plan.cleanRestart) {
@@ -81,7 +89,7 @@ async function fireRuns(ctx, plan, start, label) {
         svc = await start();
       }
     }
-    return { svc, fire: { summary: summarizeRuns(runs), runs } };
+    return { svc, fire: { summary: summarizeRuns(runs), runs, ...(byFilter ? { by_filter: byFilter } : {}) } };
   } catch (error) {
     await svc.stop(3000);
     throw error;
@@ -91,7 +99,7 @@ async function fireRuns(ctx, plan, start, label) {
 async function scale(ctx, plan) {
   const result = { schedules: plan.scaleSchedules, fire_n: plan.scaleFireN, runs: plan.runs, through_wire_counter: true };
   const dbUrl = new URL(ctx.db.uri);
-  const counter = await startWireCounter(dbUrl.hostname, Number(dbUrl.port));
+  const counter = await startWireCounter(dbUrl.hostname, Number(dbUrl.port), { shapes: true });
   const via = (dbName) => ({ MONGODB_URI: withDb(`mongodb://127.0.0.1:${counter.port}/?directConnection=true`, dbName) });
   const dbName = ctx.newDbName('scale');
   let svc = await ctx.service(dbName, 'twilio', via(dbName));
@@ -120,10 +128,13 @@ async function scale(ctx, plan) {
     result.rss_mb_after_api = rssMb(svc.pid);
     const running = svc;
     let first = true;
-    const fired = await fireRuns(ctx, plan, async () => (first ? ((first = false), running) : ctx.service(dbName, 'twilio', via(dbName), { requireReady: false, templates, readyTimeoutMs: 300_000 })), 'scale');
+    const fired = await fireRuns(ctx, plan, async () => (first ? ((first = false), running) : ctx.service(dbName, 'twilio', via(dbName), { requireReady: false, templates, readyTimeoutMs: 300_000 })), 'scale', counter);
     svc = fired.svc;
     result.fire = fired.fire;
     result.rss_mb = rssMb(svc.pid);
+    // The most this process held at any point since its start (the fire's, unless it was restarted):
+    // what a container's memory limit must allow.
+    result.rss_peak_mb = rssMb(svc.pid, { peak: true });
     result.rss_mb_summary = summarize([result.rss_mb_after_api, result.rss_mb]);
   } finally {
     await svc.stop(3000);

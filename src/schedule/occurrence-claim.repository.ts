@@ -25,6 +25,22 @@ export interface DecisionRecord {
   decided_at: Date;
 }
 
+export interface ClaimOccurrenceInput {
+  scheduleId: string;
+  tenantId: string;
+  occurrenceAt: Date;
+  attemptNumber?: number;
+  deferral?: number;
+  state: ClaimState;
+  instance: string;
+  now: Date;
+  detail?: string;
+  runId?: string;
+  // An earlier insert of this run may have landed (its reply was lost).
+  repeat?: boolean;
+  callLogId?: string;
+}
+
 @Injectable()
 export class OccurrenceClaimRepository {
   // The dispatcher and the reconciler both move a claim's state: one at a time, through the gate.
@@ -73,10 +89,12 @@ export class OccurrenceClaimRepository {
   }
 
   // The exactly-once gate: a duplicate key means another run already owns this occurrence.
-  // `runId` lets a repeated insert (the first one's reply lost to a connection error) find its own claim.
+  // `runId` with `repeat` lets a repeated insert (the first one's reply lost to a connection error) find its
+  // own claim. Only a repeat reads the claim it collided with: a first insert's duplicate is another run's,
+  // and on FerretDB that read scans occurrence_claims, once for every occurrence instances race for.
   // `callLogId`: the id the attempt's call log will be created under, named here so that the claim needs no
   // second write once the log exists (a claim whose run stopped before creating it names a log that never was).
-  async claimOccurrence(input: { scheduleId: string; tenantId: string; occurrenceAt: Date; attemptNumber?: number; deferral?: number; state: ClaimState; instance: string; now: Date; detail?: string; runId?: string; callLogId?: string }): Promise<ClaimResult> {
+  async claimOccurrence(input: ClaimOccurrenceInput): Promise<ClaimResult> {
     try {
       const doc = await this.claimInserts.insert<LeanClaim>({
         schedule_id: input.scheduleId,
@@ -95,7 +113,7 @@ export class OccurrenceClaimRepository {
       return { won: true, claim: toClaim(this.gate.remember(doc)) };
     } catch (error) {
       if (!isDuplicateKeyError(error)) throw error;
-      if (!input.runId) return { won: false };
+      if (!input.runId || !input.repeat) return { won: false };
       const existing = await this.claims
         .findOne({ schedule_id: input.scheduleId, occurrence_at: input.occurrenceAt, attempt_number: input.attemptNumber ?? 1, deferral: input.deferral ?? 0 })
         .lean<LeanClaim>();

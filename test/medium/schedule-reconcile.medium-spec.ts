@@ -169,12 +169,15 @@ describe('reconciling stuck claims (service level, real database)', () => {
     const id = await createSchedule(at);
     const input = { scheduleId: id, tenantId: 'alice', occurrenceAt: at, state: 'claimed' as const, instance: 'me:1', now: at, runId: 'run-a' };
     const first = await claims().claimOccurrence(input);
-    const repeated = await claims().claimOccurrence(input);
-    const other = await claims().claimOccurrence({ ...input, runId: 'run-b' });
-    const anonymous = await claims().claimOccurrence({ ...input, runId: undefined });
+    const repeated = await claims().claimOccurrence({ ...input, repeat: true });
+    const other = await claims().claimOccurrence({ ...input, runId: 'run-b', repeat: true });
+    const anonymous = await claims().claimOccurrence({ ...input, runId: undefined, repeat: true });
+    // Only a repeat can have landed before: a first insert that collides counts the claim as another's.
+    const firstAgain = await claims().claimOccurrence(input);
     expect(first.won && repeated.won && repeated.claim.id === first.claim.id).toBe(true);
     expect(other.won).toBe(false);
     expect(anonymous.won).toBe(false);
+    expect(firstAgain.won).toBe(false);
     expect(await claims().findForSchedule(id, 5)).toHaveLength(1);
   });
 

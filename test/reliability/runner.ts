@@ -19,6 +19,7 @@ interface Args {
   build: boolean;
   keep: boolean;
   lanes: number;
+  racesCount: number | null;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -37,6 +38,8 @@ function parseArgs(argv: string[]): Args {
     // Three lanes by default: the dispatch scenarios (1-5) spread over two, the API scenarios (6-10) in one;
     // --lanes N spreads the dispatch scenarios over N-1 lanes, --serial runs one scenario at a time.
     lanes: argv.includes('--serial') ? 1 : Math.max(1, Number(value('--lanes') ?? 3)),
+    // --races-count N: the races scenario's burst size instead of the mode's (a larger burst on 3 instances).
+    racesCount: value('--races-count') ? Math.max(1, Number(value('--races-count'))) : null,
   };
 }
 
@@ -123,6 +126,7 @@ export async function main(argv: string[]): Promise<number> {
     const ctx: RunContext = {
       mode: args.mode,
       seed: args.seed,
+      racesCount: args.racesCount,
       repoRoot: REPO,
       distDir,
       workDir,

@@ -9,6 +9,9 @@ export interface LatencyProxy {
   drained(): Promise<void>;
   // While on, replies are dropped and their connections stay open: a server that stops answering.
   setSwallowReplies(on: boolean): void;
+  // Drops the replies to the next `times` requests whose latin1 text matches, and keeps their connections
+  // open: commands that were applied but whose replies were lost.
+  swallowReplyTo(request: RegExp, times?: number): void;
   // The requests whose replies were dropped, as latin1 text (BSON keeps names and strings readable).
   readonly unanswered: string[];
   close(): Promise<void>;
@@ -27,6 +30,7 @@ export async function startLatencyProxy(targetUri: string): Promise<LatencyProxy
 
   let delayMs = 0;
   let swallow = false;
+  let swallowNext: { request: RegExp; times: number } | null = null;
   const unanswered: string[] = [];
   let held = 0;
   let onDrained: Array<() => void> = [];
@@ -45,8 +49,11 @@ export async function startLatencyProxy(targetUri: string): Promise<LatencyProxy
     // Replies leave in the order they came, each no earlier than its own delay.
     let tail = Promise.resolve();
     let lastRequest = '';
+    // The driver sends one command at a time on a connection, so the next reply on it is this request's.
+    let dropNextReply = false;
     upstream.on('data', (chunk) => {
-      if (swallow) {
+      if (swallow || dropNextReply) {
+        dropNextReply = false;
         unanswered.push(lastRequest);
         return;
       }
@@ -61,6 +68,10 @@ export async function startLatencyProxy(targetUri: string): Promise<LatencyProxy
     });
     client.on('data', (chunk) => {
       lastRequest = chunk.toString('latin1');
+      if (swallowNext?.request.test(lastRequest)) {
+        if (--swallowNext.times === 0) swallowNext = null;
+        dropNextReply = true;
+      }
       upstream.write(chunk);
     });
     const end = () => {
@@ -91,6 +102,9 @@ export async function startLatencyProxy(targetUri: string): Promise<LatencyProxy
     },
     setSwallowReplies: (on) => {
       swallow = on;
+    },
+    swallowReplyTo: (request, times = 1) => {
+      swallowNext = { request, times };
     },
     unanswered,
     drained: () => (held === 0 ? Promise.resolve() : new Promise<void>((resolve) => onDrained.push(resolve))),

@@ -14,7 +14,7 @@ import { JobQueueService } from '../../jobs/job-queue.service';
 import { CALL_DEFERRED_JOB } from '../schedule.constants';
 import { CallDeferredPayload } from './call-deferred.payload';
 import { retryTransient } from './transient-retry';
-import { OccurrenceClaimRepository } from '../occurrence-claim.repository';
+import { ClaimOccurrenceInput, ClaimResult, OccurrenceClaimRepository } from '../occurrence-claim.repository';
 import { ScheduleEventRepository } from '../schedule-event.repository';
 import { ScheduleRepository } from '../schedule.repository';
 import { dueOccurrences, nextWithinBounds } from '../schedule-timing';
@@ -174,7 +174,7 @@ export class OccurrenceDispatchService {
     // The claim is keyed by the stored next_execution, which every instance reads alike: whoever wins
     // the insert owns this occurrence (and, on a misfire, every occurrence collapsed into it).
     const runId = randomUUID();
-    const claim = await this.retry(() => this.claims.claimOccurrence({
+    const claim = await this.claimOccurrence({
       runId,
       scheduleId,
       tenantId: schedule.tenant_id,
@@ -184,7 +184,7 @@ export class OccurrenceDispatchService {
       instance: this.instance,
       now,
       detail: late ? `late by ${Math.round((now.getTime() - occurrence.getTime()) / 1000)} s; ${due.length} occurrence(s)` : undefined,
-    }));
+    });
     // Another instance's: its claimant moves it on, and a claimant that died is settled by the reconciler.
     // No read of where it moved (a scan of call_schedules on FerretDB, for each schedule instances race
     // for in a burst): the sweeper's next poll finds a recurring schedule's next occurrence in time.
@@ -253,7 +253,7 @@ export class OccurrenceDispatchService {
     if (!schedule || !open) return { outcome: 'inactive', nextRunAt: null };
     const now = this.clock.now();
     const runId = randomUUID();
-    const claim = await this.retry(() => this.claims.claimOccurrence({ runId, scheduleId, tenantId: schedule.tenant_id, occurrenceAt, attemptNumber: attempt, state: 'claimed', instance: this.instance, now, callLogId: this.callLogs.newId() }));
+    const claim = await this.claimOccurrence({ runId, scheduleId, tenantId: schedule.tenant_id, occurrenceAt, attemptNumber: attempt, state: 'claimed', instance: this.instance, now, callLogId: this.callLogs.newId() });
     if (!claim.won) return { outcome: 'already_claimed', nextRunAt: null };
     await this.record(schedule, 'retry_attempt', 'info', `Retry attempt ${attempt} of occurrence ${occurrenceAt.toISOString()}`, {
       occurrence_at: occurrenceAt.toISOString(),
@@ -274,7 +274,7 @@ export class OccurrenceDispatchService {
     const now = this.clock.now();
     if (runAt.getTime() > now.getTime() + EARLY_TOLERANCE_MS) return { outcome: 'early', nextRunAt: runAt };
     const runId = randomUUID();
-    const claim = await this.retry(() => this.claims.claimOccurrence({ runId, scheduleId, tenantId: schedule.tenant_id, occurrenceAt, attemptNumber: attempt, deferral, state: 'claimed', instance: this.instance, now, callLogId: this.callLogs.newId() }));
+    const claim = await this.claimOccurrence({ runId, scheduleId, tenantId: schedule.tenant_id, occurrenceAt, attemptNumber: attempt, deferral, state: 'claimed', instance: this.instance, now, callLogId: this.callLogs.newId() });
     if (!claim.won) return { outcome: 'already_claimed', nextRunAt: null };
     // Due at run_at (the window opening, or a re-dial's original due time): its misfire grace runs from there.
     await this.placeCall(schedule, occurrenceAt, claim.claim, attempt, runAt);
@@ -683,6 +683,17 @@ export class OccurrenceDispatchService {
   // is conditional or keyed, so a repeat of one that was applied changes nothing.
   private retry<T>(write: () => Promise<T>): Promise<T> {
     return retryTransient(write);
+  }
+
+  // The claim insert, repeated through an outage; every attempt after the first is a repeat, which may meet
+  // its own earlier insert.
+  private claimOccurrence(input: Omit<ClaimOccurrenceInput, 'repeat'>): Promise<ClaimResult> {
+    let repeat = false;
+    return this.retry(() => {
+      const attempt = this.claims.claimOccurrence({ ...input, repeat });
+      repeat = true;
+      return attempt;
+    });
   }
 
   private async record(schedule: Schedule, type: string, level: EventLevel, message: string, data: Record<string, unknown>): Promise<void> {

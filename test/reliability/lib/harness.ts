@@ -12,6 +12,8 @@ export type Mode = 'quick' | 'full';
 export interface RunContext {
   mode: Mode;
   seed: number;
+  // --races-count: the races scenario's burst size, when not the mode's.
+  racesCount?: number | null;
   repoRoot: string;
   distDir: string;
   // Per-run scratch: logs of every process, database data.

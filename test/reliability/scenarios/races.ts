@@ -9,7 +9,7 @@ export const races: Scenario = {
   name: 'races',
   async run(ctx: RunContext) {
     const r = result('races');
-    const count = ctx.mode === 'full' ? 1000 : 50;
+    const count = ctx.racesCount ?? (ctx.mode === 'full' ? 1000 : 50);
     const rng = new Rng(ctx.seed).fork(2);
     // No status callbacks: this scenario is about who dials, and callbacks would triple the database work.
     const cluster = await Cluster.start(ctx, { name: 'races', instances: 3, rng, callbacks: { enabled: false, statuses: ['completed'], delayMs: 0 } });
