@@ -3,7 +3,7 @@
 // The benchmark harness (issue 9). `npm run bench` runs every scenario against the compiled service in
 // production mode, its own database (MONGODB_URI or the embedded server the tests use) and a local fake
 // provider; writes bench/results/<timestamp>.json and prints a markdown table.
-//   npm run bench [-- --quick | --smoke] [--only fire,peers,api,scale,pacing,webhook] [--runs N]
+//   npm run bench [-- --quick | --smoke] [--only fire,instances,peers,pacing,webhook,profile,api,scale] [--runs N]
 //                 [--dist <build dir>] [--readme] [--scale-schedules N] [--fire-sizes 1,1000] [--profile-n N]
 // --quick: small N, under about 2 minutes; --smoke: tiny N and one run, for CI (never judges targets).
 //   npm run bench -- --merge <a.json>,<b.json> [--readme]: one table from several result files.

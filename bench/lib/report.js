@@ -90,7 +90,7 @@ function rows(results) {
       add(`${label}, fire N=${scale.fire_n}`, 'p99 vs empty', `${ratio(s.p99.median, empty.p99.median)} (empty ${ms(empty.p99.median)})`, '≤ 1.2x', within);
       add(`${label}, fire N=${scale.fire_n}`, 'dispatches/s vs empty', `${cell(s.per_second, num)} vs ${one(empty.per_second.median, num)}`);
     }
-    if (scale.fire.by_filter) add(`${label}, fire N=${scale.fire_n}`, 'top commands per dial (run 1)', scale.fire.by_filter.slice(0, 4).map((c) => `${c.cmd} ${c.per_dial} × ${c.mean_ms} ms`).join('; '));
+    if (scale.fire.by_filter) add(`${label}, fire N=${scale.fire_n}`, 'top commands per dial (a run of its own)', scale.fire.by_filter.slice(0, 4).map((c) => `${c.cmd} ${c.per_dial} × ${c.mean_ms} ms`).join('; '));
     add(label, 'service RSS', `${one(scale.rss_mb, num)} MB (empty ${one(scale.rss_mb_empty, num)} MB${scale.rss_peak_mb != null ? `; peak ${num(scale.rss_peak_mb)} MB` : ''})`, '≤ 300 MB', scale.rss_mb <= 300);
     add(label, `DB CPU idle (${scale.idle_loaded.seconds} s)`, `${one(scale.idle_loaded.db_cpu_percent, num)}% (empty ${one(scale.idle_empty.db_cpu_percent, num)}%); service ${one(scale.idle_loaded.service_cpu_percent, num)}%`, 'not busy polling', scale.idle_loaded.db_cpu_percent === null ? null : scale.idle_loaded.db_cpu_percent < 10);
     const idleCmds = (idle) => (idle.commands ?? []).slice(0, 2).map((c) => `${c.cmd} ${c.per_second}/s × ${c.mean_ms} ms`).join('; ');

@@ -22,6 +22,12 @@ interface Args {
   racesCount: number | null;
 }
 
+function positiveInteger(flag: string, text: string | undefined): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} takes a positive whole number, not ${text}`);
+  return n;
+}
+
 function parseArgs(argv: string[]): Args {
   const value = (name: string) => {
     const i = argv.indexOf(name);
@@ -39,7 +45,7 @@ function parseArgs(argv: string[]): Args {
     // --lanes N spreads the dispatch scenarios over N-1 lanes, --serial runs one scenario at a time.
     lanes: argv.includes('--serial') ? 1 : Math.max(1, Number(value('--lanes') ?? 3)),
     // --races-count N: the races scenario's burst size instead of the mode's (a larger burst on 3 instances).
-    racesCount: value('--races-count') ? Math.max(1, Number(value('--races-count'))) : null,
+    racesCount: value('--races-count') ? positiveInteger('--races-count', value('--races-count')) : null,
   };
 }
 

@@ -9,8 +9,10 @@ export interface LatencyProxy {
   drained(): Promise<void>;
   // While on, replies are dropped and their connections stay open: a server that stops answering.
   setSwallowReplies(on: boolean): void;
-  // Drops the replies to the next `times` requests whose latin1 text matches, and keeps their connections
-  // open: commands that were applied but whose replies were lost.
+  // Drops the reply to the next request whose latin1 text matches (`times` such requests), and keeps its
+  // connection open: a command that was applied but whose reply was lost. Calls queue up in order: each
+  // pattern waits until the one before it has dropped its reply. Only for replies of one TCP chunk (the
+  // driver sends one command at a time on a connection; a reply split into chunks would pass its tail on).
   swallowReplyTo(request: RegExp, times?: number): void;
   // The requests whose replies were dropped, as latin1 text (BSON keeps names and strings readable).
   readonly unanswered: string[];
@@ -30,7 +32,7 @@ export async function startLatencyProxy(targetUri: string): Promise<LatencyProxy
 
   let delayMs = 0;
   let swallow = false;
-  let swallowNext: { request: RegExp; times: number } | null = null;
+  const swallowQueue: RegExp[] = [];
   const unanswered: string[] = [];
   let held = 0;
   let onDrained: Array<() => void> = [];
@@ -68,8 +70,8 @@ export async function startLatencyProxy(targetUri: string): Promise<LatencyProxy
     });
     client.on('data', (chunk) => {
       lastRequest = chunk.toString('latin1');
-      if (swallowNext?.request.test(lastRequest)) {
-        if (--swallowNext.times === 0) swallowNext = null;
+      if (swallowQueue[0]?.test(lastRequest)) {
+        swallowQueue.shift();
         dropNextReply = true;
       }
       upstream.write(chunk);
@@ -104,7 +106,7 @@ export async function startLatencyProxy(targetUri: string): Promise<LatencyProxy
       swallow = on;
     },
     swallowReplyTo: (request, times = 1) => {
-      swallowNext = { request, times };
+      for (let i = 0; i < times; i++) swallowQueue.push(request);
     },
     unanswered,
     drained: () => (held === 0 ? Promise.resolve() : new Promise<void>((resolve) => onDrained.push(resolve))),

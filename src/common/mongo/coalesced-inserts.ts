@@ -23,7 +23,8 @@ export async function insertEach(collection: Collection, docs: Array<Record<stri
     if (each) return each;
     // The command failed as a whole (a lost lock, a lost connection), and FerretDB may have stored part of
     // it first. Each document is inserted alone; one already stored under its own _id, identical, was
-    // stored by the failed command, so it is ours, not a duplicate.
+    // stored by the failed command, so it is ours, not a duplicate. A read that fails cannot tell: its
+    // error is the document's, not the duplicate (a claim taken for another run's would be acted on by none).
     return Promise.all(
       docs.map(async (doc) => {
         try {
@@ -31,7 +32,12 @@ export async function insertEach(collection: Collection, docs: Array<Record<stri
           return undefined;
         } catch (failure) {
           if (!isDuplicateKeyError(failure)) return failure;
-          const stored = await collection.findOne({ _id: doc._id } as never).catch(() => null);
+          let stored: unknown;
+          try {
+            stored = await collection.findOne({ _id: doc._id } as never);
+          } catch (unread) {
+            return unread;
+          }
           return stored && canonical(stored) === canonical(doc) ? undefined : failure;
         }
       }),
