@@ -14,6 +14,8 @@ export interface LatencyProxy {
   // pattern waits until the one before it has dropped its reply. Only for replies of one TCP chunk (the
   // driver sends one command at a time on a connection; a reply split into chunks would pass its tail on).
   swallowReplyTo(request: RegExp, times?: number): void;
+  // Patterns queued by swallowReplyTo that have not dropped a reply yet; clears them with `clear`.
+  pendingSwallows(clear?: boolean): number;
   // The requests whose replies were dropped, as latin1 text (BSON keeps names and strings readable).
   readonly unanswered: string[];
   close(): Promise<void>;
@@ -107,6 +109,11 @@ export async function startLatencyProxy(targetUri: string): Promise<LatencyProxy
     },
     swallowReplyTo: (request, times = 1) => {
       for (let i = 0; i < times; i++) swallowQueue.push(request);
+    },
+    pendingSwallows: (clear = false) => {
+      const n = swallowQueue.length;
+      if (clear) swallowQueue.length = 0;
+      return n;
     },
     unanswered,
     drained: () => (held === 0 ? Promise.resolve() : new Promise<void>((resolve) => onDrained.push(resolve))),
