@@ -6,6 +6,8 @@ const { ROOT } = require('./build');
 
 const ms = (v) => (v === null || v === undefined ? '-' : v === Infinity ? 'not done' : v >= 10_000 ? `${(v / 1000).toFixed(1)} s` : `${Math.round(v)} ms`);
 const num = (v) => (v === null || v === undefined ? '-' : v === Infinity ? 'not done' : String(v));
+// The first four commands of a per-dial list (wire-counter.js perDial), as one cell.
+const topPerDial = (list) => list.slice(0, 4).map((c) => `${c.cmd} ${c.per_dial} × ${c.mean_ms} ms`).join('; ');
 const ratio = (a, b) => (a && b && Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(2)}x` : '-');
 const met = (ok) => (ok === null ? '' : ok ? 'met' : '**missed**');
 
@@ -90,7 +92,7 @@ function rows(results) {
       add(`${label}, fire N=${scale.fire_n}`, 'p99 vs empty', `${ratio(s.p99.median, empty.p99.median)} (empty ${ms(empty.p99.median)})`, '≤ 1.2x', within);
       add(`${label}, fire N=${scale.fire_n}`, 'dispatches/s vs empty', `${cell(s.per_second, num)} vs ${one(empty.per_second.median, num)}`);
     }
-    if (scale.fire.by_filter) add(`${label}, fire N=${scale.fire_n}`, 'top commands per dial (a run of its own)', scale.fire.by_filter.slice(0, 4).map((c) => `${c.cmd} ${c.per_dial} × ${c.mean_ms} ms`).join('; '));
+    if (scale.fire.by_filter) add(`${label}, fire N=${scale.fire_n}`, 'top commands per dial (a run of its own)', topPerDial(scale.fire.by_filter));
     add(label, 'service RSS', `${one(scale.rss_mb, num)} MB (empty ${one(scale.rss_mb_empty, num)} MB${scale.rss_peak_mb != null ? `; peak ${num(scale.rss_peak_mb)} MB` : ''})`, '≤ 300 MB', scale.rss_mb <= 300);
     add(label, `DB CPU idle (${scale.idle_loaded.seconds} s)`, `${one(scale.idle_loaded.db_cpu_percent, num)}% (empty ${one(scale.idle_empty.db_cpu_percent, num)}%); service ${one(scale.idle_loaded.service_cpu_percent, num)}%`, 'not busy polling', scale.idle_loaded.db_cpu_percent === null ? null : scale.idle_loaded.db_cpu_percent < 10);
     const idleCmds = (idle) => (idle.commands ?? []).slice(0, 2).map((c) => `${c.cmd} ${c.per_second}/s × ${c.mean_ms} ms`).join('; ');
@@ -117,7 +119,7 @@ function rows(results) {
   if (prof) {
     const label = `profile: burst N=${prof.n}, twilio`;
     add(label, 'DB commands per dial (round-trip time)', `${one(prof.db_commands_per_dial, num)} (${one(prof.db_round_trip_ms_per_dial, ms)})`);
-    add(label, 'top commands per dial', prof.commands.slice(0, 4).map((c) => `${c.cmd} ${c.per_dial} × ${c.mean_ms} ms`).join('; '));
+    add(label, 'top commands per dial', topPerDial(prof.commands));
     add(label, 'CPU during burst', `database ${one(prof.db_cpu_percent, num)}%, service ${one(prof.service_cpu_percent, num)}% (100% = one core)`);
     if (prof.service_cpu_ms_per_dial !== undefined) add(label, 'service CPU per dial', `${one(prof.service_cpu_ms_per_dial, ms)} (under --cpu-prof)`);
   }

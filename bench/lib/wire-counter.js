@@ -3,6 +3,7 @@
 // (by name and collection) and the time until its reply. Used to count database round trips per dial.
 const net = require('node:net');
 const { BSON: { deserialize } } = require('mongodb');
+const { round } = require('./util');
 
 const OP_MSG = 2013;
 
@@ -158,4 +159,9 @@ async function startWireCounter(targetHost, targetPort, { shapes = false } = {})
   };
 }
 
-module.exports = { startWireCounter };
+// A counter's list (stop() or shapes()), its first k entries per dial: count and mean round trip.
+function perDial(list, dials, k) {
+  return list.slice(0, k).map((c) => ({ ...c, ms: round(c.ms, 0), per_dial: round(c.count / dials, 2), mean_ms: round(c.ms / c.count, 1) }));
+}
+
+module.exports = { startWireCounter, perDial };

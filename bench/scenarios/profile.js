@@ -5,7 +5,7 @@
 const { readdirSync, readFileSync } = require('node:fs');
 const { join } = require('node:path');
 const { burst, fmt } = require('../lib/burst');
-const { startWireCounter } = require('../lib/wire-counter');
+const { perDial, startWireCounter } = require('../lib/wire-counter');
 const { cpuSeconds, round } = require('../lib/util');
 const { withDb } = require('../lib/database');
 
@@ -75,9 +75,9 @@ async function profile(ctx, plan) {
     db_commands_total: total,
     db_commands_per_dial: round(total / dials, 1),
     db_round_trip_ms_per_dial: round(commands.reduce((a, c) => a + c.ms, 0) / dials, 1),
-    commands: commands.slice(0, 25).map((c) => ({ ...c, ms: round(c.ms, 0), per_dial: round(c.count / dials, 2), mean_ms: round(c.ms / c.count, 1) })),
+    commands: perDial(commands, dials, 25),
     // The same by filter shape, costliest first: which query of a collection takes the time.
-    by_filter: shapes.slice(0, 25).map((c) => ({ ...c, ms: round(c.ms, 0), per_dial: round(c.count / dials, 2), mean_ms: round(c.ms / c.count, 1) })),
+    by_filter: perDial(shapes, dials, 25),
   };
   const prof = readdirSync(ctx.logDir).filter((f) => f.endsWith('.cpuprofile')).sort().pop();
   if (prof) result.cpu_profile = { file: join(ctx.logDir, prof), ...summarizeCpuProfile(join(ctx.logDir, prof), ctx.buildDir) };

@@ -6,7 +6,7 @@
 // one-job-per-schedule design costs.
 const { burst, fmt } = require('../lib/burst');
 const { seedWeekly } = require('../lib/seed');
-const { startWireCounter } = require('../lib/wire-counter');
+const { perDial, startWireCounter } = require('../lib/wire-counter');
 const { withDb } = require('../lib/database');
 const { cpuSeconds, rssMb, round, sleep, summarize } = require('../lib/util');
 const { cannon, figures, summarizeRuns: summarizeApi } = require('./api');
@@ -134,8 +134,7 @@ async function scale(ctx, plan) {
     counter.start();
     const profiled = await burst(ctx, svc, 'twilio', plan.scaleFireN, plan.capFor(plan.scaleFireN));
     counter.stop();
-    const dials = Math.max(1, profiled.done);
-    result.fire.by_filter = counter.shapes().slice(0, 12).map((c) => ({ ...c, ms: round(c.ms, 0), per_dial: round(c.count / dials, 2), mean_ms: round(c.ms / c.count, 1) }));
+    result.fire.by_filter = perDial(counter.shapes(), Math.max(1, profiled.done), 12);
   } finally {
     await svc.stop(3000);
     await ctx.dropDb(dbName);
