@@ -115,8 +115,22 @@ export class CampaignRunner {
     return campaign.id;
   }
 
+  // A cancelled campaign's attempts that have not been dispatched: each is withdrawn by winning its
+  // occurrence's claim (InternalScheduleService.cancelIfNotStarted) and settled; returns how many.
+  async withdrawUndialed(campaignId: string): Promise<number> {
+    let withdrawn = 0;
+    for (const attempt of await this.attempts.findOpen(campaignId, this.clock.now(), 10_000)) {
+      if (!(await this.schedules.cancelIfNotStarted(attempt.schedule_id))) continue;
+      await this.settleBySchedule(attempt.schedule_id);
+      withdrawn++;
+    }
+    return withdrawn;
+  }
+
   private async advanceOnce(campaignId: string, reconcile: boolean): Promise<AdvanceResult> {
     const campaign = await this.campaigns.findById(campaignId);
+    // The tick's pass (not an event's: each withdrawal is one, and each would read every open attempt again).
+    if (campaign?.status === 'cancelled' && reconcile) return { outcome: `cancelled withdrawn=${await this.withdrawUndialed(campaign.id)}`, started: 0, delayMs: null };
     if (!campaign || campaign.status !== 'running') return { outcome: `not_running`, started: 0, delayMs: null };
     const now = this.clock.now();
     const tickMs = this.config.campaigns.tickIntervalMs;

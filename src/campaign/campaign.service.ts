@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import type { Readable } from 'node:stream';
 import { Principal, scopeOf } from '../auth/principal';
 import { defaultCallingWindow } from '../calling-rules/calling-window';
@@ -12,7 +12,7 @@ import { InternalScheduleService } from '../schedule/internal-schedule.service';
 import { CampaignAttemptRepository } from './campaign-attempt.repository';
 import { CampaignContactRepository } from './campaign-contact.repository';
 import { AdvanceResult, CampaignRunner, NOT_BEFORE_RELEASE } from './campaign-runner.service';
-import { CAMPAIGN_TICK_JOB } from './campaign.constants';
+import { CAMPAIGN_TICK_JOB, WITHDRAWAL_RECHECK_MS } from './campaign.constants';
 import { CampaignNotFoundException, IllegalCampaignTransitionException, InvalidCampaignInputException } from './campaign.exceptions';
 import { CampaignRepository, NewCampaign } from './campaign.repository';
 import { Campaign, CampaignAttempt, CampaignContact, CampaignRetryStatus, CampaignStatus, ContactCounters, ContactStatus } from './campaign.types';
@@ -25,6 +25,8 @@ const EDITABLE: CampaignStatus[] = ['draft', 'running', 'paused'];
 
 @Injectable()
 export class CampaignService {
+  private readonly logger = new Logger(CampaignService.name);
+
   constructor(
     private readonly campaigns: CampaignRepository,
     private readonly contacts: CampaignContactRepository,
@@ -81,7 +83,7 @@ export class CampaignService {
     // Attempts not dialed yet carry the old window in their schedule: withdraw them, and they are made
     // again under the new one (withdrawn attempts do not count towards max_attempts).
     if (dto.calling_window !== undefined) {
-      await this.withdrawUndialedAttempts(updated.id);
+      await this.runner.withdrawUndialed(updated.id);
       await this.contacts.recheckDeferred(updated.id, this.clock.now());
     }
     if (updated.status === 'running') await this.armTick(updated.id);
@@ -154,23 +156,22 @@ export class CampaignService {
     return this.transition(principal, id, 'resume', ['paused'], 'running');
   }
 
-  // Attempts not dialed yet are withdrawn; calls already under way finish and are recorded.
+  // Attempts not dialed yet are withdrawn; calls already under way finish and are recorded. The withdrawal
+  // runs now, and again from the tick the transition armed: one that stopped part-way (a failed write, a
+  // process that ended) is finished there, since a second cancel is refused.
   async cancel(principal: Principal, id: string): Promise<Campaign> {
     const campaign = await this.transition(principal, id, 'cancel', ['draft', 'running', 'paused'], 'cancelled');
-    await this.withdrawUndialedAttempts(campaign.id);
+    await this.runner.withdrawUndialed(campaign.id).catch((error: unknown) => {
+      this.logger.warn(`campaign ${campaign.id}: withdrawal left to its tick: ${error instanceof Error ? error.message : String(error)}`);
+    });
     return campaign;
-  }
-
-  private async withdrawUndialedAttempts(campaignId: string): Promise<void> {
-    for (const attempt of await this.attempts.findOpen(campaignId, this.clock.now(), 10_000)) {
-      if (await this.schedules.cancelIfNotStarted(attempt.schedule_id)) await this.runner.settleBySchedule(attempt.schedule_id);
-    }
   }
 
   private async transition(principal: Principal, id: string, action: string, from: CampaignStatus[], to: CampaignStatus): Promise<Campaign> {
     const current = await this.load(principal, id);
     if (!from.includes(current.status)) throw new IllegalCampaignTransitionException(action, current.status);
     const now = this.clock.now();
+    if (to === 'cancelled') await this.armTick(id, WITHDRAWAL_RECHECK_MS);
     const updated = await this.campaigns.changeStatus(id, from, to, now);
     if (!updated) {
       const fresh = await this.load(principal, id);

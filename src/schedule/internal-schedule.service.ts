@@ -176,8 +176,10 @@ export class InternalScheduleService {
     // are not atomic, so a dispatch racing it could advance (and dial) a schedule this then cancels.
     const { tenant_id: tenantId, next_execution: occurrenceAt } = schedule;
     if (occurrenceAt) {
+      // As a repeat under the canceller's run id: a cancel that stopped after its claim (the update below
+      // failed) finds its own claim when it is run again, and finishes.
       const claim = await retryOnLockContention(() =>
-        this.claims.claimOccurrence({ scheduleId: id, tenantId, occurrenceAt, state: 'skipped', instance: CANCELLER, now, detail: 'cancelled with its campaign' }),
+        this.claims.claimOccurrence({ scheduleId: id, tenantId, occurrenceAt, state: 'skipped', instance: CANCELLER, runId: CANCELLER, repeat: true, now, detail: 'cancelled with its campaign' }),
       );
       if (!claim.won) return false;
     }

@@ -1,16 +1,17 @@
 import { Injectable } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import { AuditService } from '../audit/audit.service';
-import { AuditNote, successEntry } from '../audit/audit.types';
+import { AuditNote, NewAuditEntry, successEntry } from '../audit/audit.types';
 import { Principal, scopeOf, TenantScope } from '../auth/principal';
 import { Clock } from '../common/clock/clock';
+import { insertedUnlessDuplicate, isDuplicateKeyError } from '../common/mongo/mongo-query';
 import { AppConfig } from '../config/app-config';
 import { ScheduleEventName } from '../notification/domain-events';
 import { CreateScheduleDto } from './dto/create-schedule.dto';
 import { ListSchedulesQuery } from './dto/list-schedules.query';
 import { UpdateScheduleDto } from './dto/update-schedule.dto';
 import { IdempotencyKeyRepository } from './idempotency-key.repository';
-import { buildDefinition, definitionContextFor, mergeForUpdate, newScheduleFields, withAgentInstance } from './schedule-definition';
+import { buildDefinition, definitionContextFor, mergeForUpdate, newScheduleFields, ScheduleDefinition, withAgentInstance } from './schedule-definition';
 import { ScheduleEventRepository } from './schedule-event.repository';
 import { ScheduleCreationRelay } from './schedule-creation.relay';
 import { DispatchTrigger } from './dispatch/dispatch-trigger';
@@ -54,6 +55,14 @@ export interface ScheduleDetails {
   events: ScheduleEventRecord[];
 }
 
+// Awaited later, so never an unhandled rejection: its error, or null.
+function failureOf(write: Promise<unknown>): Promise<unknown> {
+  return write.then(
+    () => null,
+    (error: unknown) => error,
+  );
+}
+
 export function canonicalHash(value: unknown): string {
   const canonical = (v: unknown): unknown =>
     Array.isArray(v)
@@ -86,10 +95,7 @@ export class ScheduleService {
     const id = this.schedules.newId();
     const audit = auditNote ? successEntry(auditNote, now, id) : null;
     // Both must land before the insert, neither needs the other: one round trip for the two.
-    const marked = this.schedules.markCreating(id, audit).then(
-      () => null,
-      (error: unknown) => error,
-    );
+    const marked = failureOf(this.schedules.markCreating(id, audit));
 
     if (idempotencyKey) {
       const reservation = await this.idempotency
@@ -104,19 +110,42 @@ export class ScheduleService {
         void marked.then(() => this.schedules.deleteCreationMarker(id));
         if (reservation.requestHash !== canonicalHash(dto)) throw new IdempotencyKeyConflictException();
         const original = await this.awaitReplay(reservation.resourceId);
-        // The first request may have stopped between its insert and its events: stored here once.
-        await this.creations.store(original, original.created_at, null, false);
-        if (auditNote) await this.audit.record(successEntry(auditNote, now, original.id));
-        return { schedule: original, replayed: true };
+        if (!original) {
+          // The first request stopped after its reservation and before its schedule (its process ended, or
+          // the reservation's reply was lost and the client was answered with an error). This one creates the
+          // schedule under the reserved id: should the first one still insert, one of the two meets the other's
+          // document as a duplicate, and there is one schedule for the key.
+          const adopted = auditNote ? successEntry(auditNote, now, reservation.resourceId) : null;
+          const markedAgain = failureOf(insertedUnlessDuplicate(() => this.schedules.markCreating(reservation.resourceId, adopted)));
+          return this.insertNew(principal, reservation.resourceId, definition, now, adopted, markedAgain, idempotencyKey);
+        }
+        return this.replay(original, auditNote ? successEntry(auditNote, now, original.id) : null);
       }
     }
+    return this.insertNew(principal, id, definition, now, audit, marked, idempotencyKey);
+  }
 
+  private async insertNew(
+    principal: Principal,
+    id: string,
+    definition: ScheduleDefinition,
+    now: Date,
+    audit: NewAuditEntry | null,
+    marked: Promise<unknown>,
+    idempotencyKey: string | undefined,
+  ): Promise<{ schedule: Schedule; replayed: boolean }> {
     let schedule: Schedule;
     try {
       const markFailure = await marked;
       if (markFailure) throw markFailure;
       schedule = await this.schedules.insertSchedule(id, newScheduleFields(definition, principal, now));
     } catch (error) {
+      if (isDuplicateKeyError(error)) {
+        // Only a request under the same Idempotency-Key inserts this id: the other one's schedule stands.
+        const existing = await this.schedules.findById(id);
+        if (!existing) throw new ScheduleModifiedConcurrentlyException();
+        return this.replay(existing, audit);
+      }
       // Nothing half-written: an insert whose reply was lost may have been applied, so it is undone, and the idempotency key is freed
       // so that the client's retry can succeed.
       await this.schedules.softDelete(id, 1, ['scheduled'], now).catch(() => undefined);
@@ -127,6 +156,13 @@ export class ScheduleService {
     this.creations.relay(schedule, now, audit);
     this.trigger.armed(schedule.id, schedule.status, schedule.next_execution);
     return { schedule, replayed: false };
+  }
+
+  // The first request may have stopped between its insert and its events: stored here once.
+  private async replay(original: Schedule, audit: NewAuditEntry | null): Promise<{ schedule: Schedule; replayed: boolean }> {
+    await this.creations.store(original, original.created_at, null, false);
+    if (audit) await this.audit.record(audit);
+    return { schedule: original, replayed: true };
   }
 
   async get(principal: Principal, id: string): Promise<ScheduleDetails> {
@@ -250,14 +286,15 @@ export class ScheduleService {
     return schedule;
   }
 
-  // A concurrent retry with the same key may arrive while the first request is still inserting.
-  private async awaitReplay(id: string): Promise<Schedule> {
+  // A concurrent retry with the same key may arrive while the first request is still inserting; null when
+  // its schedule has not appeared within 5 s.
+  private async awaitReplay(id: string): Promise<Schedule | null> {
     for (let i = 0; i < 50; i++) {
       const schedule = await this.schedules.findById(id);
       if (schedule) return schedule;
       await new Promise((r) => setTimeout(r, 100));
     }
-    throw new ScheduleModifiedConcurrentlyException();
+    return null;
   }
 
   private definitionContext(now: Date) {

@@ -1,0 +1,62 @@
+import { getConnectionToken } from '@nestjs/mongoose';
+import { Connection } from 'mongoose';
+import request from 'supertest';
+import { startLatencyProxy, LatencyProxy } from '../utils/latency-proxy';
+import { createTestApp, TestApp } from '../utils/test-app';
+import { testDatabaseUri } from '../utils/test-config';
+import { bearer, tokenFor } from '../utils/tokens';
+
+// As in claim-reply-lost: long enough for the app's start-up commands on a loaded CI machine.
+const SOCKET_TIMEOUT_MS = 10_000;
+const TENANT = 'tenant-create-reply-lost';
+const owner = bearer(tokenFor('create-reply-lost', { tenantId: TENANT }));
+// The insert command on idempotency_keys: its name, then the collection as a BSON string.
+const KEY_INSERT = /\x02insert\x00[\s\S]{4}idempotency_keys\x00/;
+
+// An Idempotency-Key is reserved before the schedule is inserted. When the reservation is stored but its
+// reply is lost, the client is answered with an error and the key names a schedule that was never created
+// (as it does when the process stops between the two writes). The client's retry under the same key must
+// create that schedule, once, not be refused for as long as the key is kept.
+describe("a create whose Idempotency-Key reservation's reply is lost (e2e, real database)", () => {
+  let t: TestApp;
+  let proxy: LatencyProxy;
+  let db: Connection;
+  const inAnHour = new Date(Date.now() + 3_600_000).toISOString();
+  const create = (key: string, phone: string) =>
+    request(t.app.getHttpServer())
+      .post('/schedule/')
+      .set(owner)
+      .set('Idempotency-Key', key)
+      .send({ phone, scheduled_time: inAnHour });
+
+  beforeAll(async () => {
+    proxy = await startLatencyProxy(testDatabaseUri());
+    t = await createTestApp({ env: { MONGODB_URI: proxy.uri, MONGODB_SOCKET_TIMEOUT_MS: String(SOCKET_TIMEOUT_MS), SCHEDULER_ENABLED: 'false' } });
+    db = t.get<Connection>(getConnectionToken());
+  }, 60_000);
+  afterEach(() => proxy.pendingSwallows(true));
+  afterAll(async () => {
+    await t?.close();
+    await proxy?.close();
+  });
+
+  it('is answered with an error; the retry under the same key creates the schedule under the reserved id, once', async () => {
+    const phone = '+14155552681';
+    // The reservation's insertMany, then its one document's insertOne: both stored, neither answered.
+    proxy.swallowReplyTo(KEY_INSERT, 2);
+    const failed = await create('reply-lost-1', phone);
+    expect(failed.status).toBeGreaterThanOrEqual(500);
+    expect(proxy.pendingSwallows()).toBe(0);
+    const reservation = await db.collection('idempotency_keys').findOne({ tenant_id: TENANT, key: 'reply-lost-1' });
+    expect(reservation).not.toBeNull();
+    expect(await db.collection('call_schedules').countDocuments({ tenant_id: TENANT, phone })).toBe(0);
+
+    const retry = await create('reply-lost-1', phone);
+    expect(retry.status).toBe(200);
+    expect(retry.body.schedule_id).toBe(reservation!.resource_id);
+    const again = await create('reply-lost-1', phone).expect(200);
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    expect(again.body.schedule_id).toBe(reservation!.resource_id);
+    expect(await db.collection('call_schedules').countDocuments({ tenant_id: TENANT, phone })).toBe(1);
+  }, 90_000);
+});
