@@ -81,6 +81,9 @@ export abstract class AppConfig {
     metricsToken?: string;
     auditRetentionDays: number;
     claimRetentionDays: number;
+    idempotencyKeyRetentionHours: number;
+    scheduleEventRetentionDays: number;
+    callbackReceiptRetentionDays: number;
     rateLimitPerMinute: number;
     requestBodyLimitKb: number;
     corsOrigins: string[];

@@ -455,6 +455,23 @@ export class EnvironmentVariables {
   @IntSetting(1, 3650)
   CLAIM_RETENTION_DAYS: number = 7;
 
+  // Hours an Idempotency-Key (and a bulk create's stored answer) is kept; a request under a key older than
+  // this creates anew (a bulk's items still come back as duplicates: their ids derive from the key). The
+  // hourly schedule.claims-cleanup job deletes older ones.
+  @IntSetting(1, 8760)
+  IDEMPOTENCY_KEY_RETENTION_HOURS: number = 24;
+
+  // Days a schedule's history entry (GET /schedule/{id}'s events) is kept; the hourly
+  // schedule.claims-cleanup job deletes older ones. At least 7: an entry recorded once per call outcome
+  // also refuses a repeat of that outcome, which a provider sends within hours.
+  @IntSetting(7, 3650)
+  SCHEDULE_EVENT_RETENTION_DAYS: number = 90;
+
+  // Days a status callback's receipt (its redelivery check) is kept; the call.reconcile job deletes older
+  // ones, at most once an hour. Twilio redelivers within hours.
+  @IntSetting(1, 3650)
+  CALLBACK_RECEIPT_RETENTION_DAYS: number = 7;
+
   // API requests per minute per token (per client IP without a valid one), counted per instance.
   // 0 turns the limit off; webhooks, /health and /metrics are never limited.
   @IntSetting(0, 1_000_000)

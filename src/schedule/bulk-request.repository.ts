@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { Model, Types } from 'mongoose';
-import { insertedUnlessDuplicate, toObjectId } from '../common/mongo/mongo-query';
+import { insertedUnlessDuplicate, op, toObjectId } from '../common/mongo/mongo-query';
 import { BulkRequestDoc } from './schemas/bulk-request.schema';
 import type { BulkItemResult } from './schedule-bulk.service';
 
@@ -18,5 +18,10 @@ export class BulkRequestRepository {
     if (!_id) return null;
     const doc = await this.requests.findOne({ _id, tenant_id: tenantId }).lean<BulkRequestDoc>();
     return doc ? (doc.results as unknown as BulkItemResult[]) : null;
+  }
+
+  // Retention: answers stored with their Idempotency-Key, deleted with it.
+  async deleteCreatedBefore(cutoff: Date): Promise<number> {
+    return (await this.requests.deleteMany({ created_at: op({ $lt: cutoff }) })).deletedCount;
   }
 }

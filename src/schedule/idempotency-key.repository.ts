@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { Model } from 'mongoose';
 import { CoalescedInserts } from '../common/mongo/coalesced-inserts';
-import { isDuplicateKeyError } from '../common/mongo/mongo-query';
+import { isDuplicateKeyError, op } from '../common/mongo/mongo-query';
 import { IdempotencyKeyDoc } from './schemas/idempotency-key.schema';
 
 export type Reservation =
@@ -38,5 +38,9 @@ export class IdempotencyKeyRepository {
 
   async releaseKey(tenantId: string, scope: string, key: string): Promise<void> {
     await this.keys.deleteOne({ tenant_id: tenantId, scope, key });
+  }
+
+  async deleteCreatedBefore(cutoff: Date): Promise<number> {
+    return (await this.keys.deleteMany({ created_at: op({ $lt: cutoff }) })).deletedCount;
   }
 }

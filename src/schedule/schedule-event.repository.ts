@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { Model, Types } from 'mongoose';
 import { CoalescedInserts } from '../common/mongo/coalesced-inserts';
-import { derivedObjectId, insertedUnlessDuplicate } from '../common/mongo/mongo-query';
+import { derivedObjectId, insertedUnlessDuplicate, op } from '../common/mongo/mongo-query';
 import { ScheduleEventDoc } from './schemas/schedule-event.schema';
 import { EventLevel, ScheduleEventRecord } from './schedule.types';
 
@@ -63,5 +63,10 @@ export class ScheduleEventRepository {
       .limit(limit)
       .lean<(ScheduleEventDoc & { _id: Types.ObjectId })[]>();
     return docs.map(({ _id, ...rest }) => ({ id: _id.toHexString(), ...(rest as Omit<ScheduleEventRecord, 'id'>) }));
+  }
+
+  // Retention: one statement (on the stand-in database one scan, where batches by id would each be one).
+  async deleteBefore(cutoff: Date): Promise<number> {
+    return (await this.events.deleteMany({ ts: op({ $lt: cutoff }) })).deletedCount;
   }
 }

@@ -8,6 +8,7 @@ import { ScheduleOutcomeService } from '../schedule/schedule-outcome.service';
 import { CallLogRepository } from '../tracking/call-log.repository';
 import { CallLog } from '../tracking/call-log.types';
 import { isFinalCallStatus } from '../tracking/call-status';
+import { CallStatusReceiptRepository } from './call-status-receipt.repository';
 import { AGENT_CALLBACK_SOURCE, AGENT_HANDOFF_SOURCE, CALLBACK_SOURCE, SIMULATOR_SOURCE, StatusUpdateService } from './status-update.service';
 
 export const CALL_RECONCILE_JOB = 'call.reconcile';
@@ -20,6 +21,9 @@ const RUNNING_PAGES = 10;
 // Within the job's 60 s lock: a pass that cannot finish (a slow database or provider) stops in time, and the
 // next pass goes on from what is still open, instead of being cancelled and redone from the start.
 const PASS_BUDGET_MS = 40_000;
+// Receipts older than CALLBACK_RECEIPT_RETENTION_DAYS go at most this often: on the stand-in database the
+// delete is a scan of every receipt.
+const RECEIPT_PRUNE_EVERY_MS = 3_600_000;
 
 const LOOKUP_SOURCE = 'provider_lookup';
 const PROVIDER_SOURCES = [CALLBACK_SOURCE, LOOKUP_SOURCE, AGENT_HANDOFF_SOURCE, AGENT_CALLBACK_SOURCE, SIMULATOR_SOURCE];
@@ -35,6 +39,7 @@ function finalFromProvider(log: CallLog): boolean {
 @Injectable()
 export class CallReconcileJob implements OnModuleInit, OnApplicationBootstrap {
   private readonly logger = new Logger(CallReconcileJob.name);
+  private receiptsPrunedAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly jobs: JobQueueService,
@@ -42,6 +47,7 @@ export class CallReconcileJob implements OnModuleInit, OnApplicationBootstrap {
     private readonly outcomes: ScheduleOutcomeService,
     private readonly providers: CallProviderRegistry,
     private readonly statusUpdates: StatusUpdateService,
+    private readonly receipts: CallStatusReceiptRepository,
     private readonly clock: Clock,
     private readonly config: AppConfig,
   ) {}
@@ -89,7 +95,22 @@ export class CallReconcileJob implements OnModuleInit, OnApplicationBootstrap {
     }
     const settled = await this.settleOutcomes(deadline);
     const unknown = await this.settleUnknownDials(deadline);
-    return { outcome: `${settled} unknown_settled=${unknown} stale=${stale.length} applied=${applied}` };
+    const receipts = await this.pruneReceipts();
+    return { outcome: `${settled} unknown_settled=${unknown} stale=${stale.length} applied=${applied}${receipts === null ? '' : ` receipts_deleted=${receipts}`}` };
+  }
+
+  // null when not due this pass, or when the delete failed (it is tried again on the next pass).
+  private async pruneReceipts(): Promise<number | null> {
+    const now = this.clock.now().getTime();
+    if (now - this.receiptsPrunedAt < RECEIPT_PRUNE_EVERY_MS) return null;
+    try {
+      const deleted = await this.receipts.deleteReceivedBefore(new Date(now - this.config.operations.callbackReceiptRetentionDays * 86_400_000));
+      this.receiptsPrunedAt = now;
+      return deleted;
+    } catch (error) {
+      this.logger.warn(`could not delete old callback receipts: ${error instanceof Error ? error.message : String(error)}`);
+      return null;
+    }
   }
 
   // Until this, an `unknown` dial holds its schedule (and a campaign contact) open: a late callback would

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectModel } from '@nestjs/mongoose';
 import { Model } from 'mongoose';
 import { CoalescedInserts } from '../common/mongo/coalesced-inserts';
-import { insertedUnlessDuplicate } from '../common/mongo/mongo-query';
+import { insertedUnlessDuplicate, op } from '../common/mongo/mongo-query';
 import { CallStatusReceiptDoc } from './schemas/call-status-receipt.schema';
 
 @Injectable()
@@ -33,6 +33,10 @@ export class CallStatusReceiptRepository {
 
   async forgetDelivery(callSid: string, dedupeKey: string): Promise<void> {
     await this.receipts.deleteOne({ call_sid: callSid, dedupe_key: dedupeKey });
+  }
+
+  async deleteReceivedBefore(cutoff: Date): Promise<number> {
+    return (await this.receipts.deleteMany({ received_at: op({ $lt: cutoff }) })).deletedCount;
   }
 
   async ensureIndexes(): Promise<void> {

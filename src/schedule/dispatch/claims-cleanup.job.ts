@@ -2,7 +2,10 @@ import { Injectable, OnApplicationBootstrap, OnModuleInit } from '@nestjs/common
 import { Clock } from '../../common/clock/clock';
 import { AppConfig } from '../../config/app-config';
 import { JobOutcome, JobQueueService } from '../../jobs/job-queue.service';
+import { BulkRequestRepository } from '../bulk-request.repository';
+import { IdempotencyKeyRepository } from '../idempotency-key.repository';
 import { OccurrenceClaimRepository } from '../occurrence-claim.repository';
+import { ScheduleEventRepository } from '../schedule-event.repository';
 import { CLAIMS_CLEANUP_JOB } from '../schedule.constants';
 
 const BATCH = 1000;
@@ -10,12 +13,16 @@ const BATCH = 1000;
 const PASS_BUDGET_MS = 30_000;
 
 // Hourly, on one instance: settled claims older than CLAIM_RETENTION_DAYS are deleted, with their
-// decisions, and send tickets and fences as old.
+// decisions, and send tickets and fences as old; so are Idempotency-Keys and bulk answers older than
+// IDEMPOTENCY_KEY_RETENTION_HOURS, and history entries older than SCHEDULE_EVENT_RETENTION_DAYS.
 @Injectable()
 export class ClaimsCleanupJob implements OnModuleInit, OnApplicationBootstrap {
   constructor(
     private readonly jobs: JobQueueService,
     private readonly claims: OccurrenceClaimRepository,
+    private readonly keys: IdempotencyKeyRepository,
+    private readonly bulkRequests: BulkRequestRepository,
+    private readonly events: ScheduleEventRepository,
     private readonly clock: Clock,
     private readonly config: AppConfig,
   ) {}
@@ -29,7 +36,9 @@ export class ClaimsCleanupJob implements OnModuleInit, OnApplicationBootstrap {
   }
 
   async handle(): Promise<JobOutcome> {
-    const cutoff = new Date(this.clock.now().getTime() - this.config.operations.claimRetentionDays * 86_400_000);
+    const now = this.clock.now().getTime();
+    const { claimRetentionDays, idempotencyKeyRetentionHours, scheduleEventRetentionDays } = this.config.operations;
+    const cutoff = new Date(now - claimRetentionDays * 86_400_000);
     const stopAt = Date.now() + PASS_BUDGET_MS;
     let deleted = 0;
     for (;;) {
@@ -38,6 +47,10 @@ export class ClaimsCleanupJob implements OnModuleInit, OnApplicationBootstrap {
       if (n < BATCH || Date.now() > stopAt) break;
     }
     const tickets = await this.claims.deleteSendTicketsBefore(cutoff);
-    return { outcome: `deleted=${deleted} tickets=${tickets}` };
+    const keyCutoff = new Date(now - idempotencyKeyRetentionHours * 3_600_000);
+    const keys = await this.keys.deleteCreatedBefore(keyCutoff);
+    const bulk = await this.bulkRequests.deleteCreatedBefore(keyCutoff);
+    const events = await this.events.deleteBefore(new Date(now - scheduleEventRetentionDays * 86_400_000));
+    return { outcome: `deleted=${deleted} tickets=${tickets} keys=${keys} bulk=${bulk} events=${events}` };
   }
 }

@@ -18,3 +18,5 @@ export type ScheduleEventDocument = HydratedDocument<ScheduleEventDoc>;
 export const ScheduleEventSchema = SchemaFactory.createForClass(ScheduleEventDoc);
 // A schedule's latest events, newest first.
 ScheduleEventSchema.index({ schedule_id: 1, ts: -1 });
+// Retention cleanup (no TTL indexes on FerretDB).
+ScheduleEventSchema.index({ ts: 1 });
