@@ -36,8 +36,9 @@ export class IdempotencyKeyRepository {
     }
   }
 
-  async releaseKey(tenantId: string, scope: string, key: string): Promise<void> {
-    await this.keys.deleteOne({ tenant_id: tenantId, scope, key });
+  // Only while the key still names `resourceId`: a reservation made since by another request stays.
+  async releaseKey(tenantId: string, scope: string, key: string, resourceId: string): Promise<void> {
+    await this.keys.deleteOne({ tenant_id: tenantId, scope, key, resource_id: resourceId });
   }
 
   async deleteCreatedBefore(cutoff: Date): Promise<number> {

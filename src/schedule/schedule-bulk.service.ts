@@ -77,7 +77,7 @@ export class ScheduleBulkService {
       if (idempotencyKey) await this.bulkRequests.saveResults(bulkId, principal.tenantId, results, now);
       return { results, replayed: false };
     } catch (error) {
-      if (idempotencyKey) await this.idempotency.releaseKey(principal.tenantId, SCOPE, idempotencyKey).catch(() => undefined);
+      if (idempotencyKey) await this.idempotency.releaseKey(principal.tenantId, SCOPE, idempotencyKey, bulkId).catch(() => undefined);
       throw error;
     }
   }

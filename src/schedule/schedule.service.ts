@@ -4,7 +4,7 @@ import { AuditService } from '../audit/audit.service';
 import { AuditNote, NewAuditEntry, successEntry } from '../audit/audit.types';
 import { Principal, scopeOf, TenantScope } from '../auth/principal';
 import { Clock } from '../common/clock/clock';
-import { insertedUnlessDuplicate, isDuplicateKeyError } from '../common/mongo/mongo-query';
+import { isDuplicateKeyError } from '../common/mongo/mongo-query';
 import { AppConfig } from '../config/app-config';
 import { ScheduleEventName } from '../notification/domain-events';
 import { CreateScheduleDto } from './dto/create-schedule.dto';
@@ -116,7 +116,7 @@ export class ScheduleService {
           // schedule under the reserved id: should the first one still insert, one of the two meets the other's
           // document as a duplicate, and there is one schedule for the key.
           const adopted = auditNote ? successEntry(auditNote, now, reservation.resourceId) : null;
-          const markedAgain = failureOf(insertedUnlessDuplicate(() => this.schedules.markCreating(reservation.resourceId, adopted)));
+          const markedAgain = failureOf(this.schedules.renewCreationMarker(reservation.resourceId, adopted));
           return this.insertNew(principal, reservation.resourceId, definition, now, adopted, markedAgain, idempotencyKey);
         }
         return this.replay(original, auditNote ? successEntry(auditNote, now, original.id) : null);
@@ -143,14 +143,25 @@ export class ScheduleService {
       if (isDuplicateKeyError(error)) {
         // Only a request under the same Idempotency-Key inserts this id: the other one's schedule stands.
         const existing = await this.schedules.findById(id);
-        if (!existing) throw new ScheduleModifiedConcurrentlyException();
-        return this.replay(existing, audit);
+        if (existing) return this.replay(existing, audit);
+        // The first request's insert was undone, and its key left naming it (a stop before the release):
+        // freed now, so that the client's next retry creates anew.
+        if (idempotencyKey && (await this.schedules.isUndoneCreate(id))) await this.idempotency.releaseKey(principal.tenantId, 'schedule.create', idempotencyKey, id);
+        throw new ScheduleModifiedConcurrentlyException();
       }
-      // Nothing half-written: an insert whose reply was lost may have been applied, so it is undone, and the idempotency key is freed
-      // so that the client's retry can succeed.
-      await this.schedules.softDelete(id, 1, ['scheduled'], now).catch(() => undefined);
-      if (idempotencyKey) await this.idempotency.releaseKey(principal.tenantId, 'schedule.create', idempotencyKey).catch(() => undefined);
-      this.schedules.deleteCreationMarker(id);
+      // Nothing half-written: an insert whose reply was lost may have been stored, so it is undone. The key
+      // is freed for the client's retry, and the marker dropped, once the id is known to hold no schedule:
+      // one stored there (the undo failed, or another request under the key stored it) is found by the
+      // retry, and announced by the reconcile pass from the marker.
+      await this.schedules.undoCreate(id, now).catch(() => undefined);
+      const stored = await this.schedules.findById(id).then(
+        (schedule) => schedule !== null,
+        () => true,
+      );
+      if (!stored) {
+        if (idempotencyKey) await this.idempotency.releaseKey(principal.tenantId, 'schedule.create', idempotencyKey, id).catch(() => undefined);
+        this.schedules.deleteCreationMarker(id);
+      }
       throw error;
     }
     this.creations.relay(schedule, now, audit);

@@ -35,6 +35,11 @@ describe('a campaign cancel whose withdrawal stops part-way (e2e, real database)
     await http().post(`/campaigns/${id}/run-once`).set(alice).expect(200);
     expect((await schedulesOf(id)).map((s) => s.status)).toEqual(['scheduled', 'scheduled', 'scheduled']);
 
+    // The tick that start and run-once armed is gone (as after it ran): the cancel must arm its own.
+    const ticks = () => db().collection(AGENDA_COLLECTION).find({ name: 'campaign.tick', 'data.campaign_id': id }).toArray();
+    await db().collection(AGENDA_COLLECTION).deleteMany({ name: 'campaign.tick', 'data.campaign_id': id });
+    const cancelledAt = Date.now();
+
     // The second withdrawal's write fails after its claim was taken, and the withdrawal stops there: the
     // cancel still answers (the campaign is cancelled), and two attempts are left scheduled.
     const repository = t.get<ScheduleRepository>(ScheduleRepository);
@@ -50,8 +55,10 @@ describe('a campaign cancel whose withdrawal stops part-way (e2e, real database)
     expect((await schedulesOf(id)).map((s) => s.status).sort()).toEqual(['cancelled', 'scheduled', 'scheduled']);
     await http().post(`/campaigns/${id}/cancel`).set(alice).expect(409);
 
-    const tick = await db().collection(AGENDA_COLLECTION).findOne({ name: 'campaign.tick', 'data.campaign_id': id });
-    expect(tick?.nextRunAt).toBeInstanceOf(Date);
+    // Armed 10 s out (Agenda runs on the wall clock): after the withdrawal the cancel itself runs.
+    const armed = await ticks();
+    expect(armed).toHaveLength(1);
+    expect(armed[0].nextRunAt.getTime()).toBeGreaterThanOrEqual(cancelledAt + 10_000);
     // The tick's pass may be folded into a pass an attempt's end started meanwhile (it then runs right after).
     await t.get<CampaignTickJob>(CampaignTickJob).handle({ campaign_id: id });
     await waitFor(async () => (await schedulesOf(id)).every((s) => s.status === 'cancelled'), 10_000);

@@ -1,10 +1,12 @@
 import { getConnectionToken } from '@nestjs/mongoose';
-import { Connection } from 'mongoose';
+import { Connection, Types } from 'mongoose';
 import request from 'supertest';
+import { ScheduleRepository } from '../../src/schedule/schedule.repository';
 import { startLatencyProxy, LatencyProxy } from '../utils/latency-proxy';
 import { createTestApp, TestApp } from '../utils/test-app';
 import { testDatabaseUri } from '../utils/test-config';
 import { bearer, tokenFor } from '../utils/tokens';
+import { waitFor } from '../utils/wait';
 
 // As in claim-reply-lost: long enough for the app's start-up commands on a loaded CI machine.
 const SOCKET_TIMEOUT_MS = 10_000;
@@ -28,6 +30,15 @@ describe("a create whose Idempotency-Key reservation's reply is lost (e2e, real 
       .set(owner)
       .set('Idempotency-Key', key)
       .send({ phone, scheduled_time: inAnHour });
+
+  const schedulesTo = (phone: string) => db.collection('call_schedules').find({ tenant_id: TENANT, phone }).toArray();
+  // The create's records, stored after its answer: each once.
+  const expectAnnouncedOnce = async (id: string) => {
+    await waitFor(async () => (await db.collection('schedule_outbox_pending').countDocuments({ _id: `${id}:created` as never })) === 0, 10_000);
+    expect(await db.collection('notification_events').countDocuments({ type: 'schedule.created', 'data.schedule_id': id })).toBe(1);
+    expect(await db.collection('schedule_events').countDocuments({ schedule_id: id, type: 'created' })).toBe(1);
+    expect(await db.collection('audit_entries').countDocuments({ _id: new Types.ObjectId(id) as never })).toBe(1);
+  };
 
   beforeAll(async () => {
     proxy = await startLatencyProxy(testDatabaseUri());
@@ -53,10 +64,41 @@ describe("a create whose Idempotency-Key reservation's reply is lost (e2e, real 
 
     const retry = await create('reply-lost-1', phone);
     expect(retry.status).toBe(200);
+    expect(retry.headers['idempotent-replayed']).toBeUndefined();
     expect(retry.body.schedule_id).toBe(reservation!.resource_id);
     const again = await create('reply-lost-1', phone).expect(200);
     expect(again.headers['idempotent-replayed']).toBe('true');
     expect(again.body.schedule_id).toBe(reservation!.resource_id);
-    expect(await db.collection('call_schedules').countDocuments({ tenant_id: TENANT, phone })).toBe(1);
+    expect(await schedulesTo(phone)).toHaveLength(1);
+    await expectAnnouncedOnce(retry.body.schedule_id);
+  }, 90_000);
+
+  it('a first request slower than the retry waits: the retry creates the schedule, and the first one meets it as a duplicate and answers it', async () => {
+    const phone = '+14155552682';
+    const repository = t.get<ScheduleRepository>(ScheduleRepository);
+    const insert = repository.insertSchedule.bind(repository);
+    let letFirstInsert!: () => void;
+    const firstMayInsert = new Promise<void>((resolve) => (letFirstInsert = resolve));
+    const held = jest.spyOn(repository, 'insertSchedule').mockImplementationOnce(async (...args) => {
+      await firstMayInsert;
+      return insert(...args);
+    });
+    try {
+      const first = create('slow-first-1', phone).then((res) => res);
+      await waitFor(() => db.collection('idempotency_keys').findOne({ tenant_id: TENANT, key: 'slow-first-1' }), 10_000);
+      const retry = await create('slow-first-1', phone);
+      expect(retry.status).toBe(200);
+      expect(retry.headers['idempotent-replayed']).toBeUndefined();
+      letFirstInsert();
+      const answered = await first;
+      expect(answered.status).toBe(200);
+      expect(answered.headers['idempotent-replayed']).toBe('true');
+      expect(answered.body.schedule_id).toBe(retry.body.schedule_id);
+      expect((await schedulesTo(phone)).map((s) => [String(s._id), s.deleted_at ?? null])).toEqual([[retry.body.schedule_id, null]]);
+      await expectAnnouncedOnce(retry.body.schedule_id);
+    } finally {
+      letFirstInsert();
+      held.mockRestore();
+    }
   }, 90_000);
 });
