@@ -36,12 +36,12 @@ export class IdempotencyKeyRepository {
     }
   }
 
+  async deleteCreatedBefore(cutoff: Date): Promise<number> {
+    return (await this.keys.deleteMany({ created_at: op({ $lt: cutoff }) })).deletedCount;
+  }
+
   // Only while the key still names `resourceId`: a reservation made since by another request stays.
   async releaseKey(tenantId: string, scope: string, key: string, resourceId: string): Promise<void> {
     await this.keys.deleteOne({ tenant_id: tenantId, scope, key, resource_id: resourceId });
-  }
-
-  async deleteCreatedBefore(cutoff: Date): Promise<number> {
-    return (await this.keys.deleteMany({ created_at: op({ $lt: cutoff }) })).deletedCount;
   }
 }

@@ -35,11 +35,12 @@ interface ValidItem {
   definition: ScheduleDefinition;
 }
 
-// With an Idempotency-Key the schedule ids are derived from (tenant, key, index): a request retried
-// after a crash, or replayed while the first one still runs, meets its own schedules as duplicates
-// instead of creating them twice.
-function derivedId(tenantId: string, key: string, index: number): string {
-  return derivedObjectId(tenantId, key, String(index)).toHexString();
+// With an Idempotency-Key the schedule ids are derived from (tenant, key, body, index): a request retried
+// after a failure or a crash, or replayed while the first one still runs, meets its own schedules as
+// duplicates instead of creating them twice. The body is in it for a key reused after its retention: another
+// body under it makes new schedules, not the old ones' duplicates.
+function derivedId(tenantId: string, key: string, requestHash: string, index: number): string {
+  return derivedObjectId(tenantId, key, requestHash, String(index)).toHexString();
 }
 
 // POST /schedule/bulk: every item is checked like POST /schedule/ on its own, and a bad item is reported
@@ -61,8 +62,8 @@ export class ScheduleBulkService {
   async createMany(principal: Principal, items: unknown[], idempotencyKey?: string): Promise<{ results: BulkItemResult[]; replayed: boolean }> {
     const now = this.clock.now();
     let bulkId = this.schedules.newId();
+    const requestHash = idempotencyKey ? canonicalHash(items) : '';
     if (idempotencyKey) {
-      const requestHash = canonicalHash(items);
       const reservation = await this.idempotency.reserveKey({ tenantId: principal.tenantId, scope: SCOPE, key: idempotencyKey, requestHash, resourceId: bulkId, now });
       if (!reservation.reserved) {
         if (reservation.requestHash !== requestHash) throw new IdempotencyKeyConflictException();
@@ -73,16 +74,17 @@ export class ScheduleBulkService {
       }
     }
     try {
-      const results = await this.process(principal, items, idempotencyKey, now);
+      const results = await this.process(principal, items, idempotencyKey ? { key: idempotencyKey, requestHash } : null, now);
       if (idempotencyKey) await this.bulkRequests.saveResults(bulkId, principal.tenantId, results, now);
       return { results, replayed: false };
     } catch (error) {
+      // Freed for the client's retry, which finds what this one made by the derived ids.
       if (idempotencyKey) await this.idempotency.releaseKey(principal.tenantId, SCOPE, idempotencyKey, bulkId).catch(() => undefined);
       throw error;
     }
   }
 
-  private async process(principal: Principal, items: unknown[], idempotencyKey: string | undefined, now: Date): Promise<BulkItemResult[]> {
+  private async process(principal: Principal, items: unknown[], keyed: { key: string; requestHash: string } | null, now: Date): Promise<BulkItemResult[]> {
     const results: BulkItemResult[] = new Array(items.length);
     const valid: ValidItem[] = [];
     const context = definitionContextFor(this.config, now);
@@ -90,7 +92,7 @@ export class ScheduleBulkService {
       try {
         const dto = await this.validate(items[index]);
         const definition = withAgentInstance(principal, buildDefinition(dto, context));
-        valid.push({ index, id: idempotencyKey ? derivedId(principal.tenantId, idempotencyKey, index) : this.schedules.newId(), definition });
+        valid.push({ index, id: keyed ? derivedId(principal.tenantId, keyed.key, keyed.requestHash, index) : this.schedules.newId(), definition });
       } catch (error) {
         if (!(error instanceof AppException)) throw error;
         results[index] = { index, status: 'rejected', error_code: error.code, field: error.details.field, message: error.message };

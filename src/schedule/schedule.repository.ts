@@ -20,10 +20,6 @@ type LeanSchedule = CallScheduleDoc & { _id: Types.ObjectId; rev?: number | null
 
 // A change's events ride in the write itself (the `outbox` field, with the revision it makes), so the
 // write gate records them with the change. No events: the field is left as it is.
-function isUndoneCreate(doc: Pick<LeanSchedule, 'deleted_at' | 'created_at'>): boolean {
-  return !!doc.deleted_at && doc.deleted_at.getTime() <= doc.created_at.getTime();
-}
-
 function withEvents(current: LeanSchedule, set: Record<string, unknown> | null, change: ScheduleChange | undefined): Record<string, unknown> | null {
   if (!set || !change || change.events.length === 0) return set;
   return { ...set, outbox: { rev: (current.rev ?? 0) + 1, at: change.at, events: change.events } satisfies ScheduleOutboxRecord };
@@ -267,22 +263,6 @@ export class ScheduleRepository {
     return res?.changed === true && moves;
   }
 
-  // A create whose insert's reply was lost (it may be stored) is undone: deleted at its own creation time,
-  // which the reconcile pass reads as never made. Only the document this create stored, by its time: under
-  // an Idempotency-Key another request may have stored the same id first.
-  async undoCreate(id: string, createdAt: Date): Promise<void> {
-    const _id = toObjectId(id);
-    if (!_id) return;
-    await this.update(_id, (s) => (!s.deleted_at && s.version === 1 && s.created_at.getTime() === createdAt.getTime() ? { deleted_at: createdAt, last_updated: createdAt, version: 2 } : null));
-  }
-
-  // Whether `id` holds a create that was undone (undoCreate), not a schedule that was deleted.
-  async isUndoneCreate(id: string): Promise<boolean> {
-    const _id = toObjectId(id);
-    const doc = _id ? await this.schedules.findOne({ _id }, { deleted_at: 1, created_at: 1 }).lean<Pick<LeanSchedule, 'deleted_at' | 'created_at'>>() : null;
-    return !!doc && isUndoneCreate(doc);
-  }
-
   async softDelete(id: string, version: number, fromStatuses: ScheduleStatus[], now: Date, change?: ScheduleChange): Promise<boolean> {
     const _id = toObjectId(id);
     if (!_id) return false;
@@ -384,9 +364,10 @@ export class ScheduleRepository {
         if (Date.now() - at.getTime() < CREATION_STALL_MS) continue;
         const _id = toObjectId(marker.slice(0, -CREATION_MARKER.length));
         const doc = _id ? await this.schedules.findOne({ _id }).lean<LeanSchedule>() : null;
-        // A create whose insert failed undid it: nothing to announce. One the client deleted since was
-        // created all the same, and is announced (and audited) as such.
-        if (doc && !isUndoneCreate(doc)) {
+        // A create whose insert failed undid it, deleted at its own creation time (versions before
+        // 2026-12-07 did): nothing to announce. One the client deleted since was created all the same, and
+        // is announced (and audited) as such.
+        if (doc && !(doc.deleted_at && doc.deleted_at.getTime() <= doc.created_at.getTime())) {
           await finishCreation(toSchedule(doc), audit ?? null);
           finished++;
         }

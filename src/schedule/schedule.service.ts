@@ -26,6 +26,8 @@ import { ScheduleRepository } from './schedule.repository';
 import { nextWithinBounds } from './schedule-timing';
 import { ActiveScheduleRecord, Schedule, ScheduleEventRecord, ScheduleStatus } from './schedule.types';
 
+// The Idempotency-Key scope of POST /schedule/ (a bulk create has its own).
+const CREATE_SCOPE = 'schedule.create';
 const EDITABLE: ScheduleStatus[] = ['scheduled', 'paused'];
 const DELETABLE: ScheduleStatus[] = ['scheduled', 'paused', 'completed', 'failed', 'cancelled', 'missed'];
 
@@ -99,7 +101,7 @@ export class ScheduleService {
 
     if (idempotencyKey) {
       const reservation = await this.idempotency
-        .reserveKey({ tenantId: principal.tenantId, scope: 'schedule.create', key: idempotencyKey, requestHash: canonicalHash(dto), resourceId: id, now })
+        .reserveKey({ tenantId: principal.tenantId, scope: CREATE_SCOPE, key: idempotencyKey, requestHash: canonicalHash(dto), resourceId: id, now })
         .catch(async (error: unknown) => {
           await marked;
           this.schedules.deleteCreationMarker(id);
@@ -117,12 +119,12 @@ export class ScheduleService {
           // document as a duplicate, and there is one schedule for the key.
           const adopted = auditNote ? successEntry(auditNote, now, reservation.resourceId) : null;
           const markedAgain = failureOf(this.schedules.renewCreationMarker(reservation.resourceId, adopted));
-          return this.insertNew(principal, reservation.resourceId, definition, now, adopted, markedAgain, idempotencyKey);
+          return this.insertNew(principal, reservation.resourceId, definition, now, adopted, markedAgain);
         }
         return this.replay(original, auditNote ? successEntry(auditNote, now, original.id) : null);
       }
     }
-    return this.insertNew(principal, id, definition, now, audit, marked, idempotencyKey);
+    return this.insertNew(principal, id, definition, now, audit, marked);
   }
 
   private async insertNew(
@@ -132,7 +134,6 @@ export class ScheduleService {
     now: Date,
     audit: NewAuditEntry | null,
     marked: Promise<unknown>,
-    idempotencyKey: string | undefined,
   ): Promise<{ schedule: Schedule; replayed: boolean }> {
     let schedule: Schedule;
     try {
@@ -140,29 +141,14 @@ export class ScheduleService {
       if (markFailure) throw markFailure;
       schedule = await this.schedules.insertSchedule(id, newScheduleFields(definition, principal, now));
     } catch (error) {
-      if (isDuplicateKeyError(error)) {
-        // Only a request under the same Idempotency-Key inserts this id: the other one's schedule stands.
-        const existing = await this.schedules.findById(id);
-        if (existing) return this.replay(existing, audit);
-        // The first request's insert was undone, and its key left naming it (a stop before the release):
-        // freed now, so that the client's next retry creates anew.
-        if (idempotencyKey && (await this.schedules.isUndoneCreate(id))) await this.idempotency.releaseKey(principal.tenantId, 'schedule.create', idempotencyKey, id);
-        throw new ScheduleModifiedConcurrentlyException();
-      }
-      // Nothing half-written: an insert whose reply was lost may have been stored, so it is undone. The key
-      // is freed for the client's retry, and the marker dropped, once the id is known to hold no schedule:
-      // one stored there (the undo failed, or another request under the key stored it) is found by the
-      // retry, and announced by the reconcile pass from the marker.
-      await this.schedules.undoCreate(id, now).catch(() => undefined);
-      const stored = await this.schedules.findById(id).then(
-        (schedule) => schedule !== null,
-        () => true,
-      );
-      if (!stored) {
-        if (idempotencyKey) await this.idempotency.releaseKey(principal.tenantId, 'schedule.create', idempotencyKey, id).catch(() => undefined);
-        this.schedules.deleteCreationMarker(id);
-      }
-      throw error;
+      // Nothing is undone on a failure: an insert whose reply was lost may have been stored, or may still be.
+      // What the id holds now counts: this create's document as made, another request's (under the same
+      // Idempotency-Key) as a replay. Otherwise the key and the marker stay: the client's retry takes the id
+      // over after its wait, and a late insert is announced by the reconcile pass.
+      const stored = await this.schedules.findById(id).catch(() => null);
+      if (!stored) throw isDuplicateKeyError(error) ? new ScheduleModifiedConcurrentlyException() : error;
+      if (isDuplicateKeyError(error) || stored.created_at.getTime() !== now.getTime()) return this.replay(stored, audit);
+      schedule = stored;
     }
     this.creations.relay(schedule, now, audit);
     this.trigger.armed(schedule.id, schedule.status, schedule.next_execution);

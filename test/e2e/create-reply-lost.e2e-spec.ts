@@ -14,6 +14,9 @@ const TENANT = 'tenant-create-reply-lost';
 const owner = bearer(tokenFor('create-reply-lost', { tenantId: TENANT }));
 // The insert command on idempotency_keys: its name, then the collection as a BSON string.
 const KEY_INSERT = /\x02insert\x00[\s\S]{4}idempotency_keys\x00/;
+const SCHEDULE_INSERT = /\x02insert\x00[\s\S]{4}call_schedules\x00/;
+// A read of one schedule by its _id: insertEach's check whether a duplicate is its own document.
+const SCHEDULE_READ_BY_ID = /\x02find\x00[\s\S]{4}call_schedules\x00\x03filter\x00[\s\S]{4}\x07_id\x00/;
 
 // An Idempotency-Key is reserved before the schedule is inserted. When the reservation is stored but its
 // reply is lost, the client is answered with an error and the key names a schedule that was never created
@@ -71,6 +74,22 @@ describe("a create whose Idempotency-Key reservation's reply is lost (e2e, real 
     expect(again.body.schedule_id).toBe(reservation!.resource_id);
     expect(await schedulesTo(phone)).toHaveLength(1);
     await expectAnnouncedOnce(retry.body.schedule_id);
+  }, 90_000);
+
+  it("a schedule insert whose reply is lost, and its check too, is read back and answered as made, once", async () => {
+    const phone = '+14155552683';
+    // The batch's insertMany; its document's insertOne then meets the stored schedule, and the read of it
+    // by _id goes unanswered, and so does the driver's own retry of that read.
+    proxy.swallowReplyTo(SCHEDULE_INSERT);
+    proxy.swallowReplyTo(SCHEDULE_READ_BY_ID, 2);
+    const res = await create('insert-lost-1', phone);
+    expect(proxy.pendingSwallows()).toBe(0);
+    expect(res.status).toBe(200);
+    expect((await schedulesTo(phone)).map((s) => [String(s._id), s.deleted_at ?? null])).toEqual([[res.body.schedule_id, null]]);
+    await expectAnnouncedOnce(res.body.schedule_id);
+    const again = await create('insert-lost-1', phone).expect(200);
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    expect(again.body.schedule_id).toBe(res.body.schedule_id);
   }, 90_000);
 
   it('a first request slower than the retry waits: the retry creates the schedule, and the first one meets it as a duplicate and answers it', async () => {

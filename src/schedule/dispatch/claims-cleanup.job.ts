@@ -1,4 +1,4 @@
-import { Injectable, OnApplicationBootstrap, OnModuleInit } from '@nestjs/common';
+import { Injectable, Logger, OnApplicationBootstrap, OnModuleInit } from '@nestjs/common';
 import { Clock } from '../../common/clock/clock';
 import { AppConfig } from '../../config/app-config';
 import { JobOutcome, JobQueueService } from '../../jobs/job-queue.service';
@@ -17,6 +17,8 @@ const PASS_BUDGET_MS = 30_000;
 // IDEMPOTENCY_KEY_RETENTION_HOURS, and history entries older than SCHEDULE_EVENT_RETENTION_DAYS.
 @Injectable()
 export class ClaimsCleanupJob implements OnModuleInit, OnApplicationBootstrap {
+  private readonly logger = new Logger(ClaimsCleanupJob.name);
+
   constructor(
     private readonly jobs: JobQueueService,
     private readonly claims: OccurrenceClaimRepository,
@@ -48,9 +50,20 @@ export class ClaimsCleanupJob implements OnModuleInit, OnApplicationBootstrap {
     }
     const tickets = await this.claims.deleteSendTicketsBefore(cutoff);
     const keyCutoff = new Date(now - idempotencyKeyRetentionHours * 3_600_000);
-    const keys = await this.keys.deleteCreatedBefore(keyCutoff);
-    const bulk = await this.bulkRequests.deleteCreatedBefore(keyCutoff);
-    const events = await this.events.deleteBefore(new Date(now - scheduleEventRetentionDays * 86_400_000));
+    const keys = await this.pruned('Idempotency-Keys', () => this.keys.deleteCreatedBefore(keyCutoff));
+    const bulk = await this.pruned('bulk answers', () => this.bulkRequests.deleteCreatedBefore(keyCutoff));
+    const events = await this.pruned('history entries', () => this.events.deleteBefore(new Date(now - scheduleEventRetentionDays * 86_400_000)));
     return { outcome: `deleted=${deleted} tickets=${tickets} keys=${keys} bulk=${bulk} events=${events}` };
+  }
+
+  // Each on its own: one that fails (the first pass over a long history may outlast the socket timeout) is
+  // logged and tried again the next hour, and stops none of the others.
+  private async pruned(what: string, remove: () => Promise<number>): Promise<number | 'failed'> {
+    try {
+      return await remove();
+    } catch (error) {
+      this.logger.warn(`could not delete old ${what}: ${error instanceof Error ? error.message : String(error)}`);
+      return 'failed';
+    }
   }
 }
