@@ -36,6 +36,7 @@ export abstract class AppConfig {
   abstract readonly dialing: {
     callsPerSecond: number;
     minGapMs: number;
+    rateHeadroomPercent: number;
     maxConcurrentCalls: number;
     providerMaxRetries: number;
     providerRetryBaseMs: number;

@@ -142,6 +142,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfigVa
     dialing: {
       callsPerSecond: parsed.CALLS_PER_SECOND,
       minGapMs: parsed.CALLS_MIN_GAP_MS,
+      rateHeadroomPercent: parsed.CALLS_RATE_HEADROOM_PERCENT,
       maxConcurrentCalls: parsed.MAX_CONCURRENT_CALLS,
       providerMaxRetries: parsed.PROVIDER_MAX_RETRIES,
       providerRetryBaseMs: parsed.PROVIDER_RETRY_BASE_MS,

@@ -5,11 +5,9 @@ import { Clock } from '../../common/clock/clock';
 import { AppConfig } from '../../config/app-config';
 import { DialSlotRepository } from './dial-slot.repository';
 
-// Slots are spaced wider than 1/CPS so that requests which reach the provider late, by up to about 85 ms
-// (SEND_TOLERANCE_MS before the send, the rest in the HTTP client and a busy event loop), still never put
-// more than CPS requests into any one-second window; the cost is 8% of the nominal rate. Measured gaps
-// between paced requests vary by about ±30 ms, which a 4% margin did not always absorb.
-const RATE_MARGIN = 0.92;
+// Slots are spaced wider than 1/CPS (CALLS_RATE_HEADROOM_PERCENT) so that requests which reach the
+// provider late (up to SEND_TOLERANCE_MS before the send, the rest in the HTTP client and a busy event loop)
+// still never put more than CPS requests into any one-second window.
 export const SEND_TOLERANCE_MS = 15;
 // CALLS_MIN_GAP_MS is a floor on the gap between requests: a request may leave up to SEND_TOLERANCE_MS
 // after its slot and the next one on time, and the HTTP client adds some ±30 ms, so slots are this much wider.
@@ -67,8 +65,8 @@ export class CallPacer implements OnApplicationShutdown {
 
   // Milliseconds from one slot to the next.
   private slotWidth(): number {
-    const { callsPerSecond, minGapMs } = this.config.dialing;
-    const rateWidth = callsPerSecond > 0 ? 1000 / (callsPerSecond * RATE_MARGIN) : 0;
+    const { callsPerSecond, minGapMs, rateHeadroomPercent } = this.config.dialing;
+    const rateWidth = callsPerSecond > 0 ? 1000 / (callsPerSecond * (1 - rateHeadroomPercent / 100)) : 0;
     return Math.max(rateWidth, minGapMs > 0 ? minGapMs + GAP_MARGIN_MS : 0);
   }
 
