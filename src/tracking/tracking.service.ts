@@ -11,6 +11,7 @@ import { decodeLogCursor, encodeLogCursor, LogCursor } from './log-cursor';
 import { CallStatus } from './call-status';
 import { InvalidDateRangeException } from './tracking.exceptions';
 import { Clock } from '../common/clock/clock';
+import { SharedReads } from '../common/shared-reads';
 
 const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
 
@@ -42,17 +43,25 @@ function dayRows(days: Map<string, CallStatsTally>): DayStats[] {
 
 @Injectable()
 export class TrackingService {
+  private readonly shared = new SharedReads();
+
   constructor(
     private readonly logs: CallLogRepository,
     private readonly sums: CallStatsRepository,
     private readonly clock: Clock,
   ) {}
 
-  // next_cursor: where the next page starts, when this one is full.
+  // next_cursor: where the next page starts, when this one is full. The dashboard polls the newest page:
+  // identical requests at once share their reads (SharedReads), each still answered by a read started after
+  // it arrived.
   async listLogs(principal: Principal, query: ListCallLogsQuery): Promise<{ items: CallLog[]; total: number; nextCursor: string | null }> {
     if (query.cursor !== undefined && query.offset > 0) throw new RequestValidationException('VALIDATION_001', 'offset', 'use either cursor or offset, not both');
     const after = query.cursor !== undefined ? decodeLogCursor(query.cursor) : null;
     const scope = scopeOf(principal);
+    return this.shared.read(JSON.stringify(['logs', scope, query]), () => this.readLogs(scope, query, after));
+  }
+
+  private async readLogs(scope: TenantScope, query: ListCallLogsQuery, after: LogCursor | null): Promise<{ items: CallLog[]; total: number; nextCursor: string | null }> {
     const filter = this.filterOf(query);
     const hours = await this.hoursFor(scope, filter, 'UTC', false);
     const { items, total } = hours
@@ -91,8 +100,13 @@ export class TrackingService {
     return { items, total };
   }
 
+  // Shared by identical requests at once, as listLogs.
   async stats(principal: Principal, query: CallStatsQuery): Promise<CallStatsReport> {
     const scope = scopeOf(principal);
+    return this.shared.read(JSON.stringify(['stats', scope, query]), () => this.readStats(scope, query));
+  }
+
+  private async readStats(scope: TenantScope, query: CallStatsQuery): Promise<CallStatsReport> {
     const filter = this.filterOf(query);
     const timezone = query.timezone ?? 'UTC';
     const hours = await this.hoursFor(scope, filter, timezone, query.group_by === 'day');
