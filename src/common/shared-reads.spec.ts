@@ -59,4 +59,28 @@ describe('SharedReads', () => {
     await flush();
     expect(reads.size).toBe(0);
   });
+
+  it('never answers a caller with a read that started before it asked, however the reads follow each other', async () => {
+    const reads = new SharedReads();
+    const { started, load } = manualLoads();
+    const a = reads.read('k', load);
+    const b = reads.read('k', load);
+    await flush();
+    started[0].resolve('first');
+    // b waits on the first read, which has settled; c asks before b's read has started, and shares it.
+    const c = reads.read('k', load);
+    expect(await a).toBe('first');
+    await flush();
+    expect(started).toHaveLength(2);
+    // d asks while b's and c's read runs: it gets the one after.
+    const d = reads.read('k', load);
+    started[1].resolve('second');
+    expect([await b, await c]).toEqual(['second', 'second']);
+    await flush();
+    expect(started).toHaveLength(3);
+    started[2].resolve('third');
+    expect(await d).toBe('third');
+    await flush();
+    expect(reads.size).toBe(0);
+  });
 });

@@ -238,8 +238,9 @@ export class EnvironmentVariables {
   // Per cent of CALLS_PER_SECOND held back so that requests reaching the provider late (the HTTP client, a
   // busy process, the network) still never put more than CALLS_PER_SECOND into any one second: the slots
   // are 1/(CPS × (1 − this/100)) s apart, and a request's lateness may use up to that much of a second.
-  // The same on every instance (the slots' ids follow from it). 4 absorbs 40 ms, which the bench's
-  // measured 13-19 ms fits; raise it where requests travel further or the process is busier.
+  // The same on every instance, changed on all at once as CALLS_PER_SECOND is (instances with different
+  // slot widths do not see each other's slots). 4 absorbs 42 ms of lateness at most; the bench measured up
+  // to 29 ms on its local fake provider. Raise it where requests travel further or the process is busier.
   @IntSetting(0, 50)
   CALLS_RATE_HEADROOM_PERCENT: number = 4;
 
@@ -282,6 +283,7 @@ export class EnvironmentVariables {
 
   // An API list, tracking or audit read stops at this limit and the API answers 503 SERVICE_002: the database
   // stops its own work (maxTimeMS) and the service stops waiting (an abort signal), whichever part is slow.
+  // A tracking read that waits for an identical one to end first (they share work) may take twice as long.
   @IntSetting(100, 600_000)
   API_QUERY_MAX_TIME_MS: number = 15_000;
 

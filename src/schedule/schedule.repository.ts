@@ -263,6 +263,14 @@ export class ScheduleRepository {
     return res?.changed === true && moves;
   }
 
+  // A create without an Idempotency-Key whose insert's reply was lost (it may be stored, unseen): deleted
+  // at its own creation time, which the reconcile pass reads as never made. Only while untouched since.
+  async undoCreate(id: string, createdAt: Date): Promise<void> {
+    const _id = toObjectId(id);
+    if (!_id) return;
+    await this.update(_id, (s) => (!s.deleted_at && s.version === 1 && s.created_at.getTime() === createdAt.getTime() ? { deleted_at: createdAt, last_updated: createdAt, version: 2 } : null));
+  }
+
   async softDelete(id: string, version: number, fromStatuses: ScheduleStatus[], now: Date, change?: ScheduleChange): Promise<boolean> {
     const _id = toObjectId(id);
     if (!_id) return false;

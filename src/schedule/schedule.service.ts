@@ -119,12 +119,12 @@ export class ScheduleService {
           // document as a duplicate, and there is one schedule for the key.
           const adopted = auditNote ? successEntry(auditNote, now, reservation.resourceId) : null;
           const markedAgain = failureOf(this.schedules.renewCreationMarker(reservation.resourceId, adopted));
-          return this.insertNew(principal, reservation.resourceId, definition, now, adopted, markedAgain);
+          return this.insertNew(principal, reservation.resourceId, definition, now, adopted, markedAgain, true);
         }
         return this.replay(original, auditNote ? successEntry(auditNote, now, original.id) : null);
       }
     }
-    return this.insertNew(principal, id, definition, now, audit, marked);
+    return this.insertNew(principal, id, definition, now, audit, marked, idempotencyKey !== undefined);
   }
 
   private async insertNew(
@@ -134,6 +134,7 @@ export class ScheduleService {
     now: Date,
     audit: NewAuditEntry | null,
     marked: Promise<unknown>,
+    keyed: boolean,
   ): Promise<{ schedule: Schedule; replayed: boolean }> {
     let schedule: Schedule;
     try {
@@ -141,11 +142,13 @@ export class ScheduleService {
       if (markFailure) throw markFailure;
       schedule = await this.schedules.insertSchedule(id, newScheduleFields(definition, principal, now));
     } catch (error) {
-      // Nothing is undone on a failure: an insert whose reply was lost may have been stored, or may still be.
-      // What the id holds now counts: this create's document as made, another request's (under the same
-      // Idempotency-Key) as a replay. Otherwise the key and the marker stay: the client's retry takes the id
-      // over after its wait, and a late insert is announced by the reconcile pass.
+      // An insert whose reply was lost may have been stored, or may still be. What the id holds now counts:
+      // this create's document as made, another request's (under the same Idempotency-Key) as a replay.
+      // Otherwise, under a key, nothing is undone: the key and the marker stay, the client's retry takes the
+      // id over after its wait, and a late insert is announced by the reconcile pass. Without one, nobody
+      // can take the id over and the client's retry makes a new one: an insert stored unseen is undone.
       const stored = await this.schedules.findById(id).catch(() => null);
+      if (!stored && !keyed && !isDuplicateKeyError(error)) await this.schedules.undoCreate(id, now).catch(() => undefined);
       if (!stored) throw isDuplicateKeyError(error) ? new ScheduleModifiedConcurrentlyException() : error;
       if (isDuplicateKeyError(error) || stored.created_at.getTime() !== now.getTime()) return this.replay(stored, audit);
       schedule = stored;

@@ -85,12 +85,27 @@ describe("a create whose Idempotency-Key reservation's reply is lost (e2e, real 
     const res = await create('insert-lost-1', phone);
     expect(proxy.pendingSwallows()).toBe(0);
     expect(res.status).toBe(200);
+    expect(res.headers['idempotent-replayed']).toBeUndefined();
     expect((await schedulesTo(phone)).map((s) => [String(s._id), s.deleted_at ?? null])).toEqual([[res.body.schedule_id, null]]);
     await expectAnnouncedOnce(res.body.schedule_id);
     const again = await create('insert-lost-1', phone).expect(200);
     expect(again.headers['idempotent-replayed']).toBe('true');
     expect(again.body.schedule_id).toBe(res.body.schedule_id);
   }, 90_000);
+
+  it('without an Idempotency-Key, a schedule insert whose reply and every check are lost is undone: the client was answered with an error', async () => {
+    const phone = '+14155552684';
+    // As above, and the create's own read-back and the driver's retry of it go unanswered too.
+    proxy.swallowReplyTo(SCHEDULE_INSERT);
+    proxy.swallowReplyTo(SCHEDULE_READ_BY_ID, 4);
+    const res = await request(t.app.getHttpServer()).post('/schedule/').set(owner).send({ phone, scheduled_time: inAnHour });
+    expect(proxy.pendingSwallows()).toBe(0);
+    expect(res.status).toBeGreaterThanOrEqual(500);
+    const stored = await schedulesTo(phone);
+    expect(stored).toHaveLength(1);
+    // Deleted at its own creation time: never made, never announced.
+    expect(stored[0].deleted_at).toEqual(stored[0].created_at);
+  }, 120_000);
 
   it('a first request slower than the retry waits: the retry creates the schedule, and the first one meets it as a duplicate and answers it', async () => {
     const phone = '+14155552682';

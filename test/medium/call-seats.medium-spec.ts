@@ -31,22 +31,25 @@ describe('pacing slots and concurrency seats (repository, real database)', () =>
     const results = await Promise.all(Array.from({ length: 10 }, (_, i) => slots.reserveSlots('acct-a', one(42), `holder-${i}`)));
     expect(results.filter((won) => won.has(42))).toHaveLength(1);
     expect(await slots.reserveSlots('acct-b', one(42), 'other-key')).toEqual(new Set([42]));
-    await slots.reserveSlots('acct-a', one(45), 'h');
-    expect(await slots.latestSlot('acct-a')).toBe(45);
-    expect(await slots.pruneBefore(new Date(at.getTime() + 1))).toBe(3);
+    const later = new Date(at.getTime() + 500);
+    await slots.reserveSlots('acct-a', [{ slot: 45, at: later }], 'h');
+    expect(await slots.latestSlotTime('acct-a')).toEqual(later);
+    expect(await slots.pruneBefore(new Date(at.getTime() + 1))).toBe(2);
+    expect(await slots.pruneBefore(new Date(later.getTime() + 1))).toBe(1);
   });
 
   it('splits overlapping batches of slots among concurrent reservations, each slot to exactly one', async () => {
     const slots = t.get<DialSlotRepository>(DialSlotRepository);
     const at = new Date();
-    // Ten instances each ask for a run of 20 slots, starting at 100, 102, ..., 118.
+    // Ten instances each ask for a run of 20 slots, starting at 100, 102, ..., 118 (slot n starts at n ms on).
+    const startOf = (n: number) => new Date(at.getTime() + n);
     const results = await Promise.all(
-      Array.from({ length: 10 }, (_, i) => slots.reserveSlots('acct-c', Array.from({ length: 20 }, (_, k) => ({ slot: 100 + 2 * i + k, at })), `holder-${i}`)),
+      Array.from({ length: 10 }, (_, i) => slots.reserveSlots('acct-c', Array.from({ length: 20 }, (_, k) => ({ slot: 100 + 2 * i + k, at: startOf(100 + 2 * i + k) })), `holder-${i}`)),
     );
     const all = results.flatMap((won) => [...won]);
     expect(all).toHaveLength(new Set(all).size);
     expect(new Set(all)).toEqual(new Set(Array.from({ length: 38 }, (_, k) => 100 + k)));
-    expect(await slots.latestSlot('acct-c')).toBe(137);
+    expect(await slots.latestSlotTime('acct-c')).toEqual(startOf(137));
   });
 
   it('holds at most N seats, frees one on release, and reclaims an expired one', async () => {

@@ -16,6 +16,7 @@ const GAP_MARGIN_MS = 50;
 // calls' slots within it are reserved together, in one insert (at most MAX_BATCH).
 const LOOKAHEAD_MS = 300;
 const MAX_BATCH = 100;
+const MAX_SLEEP_MS = 60_000;
 const PRUNE_EVERY_MS = 60_000;
 const KEEP_SLOTS_MS = 10 * 60_000;
 
@@ -110,7 +111,8 @@ export class CallPacer implements OnApplicationShutdown {
         const slot = Math.max(Math.ceil(now / width), lane.next);
         const at = slot * width;
         if (at - now > LOOKAHEAD_MS) {
-          await sleep(at - now - LOOKAHEAD_MS);
+          // Bounded: a clock moved back must not put the lane to sleep for as long.
+          await sleep(Math.min(at - now - LOOKAHEAD_MS, MAX_SLEEP_MS));
           continue;
         }
         const head = lane.waiters[0];
@@ -144,9 +146,11 @@ export class CallPacer implements OnApplicationShutdown {
           waiter?.resolve({ kind: 'granted', startAt: slotAt.getTime() });
         }
         if (won.size === 0) {
-          // Another instance holds these slots and probably the ones after them: skip past its newest.
-          const latest = await this.slots.latestSlot(key).catch(() => null);
-          lane.next = Math.max(slot + count, (latest ?? slot) + 1);
+          // Another instance holds these slots and probably the ones after them: skip past its newest, which
+          // is at most its lookahead ahead (a slot further on was taken under another clock or width).
+          const latest = await this.slots.latestSlotTime(key).catch(() => null);
+          const skipTo = latest === null ? slot : Math.ceil(Math.min(latest.getTime(), now + 2 * LOOKAHEAD_MS) / width);
+          lane.next = Math.max(slot + count, skipTo + 1);
         }
       }
     } finally {

@@ -26,9 +26,11 @@ export class DialSlotRepository {
     return won;
   }
 
-  async latestSlot(key: string): Promise<number | null> {
-    const doc = await this.slots.findOne({ key }, { slot: 1 }).sort({ slot: -1 }).lean<{ slot: number }>();
-    return doc ? doc.slot : null;
+  // The start of the newest slot taken for the key. By time, not by number: instances that cut time into
+  // slots of another width (CALLS_PER_SECOND or CALLS_RATE_HEADROOM_PERCENT changed) number them otherwise.
+  async latestSlotTime(key: string): Promise<Date | null> {
+    const doc = await this.slots.findOne({ key }, { at: 1 }).sort({ at: -1 }).lean<{ at: Date }>();
+    return doc ? doc.at : null;
   }
 
   async pruneBefore(before: Date): Promise<number> {

@@ -13,6 +13,6 @@ export class DialSlotDoc {
 
 export const DialSlotSchema = SchemaFactory.createForClass(DialSlotDoc);
 // Where an instance that lost a slot skips to: the newest slot taken for its key.
-DialSlotSchema.index({ key: 1, slot: -1 });
+DialSlotSchema.index({ key: 1, at: -1 });
 // Pruning of spent slots (no TTL indexes on FerretDB).
 DialSlotSchema.index({ at: 1 });

@@ -56,8 +56,9 @@ export class ClaimsCleanupJob implements OnModuleInit, OnApplicationBootstrap {
     return { outcome: `deleted=${deleted} tickets=${tickets} keys=${keys} bulk=${bulk} events=${events}` };
   }
 
-  // Each on its own: one that fails (the first pass over a long history may outlast the socket timeout) is
-  // logged and tried again the next hour, and stops none of the others.
+  // The retention steps after the claims', each on its own: one that fails (the first pass over a long
+  // history may outlast the socket timeout) is logged and tried again the next hour, and stops neither of
+  // the others.
   private async pruned(what: string, remove: () => Promise<number>): Promise<number | 'failed'> {
     try {
       return await remove();
