@@ -12,6 +12,7 @@ import { SchedulerConfigRepository } from '../scheduler-config/scheduler-config.
 import { DEFAULT_SCHEDULER_SETTINGS } from '../scheduler-config/scheduler-config.types';
 import { attemptKey, CampaignAttemptRepository } from './campaign-attempt.repository';
 import { CampaignContactRepository } from './campaign-contact.repository';
+import { WITHDRAWAL_RECHECK_MS } from './campaign.constants';
 import { CampaignRepository } from './campaign.repository';
 import { Campaign, CampaignAttempt, CampaignContact, ContactStatus } from './campaign.types';
 
@@ -214,7 +215,9 @@ export class CampaignRunner {
       const tomorrow = DateTime.fromJSDate(now, { zone: campaign.timezone }).plus({ days: 1 }).startOf('day').toJSDate();
       return { outcome, started, delayMs: tomorrow.getTime() - now.getTime() };
     }
-    if (outcome === 'stopped') return { outcome, started, delayMs: null };
+    // Paused or cancelled meanwhile: this job's next run would replace the one the cancel armed to finish
+    // its withdrawal, so it is armed again from here.
+    if (outcome === 'stopped') return { outcome, started, delayMs: WITHDRAWAL_RECHECK_MS };
     // A pass that used its whole batch_size leaves the rest to the next tick.
     if (batchBound && started >= perPass) return { outcome: 'batch_size_reached', started, delayMs: tickMs };
     return { outcome, started, delayMs: await this.nextRun(campaign, now) };
@@ -290,7 +293,14 @@ export class CampaignRunner {
       await this.finish(campaign, attempt, contact.attempts === 0 ? 'pending' : 'not_reached', 'withdrawn', contact.attempts, now);
       return 'stopped';
     }
-    return (await this.launch(campaign, { ...contact, attempts: contact.attempts + 1 }, attempt, zones)) ? 'started' : 'rejected';
+    if (!(await this.launch(campaign, { ...contact, attempts: contact.attempts + 1 }, attempt, zones))) return 'rejected';
+    // A cancel whose withdrawal ran between the read above and the schedule's insert did not see it: it is
+    // withdrawn here, by the same claim as the cancel's (the dispatcher, if it took the claim first, dials).
+    if ((await this.campaigns.findById(campaign.id))?.status === 'cancelled' && (await this.schedules.cancelIfNotStarted(attempt.schedule_id))) {
+      await this.settleBySchedule(attempt.schedule_id);
+      return 'stopped';
+    }
+    return 'started';
   }
 
   // Creates the attempt's schedule, keyed by the attempt id: re-running after a crash cannot make two.

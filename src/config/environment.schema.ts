@@ -466,7 +466,8 @@ export class EnvironmentVariables {
   CLAIM_RETENTION_DAYS: number = 7;
 
   // Hours an Idempotency-Key (and a bulk create's stored answer) is kept; a request under a key older than
-  // this creates anew. The hourly schedule.claims-cleanup job deletes older ones.
+  // this is a new request (a bulk with the same body still finds the schedules the first one made, by
+  // their derived ids). The hourly schedule.claims-cleanup job deletes older ones.
   @IntSetting(1, 8760)
   IDEMPOTENCY_KEY_RETENTION_HOURS: number = 24;
 

@@ -120,7 +120,8 @@ export class ScheduleRepository {
   // The marker of a create taken over under its Idempotency-Key (ScheduleService.create): one the first
   // request left keeps its old time, which the reconcile pass would take for a stall before this insert lands.
   async renewCreationMarker(id: string, audit: NewAuditEntry | null): Promise<void> {
-    await this.pendingChanges.updateOne({ _id: `${id}${CREATION_MARKER}` }, { $set: { at: new Date(), ...(audit ? { audit } : {}) } }, { upsert: true });
+    // Two retries' upserts at once on FerretDB: the second may meet the first's insert, and the marker is there.
+    await insertedUnlessDuplicate(() => this.pendingChanges.updateOne({ _id: `${id}${CREATION_MARKER}` }, { $set: { at: new Date(), ...(audit ? { audit } : {}) } }, { upsert: true }));
   }
 
   deleteCreationMarker(id: string): void {
@@ -372,8 +373,8 @@ export class ScheduleRepository {
         if (Date.now() - at.getTime() < CREATION_STALL_MS) continue;
         const _id = toObjectId(marker.slice(0, -CREATION_MARKER.length));
         const doc = _id ? await this.schedules.findOne({ _id }).lean<LeanSchedule>() : null;
-        // A create whose insert failed undid it, deleted at its own creation time (versions before
-        // 2026-12-07 did): nothing to announce. One the client deleted since was created all the same, and
+        // A create whose insert failed undid it, deleted at its own creation time (undoCreate; every create
+        // did before 2026-12-07, one without an Idempotency-Key still does): nothing to announce. One the client deleted since was created all the same, and
         // is announced (and audited) as such.
         if (doc && !(doc.deleted_at && doc.deleted_at.getTime() <= doc.created_at.getTime())) {
           await finishCreation(toSchedule(doc), audit ?? null);

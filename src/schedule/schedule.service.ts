@@ -146,7 +146,8 @@ export class ScheduleService {
       // this create's document as made, another request's (under the same Idempotency-Key) as a replay.
       // Otherwise, under a key, nothing is undone: the key and the marker stay, the client's retry takes the
       // id over after its wait, and a late insert is announced by the reconcile pass. Without one, nobody
-      // can take the id over and the client's retry makes a new one: an insert stored unseen is undone.
+      // can take the id over and the client's retry makes a new one: an insert stored but unseen is undone
+      // (one that lands only after the undo is not, and is announced by the pass).
       const stored = await this.schedules.findById(id).catch(() => null);
       if (!stored && !keyed && !isDuplicateKeyError(error)) await this.schedules.undoCreate(id, now).catch(() => undefined);
       if (!stored) throw isDuplicateKeyError(error) ? new ScheduleModifiedConcurrentlyException() : error;

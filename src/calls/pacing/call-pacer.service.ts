@@ -16,7 +16,6 @@ const GAP_MARGIN_MS = 50;
 // calls' slots within it are reserved together, in one insert (at most MAX_BATCH).
 const LOOKAHEAD_MS = 300;
 const MAX_BATCH = 100;
-const MAX_SLEEP_MS = 60_000;
 const PRUNE_EVERY_MS = 60_000;
 const KEEP_SLOTS_MS = 10 * 60_000;
 
@@ -108,11 +107,11 @@ export class CallPacer implements OnApplicationShutdown {
       while (lane.waiters.length > 0 && !this.closed) {
         const width = this.slotWidth();
         const now = this.clock.now().getTime();
-        const slot = Math.max(Math.ceil(now / width), lane.next);
+        // lane.next is at most about the lookahead ahead, unless the clock moved back: then from now again.
+        const slot = Math.max(Math.ceil(now / width), Math.min(lane.next, Math.ceil((now + 2 * LOOKAHEAD_MS) / width)));
         const at = slot * width;
         if (at - now > LOOKAHEAD_MS) {
-          // Bounded: a clock moved back must not put the lane to sleep for as long.
-          await sleep(Math.min(at - now - LOOKAHEAD_MS, MAX_SLEEP_MS));
+          await sleep(at - now - LOOKAHEAD_MS);
           continue;
         }
         const head = lane.waiters[0];
