@@ -132,6 +132,8 @@ export class CampaignRunner {
     const campaign = await this.campaigns.findById(campaignId);
     // The tick's pass (not an event's: each withdrawal is one, and each would read every open attempt again).
     if (campaign?.status === 'cancelled' && reconcile) return { outcome: `cancelled withdrawn=${await this.withdrawUndialed(campaign.id)}`, started: 0, delayMs: null };
+    // An event's pass folded into the tick's would otherwise end the tick's job before its withdrawal ran.
+    if (campaign?.status === 'cancelled') return { outcome: 'not_running', started: 0, delayMs: WITHDRAWAL_RECHECK_MS };
     if (!campaign || campaign.status !== 'running') return { outcome: `not_running`, started: 0, delayMs: null };
     const now = this.clock.now();
     const tickMs = this.config.campaigns.tickIntervalMs;

@@ -108,7 +108,8 @@ export class CallPacer implements OnApplicationShutdown {
         const width = this.slotWidth();
         const now = this.clock.now().getTime();
         // lane.next is at most about the lookahead ahead, unless the clock moved back: then from now again.
-        const slot = Math.max(Math.ceil(now / width), Math.min(lane.next, Math.ceil((now + 2 * LOOKAHEAD_MS) / width)));
+        if (lane.next * width > now + 2 * LOOKAHEAD_MS + width) lane.next = 0;
+        const slot = Math.max(Math.ceil(now / width), lane.next);
         const at = slot * width;
         if (at - now > LOOKAHEAD_MS) {
           await sleep(at - now - LOOKAHEAD_MS);
