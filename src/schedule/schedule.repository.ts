@@ -264,14 +264,6 @@ export class ScheduleRepository {
     return res?.changed === true && moves;
   }
 
-  // A create without an Idempotency-Key whose insert's reply was lost (it may be stored, unseen): deleted
-  // at its own creation time, which the reconcile pass reads as never made. Only while untouched since.
-  async undoCreate(id: string, createdAt: Date): Promise<void> {
-    const _id = toObjectId(id);
-    if (!_id) return;
-    await this.update(_id, (s) => (!s.deleted_at && s.version === 1 && s.created_at.getTime() === createdAt.getTime() ? { deleted_at: createdAt, last_updated: createdAt, version: 2 } : null));
-  }
-
   async softDelete(id: string, version: number, fromStatuses: ScheduleStatus[], now: Date, change?: ScheduleChange): Promise<boolean> {
     const _id = toObjectId(id);
     if (!_id) return false;
@@ -373,9 +365,9 @@ export class ScheduleRepository {
         if (Date.now() - at.getTime() < CREATION_STALL_MS) continue;
         const _id = toObjectId(marker.slice(0, -CREATION_MARKER.length));
         const doc = _id ? await this.schedules.findOne({ _id }).lean<LeanSchedule>() : null;
-        // A create whose insert failed undid it, deleted at its own creation time (undoCreate; every create
-        // did before 2026-12-07, one without an Idempotency-Key still does): nothing to announce. One the client deleted since was created all the same, and
-        // is announced (and audited) as such.
+        // A create whose insert failed undid it, deleted at its own creation time (every create did before
+        // 2026-12-07; one without an Idempotency-Key still does): nothing to announce. One the client deleted
+        // since was created all the same, and is announced (and audited) as such.
         if (doc && !(doc.deleted_at && doc.deleted_at.getTime() <= doc.created_at.getTime())) {
           await finishCreation(toSchedule(doc), audit ?? null);
           finished++;

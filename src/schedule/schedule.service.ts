@@ -148,10 +148,12 @@ export class ScheduleService {
       // id over after its wait, and a late insert is announced by the reconcile pass. Without one, nobody
       // can take the id over and the client's retry makes a new one: an insert stored but unseen is undone
       // (one that lands only after the undo is not, and is announced by the pass).
+      const duplicate = isDuplicateKeyError(error);
       const stored = await this.schedules.findById(id).catch(() => null);
-      if (!stored && !keyed && !isDuplicateKeyError(error)) await this.schedules.undoCreate(id, now).catch(() => undefined);
-      if (!stored) throw isDuplicateKeyError(error) ? new ScheduleModifiedConcurrentlyException() : error;
-      if (isDuplicateKeyError(error) || stored.created_at.getTime() !== now.getTime()) return this.replay(stored, audit);
+      // Its random id is this create's alone, untouched since (version 1): deleted at its creation time.
+      if (!stored && !keyed && !duplicate) await this.schedules.softDelete(id, 1, ['scheduled'], now).catch(() => undefined);
+      if (!stored) throw duplicate ? new ScheduleModifiedConcurrentlyException() : error;
+      if (duplicate || stored.created_at.getTime() !== now.getTime()) return this.replay(stored, audit);
       schedule = stored;
     }
     this.creations.relay(schedule, now, audit);

@@ -15,6 +15,8 @@ const GAP_MARGIN_MS = 50;
 // Slots are reserved this far ahead, so the database round trip is off the critical path; the waiting
 // calls' slots within it are reserved together, in one insert (at most MAX_BATCH).
 const LOOKAHEAD_MS = 300;
+// How far ahead of now a lane's next slot, or another instance's newest, can legitimately lie.
+const MAX_AHEAD_MS = 2 * LOOKAHEAD_MS;
 const MAX_BATCH = 100;
 const PRUNE_EVERY_MS = 60_000;
 const KEEP_SLOTS_MS = 10 * 60_000;
@@ -108,7 +110,7 @@ export class CallPacer implements OnApplicationShutdown {
         const width = this.slotWidth();
         const now = this.clock.now().getTime();
         // lane.next is at most about the lookahead ahead, unless the clock moved back: then from now again.
-        if (lane.next * width > now + 2 * LOOKAHEAD_MS + width) lane.next = 0;
+        if (lane.next * width > now + MAX_AHEAD_MS + width) lane.next = 0;
         const slot = Math.max(Math.ceil(now / width), lane.next);
         const at = slot * width;
         if (at - now > LOOKAHEAD_MS) {
@@ -149,7 +151,7 @@ export class CallPacer implements OnApplicationShutdown {
           // Another instance holds these slots and probably the ones after them: skip past its newest, which
           // is at most its lookahead ahead (a slot further on was taken under another clock or width).
           const latest = await this.slots.latestSlotTime(key).catch(() => null);
-          const skipTo = latest === null ? slot : Math.ceil(Math.min(latest.getTime(), now + 2 * LOOKAHEAD_MS) / width);
+          const skipTo = latest === null ? slot : Math.ceil(Math.min(latest.getTime(), now + MAX_AHEAD_MS) / width);
           lane.next = Math.max(slot + count, skipTo + 1);
         }
       }
