@@ -57,8 +57,11 @@ export class DailyRunSchedule {
     return next ? this.wallClock(next) : null;
   }
 
-  // Agenda runs on the wall clock; the service reads the injectable one.
+  // Agenda runs on the wall clock; the service reads the injectable one. The service clock is read first:
+  // time passing between the two reads then makes the wall time a millisecond late, never early (an early
+  // one read 05:59:59.999 for a 06:00 run).
   wallClock(at: Date): Date {
-    return new Date(Date.now() + (at.getTime() - this.clock.now().getTime()));
+    const serviceNow = this.clock.now().getTime();
+    return new Date(Date.now() + (at.getTime() - serviceNow));
   }
 }
