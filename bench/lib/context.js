@@ -34,7 +34,7 @@ function createContext({ db, buildDir, fake, profile, log, logDir }) {
       );
       svc.dbName = dbName;
       svc.mdb = db.client.db(dbName);
-      svc.templates = opts.templates ?? (await captureTemplates(svc.mdb, svc.url, token));
+      svc.templates = opts.templates ?? (await captureTemplates(svc.mdb, svc.url, token, buildDir));
       return svc;
     },
     // FerretDB 1.24 (SQLite) can die with SIGBUS when a database is dropped while a just-killed service's

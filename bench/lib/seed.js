@@ -2,6 +2,7 @@
 // Seeds documents straight into the database, shaped exactly like the service's own: the templates are
 // a schedule created through the API and read back.
 const { randomBytes } = require('node:crypto');
+const { join } = require('node:path');
 const { ObjectId } = require('mongodb');
 
 const BATCH = 1000;
@@ -34,7 +35,10 @@ async function post(url, token, body) {
 
 // Creates a one-time and a weekly schedule through the API, keeps their documents as templates and
 // removes them again.
-async function captureTemplates(db, serviceUrl, token) {
+// The build's own slot and shard formulas come with the templates: a seeded schedule is stored as the
+// service stores it (what its sweeper reads by, and what a burst's grouped advances read by).
+async function captureTemplates(db, serviceUrl, token, buildDir) {
+  const { dueSlotOf, dueShardOf } = require(join(buildDir, 'schedule', 'due-slot.js'));
   const far = new Date(Date.now() + 30 * 86_400_000);
   const oneTimeId = await post(serviceUrl, token, { phone: '+14155550100', scheduled_time: far.toISOString() });
   const weeklyId = await post(serviceUrl, token, { phone: '+14155550101', scheduled_time: far.toISOString(), repeat_config: { enabled: true, frequency: 'weekly', interval: 1 } });
@@ -46,7 +50,7 @@ async function captureTemplates(db, serviceUrl, token) {
     // The benchmark measures the dispatcher, not the calling-hours rules: bench numbers are in the US
     // and runs happen at any hour.
     if ('respect_calling_hours' in schedule) schedule.respect_calling_hours = false;
-    templates[kind] = { schedule };
+    templates[kind] = { schedule, dueSlotOf, dueShardOf };
     await db.collection('call_schedules').deleteOne({ _id });
   }
   await db.collection('schedule_events').deleteMany({});
@@ -65,10 +69,8 @@ function clone(template, i, nextExecution, extra = {}) {
     phone: phoneFor(i),
     scheduled_time: nextExecution ?? template.schedule.scheduled_time,
     next_execution: nextExecution,
-    // As the service stores it (src/schedule/due-slot.ts, 10-minute slots): what its sweeper reads by.
-    due_slot: Math.floor(nextExecution.getTime() / 600_000),
-    // Its share of the slot, from its id (dueShardOf): what a burst's grouped advances read by.
-    due_shard: parseInt(_id.toHexString().slice(-2), 16) % 64,
+    due_slot: template.dueSlotOf(nextExecution),
+    due_shard: template.dueShardOf(_id.toHexString()),
     created_at: now,
     last_updated: now,
     ...extra,

@@ -169,7 +169,7 @@ describe('concurrent writers on one document (two instances, real database)', ()
       const { _id: _ids, rev, ...where } = filter;
       // And the revision each member's gate was won for: never written over a newer one.
       expect(rev).toBeDefined();
-      // In this order: the stand-in tests them in order, and the shard lets through the fewest rows.
+      // In this order: the stand-in tests them in order, and the shard lets through at most a 64th of the rows.
       expect(Object.keys(where)).toEqual(['due_shard', 'due_slot', 'next_execution', 'status']);
       expect(Object.values(where).every((v) => typeof v === 'string' || typeof v === 'number' || v instanceof Date)).toBe(true);
     }

@@ -1,8 +1,8 @@
 import { transformFile } from '@swc/core';
 import { ChildProcess, spawn } from 'node:child_process';
 import { copyFile, mkdir, readdir, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { dirname, join, relative } from 'node:path';
+import { freePort } from '../reliability/lib/processes';
 import { waitFor } from './wait';
 
 const ROOT = join(__dirname, '..', '..');
@@ -38,17 +38,6 @@ export async function buildService(name: string): Promise<string> {
     await writeFile(target, code);
   }
   return outDir;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function spawnBuiltService(outDir: string, env: Record<string, string>, port: number): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
