@@ -9,7 +9,7 @@ import {
   LaunchOptions,
   NoEmbeddedEngineError,
 } from '../../src/database/embedded/embedded-database.launcher';
-import { dropPostgresDatabase } from '../../src/database/embedded/ferretdb-server';
+import { dropPostgresDatabase, ensurePostgresDatabase } from '../../src/database/embedded/ferretdb-server';
 import { FakeMongodbMirror } from '../fakes/fake-mongodb-mirror.server';
 
 const ROOT = resolve(__dirname, '../..');
@@ -124,25 +124,37 @@ describe('embedded database launcher (real engines, fake download mirror)', () =
 
   // Where the suite itself runs on FerretDB's PostgreSQL handler (global-setup found a PostgreSQL).
   const onPostgresql = ferretdb !== null && (process.env.TEST_DB_ENGINE ?? '').endsWith('postgresql');
-  (onPostgresql ? it : it.skip)('runs FerretDB on PostgreSQL when given a URL, creating the database', async () => {
+  (onPostgresql ? it : it.skip)('runs FerretDB on PostgreSQL when given a URL, creating the database, with its _id lookups indexed', async () => {
     const url = new URL(process.env.FERRETDB_POSTGRESQL_URL || 'postgres://postgres@127.0.0.1:5432/postgres');
     url.pathname = `/launcher_test_${process.pid}_${Date.now()}`;
-    const name = url.pathname.slice(1);
+    const pg = new Client({ connectionString: url.toString() });
     try {
+      await ensurePostgresDatabase(url.toString());
+      await pg.connect();
+      // A table from before the launcher indexed anything (a database an older version used).
+      await pg.query('CREATE SCHEMA older; CREATE TABLE older.stored (_jsonb jsonb)');
       const db = await launchEmbeddedDatabase({ ...options(), engine: 'ferretdb', ferretdbPostgresqlUrl: url.toString() });
       started.push(db);
       expect(db).toMatchObject({ engine: 'ferretdb', handler: 'postgresql' });
       const client = await MongoClient.connect(db.uri);
-      await client.db('launcher_pg').collection('probe').insertOne({ ok: 1 });
+      const probe = client.db('launcher_pg').collection<{ _id: string; ok: number }>('probe');
+      await probe.insertMany([{ _id: 'a', ok: 1 }, { _id: 'b', ok: 2 }]);
+      // The index serves FerretDB's own `_id` filter; what it finds is what a scan would.
+      expect(await probe.findOne({ _id: 'b' })).toEqual({ _id: 'b', ok: 2 });
+      expect((await probe.updateOne({ _id: 'a' }, { $set: { ok: 3 } })).modifiedCount).toBe(1);
+      expect(await probe.find({}).sort({ _id: 1 }).toArray()).toEqual([{ _id: 'a', ok: 3 }, { _id: 'b', ok: 2 }]);
       await client.close();
-      const pg = new Client({ connectionString: url.toString() });
-      await pg.connect();
       const schemas = await pg.query("SELECT schema_name FROM information_schema.schemata WHERE schema_name = 'launcher_pg'");
-      await pg.end();
       expect(schemas.rowCount).toBe(1);
+      const idIndexes = await pg.query<{ schemaname: string }>(
+        "SELECT schemaname FROM pg_indexes WHERE schemaname IN ('launcher_pg', 'older') AND indexdef LIKE '%USING gin%_jsonb -> ''_id''%' AND tablename NOT LIKE '_ferretdb%' ORDER BY schemaname",
+      );
+      expect(idIndexes.rows.map((r) => r.schemaname)).toEqual(['launcher_pg', 'older']);
+      expect(logs.join('\n')).not.toContain('scans its tables');
       await db.stop();
       started.splice(started.indexOf(db), 1);
     } finally {
+      await pg.end().catch(() => undefined);
       await dropPostgresDatabase(url.toString());
     }
   });

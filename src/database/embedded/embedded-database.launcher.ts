@@ -4,7 +4,7 @@ import { createServer, Socket } from 'node:net';
 import { delimiter, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { MongoClient } from 'mongodb';
-import { ensurePostgresDatabase, FerretDbHandler, ferretDbArgs, ferretDbHandler, redactedPostgresUrl } from './ferretdb-server';
+import { ensurePostgresDatabase, FerretDbHandler, ferretDbArgs, ferretDbHandler, indexIdLookups, redactedPostgresUrl } from './ferretdb-server';
 import {
   DOWNLOAD_PROBE_TIMEOUT_MS,
   DOWNLOAD_RETRY_AFTER_MS,
@@ -329,6 +329,9 @@ export async function launchEmbeddedDatabase(options: LaunchOptions): Promise<Em
         const postgresqlUrl = options.ferretdbPostgresqlUrl;
         if (postgresqlUrl && !(await ensurePostgresDatabase(postgresqlUrl, { preferLz4: true }))) {
           options.log('PostgreSQL kept its default compression (no lz4, or not the database owner)');
+        }
+        if (postgresqlUrl && !(await indexIdLookups(postgresqlUrl))) {
+          options.log('FerretDB scans its tables for each _id lookup (indexing them needs a PostgreSQL superuser)');
         }
         const dir = join(dataDir, 'ferretdb');
         mkdirSync(dir, { recursive: true });

@@ -3,7 +3,7 @@ import { createWriteStream, existsSync, mkdirSync, WriteStream } from 'node:fs';
 import { createServer as createNetServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { MongoClient } from 'mongodb';
-import { dropPostgresDatabase, ensurePostgresDatabase, FerretDbHandler, ferretDbArgs, ferretDbHandler, freshPostgresqlDatabase, redactedPostgresUrl } from '../../../src/database/embedded/ferretdb-server';
+import { dropPostgresDatabase, ensurePostgresDatabase, FerretDbHandler, ferretDbArgs, ferretDbHandler, freshPostgresqlDatabase, indexIdLookups, redactedPostgresUrl } from '../../../src/database/embedded/ferretdb-server';
 import { sleep } from './util';
 
 // Every child this run started, so that a crash or Ctrl-C of the runner leaves nothing behind.
@@ -242,7 +242,10 @@ export class FerretDbProcess {
   }
 
   async start(): Promise<void> {
-    if (this.postgresqlUrl) await ensurePostgresDatabase(this.postgresqlUrl, { preferLz4: true });
+    if (this.postgresqlUrl) {
+      await ensurePostgresDatabase(this.postgresqlUrl, { preferLz4: true });
+      await indexIdLookups(this.postgresqlUrl);
+    }
     const out = createWriteStream(this.logFile, { flags: 'a' });
     const child = spawn(this.binary, ferretDbArgs({ port: this.port, stateDir: this.dataDir, postgresqlUrl: this.postgresqlUrl }), { stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout!.pipe(out);
