@@ -127,30 +127,48 @@ describe('embedded database launcher (real engines, fake download mirror)', () =
   (onPostgresql ? it : it.skip)('runs FerretDB on PostgreSQL when given a URL, creating the database, with its _id lookups indexed', async () => {
     const url = new URL(process.env.FERRETDB_POSTGRESQL_URL || 'postgres://postgres@127.0.0.1:5432/postgres');
     url.pathname = `/launcher_test_${process.pid}_${Date.now()}`;
+    const name = url.pathname.slice(1);
     const pg = new Client({ connectionString: url.toString() });
     try {
       await ensurePostgresDatabase(url.toString());
       await pg.connect();
       // A table from before the launcher indexed anything (a database an older version used).
       await pg.query('CREATE SCHEMA older; CREATE TABLE older.stored (_jsonb jsonb)');
+      // FerretDB's sessions then take an index wherever one serves, even on a table of two rows: the reads and
+      // writes below go through the new index, and must find what a scan finds.
+      await pg.query(`ALTER DATABASE "${name}" SET enable_seqscan = off`);
+      const logged = logs.length;
       const db = await launchEmbeddedDatabase({ ...options(), engine: 'ferretdb', ferretdbPostgresqlUrl: url.toString() });
       started.push(db);
       expect(db).toMatchObject({ engine: 'ferretdb', handler: 'postgresql' });
+      expect(logs.slice(logged).join('\n')).not.toContain('scans its tables');
       const client = await MongoClient.connect(db.uri);
       const probe = client.db('launcher_pg').collection<{ _id: string; ok: number }>('probe');
       await probe.insertMany([{ _id: 'a', ok: 1 }, { _id: 'b', ok: 2 }]);
-      // The index serves FerretDB's own `_id` filter; what it finds is what a scan would.
       expect(await probe.findOne({ _id: 'b' })).toEqual({ _id: 'b', ok: 2 });
+      expect(await probe.findOne({ _id: 'c' })).toBeNull();
       expect((await probe.updateOne({ _id: 'a' }, { $set: { ok: 3 } })).modifiedCount).toBe(1);
-      expect(await probe.find({}).sort({ _id: 1 }).toArray()).toEqual([{ _id: 'a', ok: 3 }, { _id: 'b', ok: 2 }]);
+      expect((await probe.deleteOne({ _id: 'b' })).deletedCount).toBe(1);
+      expect(await probe.find({}).toArray()).toEqual([{ _id: 'a', ok: 3 }]);
       await client.close();
       const schemas = await pg.query("SELECT schema_name FROM information_schema.schemata WHERE schema_name = 'launcher_pg'");
       expect(schemas.rowCount).toBe(1);
-      const idIndexes = await pg.query<{ schemaname: string }>(
-        "SELECT schemaname FROM pg_indexes WHERE schemaname IN ('launcher_pg', 'older') AND indexdef LIKE '%USING gin%_jsonb -> ''_id''%' AND tablename NOT LIKE '_ferretdb%' ORDER BY schemaname",
+      const idIndexes = await pg.query<{ schemaname: string; tablename: string }>(
+        "SELECT schemaname, tablename FROM pg_indexes WHERE schemaname IN ('launcher_pg', 'older') AND indexdef LIKE '%USING gin (((_jsonb -> ''\\_id''::text)))%' ORDER BY schemaname, tablename",
       );
-      expect(idIndexes.rows.map((r) => r.schemaname)).toEqual(['launcher_pg', 'older']);
-      expect(logs.join('\n')).not.toContain('scans its tables');
+      const probeTable = idIndexes.rows.find((r) => r.schemaname === 'launcher_pg' && r.tablename.startsWith('probe'))?.tablename;
+      expect(probeTable).toBeDefined();
+      expect(idIndexes.rows.filter((r) => r.schemaname === 'older')).toEqual([{ schemaname: 'older', tablename: 'stored' }]);
+      // FerretDB's own filter for `_id` (its key is a bind parameter; planned with its value, as here).
+      await pg.end();
+      const planner = new Client({ connectionString: url.toString() });
+      await planner.connect();
+      try {
+        const plan = await planner.query(`EXPLAIN SELECT _jsonb FROM launcher_pg."${probeTable}" WHERE _jsonb->'_id' @> '"a"'`);
+        expect(plan.rows.map((r: Record<string, string>) => r['QUERY PLAN']).join('\n')).toMatch(/Index Scan on call_scheduler_id_\d+/);
+      } finally {
+        await planner.end();
+      }
       await db.stop();
       started.splice(started.indexOf(db), 1);
     } finally {

@@ -330,9 +330,8 @@ export async function launchEmbeddedDatabase(options: LaunchOptions): Promise<Em
         if (postgresqlUrl && !(await ensurePostgresDatabase(postgresqlUrl, { preferLz4: true }))) {
           options.log('PostgreSQL kept its default compression (no lz4, or not the database owner)');
         }
-        if (postgresqlUrl && !(await indexIdLookups(postgresqlUrl))) {
-          options.log('FerretDB scans its tables for each _id lookup (indexing them needs a PostgreSQL superuser)');
-        }
+        const notIndexed = postgresqlUrl ? await indexIdLookups(postgresqlUrl) : null;
+        if (notIndexed) options.log(`FerretDB scans its tables for each _id lookup: they could not be indexed (${notIndexed}); an event trigger needs a PostgreSQL superuser`);
         const dir = join(dataDir, 'ferretdb');
         mkdirSync(dir, { recursive: true });
         const { child, uri } = await startProcess(binary, (port) => ferretDbArgs({ port, stateDir: dir, postgresqlUrl }), join(dir, 'ferretdb.log'));

@@ -82,45 +82,73 @@ export async function ensurePostgresDatabase(url: string, { preferLz4 = false, t
 // FerretDB's PostgreSQL handler filters a top-level `_id` equality as `_jsonb->'_id' @> value`, which its own
 // btree index on `_jsonb->'_id'` cannot serve: every lookup, update and delete by `_id` read its whole table
 // (72 ms at 100,000 schedules). A GIN index on the same expression serves `@>` (1 ms). This gives every table
-// FerretDB creates from now on such an index, through an event trigger, and indexes the tables already
-// there. The index is PostgreSQL's alone: FerretDB neither lists nor drops it (dropping a collection drops
-// its table, and the index with it), and it finds the same documents a scan would. Returns whether the
-// database has the trigger (false where the server cannot: an event trigger needs a superuser).
-export async function indexIdLookups(url: string, timeoutMs = 5000): Promise<boolean> {
+// created from now on with FerretDB's `_jsonb` column such an index, through an event trigger, and indexes
+// the tables already there. The index is PostgreSQL's alone: FerretDB never lists or drops it (dropping a
+// collection drops its table, and the index with it), and PostgreSQL rechecks each row it finds, so a
+// query returns what a scan returned. Returns null once the database has the trigger, else why not (an
+// event trigger needs a superuser).
+export async function indexIdLookups(url: string, timeoutMs = 5000): Promise<string | null> {
   try {
-    await withClient(url, timeoutMs, (client) => client.query(ID_INDEX_SQL));
-    return true;
-  } catch {
-    return false;
+    await withClient(url, timeoutMs, async (client) => {
+      await client.query(ID_INDEX_SETUP_SQL);
+      // One table per statement, each its own transaction: CREATE INDEX holds the table's writes until it
+      // commits, and another instance's FerretDB may be writing. A table whose lock does not come within
+      // lock_timeout is left for the next start (the function turns the error into a warning).
+      const { rows } = await client.query<{ rel: string }>(UNINDEXED_TABLES_SQL);
+      await client.query("SET lock_timeout = '5s'");
+      for (const { rel } of rows) await client.query('SELECT _ferretdb_call_scheduler.index_id($1::oid)', [rel]);
+    });
+    return null;
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
   }
 }
 
-// Named by the table's oid, unique in the database: FerretDB's table names can be longer than an index name.
-// A table that cannot be indexed is left as FerretDB made it, with a warning, never refused. Tables already
-// indexed are skipped before CREATE INDEX, which would lock out their writes while a restart runs this.
-const ID_INDEX_SQL = `
-CREATE OR REPLACE FUNCTION call_scheduler_index_id(rel oid) RETURNS void LANGUAGE plpgsql AS $f$
+// In a schema of its own: FerretDB ignores a schema without its metadata table and refuses database names
+// that begin with `_ferretdb_`, so no collection's database can hold or drop it; and with a fixed
+// search_path, nothing on FerretDB's own path decides what the trigger runs. An index is recognised by its
+// definition, not its name (a restored database renumbers its tables), and named by its table's oid, which
+// is unique where FerretDB's table names can be longer than an index name. No error inside reaches
+// FerretDB: a table that cannot be indexed keeps its scans, with a warning.
+const ID_INDEX_SETUP_SQL = `
+CREATE SCHEMA IF NOT EXISTS _ferretdb_call_scheduler;
+CREATE OR REPLACE FUNCTION _ferretdb_call_scheduler.has_id_index(rel oid) RETURNS boolean LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp AS $f$
+  SELECT EXISTS (
+    SELECT 1 FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_am am ON am.oid = i.relam
+    WHERE x.indrelid = rel AND am.amname = 'gin' AND pg_get_indexdef(x.indexrelid) LIKE '%(_jsonb -> ''_id''::text)%')
+$f$;
+CREATE OR REPLACE FUNCTION _ferretdb_call_scheduler.index_id(rel oid) RETURNS void LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $f$
 BEGIN
-  IF EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = rel AND attname = '_jsonb' AND NOT attisdropped) THEN
-    EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %s USING gin ((_jsonb->''_id'')) WITH (fastupdate = off)', 'call_scheduler_id_' || rel, rel::regclass);
+  IF EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = rel AND attname = '_jsonb' AND NOT attisdropped)
+     AND NOT _ferretdb_call_scheduler.has_id_index(rel) THEN
+    EXECUTE format('CREATE INDEX %I ON %s USING gin ((_jsonb->''_id'')) WITH (fastupdate = off)', 'call_scheduler_id_' || rel, rel::regclass);
   END IF;
 EXCEPTION WHEN OTHERS THEN
   RAISE WARNING 'call scheduler: % keeps scanning for _id: %', rel::regclass, SQLERRM;
 END $f$;
-CREATE OR REPLACE FUNCTION call_scheduler_index_new_tables() RETURNS event_trigger LANGUAGE plpgsql AS $f$
+CREATE OR REPLACE FUNCTION _ferretdb_call_scheduler.index_new_tables() RETURNS event_trigger LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $f$
 DECLARE r record;
 BEGIN
   FOR r IN SELECT objid FROM pg_event_trigger_ddl_commands() WHERE command_tag = 'CREATE TABLE' AND object_type = 'table' LOOP
-    PERFORM call_scheduler_index_id(r.objid);
+    PERFORM _ferretdb_call_scheduler.index_id(r.objid);
   END LOOP;
+EXCEPTION WHEN OTHERS THEN
+  RAISE WARNING 'call scheduler: a new table keeps scanning for _id: %', SQLERRM;
 END $f$;
 DO $d$ BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtname = 'call_scheduler_index_ids') THEN
-    CREATE EVENT TRIGGER call_scheduler_index_ids ON ddl_command_end WHEN TAG IN ('CREATE TABLE') EXECUTE FUNCTION call_scheduler_index_new_tables();
+    CREATE EVENT TRIGGER call_scheduler_index_ids ON ddl_command_end WHEN TAG IN ('CREATE TABLE')
+      EXECUTE FUNCTION _ferretdb_call_scheduler.index_new_tables();
   END IF;
 END $d$;
-SELECT call_scheduler_index_id(c.oid) FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = '_jsonb' AND NOT a.attisdropped
-WHERE c.relkind = 'r' AND NOT EXISTS (SELECT 1 FROM pg_class i WHERE i.relname = 'call_scheduler_id_' || c.oid AND i.relnamespace = c.relnamespace);
+`;
+
+const UNINDEXED_TABLES_SQL = `
+SELECT c.oid::int8::text AS rel FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = '_jsonb' AND NOT a.attisdropped
+WHERE c.relkind = 'r' AND NOT _ferretdb_call_scheduler.has_id_index(c.oid)
 `;
 
 export async function dropPostgresDatabase(url: string, timeoutMs = 5000): Promise<void> {

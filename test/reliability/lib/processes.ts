@@ -244,7 +244,8 @@ export class FerretDbProcess {
   async start(): Promise<void> {
     if (this.postgresqlUrl) {
       await ensurePostgresDatabase(this.postgresqlUrl, { preferLz4: true });
-      await indexIdLookups(this.postgresqlUrl);
+      const notIndexed = await indexIdLookups(this.postgresqlUrl);
+      if (notIndexed) process.stderr.write(`FerretDB's _id lookups scan their tables: they could not be indexed (${notIndexed})\n`);
     }
     const out = createWriteStream(this.logFile, { flags: 'a' });
     const child = spawn(this.binary, ferretDbArgs({ port: this.port, stateDir: this.dataDir, postgresqlUrl: this.postgresqlUrl }), { stdio: ['ignore', 'pipe', 'pipe'] });
