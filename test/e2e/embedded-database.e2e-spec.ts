@@ -159,13 +159,14 @@ describe('embedded database launcher (real engines, fake download mirror)', () =
       const probeTable = idIndexes.rows.find((r) => r.schemaname === 'launcher_pg' && r.tablename.startsWith('probe'))?.tablename;
       expect(probeTable).toBeDefined();
       expect(idIndexes.rows.filter((r) => r.schemaname === 'older')).toEqual([{ schemaname: 'older', tablename: 'stored' }]);
-      // FerretDB's own filter for `_id` (its key is a bind parameter; planned with its value, as here).
+      // FerretDB's filter for `_id`, planned with its values as PostgreSQL plans FerretDB's prepared statement
+      // while that is cheaper than a generic plan (0040).
       await pg.end();
       const planner = new Client({ connectionString: url.toString() });
       await planner.connect();
       try {
         const plan = await planner.query(`EXPLAIN SELECT _jsonb FROM launcher_pg."${probeTable}" WHERE _jsonb->'_id' @> '"a"'`);
-        expect(plan.rows.map((r: Record<string, string>) => r['QUERY PLAN']).join('\n')).toMatch(/Index Scan on call_scheduler_id_\d+/);
+        expect(plan.rows.map((r: Record<string, string>) => r['QUERY PLAN']).join('\n')).toMatch(/Bitmap Index Scan on call_scheduler_id_\d+/);
       } finally {
         await planner.end();
       }

@@ -331,7 +331,7 @@ export async function launchEmbeddedDatabase(options: LaunchOptions): Promise<Em
           options.log('PostgreSQL kept its default compression (no lz4, or not the database owner)');
         }
         const notIndexed = postgresqlUrl ? await indexIdLookups(postgresqlUrl) : null;
-        if (notIndexed) options.log(`FerretDB scans its tables for each _id lookup: they could not be indexed (${notIndexed}); an event trigger needs a PostgreSQL superuser`);
+        if (notIndexed) options.log(`FerretDB scans its tables for each _id lookup: they could not be indexed (${notIndexed})`);
         const dir = join(dataDir, 'ferretdb');
         mkdirSync(dir, { recursive: true });
         const { child, uri } = await startProcess(binary, (port) => ferretDbArgs({ port, stateDir: dir, postgresqlUrl }), join(dir, 'ferretdb.log'));

@@ -109,8 +109,12 @@ export async function indexIdLookups(url: string, timeoutMs = 5000): Promise<str
 // search_path, nothing on FerretDB's own path decides what the trigger runs. An index is recognised by its
 // definition, not its name (a restored database renumbers its tables), and named by its table's oid, which
 // is unique where FerretDB's table names can be longer than an index name. No error inside reaches
-// FerretDB: a table that cannot be indexed keeps its scans, with a warning.
+// FerretDB: a table that cannot be indexed keeps its scans, with a warning. Two processes starting on one
+// database at once take turns (an advisory lock held until the setup commits) instead of failing on each
+// other's catalog rows.
+const ID_INDEX_SETUP_LOCK = 7_340_001;
 const ID_INDEX_SETUP_SQL = `
+SELECT pg_advisory_xact_lock(${ID_INDEX_SETUP_LOCK});
 CREATE SCHEMA IF NOT EXISTS _ferretdb_call_scheduler;
 CREATE OR REPLACE FUNCTION _ferretdb_call_scheduler.has_id_index(rel oid) RETURNS boolean LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp AS $f$
@@ -147,7 +151,7 @@ END $d$;
 `;
 
 const UNINDEXED_TABLES_SQL = `
-SELECT c.oid::int8::text AS rel FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = '_jsonb' AND NOT a.attisdropped
+SELECT c.oid::text AS rel FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = '_jsonb' AND NOT a.attisdropped
 WHERE c.relkind = 'r' AND NOT _ferretdb_call_scheduler.has_id_index(c.oid)
 `;
 
