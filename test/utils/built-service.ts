@@ -2,7 +2,7 @@ import { transformFile } from '@swc/core';
 import { ChildProcess, spawn } from 'node:child_process';
 import { copyFile, mkdir, readdir, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
-import { freePort } from '../reliability/lib/processes';
+import { freePort } from './free-port';
 import { waitFor } from './wait';
 
 const ROOT = join(__dirname, '..', '..');

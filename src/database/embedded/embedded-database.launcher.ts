@@ -4,7 +4,7 @@ import { createServer, Socket } from 'node:net';
 import { delimiter, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { MongoClient } from 'mongodb';
-import { ensurePostgresDatabase, FerretDbHandler, ferretDbArgs, ferretDbHandler, indexIdLookups, redactedPostgresUrl } from './ferretdb-server';
+import { FerretDbHandler, ferretDbArgs, ferretDbHandler, prepareFerretDbDatabase, redactedPostgresUrl } from './ferretdb-server';
 import {
   DOWNLOAD_PROBE_TIMEOUT_MS,
   DOWNLOAD_RETRY_AFTER_MS,
@@ -327,11 +327,7 @@ export async function launchEmbeddedDatabase(options: LaunchOptions): Promise<Em
           return null;
         }
         const postgresqlUrl = options.ferretdbPostgresqlUrl;
-        if (postgresqlUrl && !(await ensurePostgresDatabase(postgresqlUrl, { preferLz4: true }))) {
-          options.log('PostgreSQL kept its default compression (no lz4, or not the database owner)');
-        }
-        const notIndexed = postgresqlUrl ? await indexIdLookups(postgresqlUrl) : null;
-        if (notIndexed) options.log(`FerretDB scans its tables for each _id lookup: they could not be indexed (${notIndexed})`);
+        if (postgresqlUrl) for (const note of await prepareFerretDbDatabase(postgresqlUrl)) options.log(note);
         const dir = join(dataDir, 'ferretdb');
         mkdirSync(dir, { recursive: true });
         const { child, uri } = await startProcess(binary, (port) => ferretDbArgs({ port, stateDir: dir, postgresqlUrl }), join(dir, 'ferretdb.log'));

@@ -150,6 +150,16 @@ DO $d$ BEGIN
 END $d$;
 `;
 
+// What a FerretDB on PostgreSQL is given before it starts (by the launcher and by the reliability suite):
+// its database, lz4 compression and the `_id` indexes. Returns what could not be done, one note each.
+export async function prepareFerretDbDatabase(url: string): Promise<string[]> {
+  const notes: string[] = [];
+  if (!(await ensurePostgresDatabase(url, { preferLz4: true }))) notes.push('PostgreSQL kept its default compression (no lz4, or not the database owner)');
+  const notIndexed = await indexIdLookups(url);
+  if (notIndexed) notes.push(`FerretDB scans its tables for each _id lookup: they could not be indexed (${notIndexed})`);
+  return notes;
+}
+
 const UNINDEXED_TABLES_SQL = `
 SELECT c.oid::text AS rel FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = '_jsonb' AND NOT a.attisdropped
 WHERE c.relkind = 'r' AND NOT _ferretdb_call_scheduler.has_id_index(c.oid)

@@ -4,7 +4,8 @@ import jwt from 'jsonwebtoken';
 import { MongoClient } from 'mongodb';
 import { Balancer } from './balancer';
 import { CallbackPlan, ReliabilityTwilio } from './fake-provider';
-import { freePort, ServiceProcess } from './processes';
+import { freePort } from '../../utils/free-port';
+import { ServiceProcess } from './processes';
 import { pool, Rng } from './util';
 
 export type Mode = 'quick' | 'full';

@@ -1,9 +1,9 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, WriteStream } from 'node:fs';
-import { createServer as createNetServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { MongoClient } from 'mongodb';
-import { dropPostgresDatabase, ensurePostgresDatabase, FerretDbHandler, ferretDbArgs, ferretDbHandler, freshPostgresqlDatabase, indexIdLookups, redactedPostgresUrl } from '../../../src/database/embedded/ferretdb-server';
+import { dropPostgresDatabase, FerretDbHandler, ferretDbArgs, ferretDbHandler, freshPostgresqlDatabase, prepareFerretDbDatabase, redactedPostgresUrl } from '../../../src/database/embedded/ferretdb-server';
+import { freePort } from '../../utils/free-port';
 import { sleep } from './util';
 
 // Every child this run started, so that a crash or Ctrl-C of the runner leaves nothing behind.
@@ -23,29 +23,6 @@ function track(child: ChildProcess): void {
       for (const c of children) c.kill('SIGKILL');
       process.exit(130);
     });
-  }
-}
-
-// Ports handed out in this run. A port is free when asked for, but its process binds it only later (and
-// binds it again after each restart): the OS may give the same port to the next caller meanwhile, and two
-// lanes did get one port (crash-a and races-b on 33297, 2026-12-07): each instance's restarts failed with
-// EADDRINUSE while the balancer sent one cluster's requests to the other's instance.
-const handedOut = new Set<number>();
-
-export async function freePort(): Promise<number> {
-  for (;;) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const server = createNetServer();
-      server.on('error', reject);
-      server.listen(0, '127.0.0.1', () => {
-        const address = server.address();
-        const found = typeof address === 'object' && address ? address.port : 0;
-        server.close(() => resolve(found));
-      });
-    });
-    if (handedOut.has(port)) continue;
-    handedOut.add(port);
-    return port;
   }
 }
 
@@ -242,11 +219,7 @@ export class FerretDbProcess {
   }
 
   async start(): Promise<void> {
-    if (this.postgresqlUrl) {
-      await ensurePostgresDatabase(this.postgresqlUrl, { preferLz4: true });
-      const notIndexed = await indexIdLookups(this.postgresqlUrl);
-      if (notIndexed) process.stderr.write(`FerretDB's _id lookups scan their tables: they could not be indexed (${notIndexed})\n`);
-    }
+    if (this.postgresqlUrl) for (const note of await prepareFerretDbDatabase(this.postgresqlUrl)) process.stderr.write(`${note}\n`);
     const out = createWriteStream(this.logFile, { flags: 'a' });
     const child = spawn(this.binary, ferretDbArgs({ port: this.port, stateDir: this.dataDir, postgresqlUrl: this.postgresqlUrl }), { stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout!.pipe(out);
