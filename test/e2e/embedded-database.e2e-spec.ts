@@ -124,7 +124,7 @@ describe('embedded database launcher (real engines, fake download mirror)', () =
 
   // Where the suite itself runs on FerretDB's PostgreSQL handler (global-setup found a PostgreSQL).
   const onPostgresql = ferretdb !== null && (process.env.TEST_DB_ENGINE ?? '').endsWith('postgresql');
-  (onPostgresql ? it : it.skip)('runs FerretDB on PostgreSQL when given a URL, creating the database, with its _id lookups indexed', async () => {
+  (onPostgresql ? it : it.skip)('runs FerretDB on PostgreSQL when given a URL, creating the database, with its _id and listed equality lookups indexed', async () => {
     const url = new URL(process.env.FERRETDB_POSTGRESQL_URL || 'postgres://postgres@127.0.0.1:5432/postgres');
     url.pathname = `/launcher_test_${process.pid}_${Date.now()}`;
     const name = url.pathname.slice(1);
@@ -133,7 +133,7 @@ describe('embedded database launcher (real engines, fake download mirror)', () =
       await ensurePostgresDatabase(url.toString());
       await pg.connect();
       // A table from before the launcher indexed anything (a database an older version used).
-      await pg.query('CREATE SCHEMA older; CREATE TABLE older.stored (_jsonb jsonb)');
+      await pg.query('CREATE SCHEMA older; CREATE TABLE older.stored (_jsonb jsonb); CREATE TABLE older.call_logs_0123abcd (_jsonb jsonb)');
       // FerretDB's sessions then take an index wherever one serves, even on a table of two rows: the reads and
       // writes below go through the new index, and must find what a scan finds.
       await pg.query(`ALTER DATABASE "${name}" SET enable_seqscan = off`);
@@ -150,6 +150,15 @@ describe('embedded database launcher (real engines, fake download mirror)', () =
       expect((await probe.updateOne({ _id: 'a' }, { $set: { ok: 3 } })).modifiedCount).toBe(1);
       expect((await probe.deleteOne({ _id: 'b' })).deletedCount).toBe(1);
       expect(await probe.find({}).toArray()).toEqual([{ _id: 'a', ok: 3 }]);
+      // A listed key (EQUALITY_INDEXES) of a listed collection: found and updated by equality through its index.
+      const hour = new Date('2026-12-07T10:00:00Z');
+      const callLogs = client.db('launcher_pg').collection<{ _id: string; hour: Date; n: number }>('call_logs');
+      await callLogs.insertMany([{ _id: 'l1', hour, n: 1 }, { _id: 'l2', hour: new Date(hour.getTime() + 3_600_000), n: 2 }, { _id: 'l3', hour, n: 3 }]);
+      expect((await callLogs.find({ hour }).sort({ n: 1 }).toArray()).map((l) => l._id)).toEqual(['l1', 'l3']);
+      expect((await callLogs.updateMany({ hour }, { $inc: { n: 10 } })).modifiedCount).toBe(2);
+      expect((await callLogs.find({}).sort({ _id: 1 }).toArray()).map((l) => l.n)).toEqual([11, 2, 13]);
+      await client.db('launcher_pg').collection('call_schedules').insertOne({ _id: 's1', due_slot: 2_943_000 } as never);
+      await client.db('launcher_pg').collection('call_logs_archive').insertOne({ _id: 'a1', hour } as never);
       await client.close();
       const schemas = await pg.query("SELECT schema_name FROM information_schema.schemata WHERE schema_name = 'launcher_pg'");
       expect(schemas.rowCount).toBe(1);
@@ -158,7 +167,21 @@ describe('embedded database launcher (real engines, fake download mirror)', () =
       );
       const probeTable = idIndexes.rows.find((r) => r.schemaname === 'launcher_pg' && r.tablename.startsWith('probe'))?.tablename;
       expect(probeTable).toBeDefined();
-      expect(idIndexes.rows.filter((r) => r.schemaname === 'older')).toEqual([{ schemaname: 'older', tablename: 'stored' }]);
+      expect(idIndexes.rows.filter((r) => r.schemaname === 'older')).toEqual([
+        { schemaname: 'older', tablename: 'call_logs_0123abcd' },
+        { schemaname: 'older', tablename: 'stored' },
+      ]);
+      // Each listed key on its own collection's tables only.
+      const keyIndexes = await pg.query<{ schemaname: string; tablename: string; key: string }>(
+        "SELECT schemaname, tablename, substring(indexdef from 'USING gin \\(\\(\\(_jsonb -> ''([a-z_]+)''::text') AS key FROM pg_indexes WHERE schemaname IN ('launcher_pg', 'older') AND indexdef LIKE '%USING gin%' AND indexdef NOT LIKE '%''\\_id''%' ORDER BY schemaname, tablename",
+      );
+      expect(keyIndexes.rows.map((r) => `${r.schemaname}.${r.tablename.replace(/_[0-9a-f]{8}$/, '')}:${r.key}`).sort()).toEqual([
+        'launcher_pg.call_logs:hour',
+        'launcher_pg.call_logs_archive:hour',
+        'launcher_pg.call_schedules:due_slot',
+        'older.call_logs:hour',
+      ]);
+      const logsTable = keyIndexes.rows.find((r) => r.schemaname === 'launcher_pg' && r.key === 'hour')?.tablename;
       // FerretDB's filter for `_id`, planned with its values as PostgreSQL plans FerretDB's prepared statement
       // while that is cheaper than a generic plan (0040).
       await pg.end();
@@ -167,6 +190,8 @@ describe('embedded database launcher (real engines, fake download mirror)', () =
       try {
         const plan = await planner.query(`EXPLAIN SELECT _jsonb FROM launcher_pg."${probeTable}" WHERE _jsonb->'_id' @> '"a"'`);
         expect(plan.rows.map((r: Record<string, string>) => r['QUERY PLAN']).join('\n')).toMatch(/Bitmap Index Scan on call_scheduler_id_\d+/);
+        const hourPlan = await planner.query(`EXPLAIN SELECT _jsonb FROM launcher_pg."${logsTable}" WHERE _jsonb->'hour' @> '${hour.getTime()}'`);
+        expect(hourPlan.rows.map((r: Record<string, string>) => r['QUERY PLAN']).join('\n')).toMatch(/Bitmap Index Scan on call_scheduler_hour_\d+/);
       } finally {
         await planner.end();
       }

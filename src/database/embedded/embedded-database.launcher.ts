@@ -4,7 +4,7 @@ import { createServer, Socket } from 'node:net';
 import { delimiter, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { MongoClient } from 'mongodb';
-import { FerretDbHandler, ferretDbArgs, ferretDbHandler, prepareFerretDbDatabase, redactedPostgresUrl } from './ferretdb-server';
+import { FerretDbHandler, ferretDbArgs, ferretDbEnv, ferretDbHandler, prepareFerretDbDatabase, redactedPostgresUrl } from './ferretdb-server';
 import {
   DOWNLOAD_PROBE_TIMEOUT_MS,
   DOWNLOAD_RETRY_AFTER_MS,
@@ -136,12 +136,12 @@ async function waitForPing(uri: string, child: ChildProcess, timeoutMs: number):
 }
 
 // The server dies with whoever started it, even on SIGKILL: a watchdog shell polls the parent pid.
-function spawnGuarded(binary: string, args: string[], logFile: string): ChildProcess {
+function spawnGuarded(binary: string, args: string[], logFile: string, env: NodeJS.ProcessEnv = process.env): ChildProcess {
   const quoted = [binary, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
   const script = `${quoted} & child=$!; trap 'kill $child 2>/dev/null; wait $child; exit 0' TERM INT; ` +
     `while kill -0 ${process.pid} 2>/dev/null && kill -0 $child 2>/dev/null; do sleep 1; done; kill $child 2>/dev/null; wait $child`;
   const out = openSync(logFile, 'a');
-  const child = spawn('bash', ['-c', script], { stdio: ['ignore', out, out], detached: false });
+  const child = spawn('bash', ['-c', script], { stdio: ['ignore', out, out], detached: false, env });
   child.unref();
   return child;
 }
@@ -189,11 +189,12 @@ async function startProcess(
   binary: string,
   argsFor: (port: number) => string[],
   logFile: string,
+  env?: NodeJS.ProcessEnv,
 ): Promise<{ child: ChildProcess; port: number; uri: string }> {
   let lastError: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
-    const child = spawnGuarded(binary, argsFor(port), logFile);
+    const child = spawnGuarded(binary, argsFor(port), logFile, env);
     const uri = `mongodb://127.0.0.1:${port}/`;
     try {
       await waitForPing(uri, child, 30_000);
@@ -330,7 +331,7 @@ export async function launchEmbeddedDatabase(options: LaunchOptions): Promise<Em
         if (postgresqlUrl) for (const note of await prepareFerretDbDatabase(postgresqlUrl)) options.log(note);
         const dir = join(dataDir, 'ferretdb');
         mkdirSync(dir, { recursive: true });
-        const { child, uri } = await startProcess(binary, (port) => ferretDbArgs({ port, stateDir: dir, postgresqlUrl }), join(dir, 'ferretdb.log'));
+        const { child, uri } = await startProcess(binary, (port) => ferretDbArgs({ port, stateDir: dir, postgresqlUrl }), join(dir, 'ferretdb.log'), ferretDbEnv(process.env));
         const version = await versionOf(binary, /version:\s*(\S+)/);
         const handler = ferretDbHandler(postgresqlUrl);
         if (postgresqlUrl) options.log(`FerretDB stores its data in PostgreSQL at ${redactedPostgresUrl(postgresqlUrl)}`);

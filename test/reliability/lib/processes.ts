@@ -2,7 +2,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, WriteStream } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { MongoClient } from 'mongodb';
-import { dropPostgresDatabase, FerretDbHandler, ferretDbArgs, ferretDbHandler, freshPostgresqlDatabase, prepareFerretDbDatabase, redactedPostgresUrl } from '../../../src/database/embedded/ferretdb-server';
+import { dropPostgresDatabase, FerretDbHandler, ferretDbArgs, ferretDbEnv, ferretDbHandler, freshPostgresqlDatabase, prepareFerretDbDatabase, redactedPostgresUrl } from '../../../src/database/embedded/ferretdb-server';
 import { freePort } from '../../utils/free-port';
 import { sleep } from './util';
 
@@ -221,7 +221,7 @@ export class FerretDbProcess {
   async start(): Promise<void> {
     if (this.postgresqlUrl) for (const note of await prepareFerretDbDatabase(this.postgresqlUrl)) process.stderr.write(`${note}\n`);
     const out = createWriteStream(this.logFile, { flags: 'a' });
-    const child = spawn(this.binary, ferretDbArgs({ port: this.port, stateDir: this.dataDir, postgresqlUrl: this.postgresqlUrl }), { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(this.binary, ferretDbArgs({ port: this.port, stateDir: this.dataDir, postgresqlUrl: this.postgresqlUrl }), { stdio: ['ignore', 'pipe', 'pipe'], env: ferretDbEnv(process.env) });
     child.stdout!.pipe(out);
     child.stderr!.pipe(out);
     this.child = child;
