@@ -349,8 +349,8 @@ export class CallLogRepository {
     return merged(hot, archived, byAttempt);
   }
 
-  // The latest call log (by attempt, then time) of each schedule, in one query: on FerretDB every
-  // non-_id filter reads the whole collection, so one query per schedule would read it once per schedule.
+  // The latest call log (by attempt, then time) of each schedule, in one query: on FerretDB a filter by
+  // schedule reads the whole collection, so one query per schedule would read it once per schedule.
   async latestForSchedules(scheduleIds: string[]): Promise<Map<string, CallLog>> {
     const latest = new Map<string, CallLog>();
     if (scheduleIds.length === 0) return latest;
