@@ -18,12 +18,12 @@ const CLAIMED_ELSEWHERE_MS = 30_000;
 const BACKLOG_PER_SLOT = 10;
 const MIN_READ_GAP_MS = 1000;
 // A slow poll read (over SLOW_READ_MS) may use at most about 1/READ_COST_SHARE of the time between reads.
-// The slot's equality is pushed down on FerretDB's PostgreSQL handler (52 ms at 100,000 schedules; 10 ms where
-// the launcher indexes the slot, 0041), but on
-// its SQLite handler nothing is, and the read decodes every schedule (seconds at 100,000). Slow reads are
-// made less often, up to MAX_POLL_MS apart, and reach MAX_POLL_MS further ahead so that timers are still set
-// before their due time; the first read after a fast one comes at the normal interval, with the longer
-// reach. On MongoDB the read is an index lookup and the poll stays SCHEDULER_POLL_INTERVAL_MS.
+// The slot's equality is pushed down on FerretDB's PostgreSQL handler (52 ms at 100,000 schedules; 10 ms
+// where the launcher indexes the slot, 0041), but on its SQLite handler nothing is, and the read decodes
+// every schedule (seconds at 100,000). Slow reads are made less often, up to MAX_POLL_MS apart, and reach
+// MAX_POLL_MS further ahead so that timers are still set before their due time; the first read after a fast
+// one comes at the normal interval, with the longer reach. On MongoDB the read is an index lookup and the
+// poll stays SCHEDULER_POLL_INTERVAL_MS.
 const READ_COST_SHARE = 10;
 const SLOW_READ_MS = 500;
 const MAX_POLL_MS = 60_000;
