@@ -138,7 +138,9 @@ const revive = (results) => JSON.parse(JSON.stringify(results), (k, v) => (v ===
 // One pass over the chosen scenarios on one database (handler: FerretDB's storage, or the default choice).
 async function benchOn(handler, { plan, planName, only, buildDir, fake, log, logDir }) {
   const started = new Date();
-  const db = await startDatabase(buildDir, log, { handler });
+  // The smoke run shares PostgreSQL (100 connections) with the test suite's FerretDB (up to 50) in CI, and a
+  // FerretDB keeps the connections it opened for 30 minutes: its tiny bursts get fewer, kept for a minute.
+  const db = await startDatabase(buildDir, log, { handler, ...(planName === 'smoke' ? { postgresqlParams: { pool_max_conns: '30', pool_max_conn_idle_time: '1m' } } : {}) });
   log(`database ${db.version} at ${db.uri}${db.pid ? ` (pid ${db.pid})` : ''}`);
   const ctx = createContext({ db, buildDir, fake, log, logDir });
   ctx.logDir = logDir;

@@ -27,7 +27,14 @@ function findServerPid(dataDir) {
 
 // `handler` ('postgresql' or 'sqlite') asks for an embedded FerretDB on that storage; left out, FerretDB stores
 // on PostgreSQL when one answers (as the test suites do), in a fresh database dropped at stop.
-async function startDatabase(buildDir, log, { handler } = {}) {
+// `postgresqlParams`: FerretDB's pool settings, as query parameters of its PostgreSQL URL.
+function withParams(url, params) {
+  const parsed = new URL(url);
+  for (const [name, value] of Object.entries(params)) parsed.searchParams.set(name, value);
+  return parsed.toString();
+}
+
+async function startDatabase(buildDir, log, { handler, postgresqlParams = {} } = {}) {
   let uri = process.env.MONGODB_URI;
   let stop = async () => undefined;
   let engine = 'external';
@@ -39,7 +46,8 @@ async function startDatabase(buildDir, log, { handler } = {}) {
     const { launchEmbeddedDatabase, describeEmbeddedDatabase } = require(join(embedded, 'embedded-database.launcher.js'));
     const { dropPostgresDatabase, ferretDbPostgresqlServer, freshPostgresqlDatabase } = require(join(embedded, 'ferretdb-server.js'));
     const server = await ferretDbPostgresqlServer(handler, process.env.FERRETDB_POSTGRESQL_URL);
-    const postgresqlUrl = server && (await freshPostgresqlDatabase(server, 'call_scheduler_bench'));
+    const fresh = server && (await freshPostgresqlDatabase(server, 'call_scheduler_bench'));
+    const postgresqlUrl = fresh && withParams(fresh, postgresqlParams);
     const dropPostgresql = async () => postgresqlUrl && (await dropPostgresDatabase(postgresqlUrl));
     dataDir = mkdtempSync(join(tmpdir(), 'call-scheduler-bench-'));
     let db;
