@@ -25,15 +25,15 @@ function findServerPid(dataDir) {
   return null;
 }
 
-// `handler` ('postgresql' or 'sqlite') asks for an embedded FerretDB on that storage; left out, FerretDB stores
-// on PostgreSQL when one answers (as the test suites do), in a fresh database dropped at stop.
-// `postgresqlParams`: FerretDB's pool settings, as query parameters of its PostgreSQL URL.
 function withParams(url, params) {
   const parsed = new URL(url);
   for (const [name, value] of Object.entries(params)) parsed.searchParams.set(name, value);
   return parsed.toString();
 }
 
+// `handler` ('postgresql' or 'sqlite') asks for an embedded FerretDB on that storage; left out, FerretDB stores
+// on PostgreSQL when one answers (as the test suites do), in a fresh database dropped at stop.
+// `postgresqlParams`: FerretDB's pool settings, as query parameters of its PostgreSQL URL.
 async function startDatabase(buildDir, log, { handler, postgresqlParams = {} } = {}) {
   let uri = process.env.MONGODB_URI;
   let stop = async () => undefined;

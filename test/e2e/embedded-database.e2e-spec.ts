@@ -134,6 +134,10 @@ describe('embedded database launcher (real engines, fake download mirror)', () =
       await pg.connect();
       // A table from before the launcher indexed anything (a database an older version used).
       await pg.query('CREATE SCHEMA older; CREATE TABLE older.stored (_jsonb jsonb); CREATE TABLE older.call_logs_0123abcd (_jsonb jsonb)');
+      // And the trigger of the first version, whose function lived in public (here one that indexes nothing):
+      // the tables FerretDB makes below are indexed only if the launcher points the trigger at its own.
+      await pg.query(`CREATE FUNCTION public.call_scheduler_index_new_tables() RETURNS event_trigger LANGUAGE plpgsql AS $f$ BEGIN END $f$;
+        CREATE EVENT TRIGGER call_scheduler_index_ids ON ddl_command_end WHEN TAG IN ('CREATE TABLE') EXECUTE FUNCTION public.call_scheduler_index_new_tables()`);
       // FerretDB's sessions then take an index wherever one serves, even on a table of two rows: the reads and
       // writes below go through the new index, and must find what a scan finds.
       await pg.query(`ALTER DATABASE "${name}" SET enable_seqscan = off`);

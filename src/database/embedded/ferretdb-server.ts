@@ -186,12 +186,17 @@ CREATE OR REPLACE FUNCTION _ferretdb_call_scheduler.has_id_index(rel oid) RETURN
 SET search_path = pg_catalog, pg_temp AS $f$ SELECT _ferretdb_call_scheduler.has_key_index(rel, '_id') $f$;
 CREATE OR REPLACE FUNCTION _ferretdb_call_scheduler.index_id(rel oid) RETURNS void LANGUAGE sql
 SET search_path = pg_catalog, pg_temp AS $f$ SELECT _ferretdb_call_scheduler.index_table(rel) $f$;
+-- A trigger made before these functions had their own schema still runs the first version's function (in
+-- public, _id only): it is pointed at this one, and that function dropped.
 DO $d$ BEGIN
-  IF NOT EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtname = 'call_scheduler_index_ids') THEN
+  IF NOT EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtname = 'call_scheduler_index_ids'
+                 AND evtfoid = '_ferretdb_call_scheduler.index_new_tables()'::regprocedure) THEN
+    DROP EVENT TRIGGER IF EXISTS call_scheduler_index_ids;
     CREATE EVENT TRIGGER call_scheduler_index_ids ON ddl_command_end WHEN TAG IN ('CREATE TABLE')
       EXECUTE FUNCTION _ferretdb_call_scheduler.index_new_tables();
   END IF;
 END $d$;
+DROP FUNCTION IF EXISTS public.call_scheduler_index_new_tables(), public.call_scheduler_index_id(oid);
 `;
 
 // What a FerretDB on PostgreSQL is given before it starts (by the launcher and by the reliability suite):
