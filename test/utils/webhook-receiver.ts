@@ -26,6 +26,12 @@ export class WebhookReceiver {
 
   async start(path = '/hooks'): Promise<this> {
     this.server = http.createServer((req, res) => {
+      // Only deliveries are recorded. In CI the bench runs beside the tests, and a port its service was given
+      // but had not bound yet can be this receiver's: its readiness probes (GETs without a body) land here.
+      if (req.method !== 'POST' || new URL(req.url ?? '/', 'http://receiver').pathname !== path) {
+        res.writeHead(404).end();
+        return;
+      }
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
